@@ -1,0 +1,334 @@
+//! Keeping the host as it was, however a session ends.
+//!
+//! Three mechanisms, one cleanup routine:
+//! - a *session record* in `/run/nsdojo/ID.json` (0700 dir) lists every
+//!   host-visible thing the session makes (work dirs, later cgroup dirs and
+//!   named netns files) *before* it is made;
+//! - a *watchdog*: a tiny process forked at session start that waits for
+//!   the host process to go away (a pipe reaching EOF, which happens on
+//!   quit, panic, SIGTERM, SIGHUP and even SIGKILL) and then cleans up what
+//!   the record lists, unless the host said it already did;
+//! - `nsdojo cleanup` runs the same routine for records whose owner and
+//!   watchdog are both gone.
+//!
+//! Signals: SIGINT sets a flag that interrupts a running step; SIGTERM and
+//! SIGHUP kill the sandbox processes, restore the terminal and exit (the
+//! watchdog does the rest). Only async-signal-safe calls in handlers.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use serde::{Deserialize, Serialize};
+
+pub const RUN_DIR: &str = "/run/nsdojo";
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+const NO_PID: i32 = 0;
+static PIDS: [AtomicI32; 16] = [const { AtomicI32::new(NO_PID) }; 16];
+static WATCHDOG_FD: AtomicI32 = AtomicI32::new(-1);
+static mut SAVED_TERMIOS: Option<libc::termios> = None;
+
+/// Remember a sandbox PID so a fatal signal can kill it.
+pub fn track_pid(pid: i32) {
+    for slot in &PIDS {
+        if slot
+            .compare_exchange(NO_PID, pid, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            return;
+        }
+    }
+}
+
+pub fn untrack_pid(pid: i32) {
+    for slot in &PIDS {
+        let _ = slot.compare_exchange(pid, NO_PID, Ordering::SeqCst, Ordering::SeqCst);
+    }
+}
+
+/// True once after Ctrl-C was pressed during a step.
+pub fn interrupted() -> bool {
+    INTERRUPTED.swap(false, Ordering::SeqCst)
+}
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+extern "C" fn on_fatal(sig: libc::c_int) {
+    // Only async-signal-safe calls: kill, tcsetattr, write, _exit.
+    for slot in &PIDS {
+        let pid = slot.load(Ordering::SeqCst);
+        if pid > 0 {
+            // SAFETY: kill(2) is async-signal-safe.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+    }
+    // SAFETY: reading a value written once before handlers were installed; tcsetattr is async-signal-safe.
+    unsafe {
+        if let Some(t) = *std::ptr::addr_of!(SAVED_TERMIOS) {
+            libc::tcsetattr(0, libc::TCSANOW, &t);
+        }
+        let msg = b"\nnsdojo: terminated; the sandbox was killed and the watchdog cleans up\n";
+        libc::write(2, msg.as_ptr().cast(), msg.len());
+        libc::_exit(128 + sig);
+    }
+}
+
+/// Install the handlers (call once, early, before any sandbox exists).
+pub fn install_signal_handlers() {
+    // SAFETY: tcgetattr fills a termios we own; done before any handler can read it.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::isatty(0) == 1 && libc::tcgetattr(0, &mut t) == 0 {
+            *std::ptr::addr_of_mut!(SAVED_TERMIOS) = Some(t);
+        }
+    }
+    // No SA_RESTART: a blocking read on the sandbox socket must return EINTR.
+    let int = SigAction::new(
+        SigHandler::Handler(on_interrupt),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    let fatal = SigAction::new(
+        SigHandler::Handler(on_fatal),
+        SaFlags::empty(),
+        SigSet::all(),
+    );
+    // SAFETY: the handlers only touch atomics and async-signal-safe calls.
+    unsafe {
+        let _ = sigaction(Signal::SIGINT, &int);
+        let _ = sigaction(Signal::SIGTERM, &fatal);
+        let _ = sigaction(Signal::SIGHUP, &fatal);
+    }
+}
+
+/// Host-visible things a session makes, removed when it ends.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub owner: i32,
+    /// Directories to remove recursively (work dirs, rootfs copies).
+    pub dirs: Vec<PathBuf>,
+    /// cgroup directories to empty and rmdir, deepest first.
+    pub cgroups: Vec<PathBuf>,
+    /// Bind-mounted files to unmount and remove (named netns).
+    pub mounts: Vec<PathBuf>,
+}
+
+impl Record {
+    fn path(id: &str) -> PathBuf {
+        Path::new(RUN_DIR).join(format!("{id}.json"))
+    }
+
+    /// Write atomically (tmp + rename), so a crash never leaves half a record.
+    pub fn save(&self) -> std::io::Result<()> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(RUN_DIR)?;
+        fs::set_permissions(RUN_DIR, fs::Permissions::from_mode(0o700))?;
+        let tmp = Path::new(RUN_DIR).join(format!(".{}.tmp", self.id));
+        fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )?;
+        fs::rename(tmp, Self::path(&self.id))
+    }
+
+    pub fn load_all() -> Vec<Record> {
+        let Ok(dir) = fs::read_dir(RUN_DIR) else {
+            return Vec::new();
+        };
+        dir.filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .filter_map(|e| serde_json::from_slice(&fs::read(e.path()).ok()?).ok())
+            .collect()
+    }
+
+    /// Remove everything listed, then the record. Returns what was removed.
+    pub fn clean(&self) -> Vec<String> {
+        let mut done = Vec::new();
+        for m in &self.mounts {
+            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
+            if fs::remove_file(m).is_ok() {
+                done.push(format!("netns {}", m.display()));
+            }
+        }
+        for cg in &self.cgroups {
+            if cg.exists() {
+                if let Ok(procs) = fs::read_to_string(cg.join("cgroup.procs")) {
+                    for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid),
+                            Signal::SIGKILL,
+                        );
+                    }
+                }
+                for _ in 0..50 {
+                    if fs::remove_dir(cg).is_ok() || !cg.exists() {
+                        done.push(format!("cgroup {}", cg.display()));
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            }
+        }
+        for d in &self.dirs {
+            if d.exists() && fs::remove_dir_all(d).is_ok() {
+                done.push(format!("dir {}", d.display()));
+            }
+        }
+        let _ = fs::remove_file(Self::path(&self.id));
+        // Leave no trace: the run dir goes when the last session's record does.
+        let _ = fs::remove_dir(RUN_DIR);
+        done
+    }
+
+    pub fn owner_alive(&self) -> bool {
+        self.owner > 0 && Path::new(&format!("/proc/{}", self.owner)).exists() && {
+            let comm = fs::read_to_string(format!("/proc/{}/comm", self.owner)).unwrap_or_default();
+            comm.starts_with("nsdojo")
+        }
+    }
+}
+
+/// The running session's record, kept in memory and on disk.
+pub struct Session {
+    pub record: Record,
+    watchdog_write: Option<OwnedFd>,
+}
+
+impl Session {
+    /// Start a session: write its record and fork the watchdog.
+    pub fn start() -> std::io::Result<Session> {
+        let pid = std::process::id() as i32;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let id = format!("{pid}-{:04x}", nanos & 0xffff);
+        let record = Record {
+            id,
+            owner: pid,
+            ..Default::default()
+        };
+        record.save()?;
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        // SAFETY: single-threaded host; the child only reads a pipe and cleans files, then _exits.
+        match unsafe { nix::unistd::fork() }? {
+            nix::unistd::ForkResult::Child => {
+                drop(w);
+                watchdog(r, &record.id)
+            }
+            nix::unistd::ForkResult::Parent { .. } => {
+                drop(r);
+                WATCHDOG_FD.store(w.as_raw_fd(), Ordering::SeqCst);
+                Ok(Session {
+                    record,
+                    watchdog_write: Some(w),
+                })
+            }
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.record.id
+    }
+
+    /// Record a directory *before* creating it.
+    pub fn add_dir(&mut self, d: PathBuf) -> std::io::Result<()> {
+        self.record.dirs.push(d);
+        self.record.save()
+    }
+
+    pub fn remove_dir(&mut self, d: &Path) {
+        if d.exists() {
+            let _ = fs::remove_dir_all(d);
+        }
+        self.record.dirs.retain(|x| x != d);
+        let _ = self.record.save();
+    }
+
+    /// Clean up now and tell the watchdog it has nothing left to do.
+    pub fn finish(&mut self) {
+        self.record.clean();
+        if let Some(w) = self.watchdog_write.take() {
+            let mut f = fs::File::from(w);
+            let _ = f.write_all(b"done");
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// In forked children that are not the watchdog (the sandbox agent), drop the
+/// inherited write end so the watchdog sees EOF as soon as the host is gone.
+pub fn close_inherited_watchdog_fd() {
+    let fd = WATCHDOG_FD.swap(-1, Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: the fd was inherited by fork and this process never uses it.
+        unsafe {
+            libc::close(fd);
+        }
+    }
+}
+
+fn watchdog(r: OwnedFd, id: &str) -> ! {
+    let _ = nix::unistd::setsid();
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGTERM,
+        Signal::SIGQUIT,
+    ] {
+        // SAFETY: ignoring signals; the watchdog must outlive the terminal and the host.
+        let _ = unsafe { nix::sys::signal::signal(s, SigHandler::SigIgn) };
+    }
+    // SAFETY: plain prctl with a static C string.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_NAME,
+            c"nsdojo-watchdog".as_ptr() as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+    }
+    let mut f = fs::File::from(r);
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    if buf != b"done" {
+        // The host died without cleaning: do it now, from the record on disk.
+        if let Ok(bytes) = fs::read(Record::path(id)) {
+            if let Ok(rec) = serde_json::from_slice::<Record>(&bytes) {
+                rec.clean();
+            }
+        }
+    }
+    // SAFETY: _exit: never run the host's atexit handlers or flush its buffers.
+    unsafe { libc::_exit(0) }
+}
+
+/// `nsdojo cleanup`: clean records whose owner is gone.
+pub fn cleanup_dead() -> Vec<String> {
+    let mut done = Vec::new();
+    for rec in Record::load_all() {
+        if !rec.owner_alive() {
+            done.extend(rec.clean());
+            done.push(format!("session record {}", rec.id));
+        }
+    }
+    done
+}

@@ -1,0 +1,342 @@
+//! Running a lesson's steps: the engine shared by the REPL and `nsdojo run`.
+//!
+//! For each step: snapshot both sides, perform the actions (in the sandbox,
+//! or on the host for `host sh`), snapshot again, evaluate the checks. The
+//! result is a [`StepReport`], pure data that the renderer turns into text,
+//! so the REPL, `run` and transcripts all show the same thing.
+
+use std::path::PathBuf;
+
+use crate::guard::Session;
+use crate::lesson::expect::{FactRef, FactSource, Operand, Side, Value, Verdict};
+use crate::lesson::{Action, Lesson, Step};
+use crate::observe::Snapshot;
+use crate::sandbox::{Outcome, Sandbox, SandboxError};
+
+/// Both terminals at one moment.
+#[derive(Debug, Clone)]
+pub struct Sides {
+    pub sandbox: Snapshot,
+    pub host: Snapshot,
+}
+
+#[derive(Debug, Clone)]
+pub struct ActionReport {
+    pub src: String,
+    pub on_host: bool,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    pub src: String,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    pub lesson: String,
+    pub index: usize,
+    pub total: usize,
+    pub sandbox_pid: i32,
+    pub actions: Vec<ActionReport>,
+    /// Why the step stopped early (an action failed), if it did.
+    pub aborted: Option<String>,
+    pub before: Sides,
+    pub after: Sides,
+    pub checks: Vec<CheckReport>,
+    pub work: String,
+}
+
+impl StepReport {
+    pub fn passed(&self) -> bool {
+        self.aborted.is_none() && self.checks.iter().all(|c| c.verdict.passed)
+    }
+}
+
+/// What a step's facts are looked up in.
+struct StepFacts<'a> {
+    before: &'a Sides,
+    after: &'a Sides,
+    actions: &'a [ActionReport],
+}
+
+impl FactSource for StepFacts<'_> {
+    fn fact(&self, f: &FactRef) -> Value {
+        match f.side {
+            Side::Sandbox => self.after.sandbox.fact(f),
+            Side::Host => self.after.host.fact(f),
+            Side::BeforeSandbox => self.before.sandbox.fact(f),
+            Side::BeforeHost => self.before.host.fact(f),
+            Side::Step => {
+                let last_sh = self
+                    .actions
+                    .iter()
+                    .rev()
+                    .find_map(|a| a.outcome.output.as_ref());
+                match f.shape().as_str() {
+                    "errno" => Value::Text(
+                        self.actions
+                            .iter()
+                            .rev()
+                            .find_map(|a| {
+                                a.outcome.trace.calls.iter().rev().find_map(|c| c.errno())
+                            })
+                            .map_or("none".into(), |e| format!("{e:?}")),
+                    ),
+                    "stdout" => last_sh.map_or(Value::Missing("no sh in this step".into()), |o| {
+                        Value::Text(o.stdout.clone())
+                    }),
+                    "stderr" => last_sh.map_or(Value::Missing("no sh in this step".into()), |o| {
+                        Value::Text(o.stderr.clone())
+                    }),
+                    "status" => last_sh.map_or(Value::Missing("no sh in this step".into()), |o| {
+                        Value::Int(o.status as i64)
+                    }),
+                    other => Value::Missing(format!("unknown step fact {other}")),
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error("could not prepare the work directory {path}: {source}")]
+    Work {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the lesson has no step {0}")]
+    NoStep(usize),
+}
+
+/// One lesson in progress: its sandbox, its work directory, where we are.
+pub struct Lab {
+    pub lesson: Lesson,
+    pub sandbox: Option<Sandbox>,
+    /// Index of the next step to run.
+    pub next: usize,
+    pub last: Option<StepReport>,
+    work: PathBuf,
+    rootfs: Option<PathBuf>,
+}
+
+impl Lab {
+    pub fn new(
+        lesson: Lesson,
+        session: &mut Session,
+        rootfs: Option<PathBuf>,
+    ) -> Result<Lab, LabError> {
+        let work = PathBuf::from(format!("/tmp/nsdojo-{}-{}", session.id(), lesson.id));
+        let err = |source| LabError::Work {
+            path: work.display().to_string(),
+            source,
+        };
+        session.add_dir(work.clone()).map_err(err)?;
+        std::fs::create_dir_all(&work).map_err(err)?;
+        Ok(Lab {
+            lesson,
+            sandbox: None,
+            next: 0,
+            last: None,
+            work,
+            rootfs,
+        })
+    }
+
+    pub fn work_dir(&self) -> &std::path::Path {
+        &self.work
+    }
+
+    fn vars(&self) -> Vec<(&'static str, String)> {
+        let mut v = vec![("WORK", self.work.display().to_string())];
+        if let Some(r) = &self.rootfs {
+            v.push(("ROOTFS", r.display().to_string()));
+        }
+        v
+    }
+
+    pub fn expand(&self, s: &str) -> String {
+        let vars = self.vars();
+        let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        crate::lesson::action::expand_vars(s, &pairs)
+    }
+
+    fn sandbox(&mut self) -> Result<&mut Sandbox, SandboxError> {
+        if self.sandbox.is_none() {
+            self.sandbox = Some(Sandbox::spawn()?);
+        }
+        Ok(self.sandbox.as_mut().expect("just set"))
+    }
+
+    /// Kill the sandbox; the next step starts a fresh one.
+    pub fn reset(&mut self) {
+        self.sandbox = None;
+        self.next = 0;
+        self.last = None;
+        // Whatever the steps left in the work dir goes too (mounts died with the sandbox).
+        if let Ok(entries) = std::fs::read_dir(&self.work) {
+            for e in entries.flatten() {
+                let _ =
+                    std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
+            }
+        }
+    }
+
+    /// Paths the step's checks and views list inside, expanded.
+    fn listing_paths(&self, step: &Step) -> Vec<String> {
+        let mut paths = Vec::new();
+        for e in &step.expects {
+            let mut facts = vec![&e.left];
+            if let Operand::Fact(f) = &e.right {
+                facts.push(f);
+            }
+            for f in facts {
+                if matches!(f.shape().as_str(), "ls" | "exists") {
+                    if let Some(a) = f.arg() {
+                        paths.push(self.expand(a));
+                    }
+                }
+            }
+        }
+        for v in &step.show {
+            if let Some(p) = v.strip_prefix("ls ") {
+                paths.push(self.expand(p.trim()));
+            }
+        }
+        paths.sort();
+        paths.dedup();
+        paths
+    }
+
+    /// Both sides now (for `state`), starting a sandbox if there is none.
+    pub fn sides_now(&mut self) -> Result<Sides, LabError> {
+        Ok(self.sides(&[])?)
+    }
+
+    /// `sh CMD` from the REPL: a real command inside the sandbox.
+    pub fn sh(&mut self, cmd: &str) -> Result<crate::sandbox::ShellOutput, LabError> {
+        let out = self.sandbox()?.perform(&Action::Sh(cmd.to_string()))?;
+        Ok(out.output.unwrap_or_default())
+    }
+
+    fn sides(&mut self, paths: &[String]) -> Result<Sides, SandboxError> {
+        let sandbox = self.sandbox()?.observe(paths)?;
+        Ok(Sides {
+            sandbox,
+            host: Snapshot::of_host(paths),
+        })
+    }
+
+    /// Run step `index` (0-based) and advance past it.
+    pub fn run_step(&mut self, index: usize) -> Result<StepReport, LabError> {
+        let step = self
+            .lesson
+            .steps
+            .get(index)
+            .cloned()
+            .ok_or(LabError::NoStep(index + 1))?;
+        let paths = self.listing_paths(&step);
+        let before = self.sides(&paths)?;
+        let vars = self.vars();
+        let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut actions = Vec::new();
+        let mut aborted = None;
+        for (action, src) in step.actions.iter().zip(&step.action_src) {
+            let expanded = action.expand(&pairs);
+            let outcome = if expanded.is_host() {
+                host_perform(&expanded)
+            } else {
+                self.sandbox()?.perform(&expanded)?
+            };
+            let failed = outcome.error.clone();
+            actions.push(ActionReport {
+                src: self.expand(src),
+                on_host: expanded.is_host(),
+                outcome,
+            });
+            if let Some(msg) = failed {
+                aborted = Some(msg);
+                break;
+            }
+        }
+        let after = self.sides(&paths)?;
+        let facts = StepFacts {
+            before: &before,
+            after: &after,
+            actions: &actions,
+        };
+        let checks = step
+            .expects
+            .iter()
+            .map(|e| {
+                let e = expand_expect(e, self);
+                CheckReport {
+                    src: e.to_string(),
+                    verdict: e.evaluate(&facts),
+                }
+            })
+            .collect();
+        let report = StepReport {
+            lesson: self.lesson.id.clone(),
+            index,
+            total: self.lesson.steps.len(),
+            sandbox_pid: self.sandbox.as_ref().map_or(0, Sandbox::pid),
+            actions,
+            aborted,
+            before,
+            after,
+            checks,
+            work: self.work.display().to_string(),
+        };
+        self.next = index + 1;
+        self.last = Some(report.clone());
+        Ok(report)
+    }
+
+    /// Replay steps `0..upto` quietly in a fresh sandbox (for `again` and `back`).
+    pub fn replay(&mut self, upto: usize) -> Result<(), LabError> {
+        self.reset();
+        for i in 0..upto {
+            self.run_step(i)?;
+        }
+        self.last = None;
+        Ok(())
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.sandbox = None;
+    }
+}
+
+fn expand_expect(e: &crate::lesson::Expect, lab: &Lab) -> crate::lesson::Expect {
+    let f = |s: &str| lab.expand(s);
+    crate::lesson::Expect {
+        left: e.left.with_args_expanded(&f),
+        op: e.op,
+        right: match &e.right {
+            Operand::Fact(r) => Operand::Fact(r.with_args_expanded(&f)),
+            Operand::Literal(l) => Operand::Literal(lab.expand(l)),
+        },
+    }
+}
+
+/// `host sh CMD`: terminal #2 runs a command.
+fn host_perform(action: &Action) -> Outcome {
+    let inner = match action {
+        Action::Try(a) => a.as_ref(),
+        a => a,
+    };
+    let mut out = Outcome::default();
+    if let Action::HostSh(cmd) = inner {
+        let (sc, output) = crate::sandbox::shell::run(cmd, crate::sandbox::shell::TIMEOUT);
+        out.trace.push(sc);
+        out.output = Some(output);
+    }
+    out
+}

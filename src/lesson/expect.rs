@@ -1,0 +1,564 @@
+//! The expectation language: checks that prove a step's effect.
+//!
+//! ```text
+//! sandbox.ns.mnt != host.ns.mnt            sandbox.mounts has $WORK/mount_ns
+//! host.mounts lacks $WORK/mount_ns         sandbox.hostname == container-test
+//! sandbox.hostname != before.sandbox.hostname
+//! sandbox.pid == 1                         step.errno == EINVAL
+//! sandbox.ls[/] lacks boot                 sandbox.iface[lo].state == DOWN
+//! ```
+//!
+//! A check compares a *fact* of one side (sandbox = terminal #1, host =
+//! terminal #2, `before.` = the same side before the step, `step.` = what the
+//! step's actions returned) with another fact or a literal. Facts are named
+//! here and looked up by whoever holds the snapshots ([`FactSource`]), which
+//! keeps lessons pure data. Unknown facts are rejected when the lesson loads.
+
+use std::fmt;
+
+use nom::{
+    branch::alt,
+    bytes::complete::{tag, take_while1},
+    character::complete::{char, multispace0, multispace1},
+    combinator::{all_consuming, map, opt},
+    multi::many0,
+    sequence::{delimited, pair, preceded, terminated},
+    IResult,
+};
+
+/// Whose view a fact is taken from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    Sandbox,
+    Host,
+    BeforeSandbox,
+    BeforeHost,
+    Step,
+}
+
+impl Side {
+    fn prefix(self) -> &'static str {
+        match self {
+            Side::Sandbox => "sandbox",
+            Side::Host => "host",
+            Side::BeforeSandbox => "before.sandbox",
+            Side::BeforeHost => "before.host",
+            Side::Step => "step",
+        }
+    }
+}
+
+/// One part of a fact path: `mount[/tmp/x]` is `{ name: "mount", arg: Some("/tmp/x") }`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Segment {
+    pub name: String,
+    pub arg: Option<String>,
+}
+
+/// A named fact of one side, e.g. `sandbox.ns.mnt`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FactRef {
+    pub side: Side,
+    pub path: Vec<Segment>,
+}
+
+impl FactRef {
+    /// The path without arguments, e.g. `mount.fstype` for `mount[/x].fstype`.
+    pub fn shape(&self) -> String {
+        self.path
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
+    /// The first argument in the path (`/x` in `mount[/x].fstype`).
+    pub fn arg(&self) -> Option<&str> {
+        self.path.iter().find_map(|s| s.arg.as_deref())
+    }
+
+    pub fn with_args_expanded(&self, f: &dyn Fn(&str) -> String) -> FactRef {
+        FactRef {
+            side: self.side,
+            path: self
+                .path
+                .iter()
+                .map(|s| Segment {
+                    name: s.name.clone(),
+                    arg: s.arg.as_deref().map(f),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl fmt::Display for FactRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.side.prefix())?;
+        for s in &self.path {
+            write!(f, ".{}", s.name)?;
+            if let Some(a) = &s.arg {
+                write!(f, "[{a}]")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The fact shapes a side can answer, with a one-line meaning each
+/// (also the reference table of the authoring guide).
+pub const SIDE_FACTS: &[(&str, &str)] = &[
+    (
+        "ns.<type>",
+        "namespace inode of mnt uts ipc pid net user cgroup time",
+    ),
+    ("mounts", "list of mount points"),
+    ("mount[PATH].fstype", "filesystem type mounted at PATH"),
+    ("mount[PATH].propagation", "private, shared or slave"),
+    ("hostname", "the UTS hostname"),
+    (
+        "pid",
+        "the sandbox agent's PID as seen from inside (host: its own PID)",
+    ),
+    ("ps", "list of process names visible in /proc"),
+    ("ps.count", "number of processes visible"),
+    ("ifaces", "list of network interfaces"),
+    ("iface[NAME].state", "UP or DOWN"),
+    ("uid", "the effective user id"),
+    ("gid", "the effective group id"),
+    ("uid_map", "the uid_map lines, blank when nothing is mapped"),
+    ("gid_map", "the gid_map lines"),
+    ("setgroups", "allow or deny"),
+    ("cgroup", "the lines of /proc/PID/cgroup"),
+    (
+        "cgroup[CONTROLLER]",
+        "the cgroup path for one controller (`` for v2's 0::)",
+    ),
+    ("ipc.queues", "number of SysV message queues"),
+    ("root", "the root directory, as readlink /proc/PID/root"),
+    ("cwd", "the working directory, as readlink /proc/PID/cwd"),
+    ("ls[PATH]", "names in directory PATH"),
+    ("exists[PATH]", "true if PATH exists"),
+];
+
+pub const STEP_FACTS: &[(&str, &str)] = &[
+    (
+        "errno",
+        "errno name of the last failed call (`none` if all succeeded)",
+    ),
+    ("stdout", "standard output of the step's last sh"),
+    ("stderr", "standard error of the step's last sh"),
+    ("status", "exit status of the step's last sh"),
+];
+
+const NS_NAMES: [&str; 8] = ["mnt", "uts", "ipc", "pid", "net", "user", "cgroup", "time"];
+
+fn known(side: Side, shape: &str, has_arg: bool) -> bool {
+    if side == Side::Step {
+        return STEP_FACTS.iter().any(|(k, _)| *k == shape) && !has_arg;
+    }
+    if let Some(ns) = shape.strip_prefix("ns.") {
+        return NS_NAMES.contains(&ns) && !has_arg;
+    }
+    SIDE_FACTS.iter().any(|(k, _)| {
+        let plain: String = strip_args(k);
+        plain == shape && (k.contains('[') == has_arg)
+    })
+}
+
+fn strip_args(k: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0;
+    for c in k.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Has,
+    Lacks,
+    Contains,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+impl Op {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Op::Eq => "==",
+            Op::Ne => "!=",
+            Op::Has => "has",
+            Op::Lacks => "lacks",
+            Op::Contains => "contains",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operand {
+    Fact(FactRef),
+    Literal(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expect {
+    pub left: FactRef,
+    pub op: Op,
+    pub right: Operand,
+}
+
+/// A fact's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Text(String),
+    Int(i64),
+    List(Vec<String>),
+    Bool(bool),
+    /// The fact could not be read, with why (e.g. "no /proc mounted").
+    Missing(String),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Text(s) => write!(f, "{s:?}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::List(l) if l.len() > 8 => {
+                write!(f, "[{}, … {} in all]", l[..8].join(", "), l.len())
+            }
+            Value::List(l) => write!(f, "[{}]", l.join(", ")),
+            Value::Missing(why) => write!(f, "(unavailable: {why})"),
+        }
+    }
+}
+
+impl Value {
+    fn as_text(&self) -> String {
+        match self {
+            Value::Text(s) => s.clone(),
+            Value::Int(i) => i.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::List(l) => l.join("\n"),
+            Value::Missing(_) => String::new(),
+        }
+    }
+}
+
+/// Whoever holds the snapshots answers facts.
+pub trait FactSource {
+    fn fact(&self, fact: &FactRef) -> Value;
+}
+
+/// The outcome of one check, with the values it compared (for the ✘ line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub passed: bool,
+    pub left: Value,
+    pub right: Value,
+}
+
+impl Expect {
+    pub fn evaluate(&self, src: &dyn FactSource) -> Verdict {
+        let left = src.fact(&self.left);
+        let right = match &self.right {
+            Operand::Fact(f) => src.fact(f),
+            Operand::Literal(s) => Value::Text(s.clone()),
+        };
+        let passed = compare(&left, self.op, &right);
+        Verdict {
+            passed,
+            left,
+            right,
+        }
+    }
+}
+
+fn compare(left: &Value, op: Op, right: &Value) -> bool {
+    if matches!(left, Value::Missing(_)) || matches!(right, Value::Missing(_)) {
+        // A fact we could not read proves nothing, whatever the operator.
+        return false;
+    }
+    let (l, r) = (left.as_text(), right.as_text());
+    let num = |s: &str| s.trim().parse::<i64>().ok();
+    match op {
+        Op::Eq => match (num(&l), num(&r)) {
+            (Some(a), Some(b)) => a == b,
+            _ => l == r,
+        },
+        Op::Ne => match (num(&l), num(&r)) {
+            (Some(a), Some(b)) => a != b,
+            _ => l != r,
+        },
+        Op::Has | Op::Lacks => {
+            let found = match left {
+                Value::List(items) => items.iter().any(|i| *i == r),
+                _ => l.lines().any(|line| line == r),
+            };
+            found == (op == Op::Has)
+        }
+        Op::Contains => l.contains(&r),
+        Op::Gt | Op::Ge | Op::Lt | Op::Le => match (num(&l), num(&r)) {
+            (Some(a), Some(b)) => match op {
+                Op::Gt => a > b,
+                Op::Ge => a >= b,
+                Op::Lt => a < b,
+                _ => a <= b,
+            },
+            _ => false,
+        },
+    }
+}
+
+/// Why an expectation did not parse, and where (byte offset in the line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub offset: usize,
+    pub message: String,
+}
+
+fn ident(i: &str) -> IResult<&str, &str> {
+    take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-')(i)
+}
+
+fn segment(i: &str) -> IResult<&str, Segment> {
+    map(
+        pair(
+            ident,
+            opt(delimited(char('['), take_while1(|c| c != ']'), char(']'))),
+        ),
+        |(n, a): (&str, Option<&str>)| Segment {
+            name: n.to_string(),
+            arg: a.map(str::to_string),
+        },
+    )(i)
+}
+
+fn side(i: &str) -> IResult<&str, Side> {
+    alt((
+        map(tag("before.sandbox"), |_| Side::BeforeSandbox),
+        map(tag("before.host"), |_| Side::BeforeHost),
+        map(tag("sandbox"), |_| Side::Sandbox),
+        map(tag("host"), |_| Side::Host),
+        map(tag("step"), |_| Side::Step),
+    ))(i)
+}
+
+fn fact(i: &str) -> IResult<&str, FactRef> {
+    map(
+        pair(
+            terminated(side, char('.')),
+            pair(segment, many0(preceded(char('.'), segment))),
+        ),
+        |(side, (first, rest))| {
+            let mut path = vec![first];
+            path.extend(rest);
+            FactRef { side, path }
+        },
+    )(i)
+}
+
+fn op(i: &str) -> IResult<&str, Op> {
+    alt((
+        map(tag("=="), |_| Op::Eq),
+        map(tag("!="), |_| Op::Ne),
+        map(tag(">="), |_| Op::Ge),
+        map(tag("<="), |_| Op::Le),
+        map(tag(">"), |_| Op::Gt),
+        map(tag("<"), |_| Op::Lt),
+        map(tag("has"), |_| Op::Has),
+        map(tag("lacks"), |_| Op::Lacks),
+        map(tag("contains"), |_| Op::Contains),
+    ))(i)
+}
+
+fn literal(i: &str) -> IResult<&str, String> {
+    alt((
+        map(
+            delimited(
+                char('"'),
+                nom::bytes::complete::take_till(|c| c == '"'),
+                char('"'),
+            ),
+            str::to_string,
+        ),
+        map(take_while1(|c: char| !c.is_whitespace()), str::to_string),
+    ))(i)
+}
+
+/// Parse one expectation line.
+pub fn parse_expect(line: &str) -> Result<Expect, ParseError> {
+    let lead = line.len() - line.trim_start().len();
+    let s = line.trim();
+    if s.is_empty() {
+        return Err(ParseError {
+            offset: 0,
+            message: "empty expectation".into(),
+        });
+    }
+    let (rest, left) = fact(s).map_err(|_| ParseError {
+        offset: lead,
+        message: "expected a fact such as `sandbox.ns.mnt`, `host.mounts` or `step.errno`".into(),
+    })?;
+    let at = |r: &str| lead + s.len() - r.len();
+    let (rest, op) = delimited(multispace1, op, multispace1)(rest).map_err(|_| ParseError {
+        offset: at(rest),
+        message: "expected an operator: == != has lacks contains > >= < <=".into(),
+    })?;
+    let rhs_at = at(rest);
+    let rhs = rest.trim_end();
+    let right = if rhs.starts_with("sandbox.")
+        || rhs.starts_with("host.")
+        || rhs.starts_with("before.")
+        || rhs.starts_with("step.")
+    {
+        match all_consuming(fact)(rhs) {
+            Ok((_, f)) => Operand::Fact(f),
+            Err(_) => {
+                return Err(ParseError {
+                    offset: rhs_at,
+                    message: format!("malformed fact `{rhs}`"),
+                })
+            }
+        }
+    } else {
+        match all_consuming(terminated(literal, multispace0))(rhs) {
+            Ok((_, l)) => Operand::Literal(l),
+            Err(_) => {
+                return Err(ParseError {
+                    offset: rhs_at,
+                    message: "expected one value after the operator (quote it if it has spaces)"
+                        .into(),
+                })
+            }
+        }
+    };
+    for f in std::iter::once(&left).chain(match &right {
+        Operand::Fact(f) => Some(f),
+        Operand::Literal(_) => None,
+    }) {
+        let shape = f.shape();
+        if !known(f.side, &shape, f.arg().is_some()) {
+            let offset = lead + s.find(&f.to_string()).unwrap_or(0);
+            let list: Vec<&str> = if f.side == Side::Step {
+                STEP_FACTS.iter().map(|(k, _)| *k).collect()
+            } else {
+                SIDE_FACTS.iter().map(|(k, _)| *k).collect()
+            };
+            return Err(ParseError {
+                offset,
+                message: format!("unknown fact `{f}` (known: {})", list.join(", ")),
+            });
+        }
+    }
+    Ok(Expect { left, op, right })
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} ", self.left, self.op.symbol())?;
+        match &self.right {
+            Operand::Fact(r) => write!(f, "{r}"),
+            Operand::Literal(l) if l.contains(' ') || l.is_empty() => write!(f, "{l:?}"),
+            Operand::Literal(l) => f.write_str(l),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct Facts(HashMap<String, Value>);
+    impl FactSource for Facts {
+        fn fact(&self, f: &FactRef) -> Value {
+            self.0
+                .get(&f.to_string())
+                .cloned()
+                .unwrap_or(Value::Missing("not set".into()))
+        }
+    }
+
+    #[test]
+    fn parses_and_prints_back() {
+        for s in [
+            "sandbox.ns.mnt != host.ns.mnt",
+            "sandbox.mounts has /tmp/mount_ns",
+            "host.mounts lacks /tmp/mount_ns",
+            "sandbox.hostname == container-test",
+            "sandbox.hostname != before.sandbox.hostname",
+            "step.errno == EINVAL",
+            "sandbox.mount[/x].fstype == tmpfs",
+            "sandbox.ps.count <= 3",
+            "sandbox.uid_map == \"0 0 1\"",
+        ] {
+            let e = parse_expect(s).unwrap_or_else(|e| panic!("{s}: {e:?}"));
+            assert_eq!(e.to_string(), s);
+        }
+    }
+
+    #[test]
+    fn errors_point_at_the_mistake() {
+        let e = parse_expect("sandbox.ns.mnt ~= host.ns.mnt").unwrap_err();
+        assert_eq!(e.offset, 14);
+        let e = parse_expect("sandbox.nss.mnt != host.ns.mnt").unwrap_err();
+        assert!(
+            e.message.contains("unknown fact `sandbox.nss.mnt`"),
+            "{}",
+            e.message
+        );
+        let e = parse_expect("  terminal.ns.mnt == 1").unwrap_err();
+        assert_eq!(e.offset, 2);
+        let e = parse_expect("sandbox.ns.bogus == 1").unwrap_err();
+        assert!(e.message.contains("unknown fact"));
+        let e = parse_expect("sandbox.hostname == a b").unwrap_err();
+        assert_eq!(e.offset, 20);
+        assert!(parse_expect("step.errno[x] == y").is_err());
+        assert!(
+            parse_expect("sandbox.mount.fstype == tmpfs").is_err(),
+            "mount needs [PATH]"
+        );
+    }
+
+    #[test]
+    fn evaluates_each_operator() {
+        let mut m = HashMap::new();
+        m.insert("sandbox.ns.mnt".to_string(), Value::Int(4026532177));
+        m.insert("host.ns.mnt".to_string(), Value::Int(4026531832));
+        m.insert(
+            "sandbox.mounts".to_string(),
+            Value::List(vec!["/".into(), "/tmp/m".into()]),
+        );
+        m.insert("sandbox.hostname".to_string(), Value::Text("box".into()));
+        m.insert("sandbox.ps.count".to_string(), Value::Int(2));
+        let src = Facts(m);
+        let check = |s: &str| parse_expect(s).unwrap().evaluate(&src).passed;
+        assert!(check("sandbox.ns.mnt != host.ns.mnt"));
+        assert!(!check("sandbox.ns.mnt == host.ns.mnt"));
+        assert!(check("sandbox.mounts has /tmp/m"));
+        assert!(!check("sandbox.mounts lacks /tmp/m"));
+        assert!(check("sandbox.hostname == box"));
+        assert!(check("sandbox.hostname contains bo"));
+        assert!(check("sandbox.ps.count < 3"));
+        assert!(!check("sandbox.ps.count > 3"));
+        // A missing fact never passes, not even with `!=` or `lacks`.
+        assert!(!check("sandbox.uid != 5"));
+        assert!(!check("sandbox.ifaces lacks eth0"));
+    }
+}

@@ -1,0 +1,455 @@
+//! Lessons: the curriculum as data.
+//!
+//! A lesson is a TOML file (see `docs/lessons.md`). Loading it validates
+//! everything a workshop would otherwise trip over later: TOML syntax and
+//! types, every action line, every expectation line, non-empty steps. Every
+//! error names the file, line and column. The built-in lessons are compiled
+//! into the binary so `sudo nsdojo` works from any folder.
+
+pub mod action;
+pub mod expect;
+pub mod text;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use action::{Action, Ns};
+pub use expect::Expect;
+pub use text::{Lang, Text};
+
+/// A validated lesson.
+#[derive(Debug, Clone)]
+pub struct Lesson {
+    pub id: String,
+    pub title: Text,
+    pub intro: Text,
+    /// Whether the lesson needs a root filesystem (`$ROOTFS`).
+    pub rootfs: bool,
+    pub steps: Vec<Step>,
+    /// Where it came from (`builtin:mnt.toml` or a path), for messages.
+    pub origin: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub text: Text,
+    pub shell: Option<String>,
+    pub actions: Vec<Action>,
+    /// The action lines as written, for display (`$WORK` unexpanded).
+    pub action_src: Vec<String>,
+    pub show: Vec<String>,
+    pub expects: Vec<Expect>,
+    pub hint: Option<Text>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLesson {
+    id: Spanned<String>,
+    title: Text,
+    #[serde(default)]
+    intro: Option<Text>,
+    #[serde(default)]
+    rootfs: bool,
+    #[serde(default, rename = "step")]
+    steps: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    text: Text,
+    #[serde(default)]
+    shell: Option<String>,
+    #[serde(default, rename = "do")]
+    actions: Vec<Spanned<String>>,
+    #[serde(default)]
+    show: Vec<Spanned<String>>,
+    #[serde(default)]
+    expect: Vec<Spanned<String>>,
+    #[serde(default)]
+    hint: Option<Text>,
+}
+
+/// What `show` may name.
+pub const SHOW_VIEWS: &[(&str, &str)] = &[
+    ("ns", "namespace inodes of both sides"),
+    (
+        "mounts [PATH]",
+        "mount table entries (under PATH, or those that differ)",
+    ),
+    ("hostname", "hostname of both sides"),
+    ("ps", "processes each side sees"),
+    ("net", "network interfaces and their state"),
+    ("ids", "uid/gid, uid_map, gid_map, setgroups"),
+    ("cgroup", "/proc/PID/cgroup of both sides"),
+    ("ipc", "SysV message queues"),
+    ("root", "root and working directory"),
+    ("ls PATH", "directory listing of PATH on both sides"),
+];
+
+/// A lesson file error: `file:line:col: message`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{col}: {message}")]
+pub struct LessonError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = &src[..src.floor_char_boundary_compat(offset)];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+trait FloorBoundary {
+    fn floor_char_boundary_compat(&self, i: usize) -> usize;
+}
+
+impl FloorBoundary for str {
+    fn floor_char_boundary_compat(&self, mut i: usize) -> usize {
+        while i > 0 && !self.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
+}
+
+/// Largest lesson file we accept; a workshop lesson is a few KiB.
+pub const MAX_LESSON_BYTES: usize = 1 << 20;
+
+/// Parse and validate one lesson from its source text.
+pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
+    let err_at = |offset: usize, message: String| {
+        let (line, col) = line_col(src, offset);
+        LessonError {
+            file: file.to_string(),
+            line,
+            col,
+            message,
+        }
+    };
+    if src.len() > MAX_LESSON_BYTES {
+        return Err(LessonError {
+            file: file.into(),
+            line: 1,
+            col: 1,
+            message: format!(
+                "file is {} bytes; lessons are limited to {} bytes",
+                src.len(),
+                MAX_LESSON_BYTES
+            ),
+        });
+    }
+    let raw: RawLesson = toml::from_str(src).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        err_at(offset, e.message().trim().replace('\n', " "))
+    })?;
+
+    let id = raw.id.get_ref().trim().to_string();
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(err_at(
+            raw.id.span().start,
+            "lesson id must be non-empty letters, digits, `-` or `_`".into(),
+        ));
+    }
+    if raw.title.is_empty() {
+        return Err(err_at(0, "lesson title.en is empty".into()));
+    }
+    if raw.steps.is_empty() {
+        return Err(err_at(
+            src.len(),
+            "lesson has no steps: add at least one [[step]]".into(),
+        ));
+    }
+
+    let mut steps = Vec::with_capacity(raw.steps.len());
+    for spanned in raw.steps {
+        let step_at = spanned.span().start;
+        let raw_step = spanned.into_inner();
+        if raw_step.text.is_empty() {
+            return Err(err_at(step_at, "step text.en is empty".into()));
+        }
+        if raw_step.actions.is_empty() && raw_step.expect.is_empty() && raw_step.show.is_empty() {
+            return Err(err_at(
+                step_at,
+                "step has nothing to do, show or expect".into(),
+            ));
+        }
+        let mut actions = Vec::new();
+        let mut action_src = Vec::new();
+        for a in &raw_step.actions {
+            let (start, line) = (string_content_start(src, a.span().start), a.get_ref());
+            let parsed =
+                action::parse_action(line).map_err(|e| err_at(start + e.offset, e.message))?;
+            actions.push(parsed);
+            action_src.push(line.clone());
+        }
+        let mut expects = Vec::new();
+        for x in &raw_step.expect {
+            let start = string_content_start(src, x.span().start);
+            expects.push(
+                expect::parse_expect(x.get_ref())
+                    .map_err(|e| err_at(start + e.offset, e.message))?,
+            );
+        }
+        let mut show = Vec::new();
+        for s in &raw_step.show {
+            let view = s.get_ref().split_whitespace().next().unwrap_or("");
+            if !SHOW_VIEWS
+                .iter()
+                .any(|(v, _)| v.split_whitespace().next() == Some(view))
+            {
+                let known: Vec<&str> = SHOW_VIEWS
+                    .iter()
+                    .map(|(v, _)| v.split_whitespace().next().unwrap_or(v))
+                    .collect();
+                return Err(err_at(
+                    string_content_start(src, s.span().start),
+                    format!(
+                        "unknown view `{view}` in show (known: {})",
+                        known.join(", ")
+                    ),
+                ));
+            }
+            if view == "ls" && s.get_ref().split_whitespace().nth(1).is_none() {
+                return Err(err_at(
+                    string_content_start(src, s.span().start),
+                    "`ls` needs a PATH".into(),
+                ));
+            }
+            show.push(s.get_ref().trim().to_string());
+        }
+        steps.push(Step {
+            text: raw_step.text,
+            shell: raw_step.shell,
+            actions,
+            action_src,
+            show,
+            expects,
+            hint: raw_step.hint,
+        });
+    }
+    Ok(Lesson {
+        id,
+        title: raw.title,
+        intro: raw.intro.unwrap_or_default(),
+        rootfs: raw.rootfs,
+        steps,
+        origin: file.to_string(),
+    })
+}
+
+/// A TOML string's span starts at its opening quote; positions inside the
+/// string are one (basic/literal) or three (multi-line) bytes further.
+fn string_content_start(src: &str, span_start: usize) -> usize {
+    let rest = &src[span_start.min(src.len())..];
+    if rest.starts_with("\"\"\"") || rest.starts_with("'''") {
+        span_start + 3
+    } else {
+        span_start + 1
+    }
+}
+
+/// The lessons compiled into the binary, in curriculum order.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("mnt.toml", include_str!("../../lessons/04-mnt.toml")),
+    ("uts.toml", include_str!("../../lessons/05-uts.toml")),
+];
+
+/// Errors from loading a set of lessons.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Lesson(#[from] LessonError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: not valid UTF-8 (byte {offset}); lesson files must be UTF-8")]
+    Utf8 { path: String, offset: usize },
+    #[error("{0}: no lesson files (*.toml) found")]
+    Empty(String),
+    #[error("{path}: duplicate lesson id `{id}` (also in {other})")]
+    Duplicate {
+        path: String,
+        id: String,
+        other: String,
+    },
+}
+
+pub fn builtin() -> Vec<Lesson> {
+    BUILTIN
+        .iter()
+        .map(|(name, src)| {
+            parse_lesson(&format!("builtin:{name}"), src)
+                .expect("built-in lessons are validated by tests")
+        })
+        .collect()
+}
+
+/// Load one lesson file.
+pub fn load_file(path: &Path) -> Result<Lesson, LoadError> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|source| LoadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    if meta.len() as usize > MAX_LESSON_BYTES {
+        return Err(LessonError {
+            file: shown,
+            line: 1,
+            col: 1,
+            message: format!(
+                "file is {} bytes; lessons are limited to {} bytes",
+                meta.len(),
+                MAX_LESSON_BYTES
+            ),
+        }
+        .into());
+    }
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let src = String::from_utf8(bytes).map_err(|e| LoadError::Utf8 {
+        path: shown.clone(),
+        offset: e.utf8_error().valid_up_to(),
+    })?;
+    Ok(parse_lesson(&shown, &src)?)
+}
+
+/// Load lessons from files and directories (a directory: its `*.toml`, sorted by name).
+pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Lesson>, LoadError> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|source| LoadError::Io {
+                    path: p.display().to_string(),
+                    source,
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            if found.is_empty() {
+                return Err(LoadError::Empty(p.display().to_string()));
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut lessons: Vec<Lesson> = Vec::new();
+    for f in files {
+        let l = load_file(&f)?;
+        if let Some(other) = lessons.iter().find(|o| o.id == l.id) {
+            return Err(LoadError::Duplicate {
+                path: f.display().to_string(),
+                id: l.id,
+                other: other.origin.clone(),
+            });
+        }
+        lessons.push(l);
+    }
+    Ok(lessons)
+}
+
+/// Find a lesson by id or 1-based number.
+pub fn find<'a>(lessons: &'a [Lesson], key: &str) -> Option<(usize, &'a Lesson)> {
+    if let Ok(n) = key.parse::<usize>() {
+        return lessons.get(n.checked_sub(1)?).map(|l| (n - 1, l));
+    }
+    lessons.iter().enumerate().find(|(_, l)| l.id == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+id = "demo"
+title.en = "Demo"
+title.ko = "데모"
+
+[[step]]
+text.en = "Give terminal #1 its own mount table."
+shell = "unshare -m"
+do = ["unshare mnt"]
+show = ["ns"]
+expect = ["sandbox.ns.mnt != host.ns.mnt"]
+"#;
+
+    #[test]
+    fn builtin_lessons_parse() {
+        let all = builtin();
+        assert!(all.len() >= 2);
+        assert!(all.iter().all(|l| !l.steps.is_empty()));
+    }
+
+    #[test]
+    fn parses_a_good_lesson() {
+        let l = parse_lesson("demo.toml", GOOD).unwrap();
+        assert_eq!(l.id, "demo");
+        assert_eq!(l.steps.len(), 1);
+        assert_eq!(l.steps[0].actions, vec![Action::Unshare(vec![Ns::Mnt])]);
+        assert_eq!(l.title.get(Lang::Ko), "데모");
+    }
+
+    fn error_of(src: &str) -> LessonError {
+        parse_lesson("x.toml", src).unwrap_err()
+    }
+
+    #[test]
+    fn bad_action_points_into_the_string() {
+        let src = GOOD.replace("\"unshare mnt\"", "\"unshare mnt bogus\"");
+        let e = error_of(&src);
+        assert_eq!((e.line, e.col), (9, 20), "{e}");
+        assert!(e.message.contains("unknown namespace"));
+        assert!(e.to_string().starts_with("x.toml:9:20: "));
+    }
+
+    #[test]
+    fn bad_expectation_and_unknown_key_and_syntax() {
+        let e = error_of(&GOOD.replace("!= host", "~= host"));
+        assert_eq!(e.line, 11);
+        assert_eq!(e.col, 26);
+        let e = error_of(&GOOD.replace("shell =", "shel ="));
+        assert_eq!(e.line, 8);
+        assert!(e.message.contains("unknown field"), "{e}");
+        let e = error_of(&GOOD.replace("show = [\"ns\"]", "show = [\"ns\""));
+        assert!(e.line >= 10, "{e}");
+        let e = error_of(&GOOD.replace("show = [\"ns\"]", "show = [\"nope\"]"));
+        assert!(e.message.contains("unknown view"), "{e}");
+        let e = error_of("id = \"x\"\ntitle.en = \"X\"\n");
+        assert!(e.message.contains("no steps"), "{e}");
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("ab\n한글x", 3 + 6), (2, 3));
+        assert_eq!(line_col("abc", 0), (1, 1));
+    }
+
+    #[test]
+    fn find_by_number_or_id() {
+        let all = builtin();
+        assert_eq!(find(&all, "1").map(|(i, _)| i), Some(0));
+        assert_eq!(find(&all, "uts").map(|(_, l)| l.id.as_str()), Some("uts"));
+        assert!(find(&all, "0").is_none());
+        assert!(find(&all, "99").is_none());
+    }
+}

@@ -1,0 +1,17 @@
+//! nsdojo: "containers without Docker" as an interactive lab.
+//!
+//! See ARCHITECTURE.md for the picture: the host process (this crate's
+//! `repl`, `lab`, `render`) drives a sandbox agent (`sandbox`) through
+//! lessons (`lesson`, pure data) and observes both sides with the same code
+//! (`observe`). `guard` keeps the host as it was.
+
+pub mod guard;
+pub mod host;
+pub mod lab;
+pub mod lesson;
+pub mod observe;
+pub mod render;
+pub mod repl;
+pub mod sandbox;
+pub mod suggest;
+pub mod trace;

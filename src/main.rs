@@ -1,0 +1,302 @@
+//! The `nsdojo` command: the REPL by default; `list`, `run`, `check`,
+//! `cleanup` and `doctor` for scripts and instructors. anyhow lives here
+//! only; every module below has its own error type.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use colored::Colorize;
+
+use nsdojo::lesson::{self, Lang, Lesson};
+use nsdojo::render::{self, Style};
+use nsdojo::{guard, host, lab, repl};
+
+#[derive(Parser)]
+#[command(
+    name = "nsdojo",
+    version,
+    about = "Containers without Docker: namespaces, pivot_root and cgroups, step by step, for real"
+)]
+struct Cli {
+    /// Load lessons from this directory (or file) instead of the built-in ones.
+    #[arg(long, global = true, value_name = "DIR")]
+    lessons: Option<PathBuf>,
+    /// Language of the lesson texts: en or ko (default: from LANG).
+    #[arg(long, global = true, value_name = "en|ko")]
+    lang: Option<String>,
+    /// No colours (also NO_COLOR=1).
+    #[arg(long, global = true)]
+    no_color: bool,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// List the lessons.
+    List,
+    /// Replay lessons non-interactively.
+    Run {
+        /// Lesson ids or numbers.
+        #[arg(value_name = "LESSON")]
+        ids: Vec<String>,
+        /// Every lesson, in order.
+        #[arg(long)]
+        all: bool,
+        /// Exit non-zero if any check fails.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Validate lesson files; errors as file:line:col: message.
+    Check {
+        /// Files or directories (default: the built-in lessons).
+        paths: Vec<PathBuf>,
+    },
+    /// Remove what killed sessions left behind (work dirs, cgroups, netns files).
+    Cleanup,
+    /// What this machine offers for the lab, and what to install.
+    Doctor,
+}
+
+/// Exit codes: 0 fine, 1 a check failed, 2 the command could not run.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        colored::control::set_override(false);
+    }
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("nsdojo: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn lang_of(cli: &Cli) -> anyhow::Result<Lang> {
+    match &cli.lang {
+        Some(l) => {
+            Lang::parse(l).ok_or_else(|| anyhow::anyhow!("unknown language `{l}`: use en or ko"))
+        }
+        None => Ok(Lang::from_env()),
+    }
+}
+
+fn load_lessons(cli: &Cli) -> anyhow::Result<Vec<Lesson>> {
+    match &cli.lessons {
+        Some(dir) => Ok(lesson::load_paths(std::slice::from_ref(dir))?),
+        None => Ok(lesson::builtin()),
+    }
+}
+
+fn need_root() -> anyhow::Result<()> {
+    if !host::is_root() {
+        anyhow::bail!("the lab creates namespaces and mounts, which needs root: run `sudo nsdojo` (`nsdojo doctor` tells more)");
+    }
+    Ok(())
+}
+
+fn banner() -> String {
+    format!(
+        "{} {} — containers without Docker\nhost: {} · {} · / is {}",
+        "nsdojo".bold().cyan(),
+        env!("CARGO_PKG_VERSION"),
+        host::kernel(),
+        host::cgroup_layout(),
+        host::root_propagation()
+    )
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let lang = lang_of(&cli)?;
+    let style = Style::detect(lang);
+    match &cli.cmd {
+        Some(Cmd::List) => {
+            print!(
+                "{}",
+                render::lesson_list(&style, &load_lessons(&cli)?, None)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Check { paths }) => check(paths),
+        Some(Cmd::Doctor) => {
+            print!("{}", doctor());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Cleanup) => {
+            need_root()?;
+            let done = guard::cleanup_dead();
+            if done.is_empty() {
+                println!("nothing to clean up");
+            }
+            for d in done {
+                println!("removed {d}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Run { ids, all, check }) => {
+            let all_lessons = load_lessons(&cli)?;
+            let chosen = choose(&all_lessons, ids, *all)?;
+            need_root()?;
+            guard::install_signal_handlers();
+            let mut session = guard::Session::start()?;
+            let failed = run_lessons(&style, &mut session, chosen)?;
+            session.finish();
+            if failed > 0 && *check {
+                eprintln!("nsdojo: {failed} step(s) failed their checks");
+                return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let lessons = load_lessons(&cli)?;
+            need_root()?;
+            guard::install_signal_handlers();
+            let session = guard::Session::start()?;
+            let mut r = repl::Repl::new(lessons, session, style, None);
+            r.run(&banner())?;
+            r.session.finish();
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn choose(all: &[Lesson], keys: &[String], every: bool) -> anyhow::Result<Vec<Lesson>> {
+    if every {
+        return Ok(all.to_vec());
+    }
+    if keys.is_empty() {
+        anyhow::bail!("name the lessons to run (ids or numbers), or --all");
+    }
+    keys.iter()
+        .map(|k| {
+            lesson::find(all, k).map(|(_, l)| l.clone()).ok_or_else(|| {
+                let ids: Vec<&str> = all.iter().map(|l| l.id.as_str()).collect();
+                let hint = nsdojo::suggest::nearest(k, &ids)
+                    .map(|s| format!(": did you mean `{s}`?"))
+                    .unwrap_or_default();
+                anyhow::anyhow!("no lesson `{k}`{hint} (`nsdojo list` shows them)")
+            })
+        })
+        .collect()
+}
+
+/// Run every step of each lesson; returns how many steps failed.
+fn run_lessons(
+    style: &Style,
+    session: &mut guard::Session,
+    lessons: Vec<Lesson>,
+) -> anyhow::Result<usize> {
+    let mut failed = 0;
+    for l in lessons {
+        println!("\n{}", l.title.get(style.lang).bold().cyan());
+        let mut lab = lab::Lab::new(l, session, None)?;
+        for i in 0..lab.lesson.steps.len() {
+            let report = lab.run_step(i)?;
+            let expand = |s: &str| lab.expand(s);
+            print!("{}", render::step(style, &lab.lesson, &report, &expand));
+            if !report.passed() {
+                failed += 1;
+                eprintln!("nsdojo: {} step {} failed", lab.lesson.id, i + 1);
+            }
+        }
+        let work = lab.work_dir().to_path_buf();
+        drop(lab);
+        session.remove_dir(&work);
+    }
+    Ok(failed)
+}
+
+fn check(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    if paths.is_empty() {
+        let n = lesson::builtin().len();
+        println!("{n} built-in lessons are valid");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut bad = 0;
+    for p in paths {
+        let files: Vec<PathBuf> = if p.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(p)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            v.sort();
+            v
+        } else {
+            vec![p.clone()]
+        };
+        for f in files {
+            match lesson::load_file(&f) {
+                Ok(l) => println!("{}: ok ({}, {} steps)", f.display(), l.id, l.steps.len()),
+                Err(e) => {
+                    bad += 1;
+                    eprintln!("{e}");
+                }
+            }
+        }
+    }
+    Ok(if bad > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn doctor() -> String {
+    let yes_no = |b: bool| {
+        if b {
+            "yes".green().to_string()
+        } else {
+            "no".red().to_string()
+        }
+    };
+    let mut o = String::new();
+    o.push_str(&format!(
+        "root:               {}{}\n",
+        yes_no(host::is_root()),
+        if host::is_root() {
+            ""
+        } else {
+            "  → run with sudo"
+        }
+    ));
+    o.push_str(&format!("kernel:             {}\n", host::kernel()));
+    o.push_str(&format!("cgroups:            {}\n", host::cgroup_layout()));
+    o.push_str(&format!(
+        "/ propagation:      {}\n",
+        host::root_propagation()
+    ));
+    let userns = std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        > 0;
+    o.push_str(&format!("user namespaces:    {}\n", yes_no(userns)));
+    for (tool, why) in [
+        (
+            "busybox",
+            "apt-get install busybox-static (small static rootfs)",
+        ),
+        ("stress", "apt-get install stress (optional CPU burner)"),
+        ("ip", "apt-get install iproute2"),
+        ("nsenter", "apt-get install util-linux"),
+    ] {
+        match host::which(tool) {
+            Some(p) => o.push_str(&format!("{tool:<20}{}\n", p.display())),
+            None => o.push_str(&format!("{tool:<20}{}  → {why}\n", "not found".yellow())),
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,149 @@
+//! Facts that only exist *inside* a set of namespaces: the hostname (UTS),
+//! network interfaces (net), SysV message queues (IPC), the processes that
+//! /proc shows, the ids a process has, directory listings through its root.
+//!
+//! A second terminal cannot read these through /proc/PID; it has to enter
+//! the namespaces (`nsenter -t PID -u hostname`). So the sandbox agent runs
+//! [`InsideFacts::collect`] in its own context, and the host runs the same
+//! function in its own context for the "terminal #2" column.
+
+use std::collections::BTreeMap;
+use std::fs;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Iface {
+    pub name: String,
+    pub up: bool,
+    pub addrs: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcInfo {
+    pub pid: i32,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InsideFacts {
+    pub hostname: String,
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Processes in /proc as this side sees it; Err if there is no /proc.
+    pub processes: Result<Vec<ProcInfo>, String>,
+    pub ifaces: Result<Vec<Iface>, String>,
+    /// SysV message queue keys (hex), from msgctl(MSG_STAT) over the namespace's ids.
+    pub msg_queues: Result<Vec<String>, String>,
+    /// Listings asked for by the step (`ls PATH`, `exists[PATH]`), by path.
+    pub listings: BTreeMap<String, Result<Vec<String>, String>>,
+}
+
+impl Default for InsideFacts {
+    fn default() -> Self {
+        InsideFacts {
+            hostname: String::new(),
+            pid: 0,
+            uid: 0,
+            gid: 0,
+            processes: Ok(Vec::new()),
+            ifaces: Ok(Vec::new()),
+            msg_queues: Ok(Vec::new()),
+            listings: BTreeMap::new(),
+        }
+    }
+}
+
+fn processes() -> Result<Vec<ProcInfo>, String> {
+    let dir = fs::read_dir("/proc").map_err(|e| format!("/proc: {e}"))?;
+    let mut out: Vec<ProcInfo> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .map(|pid| ProcInfo {
+            pid,
+            name: fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default(),
+        })
+        .collect();
+    if out.is_empty() {
+        return Err("/proc is not mounted here".into());
+    }
+    out.sort_by_key(|p| p.pid);
+    Ok(out)
+}
+
+fn ifaces() -> Result<Vec<Iface>, String> {
+    let list = nix::ifaddrs::getifaddrs().map_err(|e| format!("getifaddrs: {e}"))?;
+    let mut map: BTreeMap<String, Iface> = BTreeMap::new();
+    for a in list {
+        let entry = map
+            .entry(a.interface_name.clone())
+            .or_insert_with(|| Iface {
+                name: a.interface_name.clone(),
+                up: false,
+                addrs: Vec::new(),
+            });
+        entry.up |= a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP);
+        if let Some(addr) = a.address {
+            if let Some(v4) = addr.as_sockaddr_in() {
+                entry.addrs.push(v4.ip().to_string());
+            } else if let Some(v6) = addr.as_sockaddr_in6() {
+                entry.addrs.push(v6.ip().to_string());
+            }
+        }
+    }
+    Ok(map.into_values().collect())
+}
+
+/// Message queue keys in this IPC namespace, the way `ipcs -q` finds them.
+fn msg_queues() -> Result<Vec<String>, String> {
+    // SAFETY: msgctl with MSG_INFO fills a msginfo struct; MSG_STAT fills msqid_ds.
+    // Both are plain data written by the kernel into memory we own.
+    unsafe {
+        let mut info: libc::msginfo = std::mem::zeroed();
+        let max = libc::msgctl(
+            0,
+            libc::MSG_INFO,
+            &mut info as *mut libc::msginfo as *mut libc::msqid_ds,
+        );
+        if max < 0 {
+            return Err(format!("msgctl(MSG_INFO): {}", nix::errno::Errno::last()));
+        }
+        let mut keys = Vec::new();
+        for idx in 0..=max {
+            let mut ds: libc::msqid_ds = std::mem::zeroed();
+            if libc::msgctl(idx, libc::MSG_STAT, &mut ds) >= 0 {
+                keys.push(format!("0x{:08x}", ds.msg_perm.__key as u32));
+            }
+        }
+        Ok(keys)
+    }
+}
+
+fn listing(path: &str) -> Result<Vec<String>, String> {
+    let mut names: Vec<String> = fs::read_dir(path)
+        .map_err(|e| format!("{path}: {e}"))?
+        .filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+impl InsideFacts {
+    /// Collect in the calling process's own namespaces and root.
+    pub fn collect(paths: &[String]) -> InsideFacts {
+        InsideFacts {
+            hostname: nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            pid: nix::unistd::getpid().as_raw(),
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
+            processes: processes(),
+            ifaces: ifaces(),
+            msg_queues: msg_queues(),
+            listings: paths.iter().map(|p| (p.clone(), listing(p))).collect(),
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! What a second terminal on the host can read about any process:
+//! `/proc/PID/{ns/*,mountinfo,cgroup,uid_map,gid_map,setgroups,root,cwd,status}`.
+//!
+//! The host reads these for the sandbox exactly as `readlink /proc/PID/ns/mnt`
+//! would, and for itself through its own PID, so both columns of every
+//! table come from the same code.
+
+use std::collections::BTreeMap;
+use std::fs;
+
+use serde::{Deserialize, Serialize};
+
+use super::mountinfo::{self, MountEntry};
+use crate::lesson::Ns;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcFacts {
+    pub pid: i32,
+    /// Namespace inode per type (types the kernel lacks are absent).
+    pub ns: BTreeMap<Ns, u64>,
+    pub mounts: Vec<MountEntry>,
+    /// Lines of /proc/PID/cgroup.
+    pub cgroup: Vec<String>,
+    pub uid_map: String,
+    pub gid_map: String,
+    pub setgroups: String,
+    pub root: String,
+    pub cwd: String,
+    /// PIDs of the process in each nested PID namespace (NSpid in status).
+    pub nspid: Vec<i32>,
+}
+
+/// `mnt:[4026531832]` → 4026531832
+pub fn parse_ns_link(link: &str) -> Option<u64> {
+    let start = link.find('[')? + 1;
+    let end = link.rfind(']')?;
+    link.get(start..end)?.parse().ok()
+}
+
+fn read(pid: i32, name: &str) -> String {
+    fs::read_to_string(format!("/proc/{pid}/{name}")).unwrap_or_default()
+}
+
+fn link(pid: i32, name: &str) -> String {
+    fs::read_link(format!("/proc/{pid}/{name}"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|e| format!("({e})"))
+}
+
+/// Normalise a uid_map/gid_map: fields separated by one space, one line each.
+pub fn normalize_map(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn parse_nspid(status: &str) -> Vec<i32> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .map(|v| {
+            v.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl ProcFacts {
+    pub fn read(pid: i32) -> ProcFacts {
+        let mut ns = BTreeMap::new();
+        for t in Ns::ALL {
+            if let Some(ino) = fs::read_link(format!("/proc/{pid}/ns/{}", t.name()))
+                .ok()
+                .and_then(|p| parse_ns_link(&p.to_string_lossy()))
+            {
+                ns.insert(t, ino);
+            }
+        }
+        ProcFacts {
+            pid,
+            ns,
+            mounts: mountinfo::parse(&read(pid, "mountinfo")),
+            cgroup: read(pid, "cgroup").lines().map(str::to_string).collect(),
+            uid_map: normalize_map(&read(pid, "uid_map")),
+            gid_map: normalize_map(&read(pid, "gid_map")),
+            setgroups: read(pid, "setgroups").trim().to_string(),
+            root: link(pid, "root"),
+            cwd: link(pid, "cwd"),
+            nspid: parse_nspid(&read(pid, "status")),
+        }
+    }
+
+    /// The cgroup path of one controller (`""` selects the v2 `0::` line).
+    pub fn cgroup_path(&self, controller: &str) -> Option<String> {
+        self.cgroup.iter().find_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let hit = if controller.is_empty() {
+                ctrls.is_empty()
+            } else {
+                ctrls
+                    .split(',')
+                    .any(|c| c == controller || c == format!("name={controller}"))
+            };
+            hit.then(|| path.to_string())
+        })
+    }
+}
+
+/// Host PIDs of the children of `pid` (scans /proc; works without CONFIG_PROC_CHILDREN).
+pub fn children_of(pid: i32) -> Vec<i32> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| parent_of(*p) == Some(pid))
+        .collect()
+}
+
+/// The parent PID from /proc/PID/stat (the command name may hold spaces and parentheses).
+pub fn parent_of(pid: i32) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split(' ').nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ns_links() {
+        assert_eq!(parse_ns_link("mnt:[4026531832]"), Some(4026531832));
+        assert_eq!(parse_ns_link("garbage"), None);
+    }
+
+    #[test]
+    fn maps_and_nspid() {
+        assert_eq!(
+            normalize_map("         0          0 4294967295\n"),
+            "0 0 4294967295"
+        );
+        assert_eq!(normalize_map(""), "");
+        assert_eq!(parse_nspid("Name:\tx\nNSpid:\t6863\t1\n"), vec![6863, 1]);
+    }
+
+    #[test]
+    fn cgroup_path_by_controller() {
+        let f = ProcFacts {
+            cgroup: vec![
+                "4:memory:/process_api/x".into(),
+                "3:cpu,cpuacct:/my".into(),
+                "1:name=systemd:/".into(),
+                "0::/u".into(),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(f.cgroup_path("cpu").as_deref(), Some("/my"));
+        assert_eq!(f.cgroup_path("cpuacct").as_deref(), Some("/my"));
+        assert_eq!(f.cgroup_path("systemd").as_deref(), Some("/"));
+        assert_eq!(f.cgroup_path("").as_deref(), Some("/u"));
+        assert_eq!(f.cgroup_path("pids"), None);
+    }
+
+    #[test]
+    fn reads_own_process() {
+        // Reading our own /proc entry is not a syscall being taught; it is the observer.
+        let me = ProcFacts::read(std::process::id() as i32);
+        assert!(me.ns.contains_key(&Ns::Mnt));
+        assert!(me.mounts.iter().any(|m| m.mount_point == "/"));
+        assert_eq!(
+            parent_of(std::process::id() as i32),
+            Some(nix::unistd::getppid().as_raw())
+        );
+    }
+}

@@ -1,0 +1,380 @@
+//! Turning reports into text: the step, its syscalls, side-by-side tables
+//! and checks. Pure functions of their input, so they are unit-tested at
+//! fixed widths and reused by the REPL, `run` and transcripts.
+
+pub mod views;
+
+use std::fmt::Write as _;
+
+use colored::Colorize;
+use comfy_table::{presets, Cell, ContentArrangement, Table};
+
+use crate::lab::StepReport;
+use crate::lesson::{Lang, Lesson, Ns};
+
+/// How to print: language, colour and width.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub lang: Lang,
+    pub width: u16,
+}
+
+impl Style {
+    /// Terminal width from the environment or the tty; 100 when unknown.
+    pub fn detect(lang: Lang) -> Style {
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .or_else(tty_width)
+            .unwrap_or(100)
+            .clamp(40, 400);
+        Style { lang, width }
+    }
+}
+
+fn tty_width() -> Option<u16> {
+    // SAFETY: TIOCGWINSZ fills a winsize we own.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        (libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) == 0 && ws.ws_col > 0).then_some(ws.ws_col)
+    }
+}
+
+/// Label strings in both languages.
+pub fn label(lang: Lang, key: &str) -> &'static str {
+    let ko = lang == Lang::Ko;
+    match key {
+        "lab" => {
+            if ko {
+                "실습 명령"
+            } else {
+                "lab command"
+            }
+        }
+        "syscalls" => {
+            if ko {
+                "nsdojo가 실제로 호출한 시스템 콜"
+            } else {
+                "system calls nsdojo made"
+            }
+        }
+        "sandbox" => {
+            if ko {
+                "터미널 #1 (샌드박스)"
+            } else {
+                "terminal #1 (sandbox)"
+            }
+        }
+        "host" => {
+            if ko {
+                "터미널 #2 (호스트)"
+            } else {
+                "terminal #2 (host)"
+            }
+        }
+        "checks" => {
+            if ko {
+                "확인"
+            } else {
+                "checks"
+            }
+        }
+        "verify" => {
+            if ko {
+                "두 번째 터미널에서 직접 확인해 보세요"
+            } else {
+                "see it yourself from a second terminal"
+            }
+        }
+        "stopped" => {
+            if ko {
+                "단계가 중단되었습니다"
+            } else {
+                "step stopped"
+            }
+        }
+        "hint" => {
+            if ko {
+                "힌트"
+            } else {
+                "hint"
+            }
+        }
+        "changed" => {
+            if ko {
+                "이번 단계에서 바뀜"
+            } else {
+                "changed by this step"
+            }
+        }
+        _ => "",
+    }
+}
+
+/// Wrap to the terminal width (Korean is double-width; textwrap knows).
+fn wrap(style: &Style, text: &str, indent: &str) -> String {
+    let opts = textwrap::Options::new((style.width as usize).max(20))
+        .initial_indent(indent)
+        .subsequent_indent(indent);
+    text.lines()
+        .map(|l| textwrap::fill(l, &opts))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn table(style: &Style, sandbox_pid: i32) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(style.width.saturating_sub(2));
+    t.set_header(vec![
+        Cell::new(""),
+        Cell::new(format!(
+            "{} · PID {sandbox_pid}",
+            label(style.lang, "sandbox")
+        )),
+        Cell::new(label(style.lang, "host")),
+    ]);
+    t
+}
+
+fn mark(text: &str, changed: bool) -> String {
+    if changed {
+        // The `*` survives NO_COLOR and transcripts; the colour is for the projector.
+        format!("* {text}").yellow().bold().to_string()
+    } else {
+        text.to_string()
+    }
+}
+
+/// Namespaces whose inode differs between before and after, or between the sides.
+fn changed_ns(r: &StepReport) -> Vec<Ns> {
+    Ns::ALL
+        .into_iter()
+        .filter(|n| {
+            let s = r.after.sandbox.proc.ns.get(n);
+            s != r.before.sandbox.proc.ns.get(n) || s != r.after.host.proc.ns.get(n)
+        })
+        .collect()
+}
+
+/// The whole step as the REPL and `run` print it.
+pub fn step(
+    style: &Style,
+    lesson: &Lesson,
+    r: &StepReport,
+    expand: &dyn Fn(&str) -> String,
+) -> String {
+    let mut o = String::new();
+    let st = &lesson.steps[r.index];
+    let head = format!("── {} {}/{} ", lesson.id, r.index + 1, r.total);
+    let _ = writeln!(
+        o,
+        "{}{}",
+        head.bold().cyan(),
+        "─"
+            .repeat(
+                (style.width as usize)
+                    .saturating_sub(head.chars().count())
+                    .min(60)
+            )
+            .cyan()
+    );
+    let _ = writeln!(o, "{}\n", wrap(style, &st.text.get(style.lang), ""));
+    if let Some(sh) = &st.shell {
+        let line = wrap(style, &format!("{}: $ {sh}", label(style.lang, "lab")), "");
+        let _ = writeln!(o, "{}", line.bold());
+    }
+    if !r.actions.is_empty() {
+        let _ = writeln!(o, "{}:", label(style.lang, "syscalls").dimmed());
+    }
+    for a in &r.actions {
+        let side = if a.on_host { "host" } else { "sandbox" };
+        let _ = writeln!(
+            o,
+            "{}",
+            wrap(style, &format!("[{side}] {}", a.src), "  ").bold()
+        );
+        for c in &a.outcome.trace.calls {
+            let line = wrap(style, &c.to_string(), "    ");
+            let colored = if c.result.is_ok() {
+                line.green()
+            } else {
+                line.red()
+            };
+            let _ = writeln!(o, "{colored}");
+            if let Some(n) = &c.note {
+                let _ = writeln!(o, "{}", wrap(style, &format!("↳ {n}"), "      ").dimmed());
+            }
+        }
+        if let Some(out) = &a.outcome.output {
+            for l in out.stdout.lines().take(40) {
+                let _ = writeln!(o, "{}", wrap(style, l, "    │ "));
+            }
+            for l in out.stderr.lines().take(20) {
+                let _ = writeln!(o, "{}", wrap(style, l, "    │ ").red());
+            }
+        }
+    }
+    if let Some(why) = &r.aborted {
+        let _ = writeln!(
+            o,
+            "  {} {}: {why}",
+            "✘".red().bold(),
+            label(style.lang, "stopped")
+        );
+    }
+    for v in &st.show {
+        let v = expand(v);
+        let (title, rows) = views::rows(&v, &r.before, &r.after);
+        if rows.is_empty() {
+            continue;
+        }
+        let mut t = table(style, r.sandbox_pid);
+        for row in rows {
+            t.add_row(vec![
+                Cell::new(row.label),
+                Cell::new(mark(&row.sandbox, row.sandbox_changed)),
+                Cell::new(mark(&row.host, row.host_changed)),
+            ]);
+        }
+        let _ = writeln!(
+            o,
+            "\n{}  {}",
+            title.bold(),
+            format!("(* = {})", label(style.lang, "changed")).dimmed()
+        );
+        let _ = writeln!(o, "{t}");
+    }
+    if !r.checks.is_empty() {
+        let _ = writeln!(o, "\n{}:", label(style.lang, "checks").bold());
+        for c in &r.checks {
+            if c.verdict.passed {
+                let _ = writeln!(o, "  {} {}", "✔".green().bold(), c.src);
+            } else {
+                let why = format!(
+                    "✘ {}   (left = {}, right = {})",
+                    c.src, c.verdict.left, c.verdict.right
+                );
+                let _ = writeln!(o, "{}", wrap(style, &why, "  ").red());
+            }
+        }
+    }
+    let changed = changed_ns(r);
+    let cmds: Vec<String> = st
+        .show
+        .iter()
+        .flat_map(|v| views::verify_commands(&expand(v), r.sandbox_pid, &changed))
+        .collect();
+    let _ = writeln!(
+        o,
+        "\n{}",
+        format!("terminal #2 — {}:", label(style.lang, "verify")).dimmed()
+    );
+    let _ = writeln!(
+        o,
+        "{}",
+        wrap(
+            style,
+            &format!(
+                "sudo nsenter -t {} -a sh   # enter terminal #1",
+                r.sandbox_pid
+            ),
+            "  "
+        )
+        .dimmed()
+    );
+    for c in cmds {
+        let _ = writeln!(o, "{}", wrap(style, &c, "  ").dimmed());
+    }
+    o
+}
+
+const ALL_VIEWS: &[&str] = &[
+    "ns", "mounts /", "hostname", "ps", "net", "ids", "cgroup", "ipc", "root",
+];
+
+/// `state`: every view of both sides, now.
+pub fn state(style: &Style, sides: &crate::lab::Sides, pid: i32) -> String {
+    let mut o = String::new();
+    for v in ALL_VIEWS {
+        let (title, rows) = views::rows(v, sides, sides);
+        let mut t = table(style, pid);
+        for row in rows {
+            t.add_row(vec![row.label, row.sandbox, row.host]);
+        }
+        let _ = writeln!(o, "{}\n{t}", title.bold());
+    }
+    o
+}
+
+/// `diff`: what the last step changed, side by side, as `before → after`.
+pub fn diff(style: &Style, r: &StepReport) -> String {
+    let mut o = String::new();
+    for v in ALL_VIEWS {
+        let (title, rows) = views::rows(v, &r.before, &r.after);
+        let (_, old) = views::rows(v, &r.before, &r.before);
+        let was = |label: &str, host: bool| {
+            old.iter()
+                .find(|x| x.label == label)
+                .map_or("—".to_string(), |x| {
+                    if host {
+                        x.host.clone()
+                    } else {
+                        x.sandbox.clone()
+                    }
+                })
+        };
+        let changed: Vec<_> = rows
+            .into_iter()
+            .filter(|x| x.sandbox_changed || x.host_changed)
+            .collect();
+        if changed.is_empty() {
+            continue;
+        }
+        let mut t = table(style, r.sandbox_pid);
+        for row in changed {
+            let cell = |now: &str, ch: bool, host: bool| {
+                if ch {
+                    format!("{} → {}", was(&row.label, host), now)
+                } else {
+                    now.to_string()
+                }
+            };
+            t.add_row(vec![
+                row.label.clone(),
+                cell(&row.sandbox, row.sandbox_changed, false),
+                cell(&row.host, row.host_changed, true),
+            ]);
+        }
+        let _ = writeln!(o, "{}\n{t}", title.bold());
+    }
+    if o.is_empty() {
+        o.push_str("the last step changed nothing that nsdojo observes\n");
+    }
+    o
+}
+
+/// `lessons`: the curriculum, with the current one marked.
+pub fn lesson_list(style: &Style, lessons: &[Lesson], current: Option<&str>) -> String {
+    let mut o = String::new();
+    for (i, l) in lessons.iter().enumerate() {
+        let cur = if Some(l.id.as_str()) == current {
+            "▶"
+        } else {
+            " "
+        };
+        let _ = writeln!(
+            o,
+            "{cur} {:>2}. {:<12} {} ({} steps)",
+            i + 1,
+            l.id.bold(),
+            l.title.get(style.lang),
+            l.steps.len()
+        );
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests;

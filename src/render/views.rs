@@ -1,0 +1,314 @@
+//! The tables a step can `show`: one row per fact, terminal #1 (sandbox)
+//! beside terminal #2 (host), and a cell marked when the step changed it.
+
+use crate::lab::Sides;
+use crate::lesson::Ns;
+use crate::observe::Snapshot;
+
+/// One row: a label and the two sides' text, each with "changed by this step".
+pub struct Row {
+    pub label: String,
+    pub sandbox: String,
+    pub sandbox_changed: bool,
+    pub host: String,
+    pub host_changed: bool,
+}
+
+fn row(
+    label: impl Into<String>,
+    before: &Sides,
+    after: &Sides,
+    f: &dyn Fn(&Snapshot) -> String,
+) -> Row {
+    let (sb, sa, hb, ha) = (
+        f(&before.sandbox),
+        f(&after.sandbox),
+        f(&before.host),
+        f(&after.host),
+    );
+    Row {
+        label: label.into(),
+        sandbox_changed: sb != sa,
+        sandbox: sa,
+        host_changed: hb != ha,
+        host: ha,
+    }
+}
+
+fn mount_cell(s: &Snapshot, path: &str) -> String {
+    match s.proc.mounts.iter().rev().find(|m| m.mount_point == path) {
+        Some(m) => format!("{} {} ({})", m.fstype, m.source, m.propagation_kind()),
+        None => "—".into(),
+    }
+}
+
+fn under(path: &str, prefix: &str) -> bool {
+    prefix == "/"
+        || path == prefix
+        || path.starts_with(&format!("{}/", prefix.trim_end_matches('/')))
+}
+
+fn list(items: &[String], max: usize) -> String {
+    if items.len() > max {
+        format!("{}\n… {} more", items[..max].join("\n"), items.len() - max)
+    } else {
+        items.join("\n")
+    }
+}
+
+/// Build the rows for one `show` entry (already `$VAR`-expanded).
+pub fn rows(view: &str, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
+    let mut words = view.split_whitespace();
+    let name = words.next().unwrap_or("");
+    let arg = words.next();
+    match name {
+        "ns" => (
+            "namespaces (readlink /proc/PID/ns/*)".into(),
+            Ns::ALL
+                .iter()
+                .filter(|n| after.host.proc.ns.contains_key(n))
+                .map(|n| {
+                    row(n.name(), before, after, &|s| {
+                        s.proc
+                            .ns
+                            .get(n)
+                            .map_or("—".into(), |i| format!("{}:[{i}]", n.name()))
+                    })
+                })
+                .collect(),
+        ),
+        "mounts" => {
+            let mut points: Vec<String> = Vec::new();
+            for s in [&after.sandbox, &after.host, &before.sandbox] {
+                for m in &s.proc.mounts {
+                    let keep = match arg {
+                        Some(p) => under(&m.mount_point, p),
+                        None => true,
+                    };
+                    if keep && !points.contains(&m.mount_point) {
+                        points.push(m.mount_point.clone());
+                    }
+                }
+            }
+            let mut rows: Vec<Row> = points
+                .iter()
+                .map(|p| row(p.clone(), before, after, &|s| mount_cell(s, p)))
+                .collect();
+            if arg.is_none() {
+                // Without a path, only what differs between the sides or changed.
+                rows.retain(|r| r.sandbox != r.host || r.sandbox_changed || r.host_changed);
+            }
+            if rows.is_empty() {
+                rows.push(Row {
+                    label: arg.unwrap_or("(all)").into(),
+                    sandbox: "nothing mounted".into(),
+                    sandbox_changed: false,
+                    host: "nothing mounted".into(),
+                    host_changed: false,
+                });
+            }
+            (
+                format!(
+                    "mounts{} (/proc/PID/mountinfo)",
+                    arg.map(|a| format!(" under {a}")).unwrap_or_default()
+                ),
+                rows,
+            )
+        }
+        "hostname" => (
+            "hostname".into(),
+            vec![row("hostname", before, after, &|s| {
+                s.inside.hostname.clone()
+            })],
+        ),
+        "ps" => (
+            "processes (ls /proc)".into(),
+            vec![
+                row("visible", before, after, &|s| match &s.inside.processes {
+                    Ok(p) => p.len().to_string(),
+                    Err(e) => e.clone(),
+                }),
+                row(
+                    "PID  COMMAND",
+                    before,
+                    after,
+                    &|s| match &s.inside.processes {
+                        Ok(p) => list(
+                            &p.iter()
+                                .map(|p| format!("{:<5} {}", p.pid, p.name))
+                                .collect::<Vec<_>>(),
+                            8,
+                        ),
+                        Err(e) => e.clone(),
+                    },
+                ),
+                row("agent's PIDs (NSpid)", before, after, &|s| {
+                    s.proc
+                        .nspid
+                        .iter()
+                        .map(i32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" → ")
+                }),
+            ],
+        ),
+        "net" => {
+            let mut names: Vec<String> = Vec::new();
+            for s in [&after.sandbox, &after.host] {
+                if let Ok(i) = &s.inside.ifaces {
+                    for x in i {
+                        if !names.contains(&x.name) {
+                            names.push(x.name.clone());
+                        }
+                    }
+                }
+            }
+            let cell = |s: &Snapshot, n: &str| match &s.inside.ifaces {
+                Ok(v) => v.iter().find(|i| i.name == n).map_or("—".into(), |i| {
+                    format!("{} {}", if i.up { "UP" } else { "DOWN" }, i.addrs.join(" "))
+                        .trim()
+                        .to_string()
+                }),
+                Err(e) => e.clone(),
+            };
+            (
+                "network interfaces (ip -br a)".into(),
+                names
+                    .iter()
+                    .map(|n| row(n.clone(), before, after, &|s| cell(s, n)))
+                    .collect(),
+            )
+        }
+        "ids" => (
+            "user and group ids".into(),
+            vec![
+                row("uid / gid", before, after, &|s| {
+                    format!("{} / {}", s.inside.uid, s.inside.gid)
+                }),
+                row("uid_map", before, after, &|s| {
+                    if s.proc.uid_map.is_empty() {
+                        "(empty)".into()
+                    } else {
+                        s.proc.uid_map.clone()
+                    }
+                }),
+                row("gid_map", before, after, &|s| {
+                    if s.proc.gid_map.is_empty() {
+                        "(empty)".into()
+                    } else {
+                        s.proc.gid_map.clone()
+                    }
+                }),
+                row("setgroups", before, after, &|s| s.proc.setgroups.clone()),
+            ],
+        ),
+        "cgroup" => {
+            let ctrls: Vec<String> = after
+                .host
+                .proc
+                .cgroup
+                .iter()
+                .filter_map(|l| l.splitn(3, ':').nth(1).map(str::to_string))
+                .collect();
+            (
+                "cgroups (/proc/PID/cgroup)".into(),
+                ctrls
+                    .iter()
+                    .map(|c| {
+                        let key = c
+                            .split(',')
+                            .next()
+                            .unwrap_or("")
+                            .trim_start_matches("name=")
+                            .to_string();
+                        let label = if c.is_empty() {
+                            "0:: (v2)".to_string()
+                        } else {
+                            c.clone()
+                        };
+                        row(label, before, after, &|s| {
+                            s.proc.cgroup_path(&key).unwrap_or_else(|| "—".into())
+                        })
+                    })
+                    .collect(),
+            )
+        }
+        "ipc" => (
+            "SysV message queues (ipcs -q)".into(),
+            vec![row(
+                "queues",
+                before,
+                after,
+                &|s| match &s.inside.msg_queues {
+                    Ok(q) if q.is_empty() => "none".into(),
+                    Ok(q) => q.join("\n"),
+                    Err(e) => e.clone(),
+                },
+            )],
+        ),
+        "root" => (
+            "root and working directory".into(),
+            vec![
+                row("root (/proc/PID/root)", before, after, &|s| {
+                    s.proc.root.clone()
+                }),
+                row("cwd (/proc/PID/cwd)", before, after, &|s| {
+                    s.proc.cwd.clone()
+                }),
+            ],
+        ),
+        "ls" => {
+            let p = arg.unwrap_or("/").to_string();
+            (
+                format!("ls {p}"),
+                vec![row(
+                    p.clone(),
+                    before,
+                    after,
+                    &|s| match s.inside.listings.get(&p) {
+                        Some(Ok(v)) => v.join(" "),
+                        Some(Err(e)) => e.clone(),
+                        None => "—".into(),
+                    },
+                )],
+            )
+        }
+        other => (other.to_string(), Vec::new()),
+    }
+}
+
+/// Commands a student can type in a second terminal to see the same facts.
+pub fn verify_commands(view: &str, pid: i32, changed_ns: &[Ns]) -> Vec<String> {
+    let mut words = view.split_whitespace();
+    let name = words.next().unwrap_or("");
+    let arg = words.next().unwrap_or("");
+    match name {
+        "ns" => {
+            let list: Vec<Ns> = if changed_ns.is_empty() {
+                vec![Ns::Mnt]
+            } else {
+                changed_ns.to_vec()
+            };
+            list.iter()
+                .map(|n| format!("readlink /proc/{pid}/ns/{}", n.name()))
+                .collect()
+        }
+        "mounts" if arg.is_empty() => vec![format!("findmnt -N {pid}")],
+        "mounts" => vec![
+            format!("findmnt -N {pid} | grep {arg}"),
+            format!("findmnt | grep {arg}   # the host's view"),
+        ],
+        "hostname" => vec![format!("nsenter -t {pid} -u hostname")],
+        "ps" => vec![
+            format!("nsenter -t {pid} -p -m ps aux"),
+            format!("grep NSpid /proc/{pid}/status"),
+        ],
+        "net" => vec![format!("nsenter -t {pid} -n ip -br a")],
+        "ids" => vec![format!("cat /proc/{pid}/uid_map /proc/{pid}/gid_map")],
+        "cgroup" => vec![format!("cat /proc/{pid}/cgroup")],
+        "ipc" => vec![format!("nsenter -t {pid} -i ipcs -q")],
+        "root" => vec![format!("readlink /proc/{pid}/root /proc/{pid}/cwd")],
+        "ls" => vec![format!("ls /proc/{pid}/root{arg}")],
+        _ => Vec::new(),
+    }
+}

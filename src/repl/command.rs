@@ -1,0 +1,187 @@
+//! The REPL's command grammar: one word, then arguments.
+
+use crate::suggest;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Empty,
+    Help,
+    Lessons,
+    /// `lesson` alone resumes the current one.
+    Lesson(Option<String>),
+    Next,
+    Back,
+    Again,
+    Show,
+    State,
+    Diff,
+    Hint,
+    Reset,
+    Quit,
+    Sh(String),
+    Host(String),
+    Lang(Option<String>),
+}
+
+/// (name, arguments, English help, Korean help)
+pub const COMMANDS: &[(&str, &str, &str, &str)] = &[
+    ("help", "", "this list", "이 도움말"),
+    ("lessons", "", "list the lessons", "레슨 목록"),
+    (
+        "lesson",
+        "[ID|N]",
+        "start a lesson by id or number (alone: where you are)",
+        "레슨 시작 (번호 또는 id)",
+    ),
+    ("next", "", "run the next step", "다음 단계 실행"),
+    (
+        "back",
+        "",
+        "go back one step (replays the steps before it)",
+        "한 단계 뒤로",
+    ),
+    (
+        "again",
+        "",
+        "re-run the current step from a fresh sandbox",
+        "현재 단계를 새 샌드박스에서 다시 실행",
+    ),
+    (
+        "show",
+        "",
+        "show the current step's text again",
+        "현재 단계 설명 다시 보기",
+    ),
+    (
+        "state",
+        "",
+        "full snapshot of both sides",
+        "양쪽의 전체 상태",
+    ),
+    (
+        "diff",
+        "",
+        "what the last step changed",
+        "마지막 단계에서 바뀐 것",
+    ),
+    ("hint", "", "a hint for the current step", "현재 단계 힌트"),
+    (
+        "reset",
+        "",
+        "tear down the sandbox and restart the lesson",
+        "샌드박스를 지우고 레슨 재시작",
+    ),
+    (
+        "sh",
+        "CMD",
+        "run CMD inside the sandbox (also !CMD)",
+        "샌드박스 안에서 명령 실행 (!CMD)",
+    ),
+    ("host", "CMD", "run CMD on the host", "호스트에서 명령 실행"),
+    ("lang", "en|ko", "switch language", "언어 변경"),
+    (
+        "quit",
+        "",
+        "leave (also exit, Ctrl-D)",
+        "종료 (exit, Ctrl-D)",
+    ),
+];
+
+const ALIASES: &[&str] = &["exit", "n", "q", "?"];
+
+pub fn names() -> Vec<&'static str> {
+    COMMANDS
+        .iter()
+        .map(|c| c.0)
+        .chain(ALIASES.iter().copied())
+        .collect()
+}
+
+pub fn parse(line: &str) -> Result<Command, String> {
+    let line = line.trim();
+    if line.is_empty() {
+        return Ok(Command::Empty);
+    }
+    if let Some(cmd) = line.strip_prefix('!') {
+        return nonempty(cmd, "!").map(Command::Sh);
+    }
+    let (word, rest) = match line.split_once(char::is_whitespace) {
+        Some((w, r)) => (w, r.trim()),
+        None => (line, ""),
+    };
+    let no_args = |c: Command| {
+        if rest.is_empty() {
+            Ok(c)
+        } else {
+            Err(format!("`{word}` takes no arguments"))
+        }
+    };
+    match word {
+        "help" | "?" => no_args(Command::Help),
+        "lessons" => no_args(Command::Lessons),
+        "lesson" => Ok(Command::Lesson(
+            (!rest.is_empty()).then(|| rest.to_string()),
+        )),
+        "next" | "n" => no_args(Command::Next),
+        "back" => no_args(Command::Back),
+        "again" => no_args(Command::Again),
+        "show" => no_args(Command::Show),
+        "state" => no_args(Command::State),
+        "diff" => no_args(Command::Diff),
+        "hint" => no_args(Command::Hint),
+        "reset" => no_args(Command::Reset),
+        "quit" | "exit" | "q" => no_args(Command::Quit),
+        "sh" => nonempty(rest, "sh").map(Command::Sh),
+        "host" => nonempty(rest, "host").map(Command::Host),
+        "lang" => Ok(Command::Lang((!rest.is_empty()).then(|| rest.to_string()))),
+        other => {
+            let shown: String = other.chars().take(40).collect();
+            Err(match suggest::nearest(other, &names()) {
+                Some(s) => {
+                    format!("unknown command `{shown}`: did you mean `{s}`? (`help` lists them)")
+                }
+                None => format!("unknown command `{shown}` (`help` lists the commands)"),
+            })
+        }
+    }
+}
+
+fn nonempty(s: &str, what: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        Err(format!("`{what}` needs a command, e.g. `{what} ls /`"))
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_and_aliases() {
+        assert_eq!(parse(""), Ok(Command::Empty));
+        assert_eq!(parse("  next "), Ok(Command::Next));
+        assert_eq!(parse("n"), Ok(Command::Next));
+        assert_eq!(parse("lesson 4"), Ok(Command::Lesson(Some("4".into()))));
+        assert_eq!(parse("lesson"), Ok(Command::Lesson(None)));
+        assert_eq!(parse("!ls /"), Ok(Command::Sh("ls /".into())));
+        assert_eq!(
+            parse("host mount | grep x"),
+            Ok(Command::Host("mount | grep x".into()))
+        );
+        assert_eq!(parse("exit"), Ok(Command::Quit));
+    }
+
+    #[test]
+    fn mistakes_get_one_clear_line() {
+        let e = parse("nxt").unwrap_err();
+        assert!(e.contains("did you mean `next`"), "{e}");
+        assert!(parse("next 3").unwrap_err().contains("takes no arguments"));
+        assert!(parse("sh").is_err());
+        assert!(parse("!").is_err());
+        let e = parse("\u{0}\u{1b}[A").unwrap_err();
+        assert!(!e.contains('\n'));
+    }
+}

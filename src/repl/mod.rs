@@ -1,0 +1,363 @@
+//! The interactive lab: `sudo nsdojo`.
+//!
+//! A rustyline editor (history kept across runs, Tab completion of commands
+//! and lesson ids) in front of a [`Lab`]. Every error is one line and the
+//! session goes on; Ctrl-C at the prompt is harmless, Ctrl-C during a step
+//! abandons it and resets the sandbox, Ctrl-D leaves.
+
+pub mod command;
+mod complete;
+
+use std::path::PathBuf;
+
+use colored::Colorize;
+use rustyline::error::ReadlineError;
+
+use crate::guard::Session;
+use crate::lab::{Lab, LabError, Sides};
+use crate::lesson::{self, Lang, Lesson};
+use crate::render::{self, Style};
+use crate::sandbox::SandboxError;
+use command::Command;
+
+pub struct Repl {
+    pub lessons: Vec<Lesson>,
+    pub session: Session,
+    pub style: Style,
+    pub rootfs: Option<PathBuf>,
+    lab: Option<Lab>,
+}
+
+impl Repl {
+    pub fn new(
+        lessons: Vec<Lesson>,
+        session: Session,
+        style: Style,
+        rootfs: Option<PathBuf>,
+    ) -> Repl {
+        Repl {
+            lessons,
+            session,
+            style,
+            rootfs,
+            lab: None,
+        }
+    }
+
+    fn prompt(&self) -> String {
+        match &self.lab {
+            Some(lab) => format!(
+                "nsdojo[{} {}/{}]> ",
+                lab.lesson.id,
+                lab.next,
+                lab.lesson.steps.len()
+            ),
+            None => "nsdojo> ".to_string(),
+        }
+    }
+
+    pub fn run(&mut self, banner: &str) -> anyhow::Result<()> {
+        let mut ed =
+            rustyline::Editor::<complete::Completer, rustyline::history::DefaultHistory>::new()?;
+        ed.set_helper(Some(complete::Completer::new(&self.lessons)));
+        let history = history_path();
+        if let Some(h) = &history {
+            let _ = ed.load_history(h);
+        }
+        println!("{banner}");
+        println!("{}", render::lesson_list(&self.style, &self.lessons, None));
+        println!("{}", hello(self.style.lang).dimmed());
+        loop {
+            match ed.readline(&self.prompt()) {
+                Ok(line) => {
+                    if !line.trim().is_empty() {
+                        let _ = ed.add_history_entry(line.as_str());
+                    }
+                    match command::parse(&line) {
+                        Ok(Command::Quit) => break,
+                        Ok(cmd) => self.dispatch(cmd),
+                        Err(e) => eprintln!("{} {e}", "nsdojo:".red()),
+                    }
+                }
+                Err(ReadlineError::Interrupted) => {
+                    println!(
+                        "{}",
+                        "(Ctrl-C: nothing to stop. `quit` or Ctrl-D leaves.)".dimmed()
+                    );
+                }
+                Err(ReadlineError::Eof) => break,
+                Err(e) => {
+                    eprintln!("nsdojo: terminal error: {e}");
+                    break;
+                }
+            }
+        }
+        if let Some(h) = &history {
+            if let Some(dir) = h.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = ed.save_history(h);
+            chown_to_invoker(h);
+        }
+        self.leave_lesson();
+        Ok(())
+    }
+
+    fn leave_lesson(&mut self) {
+        if let Some(lab) = self.lab.take() {
+            let work = lab.work_dir().to_path_buf();
+            drop(lab);
+            self.session.remove_dir(&work);
+        }
+    }
+
+    fn error(&mut self, e: LabError) {
+        match e {
+            LabError::Sandbox(SandboxError::Interrupted) => {
+                eprintln!(
+                    "{}",
+                    "interrupted: the step was abandoned and the sandbox reset".yellow()
+                );
+            }
+            other => eprintln!("{} {other}", "nsdojo:".red()),
+        }
+        if let Some(lab) = &mut self.lab {
+            lab.reset();
+        }
+    }
+
+    pub fn dispatch(&mut self, cmd: Command) {
+        let lang = self.style.lang;
+        match cmd {
+            Command::Empty | Command::Quit => {}
+            Command::Help => print!("{}", help(lang)),
+            Command::Lessons => {
+                print!(
+                    "{}",
+                    render::lesson_list(
+                        &self.style,
+                        &self.lessons,
+                        self.lab.as_ref().map(|l| l.lesson.id.as_str())
+                    )
+                )
+            }
+            Command::Lesson(None) => match &self.lab {
+                Some(l) => println!(
+                    "{} — step {}/{}",
+                    l.lesson.title.get(lang),
+                    l.next,
+                    l.lesson.steps.len()
+                ),
+                None => {
+                    println!("no lesson yet: `lessons` lists them, `lesson 1` starts the first")
+                }
+            },
+            Command::Lesson(Some(key)) => self.start(&key),
+            Command::Lang(None) => println!("language: {}", lang.code()),
+            Command::Lang(Some(l)) => match Lang::parse(&l) {
+                Some(l) => self.style.lang = l,
+                None => eprintln!("nsdojo: unknown language `{l}` (en or ko)"),
+            },
+            Command::Host(cmd) => {
+                let (_, out) = crate::sandbox::shell::run(&cmd, crate::sandbox::shell::TIMEOUT);
+                print_output(&out);
+            }
+            other => self.in_lesson(other),
+        }
+    }
+
+    fn start(&mut self, key: &str) {
+        let Some((_, lesson)) = lesson::find(&self.lessons, key) else {
+            let ids: Vec<&str> = self.lessons.iter().map(|l| l.id.as_str()).collect();
+            let hint = crate::suggest::nearest(key, &ids)
+                .map(|s| format!(": did you mean `{s}`?"))
+                .unwrap_or_default();
+            eprintln!(
+                "nsdojo: no lesson `{}`{hint} (`lessons` lists them)",
+                key.chars().take(40).collect::<String>()
+            );
+            return;
+        };
+        let lesson = lesson.clone();
+        self.leave_lesson();
+        match Lab::new(lesson, &mut self.session, self.rootfs.clone()) {
+            Ok(lab) => {
+                let lang = self.style.lang;
+                println!("\n{}", lab.lesson.title.get(lang).bold().cyan());
+                if !lab.lesson.intro.is_empty() {
+                    println!("{}", lab.lesson.intro.get(lang));
+                }
+                println!(
+                    "{}",
+                    format!("({} steps: `next` runs step 1)", lab.lesson.steps.len()).dimmed()
+                );
+                self.lab = Some(lab);
+            }
+            Err(e) => eprintln!("nsdojo: {e}"),
+        }
+    }
+
+    fn in_lesson(&mut self, cmd: Command) {
+        let Some(lab) = self.lab.as_mut() else {
+            eprintln!("nsdojo: no lesson yet: `lesson 1` starts the first (`lessons` lists them)");
+            return;
+        };
+        let lang = self.style.lang;
+        let current = lab.next.saturating_sub(1);
+        let produces_report = matches!(cmd, Command::Next | Command::Again)
+            && lab.next < lab.lesson.steps.len() + usize::from(matches!(cmd, Command::Again));
+        let result: Result<(), LabError> = match cmd {
+            Command::Next if lab.next >= lab.lesson.steps.len() => {
+                println!(
+                    "{}",
+                    "lesson complete ✔ — `lessons` for the next one, `reset` to start over".green()
+                );
+                Ok(())
+            }
+            Command::Next => lab.run_step(lab.next).map(|_| ()),
+            Command::Again => lab
+                .replay(current)
+                .and_then(|_| lab.run_step(current))
+                .map(|_| ()),
+            Command::Back => {
+                let to = current.min(lab.next);
+                lab.replay(to).map(|_| {
+                    let st = &lab.lesson.steps[to];
+                    println!(
+                        "{} {}\n{}",
+                        "back before step".dimmed(),
+                        to + 1,
+                        st.text.get(lang)
+                    );
+                })
+            }
+            Command::Show => {
+                let st = &lab.lesson.steps[current.min(lab.lesson.steps.len() - 1)];
+                println!("{}", st.text.get(lang));
+                if let Some(sh) = &st.shell {
+                    println!("$ {sh}");
+                }
+                Ok(())
+            }
+            Command::Hint => {
+                let st = &lab.lesson.steps[if lab.next == 0 { 0 } else { current }];
+                match &st.hint {
+                    Some(h) => println!("{}: {}", render::label(lang, "hint"), h.get(lang)),
+                    None => println!("no hint for this step"),
+                }
+                Ok(())
+            }
+            Command::Reset => {
+                lab.reset();
+                println!("sandbox reset; `next` starts again at step 1");
+                Ok(())
+            }
+            Command::Diff => {
+                match &lab.last {
+                    Some(r) => print!("{}", render::diff(&self.style, r)),
+                    None => println!("no step has run yet"),
+                }
+                Ok(())
+            }
+            Command::State => match lab.sandbox.is_some() {
+                false => lab
+                    .replay(0)
+                    .map(|_| ())
+                    .and_then(|_| state(lab, &self.style)),
+                true => state(lab, &self.style),
+            },
+            Command::Sh(c) => lab.sh(&c).map(|out| print_output(&out)),
+            _ => Ok(()),
+        };
+        match result {
+            Err(e) => self.error(e),
+            Ok(()) if produces_report => self.print_last(),
+            Ok(()) => {}
+        }
+    }
+
+    fn print_last(&self) {
+        let Some(lab) = self.lab.as_ref() else { return };
+        if let Some(r) = &lab.last {
+            let expand = |s: &str| lab.expand(s);
+            print!("{}", render::step(&self.style, &lab.lesson, r, &expand));
+            if lab.next >= lab.lesson.steps.len() {
+                println!(
+                    "{}",
+                    "lesson complete ✔ — `lessons` for the next one"
+                        .green()
+                        .bold()
+                );
+            }
+        }
+    }
+}
+
+fn state(lab: &mut Lab, style: &Style) -> Result<(), LabError> {
+    let sides: Sides = lab.sides_now()?;
+    print!(
+        "{}",
+        render::state(style, &sides, lab.sandbox.as_ref().map_or(0, |s| s.pid()))
+    );
+    Ok(())
+}
+
+fn print_output(out: &crate::sandbox::ShellOutput) {
+    print!("{}", out.stdout);
+    eprint!("{}", out.stderr);
+    if out.timed_out {
+        eprintln!(
+            "nsdojo: the command was killed after {} s",
+            crate::sandbox::shell::TIMEOUT.as_secs()
+        );
+    } else if out.status != 0 {
+        eprintln!("{}", format!("(exit status {})", out.status).dimmed());
+    }
+}
+
+fn hello(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Ko => {
+            "`lesson 1`로 시작하고 `next`로 한 단계씩 진행합니다. `help`는 명령 목록입니다."
+        }
+        Lang::En => "Start with `lesson 1`, then `next` for each step. `help` lists the commands.",
+    }
+}
+
+fn help(lang: Lang) -> String {
+    let mut o = String::new();
+    for (name, args, en, ko) in command::COMMANDS {
+        let text = if lang == Lang::Ko { ko } else { en };
+        o.push_str(&format!(
+            "  {:<16} {text}\n",
+            format!("{name} {args}").trim_end()
+        ));
+    }
+    o
+}
+
+/// History lives in the invoking user's home (SUDO_USER under sudo).
+fn history_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("NSDOJO_HISTORY") {
+        return Some(PathBuf::from(p));
+    }
+    let home = match std::env::var("SUDO_USER") {
+        Ok(u) if !u.is_empty() && u != "root" => nix::unistd::User::from_name(&u)
+            .ok()
+            .flatten()
+            .map(|u| u.dir),
+        _ => std::env::var_os("HOME").map(PathBuf::from),
+    }?;
+    Some(home.join(".local/state/nsdojo/history"))
+}
+
+/// Files written as root in a sudo user's home belong to that user.
+fn chown_to_invoker(p: &std::path::Path) {
+    let id = |v: &str| std::env::var(v).ok().and_then(|s| s.parse::<u32>().ok());
+    if let (Some(uid), Some(gid)) = (id("SUDO_UID"), id("SUDO_GID")) {
+        let _ = std::os::unix::fs::chown(p, Some(uid), Some(gid));
+        if let Some(d) = p.parent() {
+            let _ = std::os::unix::fs::chown(d, Some(uid), Some(gid));
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The sandbox agent: terminal #1, as a process.
+//!
+//! Forked by the host at lesson start, it loops: read a request from the
+//! socketpair, perform it, answer with the syscalls it made. It is the only
+//! process that unshares, mounts, chroots or pivots, so whatever it does
+//! dies with it. It sits in its own process group (a Ctrl-C at the terminal
+//! reaches the host, which decides), and it is killed if its parent dies
+//! (PR_SET_PDEATHSIG), so a crashed host cannot leave it behind.
+
+use std::os::unix::net::UnixStream;
+
+use nix::sys::signal::{signal, SigHandler, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use super::perform::{perform, Origin, Performed};
+use super::protocol::{recv, send, Reply, Request};
+use crate::observe::InsideFacts;
+
+/// Set up a freshly forked agent process (both the first and a PID-namespace child).
+pub fn become_child_agent() {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+    }
+    for sig in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        // SAFETY: restoring default dispositions inherited from the host.
+        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+    }
+    // SAFETY: plain prctl; the name shows in `ps` so students can find terminal #1.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_NAME,
+            c"nsdojo-sandbox".as_ptr() as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+    }
+}
+
+/// Serve requests until the host closes the connection. Never returns to the host's code.
+pub fn serve(mut stream: UnixStream, keep_propagation: bool) -> ! {
+    crate::guard::close_inherited_watchdog_fd();
+    let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+    become_child_agent();
+    let mut origin = Origin {
+        unshared: Vec::new(),
+        keep_propagation,
+    };
+    loop {
+        reap_orphans();
+        let req: Request = match recv(&mut stream, &|| false) {
+            Ok(r) => r,
+            Err(_) => exit(0),
+        };
+        let reply = match req {
+            Request::Observe { paths } => Reply::Observed(Box::new(InsideFacts::collect(&paths))),
+            Request::Perform(action) => match perform(&action, &mut origin) {
+                Performed::Done(outcome) => Reply::Performed(outcome),
+                Performed::Forked { child } => {
+                    drop(stream);
+                    reap_until(child);
+                }
+            },
+        };
+        if send(&mut stream, &reply).is_err() {
+            exit(0);
+        }
+    }
+}
+
+/// As PID 1 of a PID namespace the agent inherits orphans; reap them between requests.
+fn reap_orphans() {
+    while let Ok(status) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
+
+/// The parent left behind by `unshare pid`: wait for the new agent, then exit like it.
+fn reap_until(child: Pid) -> ! {
+    loop {
+        match waitpid(Pid::from_raw(-1), None) {
+            Ok(WaitStatus::Exited(p, code)) if p == child => exit(code),
+            Ok(WaitStatus::Signaled(p, sig, _)) if p == child => exit(128 + sig as i32),
+            Err(nix::errno::Errno::ECHILD) => exit(0),
+            _ => {}
+        }
+    }
+}
+
+fn exit(code: i32) -> ! {
+    // _exit: the agent shares the host's stdio buffers and atexit state by fork; flushing them twice would repeat output.
+    // SAFETY: _exit never returns and touches no Rust state.
+    unsafe { libc::_exit(code) }
+}

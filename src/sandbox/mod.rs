@@ -1,0 +1,139 @@
+//! The sandbox (terminal #1) seen from the host: fork an agent, send it
+//! actions, observe it from outside, kill it.
+//!
+//! The host never changes its own namespaces. It forks one agent per lesson;
+//! on `unshare pid` the agent forks again and the child becomes the agent
+//! (PID 1 inside), so [`Sandbox::pid`] always names the live agent's host PID,
+//! which is what a student types into `readlink /proc/PID/ns/mnt`.
+
+pub mod agent;
+pub mod perform;
+pub mod protocol;
+pub mod shell;
+
+use std::os::unix::net::UnixStream;
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::{fork, ForkResult, Pid};
+
+use crate::lesson::Action;
+use crate::observe::{procfs, ProcFacts, Snapshot};
+use protocol::{recv, send, Reply, Request};
+pub use protocol::{Outcome, ShellOutput};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("could not start the sandbox: fork failed: {0}")]
+    Fork(nix::Error),
+    #[error("could not create the socketpair to the sandbox: {0}")]
+    Socket(std::io::Error),
+    #[error("interrupted")]
+    Interrupted,
+    #[error("the sandbox stopped answering ({0}); it has been reset")]
+    Lost(std::io::Error),
+    #[error("the sandbox gave an unexpected answer")]
+    Protocol,
+}
+
+pub struct Sandbox {
+    /// The first agent: the host's own child, the one to wait for.
+    root: Pid,
+    /// The live agent (differs from `root` after `unshare pid`).
+    agent: i32,
+    stream: UnixStream,
+}
+
+impl Sandbox {
+    /// Fork a new agent. The host must be single-threaded here (it is: no threads anywhere).
+    pub fn spawn() -> Result<Sandbox, SandboxError> {
+        let (host_end, agent_end) = UnixStream::pair().map_err(SandboxError::Socket)?;
+        let keep_propagation =
+            std::env::var_os("NSDOJO_DEBUG_KEEP_PROPAGATION").is_some_and(|v| v == "1");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        // SAFETY: nsdojo's host process is single-threaded (rule of the house), so the
+        // child may run ordinary Rust code; it never returns into the host's code.
+        match unsafe { fork() }.map_err(SandboxError::Fork)? {
+            ForkResult::Child => {
+                drop(host_end);
+                agent::serve(agent_end, keep_propagation)
+            }
+            ForkResult::Parent { child } => {
+                drop(agent_end);
+                crate::guard::track_pid(child.as_raw());
+                Ok(Sandbox {
+                    root: child,
+                    agent: child.as_raw(),
+                    stream: host_end,
+                })
+            }
+        }
+    }
+
+    /// Host PID of the live agent.
+    pub fn pid(&self) -> i32 {
+        self.agent
+    }
+
+    fn ask(&mut self, req: &Request) -> Result<Reply, SandboxError> {
+        send(&mut self.stream, req).map_err(SandboxError::Lost)?;
+        recv(&mut self.stream, &crate::guard::interrupted).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                SandboxError::Interrupted
+            } else {
+                SandboxError::Lost(e)
+            }
+        })
+    }
+
+    /// Perform one action inside.
+    pub fn perform(&mut self, action: &Action) -> Result<Outcome, SandboxError> {
+        match self.ask(&Request::Perform(action.clone()))? {
+            Reply::Performed(out) => {
+                if out.forked_agent {
+                    // The old agent is now the reaper; its only child is the new agent.
+                    if let Some(&child) = procfs::children_of(self.agent).first() {
+                        crate::guard::track_pid(child);
+                        self.agent = child;
+                    }
+                }
+                Ok(out)
+            }
+            Reply::Observed(_) => Err(SandboxError::Protocol),
+        }
+    }
+
+    /// Terminal #1's view: /proc/PID read from outside, plus what only the inside knows.
+    pub fn observe(&mut self, paths: &[String]) -> Result<Snapshot, SandboxError> {
+        let inside = match self.ask(&Request::Observe {
+            paths: paths.to_vec(),
+        })? {
+            Reply::Observed(f) => *f,
+            Reply::Performed(_) => return Err(SandboxError::Protocol),
+        };
+        Ok(Snapshot {
+            proc: ProcFacts::read(self.agent),
+            inside,
+        })
+    }
+
+    /// Kill the sandbox and everything in it, and wait for it.
+    pub fn kill(&mut self) {
+        // SIGKILL to PID 1 of a PID namespace kills every process in it.
+        for pid in [self.agent, self.root.as_raw()] {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
+        }
+        let _ = waitpid(self.root, None);
+        crate::guard::untrack_pid(self.agent);
+        crate::guard::untrack_pid(self.root.as_raw());
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

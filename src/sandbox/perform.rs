@@ -1,0 +1,377 @@
+//! Performing one action inside the sandbox: the only code in nsdojo that
+//! makes namespace, mount, chroot and pivot_root system calls.
+//!
+//! Every call is recorded in the step's [`Trace`] as strace would print it,
+//! and the well-known failures carry the explanation the lab found (EINVAL
+//! from pivot_root under shared propagation, EBUSY when new_root is not a
+//! mount point, ...). Two guards keep the host sacred whatever a lesson says:
+//! mounts are refused while the sandbox still shares the host's mount
+//! namespace, and a new mount namespace is made private before anything is
+//! mounted in it, as `unshare(1)` does by default.
+
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::unistd::{chdir, chroot, fork, pivot_root, sethostname, ForkResult};
+
+use super::protocol::Outcome;
+use super::shell;
+use crate::lesson::action::Propagation;
+use crate::lesson::{Action, Ns};
+use crate::trace::{quote, Syscall, Trace};
+
+/// What the agent knows about itself. The agent is the only process that
+/// changes its own namespaces, so tracking them here is exact, and it works
+/// after chroot or pivot_root when /proc/self may no longer be reachable.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// Namespaces this sandbox has left the host's copy of.
+    pub unshared: Vec<Ns>,
+    /// Debug switch for the propagation test: do not make / private after unshare(mnt).
+    pub keep_propagation: bool,
+}
+
+pub enum Performed {
+    Done(Outcome),
+    /// unshare(pid) forked: the child continues as agent, the parent must become its reaper.
+    Forked {
+        child: nix::unistd::Pid,
+    },
+}
+
+fn clone_flag(ns: Ns) -> (CloneFlags, &'static str) {
+    match ns {
+        Ns::Mnt => (CloneFlags::CLONE_NEWNS, "CLONE_NEWNS"),
+        Ns::Uts => (CloneFlags::CLONE_NEWUTS, "CLONE_NEWUTS"),
+        Ns::Ipc => (CloneFlags::CLONE_NEWIPC, "CLONE_NEWIPC"),
+        Ns::Pid => (CloneFlags::CLONE_NEWPID, "CLONE_NEWPID"),
+        Ns::Net => (CloneFlags::CLONE_NEWNET, "CLONE_NEWNET"),
+        Ns::User => (CloneFlags::CLONE_NEWUSER, "CLONE_NEWUSER"),
+        Ns::Cgroup => (CloneFlags::CLONE_NEWCGROUP, "CLONE_NEWCGROUP"),
+        Ns::Time => (
+            CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+            "CLONE_NEWTIME",
+        ),
+    }
+}
+
+fn mount_flags_text(f: MsFlags) -> String {
+    let names = [
+        (MsFlags::MS_BIND, "MS_BIND"),
+        (MsFlags::MS_REC, "MS_REC"),
+        (MsFlags::MS_PRIVATE, "MS_PRIVATE"),
+        (MsFlags::MS_SHARED, "MS_SHARED"),
+        (MsFlags::MS_SLAVE, "MS_SLAVE"),
+    ];
+    let set: Vec<&str> = names
+        .iter()
+        .filter(|(b, _)| f.contains(*b))
+        .map(|(_, n)| *n)
+        .collect();
+    if set.is_empty() {
+        "0".into()
+    } else {
+        set.join("|")
+    }
+}
+
+fn opt_quote(s: Option<&str>) -> String {
+    s.map(quote).unwrap_or_else(|| "NULL".into())
+}
+
+fn do_mount(
+    trace: &mut Trace,
+    source: Option<&str>,
+    target: &str,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), Errno> {
+    let call = format!(
+        "mount({}, {}, {}, {}, {})",
+        opt_quote(source),
+        quote(target),
+        opt_quote(fstype),
+        mount_flags_text(flags),
+        opt_quote(data)
+    );
+    let res = mount(source, target, fstype, flags, data);
+    let mut sc = Syscall::from_result(call, &res, 0);
+    if res == Err(Errno::ENOENT) {
+        sc = sc.with_note(format!("{target} does not exist here: mkdir it first"));
+    }
+    trace.push(sc);
+    res
+}
+
+fn explain_pivot(e: Errno) -> Option<&'static str> {
+    match e {
+        Errno::EINVAL => Some(
+            "new_root or the mount it sits on has shared propagation, or new_root is not a mount point: \
+             run make-rprivate / first (mount --make-rprivate /)",
+        ),
+        Errno::EBUSY => Some(
+            "new_root is not a mount point (it sits on the same mount as the current root): \
+             bind-mount it onto itself first (mount --bind DIR DIR)",
+        ),
+        Errno::ENOTDIR => Some("new_root or put_old is not a directory"),
+        Errno::ENOENT => Some("new_root or put_old does not exist"),
+        _ => None,
+    }
+}
+
+/// Refuse to change the host: mount-type actions need our own mount namespace.
+fn guard(origin: &Origin, ns: Ns, what: &str) -> Result<(), String> {
+    if !origin.unshared.contains(&ns) {
+        return Err(format!(
+            "refusing to {what} in the host's {ns} namespace (it would change the host): `unshare {ns}` first"
+        ));
+    }
+    Ok(())
+}
+
+/// Perform one action; errors are in the outcome (one line), never a panic.
+pub fn perform(action: &Action, origin: &mut Origin) -> Performed {
+    let mut out = Outcome::default();
+    let res = perform_into(action, origin, &mut out);
+    match res {
+        Ok(Some(child)) => return Performed::Forked { child },
+        Ok(None) => {}
+        Err(msg) => out.error = Some(msg),
+    }
+    Performed::Done(out)
+}
+
+fn errno_line(call: &str, e: Errno) -> String {
+    format!("{call} failed: {} ({:?})", e.desc(), e)
+}
+
+fn perform_into(
+    action: &Action,
+    origin: &mut Origin,
+    out: &mut Outcome,
+) -> Result<Option<nix::unistd::Pid>, String> {
+    let trace = &mut out.trace;
+    match action {
+        Action::Unshare(set) => {
+            let mut flags = CloneFlags::empty();
+            let mut names = Vec::new();
+            for ns in set {
+                let (f, n) = clone_flag(*ns);
+                flags |= f;
+                names.push(n);
+            }
+            trace
+                .record(format!("unshare({})", names.join("|")), unshare(flags))
+                .map_err(|e| errno_line("unshare", e))?;
+            for ns in set {
+                if !origin.unshared.contains(ns) {
+                    origin.unshared.push(*ns);
+                }
+            }
+            if set.contains(&Ns::Mnt) {
+                if origin.keep_propagation {
+                    trace.push(Syscall::ok(
+                        "/* NSDOJO_DEBUG_KEEP_PROPAGATION: / left as it was */",
+                        0,
+                    ));
+                } else {
+                    do_mount(
+                        trace,
+                        None,
+                        "/",
+                        None,
+                        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                        None,
+                    )
+                    .map_err(|e| errno_line("making / private", e))?;
+                    if let Some(last) = trace.calls.last_mut() {
+                        last.note = Some(
+                            "as unshare(1) does by default: nothing mounted here can propagate to the host".into(),
+                        );
+                    }
+                }
+            }
+            if set.contains(&Ns::Pid) {
+                // A new PID namespace applies to children only: fork, and the child becomes the agent.
+                // SAFETY: the agent is single-threaded; the child continues with plain Rust code.
+                match unsafe { fork() } {
+                    Ok(ForkResult::Parent { child }) => return Ok(Some(child)),
+                    Ok(ForkResult::Child) => {
+                        super::agent::become_child_agent();
+                        trace.push(
+                            Syscall::ok("fork()", 0)
+                                .with_note("the child is PID 1 of the new PID namespace and carries on as terminal #1; its parent waits as reaper"),
+                        );
+                        out.forked_agent = true;
+                    }
+                    Err(e) => {
+                        trace.push(Syscall::failed("fork()", e));
+                        return Err(errno_line("fork", e));
+                    }
+                }
+            }
+        }
+        Action::Mkdir(p) => {
+            let res =
+                nix::unistd::mkdir(p.as_str(), nix::sys::stat::Mode::from_bits_truncate(0o755));
+            trace
+                .record(format!("mkdir({}, 0755)", quote(p)), res)
+                .map_err(|e| errno_line(&format!("mkdir {p}"), e))?;
+        }
+        Action::Rmdir(p) => {
+            let res = std::fs::remove_dir(p)
+                .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)));
+            trace
+                .record(format!("rmdir({})", quote(p)), res)
+                .map_err(|e| errno_line(&format!("rmdir {p}"), e))?;
+        }
+        Action::MountTmpfs { target, options } => {
+            guard(origin, Ns::Mnt, "mount")?;
+            do_mount(
+                trace,
+                Some("tmpfs"),
+                target,
+                Some("tmpfs"),
+                MsFlags::empty(),
+                options.as_deref(),
+            )
+            .map_err(|e| errno_line("mount", e))?;
+        }
+        Action::MountProc { target } => {
+            guard(origin, Ns::Mnt, "mount")?;
+            do_mount(
+                trace,
+                Some("proc"),
+                target,
+                Some("proc"),
+                MsFlags::empty(),
+                None,
+            )
+            .map_err(|e| errno_line("mount", e))?;
+        }
+        Action::MountBind {
+            source,
+            target,
+            recursive,
+        } => {
+            guard(origin, Ns::Mnt, "mount")?;
+            let mut f = MsFlags::MS_BIND;
+            if *recursive {
+                f |= MsFlags::MS_REC;
+            }
+            do_mount(trace, Some(source), target, None, f, None)
+                .map_err(|e| errno_line("mount", e))?;
+        }
+        Action::Umount { target, lazy } => {
+            guard(origin, Ns::Mnt, "unmount")?;
+            let (flags, text) = if *lazy {
+                (MntFlags::MNT_DETACH, "MNT_DETACH")
+            } else {
+                (MntFlags::empty(), "0")
+            };
+            trace
+                .record(
+                    format!("umount2({}, {text})", quote(target)),
+                    umount2(target.as_str(), flags),
+                )
+                .map_err(|e| errno_line(&format!("umount {target}"), e))?;
+        }
+        Action::MakePropagation {
+            target,
+            kind,
+            recursive,
+        } => {
+            guard(origin, Ns::Mnt, "change mount propagation")?;
+            let mut f = match kind {
+                Propagation::Private => MsFlags::MS_PRIVATE,
+                Propagation::Shared => MsFlags::MS_SHARED,
+                Propagation::Slave => MsFlags::MS_SLAVE,
+            };
+            if *recursive {
+                f |= MsFlags::MS_REC;
+            }
+            do_mount(trace, None, target, None, f, None).map_err(|e| errno_line("mount", e))?;
+        }
+        Action::Sethostname(h) => {
+            guard(origin, Ns::Uts, "set the hostname")?;
+            trace
+                .record(
+                    format!("sethostname({}, {})", quote(h), h.len()),
+                    sethostname(h),
+                )
+                .map_err(|e| errno_line("sethostname", e))?;
+        }
+        Action::Chroot(p) => {
+            trace
+                .record(format!("chroot({})", quote(p)), chroot(p.as_str()))
+                .map_err(|e| errno_line("chroot", e))?;
+        }
+        Action::Chdir(p) => {
+            trace
+                .record(format!("chdir({})", quote(p)), chdir(p.as_str()))
+                .map_err(|e| errno_line("chdir", e))?;
+        }
+        Action::PivotRoot { new_root, put_old } => {
+            guard(origin, Ns::Mnt, "pivot_root")?;
+            let res = pivot_root(new_root.as_str(), put_old.as_str());
+            let mut sc = Syscall::from_result(
+                format!("pivot_root({}, {})", quote(new_root), quote(put_old)),
+                &res,
+                0,
+            );
+            if let Err(e) = res {
+                if let Some(why) = explain_pivot(e) {
+                    sc = sc.with_note(why);
+                }
+            }
+            trace.push(sc);
+            res.map_err(|e| errno_line("pivot_root", e))?;
+        }
+        Action::Msgget => {
+            guard(origin, Ns::Ipc, "create a message queue")?;
+            // SAFETY: msgget takes plain integers.
+            let id = unsafe { libc::msgget(libc::IPC_PRIVATE, libc::IPC_CREAT | 0o644) };
+            if id < 0 {
+                let e = Errno::last();
+                trace.push(Syscall::failed("msgget(IPC_PRIVATE, IPC_CREAT|0644)", e));
+                return Err(errno_line("msgget", e));
+            }
+            trace.push(Syscall::ok(
+                "msgget(IPC_PRIVATE, IPC_CREAT|0644)",
+                id as i64,
+            ));
+        }
+        Action::Write { path, text } => {
+            let res = write_file(path, text);
+            let n = text.len() as i64;
+            let mut sc =
+                Syscall::from_result(format!("write({}, {})", quote(path), quote(text)), &res, n);
+            if res == Err(Errno::EPERM) && path.ends_with("_map") {
+                sc = sc.with_note("an id map can be written once, by a process with CAP_SETUID over the namespace (usually the parent)");
+            }
+            trace.push(sc);
+            res.map_err(|e| errno_line(&format!("write {path}"), e))?;
+        }
+        Action::Sh(cmd) | Action::HostSh(cmd) => {
+            let (sc, output) = shell::run(cmd, shell::TIMEOUT);
+            trace.push(sc);
+            out.output = Some(output);
+        }
+        Action::Try(inner) => {
+            // The failure stays in the trace (and in step.errno); the step goes on.
+            return perform_into(inner, origin, out).or(Ok(None));
+        }
+    }
+    Ok(None)
+}
+
+fn write_file(path: &str, text: &str) -> Result<(), Errno> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+}

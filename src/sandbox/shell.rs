@@ -1,0 +1,134 @@
+//! Running a real shell command for a step (`sh CMD` inside, `host sh CMD`
+//! outside), with its output captured and a time limit, so a lesson that
+//! runs `ps aux` shows the real `ps` output and a command that hangs cannot
+//! hang the workshop.
+//!
+//! The command gets its own process group so the whole pipeline can be
+//! killed on timeout, and stdin is /dev/null: a lesson step is not an
+//! interactive shell (`shell` in the REPL is).
+
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+use super::protocol::ShellOutput;
+use crate::trace::{quote, Syscall};
+
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_OUTPUT: usize = 256 * 1024;
+
+/// Run `/bin/sh -c CMD`; the syscall line reads like strace's execve.
+pub fn run(cmd: &str, timeout: Duration) -> (Syscall, ShellOutput) {
+    let call = format!("execve(\"/bin/sh\", [\"sh\", \"-c\", {}])", quote(cmd));
+    let mut child = match Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT));
+            return (
+                Syscall::failed(call, errno).with_note("there is no /bin/sh at this root"),
+                ShellOutput {
+                    status: 127,
+                    stderr: e.to_string(),
+                    ..Default::default()
+                },
+            );
+        }
+    };
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let (mut out_open, mut err_open) = (true, true);
+    let deadline = Instant::now() + timeout;
+    let mut timed_out = false;
+    while out_open || err_open {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            timed_out = true;
+            break;
+        }
+        let mut fds = Vec::new();
+        if out_open {
+            fds.push(PollFd::new(out.as_fd(), PollFlags::POLLIN));
+        }
+        if err_open {
+            fds.push(PollFd::new(err.as_fd(), PollFlags::POLLIN));
+        }
+        let ms =
+            PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, ms) {
+            Ok(0) => continue,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+        let ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
+        drop(fds);
+        let mut idx = 0;
+        if out_open {
+            if ready[idx] {
+                out_open = pump(&mut out, &mut stdout);
+            }
+            idx += 1;
+        }
+        if err_open && ready[idx] {
+            err_open = pump(&mut err, &mut stderr);
+        }
+    }
+    if timed_out {
+        let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+    }
+    let status = match child.wait() {
+        Ok(s) => s.code().unwrap_or_else(|| {
+            128 + std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(0)
+        }),
+        Err(_) => -1,
+    };
+    // Background jobs the command left behind die with its process group.
+    let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+    let output = ShellOutput {
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        status,
+        timed_out,
+    };
+    let mut sc = Syscall::ok(call, 0);
+    if timed_out {
+        sc = sc.with_note(format!(
+            "killed after {} s: the command did not finish",
+            timeout.as_secs()
+        ));
+    } else if status != 0 {
+        sc = sc.with_note(format!("exit status {status}"));
+    }
+    (sc, output)
+}
+
+/// Read what is there; false at end of file.
+fn pump(r: &mut impl Read, into: &mut Vec<u8>) -> bool {
+    let mut buf = [0u8; 8192];
+    match r.read(&mut buf) {
+        Ok(0) => false,
+        Ok(n) => {
+            if into.len() < MAX_OUTPUT {
+                into.extend_from_slice(&buf[..n]);
+            }
+            true
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => true,
+        Err(_) => false,
+    }
+}
