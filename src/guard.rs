@@ -36,10 +36,7 @@ static mut SAVED_TERMIOS: Option<libc::termios> = None;
 /// Remember a sandbox PID so a fatal signal can kill it.
 pub fn track_pid(pid: i32) {
     for slot in &PIDS {
-        if slot
-            .compare_exchange(NO_PID, pid, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-        {
+        if slot.compare_exchange(NO_PID, pid, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
             return;
         }
     }
@@ -93,16 +90,8 @@ pub fn install_signal_handlers() {
         }
     }
     // No SA_RESTART: a blocking read on the sandbox socket must return EINTR.
-    let int = SigAction::new(
-        SigHandler::Handler(on_interrupt),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    let fatal = SigAction::new(
-        SigHandler::Handler(on_fatal),
-        SaFlags::empty(),
-        SigSet::all(),
-    );
+    let int = SigAction::new(SigHandler::Handler(on_interrupt), SaFlags::empty(), SigSet::empty());
+    let fatal = SigAction::new(SigHandler::Handler(on_fatal), SaFlags::empty(), SigSet::all());
     // SAFETY: the handlers only touch atomics and async-signal-safe calls.
     unsafe {
         let _ = sigaction(Signal::SIGINT, &int);
@@ -131,16 +120,10 @@ impl Record {
 
     /// Write atomically (tmp + rename), so a crash never leaves half a record.
     pub fn save(&self) -> std::io::Result<()> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(RUN_DIR)?;
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(RUN_DIR)?;
         fs::set_permissions(RUN_DIR, fs::Permissions::from_mode(0o700))?;
         let tmp = Path::new(RUN_DIR).join(format!(".{}.tmp", self.id));
-        fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
-        )?;
+        fs::write(&tmp, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
         fs::rename(tmp, Self::path(&self.id))
     }
 
@@ -167,10 +150,7 @@ impl Record {
             if cg.exists() {
                 if let Ok(procs) = fs::read_to_string(cg.join("cgroup.procs")) {
                     for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
-                        let _ = nix::sys::signal::kill(
-                            nix::unistd::Pid::from_raw(pid),
-                            Signal::SIGKILL,
-                        );
+                        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
                     }
                 }
                 for _ in 0..50 {
@@ -193,11 +173,13 @@ impl Record {
         done
     }
 
+    /// Is the session's nsdojo still running? (A zombie is not: it only waits to be reaped.)
     pub fn owner_alive(&self) -> bool {
-        self.owner > 0 && Path::new(&format!("/proc/{}", self.owner)).exists() && {
-            let comm = fs::read_to_string(format!("/proc/{}/comm", self.owner)).unwrap_or_default();
-            comm.starts_with("nsdojo")
-        }
+        let Ok(stat) = fs::read_to_string(format!("/proc/{}/stat", self.owner)) else { return false };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { return false };
+        let comm = &stat[open + 1..close];
+        let state = stat[close + 1..].trim_start().chars().next().unwrap_or('?');
+        self.owner > 0 && comm.starts_with("nsdojo") && state != 'Z' && state != 'X'
     }
 }
 
@@ -211,15 +193,9 @@ impl Session {
     /// Start a session: write its record and fork the watchdog.
     pub fn start() -> std::io::Result<Session> {
         let pid = std::process::id() as i32;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         let id = format!("{pid}-{:04x}", nanos & 0xffff);
-        let record = Record {
-            id,
-            owner: pid,
-            ..Default::default()
-        };
+        let record = Record { id, owner: pid, ..Default::default() };
         record.save()?;
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         // SAFETY: single-threaded host; the child only reads a pipe and cleans files, then _exits.
@@ -231,10 +207,7 @@ impl Session {
             nix::unistd::ForkResult::Parent { .. } => {
                 drop(r);
                 WATCHDOG_FD.store(w.as_raw_fd(), Ordering::SeqCst);
-                Ok(Session {
-                    record,
-                    watchdog_write: Some(w),
-                })
+                Ok(Session { record, watchdog_write: Some(w) })
             }
         }
     }
@@ -287,24 +260,13 @@ pub fn close_inherited_watchdog_fd() {
 
 fn watchdog(r: OwnedFd, id: &str) -> ! {
     let _ = nix::unistd::setsid();
-    for s in [
-        Signal::SIGINT,
-        Signal::SIGHUP,
-        Signal::SIGTERM,
-        Signal::SIGQUIT,
-    ] {
+    for s in [Signal::SIGINT, Signal::SIGHUP, Signal::SIGTERM, Signal::SIGQUIT] {
         // SAFETY: ignoring signals; the watchdog must outlive the terminal and the host.
         let _ = unsafe { nix::sys::signal::signal(s, SigHandler::SigIgn) };
     }
     // SAFETY: plain prctl with a static C string.
     unsafe {
-        libc::prctl(
-            libc::PR_SET_NAME,
-            c"nsdojo-watchdog".as_ptr() as libc::c_ulong,
-            0,
-            0,
-            0,
-        );
+        libc::prctl(libc::PR_SET_NAME, c"nsdojo-watchdog".as_ptr() as libc::c_ulong, 0, 0, 0);
     }
     let mut f = fs::File::from(r);
     let mut buf = Vec::new();

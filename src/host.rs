@@ -6,41 +6,25 @@ use crate::observe::mountinfo;
 
 pub fn kernel() -> String {
     nix::sys::utsname::uname()
-        .map(|u| {
-            format!(
-                "Linux {} {}",
-                u.release().to_string_lossy(),
-                u.machine().to_string_lossy()
-            )
-        })
+        .map(|u| format!("Linux {} {}", u.release().to_string_lossy(), u.machine().to_string_lossy()))
         .unwrap_or_else(|_| "Linux (unknown)".into())
 }
 
 /// Propagation of `/` in the host's mount namespace (systemd hosts: shared).
 pub fn root_propagation() -> String {
     let m = mountinfo::parse(&fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
-    m.iter()
-        .rev()
-        .find(|e| e.mount_point == "/")
-        .map_or("unknown".into(), |e| e.propagation_kind().to_string())
+    m.iter().rev().find(|e| e.mount_point == "/").map_or("unknown".into(), |e| e.propagation_kind().to_string())
 }
 
 /// A one-line description of the cgroup layout from the mount table.
 pub fn cgroup_layout() -> String {
     let m = mountinfo::parse(&fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
-    let v1: Vec<&str> = m
-        .iter()
-        .filter(|e| e.fstype == "cgroup")
-        .filter_map(|e| e.mount_point.rsplit('/').next())
-        .collect();
+    let v1: Vec<&str> =
+        m.iter().filter(|e| e.fstype == "cgroup").filter_map(|e| e.mount_point.rsplit('/').next()).collect();
     let v2 = m.iter().find(|e| e.fstype == "cgroup2");
     match (v1.is_empty(), v2) {
         (true, Some(e)) => format!("cgroup v2 at {}", e.mount_point),
-        (false, Some(e)) => format!(
-            "hybrid: cgroup v1 ({}) + cgroup2 at {}",
-            v1.join(","),
-            e.mount_point
-        ),
+        (false, Some(e)) => format!("hybrid: cgroup v1 ({}) + cgroup2 at {}", v1.join(","), e.mount_point),
         (false, None) => format!("cgroup v1 ({})", v1.join(",")),
         (true, None) => "no cgroup filesystem mounted".into(),
     }
@@ -53,12 +37,8 @@ pub fn is_root() -> bool {
 /// Find a program on PATH.
 pub fn which(name: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| {
-            use std::os::unix::fs::PermissionsExt;
-            fs::metadata(p)
-                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
-        })
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    })
 }

@@ -69,30 +69,24 @@ impl FactSource for StepFacts<'_> {
             Side::BeforeSandbox => self.before.sandbox.fact(f),
             Side::BeforeHost => self.before.host.fact(f),
             Side::Step => {
-                let last_sh = self
-                    .actions
-                    .iter()
-                    .rev()
-                    .find_map(|a| a.outcome.output.as_ref());
+                let last_sh = self.actions.iter().rev().find_map(|a| a.outcome.output.as_ref());
                 match f.shape().as_str() {
                     "errno" => Value::Text(
                         self.actions
                             .iter()
                             .rev()
-                            .find_map(|a| {
-                                a.outcome.trace.calls.iter().rev().find_map(|c| c.errno())
-                            })
+                            .find_map(|a| a.outcome.trace.calls.iter().rev().find_map(|c| c.errno()))
                             .map_or("none".into(), |e| format!("{e:?}")),
                     ),
-                    "stdout" => last_sh.map_or(Value::Missing("no sh in this step".into()), |o| {
-                        Value::Text(o.stdout.clone())
-                    }),
-                    "stderr" => last_sh.map_or(Value::Missing("no sh in this step".into()), |o| {
-                        Value::Text(o.stderr.clone())
-                    }),
-                    "status" => last_sh.map_or(Value::Missing("no sh in this step".into()), |o| {
-                        Value::Int(o.status as i64)
-                    }),
+                    "stdout" => {
+                        last_sh.map_or(Value::Missing("no sh in this step".into()), |o| Value::Text(o.stdout.clone()))
+                    }
+                    "stderr" => {
+                        last_sh.map_or(Value::Missing("no sh in this step".into()), |o| Value::Text(o.stderr.clone()))
+                    }
+                    "status" => {
+                        last_sh.map_or(Value::Missing("no sh in this step".into()), |o| Value::Int(o.status as i64))
+                    }
                     other => Value::Missing(format!("unknown step fact {other}")),
                 }
             }
@@ -105,10 +99,7 @@ pub enum LabError {
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
     #[error("could not prepare the work directory {path}: {source}")]
-    Work {
-        path: String,
-        source: std::io::Error,
-    },
+    Work { path: String, source: std::io::Error },
     #[error("the lesson has no step {0}")]
     NoStep(usize),
 }
@@ -125,26 +116,12 @@ pub struct Lab {
 }
 
 impl Lab {
-    pub fn new(
-        lesson: Lesson,
-        session: &mut Session,
-        rootfs: Option<PathBuf>,
-    ) -> Result<Lab, LabError> {
+    pub fn new(lesson: Lesson, session: &mut Session, rootfs: Option<PathBuf>) -> Result<Lab, LabError> {
         let work = PathBuf::from(format!("/tmp/nsdojo-{}-{}", session.id(), lesson.id));
-        let err = |source| LabError::Work {
-            path: work.display().to_string(),
-            source,
-        };
+        let err = |source| LabError::Work { path: work.display().to_string(), source };
         session.add_dir(work.clone()).map_err(err)?;
         std::fs::create_dir_all(&work).map_err(err)?;
-        Ok(Lab {
-            lesson,
-            sandbox: None,
-            next: 0,
-            last: None,
-            work,
-            rootfs,
-        })
+        Ok(Lab { lesson, sandbox: None, next: 0, last: None, work, rootfs })
     }
 
     pub fn work_dir(&self) -> &std::path::Path {
@@ -180,8 +157,7 @@ impl Lab {
         // Whatever the steps left in the work dir goes too (mounts died with the sandbox).
         if let Ok(entries) = std::fs::read_dir(&self.work) {
             for e in entries.flatten() {
-                let _ =
-                    std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
+                let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
             }
         }
     }
@@ -225,21 +201,15 @@ impl Lab {
 
     fn sides(&mut self, paths: &[String]) -> Result<Sides, SandboxError> {
         let sandbox = self.sandbox()?.observe(paths)?;
-        Ok(Sides {
-            sandbox,
-            host: Snapshot::of_host(paths),
-        })
+        Ok(Sides { sandbox, host: Snapshot::of_host(paths) })
     }
 
     /// Run step `index` (0-based) and advance past it.
     pub fn run_step(&mut self, index: usize) -> Result<StepReport, LabError> {
-        let step = self
-            .lesson
-            .steps
-            .get(index)
-            .cloned()
-            .ok_or(LabError::NoStep(index + 1))?;
+        let step = self.lesson.steps.get(index).cloned().ok_or(LabError::NoStep(index + 1))?;
         let paths = self.listing_paths(&step);
+        // A Ctrl-C pressed at the prompt (between readline calls) must not abort this step.
+        let _ = crate::guard::interrupted();
         let before = self.sides(&paths)?;
         let vars = self.vars();
         let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -247,37 +217,23 @@ impl Lab {
         let mut aborted = None;
         for (action, src) in step.actions.iter().zip(&step.action_src) {
             let expanded = action.expand(&pairs);
-            let outcome = if expanded.is_host() {
-                host_perform(&expanded)
-            } else {
-                self.sandbox()?.perform(&expanded)?
-            };
+            let outcome =
+                if expanded.is_host() { host_perform(&expanded) } else { self.sandbox()?.perform(&expanded)? };
             let failed = outcome.error.clone();
-            actions.push(ActionReport {
-                src: self.expand(src),
-                on_host: expanded.is_host(),
-                outcome,
-            });
+            actions.push(ActionReport { src: self.expand(src), on_host: expanded.is_host(), outcome });
             if let Some(msg) = failed {
                 aborted = Some(msg);
                 break;
             }
         }
         let after = self.sides(&paths)?;
-        let facts = StepFacts {
-            before: &before,
-            after: &after,
-            actions: &actions,
-        };
+        let facts = StepFacts { before: &before, after: &after, actions: &actions };
         let checks = step
             .expects
             .iter()
             .map(|e| {
                 let e = expand_expect(e, self);
-                CheckReport {
-                    src: e.to_string(),
-                    verdict: e.evaluate(&facts),
-                }
+                CheckReport { src: e.to_string(), verdict: e.evaluate(&facts) }
             })
             .collect();
         let report = StepReport {

@@ -78,9 +78,7 @@ fn main() -> ExitCode {
 
 fn lang_of(cli: &Cli) -> anyhow::Result<Lang> {
     match &cli.lang {
-        Some(l) => {
-            Lang::parse(l).ok_or_else(|| anyhow::anyhow!("unknown language `{l}`: use en or ko"))
-        }
+        Some(l) => Lang::parse(l).ok_or_else(|| anyhow::anyhow!("unknown language `{l}`: use en or ko")),
         None => Ok(Lang::from_env()),
     }
 }
@@ -94,7 +92,9 @@ fn load_lessons(cli: &Cli) -> anyhow::Result<Vec<Lesson>> {
 
 fn need_root() -> anyhow::Result<()> {
     if !host::is_root() {
-        anyhow::bail!("the lab creates namespaces and mounts, which needs root: run `sudo nsdojo` (`nsdojo doctor` tells more)");
+        anyhow::bail!(
+            "the lab creates namespaces and mounts, which needs root: run `sudo nsdojo` (`nsdojo doctor` tells more)"
+        );
     }
     Ok(())
 }
@@ -115,10 +115,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let style = Style::detect(lang);
     match &cli.cmd {
         Some(Cmd::List) => {
-            print!(
-                "{}",
-                render::lesson_list(&style, &load_lessons(&cli)?, None)
-            );
+            print!("{}", render::lesson_list(&style, &load_lessons(&cli)?, None));
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Check { paths }) => check(paths),
@@ -175,9 +172,8 @@ fn choose(all: &[Lesson], keys: &[String], every: bool) -> anyhow::Result<Vec<Le
         .map(|k| {
             lesson::find(all, k).map(|(_, l)| l.clone()).ok_or_else(|| {
                 let ids: Vec<&str> = all.iter().map(|l| l.id.as_str()).collect();
-                let hint = nsdojo::suggest::nearest(k, &ids)
-                    .map(|s| format!(": did you mean `{s}`?"))
-                    .unwrap_or_default();
+                let hint =
+                    nsdojo::suggest::nearest(k, &ids).map(|s| format!(": did you mean `{s}`?")).unwrap_or_default();
                 anyhow::anyhow!("no lesson `{k}`{hint} (`nsdojo list` shows them)")
             })
         })
@@ -185,11 +181,7 @@ fn choose(all: &[Lesson], keys: &[String], every: bool) -> anyhow::Result<Vec<Le
 }
 
 /// Run every step of each lesson; returns how many steps failed.
-fn run_lessons(
-    style: &Style,
-    session: &mut guard::Session,
-    lessons: Vec<Lesson>,
-) -> anyhow::Result<usize> {
+fn run_lessons(style: &Style, session: &mut guard::Session, lessons: Vec<Lesson>) -> anyhow::Result<usize> {
     let mut failed = 0;
     for l in lessons {
         println!("\n{}", l.title.get(style.lang).bold().cyan());
@@ -238,11 +230,7 @@ fn check(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if bad > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if bad > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 fn doctor() -> String {
@@ -257,18 +245,11 @@ fn doctor() -> String {
     o.push_str(&format!(
         "root:               {}{}\n",
         yes_no(host::is_root()),
-        if host::is_root() {
-            ""
-        } else {
-            "  → run with sudo"
-        }
+        if host::is_root() { "" } else { "  → run with sudo" }
     ));
     o.push_str(&format!("kernel:             {}\n", host::kernel()));
     o.push_str(&format!("cgroups:            {}\n", host::cgroup_layout()));
-    o.push_str(&format!(
-        "/ propagation:      {}\n",
-        host::root_propagation()
-    ));
+    o.push_str(&format!("/ propagation:      {}\n", host::root_propagation()));
     let userns = std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
@@ -276,10 +257,7 @@ fn doctor() -> String {
         > 0;
     o.push_str(&format!("user namespaces:    {}\n", yes_no(userns)));
     for (tool, why) in [
-        (
-            "busybox",
-            "apt-get install busybox-static (small static rootfs)",
-        ),
+        ("busybox", "apt-get install busybox-static (small static rootfs)"),
         ("stress", "apt-get install stress (optional CPU burner)"),
         ("ip", "apt-get install iproute2"),
         ("nsenter", "apt-get install util-linux"),

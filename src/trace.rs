@@ -23,19 +23,11 @@ pub struct Syscall {
 
 impl Syscall {
     pub fn ok(call: impl Into<String>, ret: i64) -> Self {
-        Syscall {
-            call: call.into(),
-            result: Ok(ret),
-            note: None,
-        }
+        Syscall { call: call.into(), result: Ok(ret), note: None }
     }
 
     pub fn failed(call: impl Into<String>, errno: Errno) -> Self {
-        Syscall {
-            call: call.into(),
-            result: Err(errno as i32),
-            note: None,
-        }
+        Syscall { call: call.into(), result: Err(errno as i32), note: None }
     }
 
     pub fn from_result<T>(call: impl Into<String>, res: &Result<T, Errno>, ret: i64) -> Self {
@@ -85,11 +77,7 @@ impl Trace {
 
     /// Record a call and pass its result through, so call sites read
     /// `trace.record(format!(...), nix::unistd::chdir(p))?`.
-    pub fn record<T>(
-        &mut self,
-        call: impl Into<String>,
-        res: Result<T, Errno>,
-    ) -> Result<T, Errno> {
+    pub fn record<T>(&mut self, call: impl Into<String>, res: Result<T, Errno>) -> Result<T, Errno> {
         self.calls.push(Syscall::from_result(call, &res, 0));
         res
     }

@@ -40,16 +40,7 @@ pub enum Ns {
 }
 
 impl Ns {
-    pub const ALL: [Ns; 8] = [
-        Ns::Mnt,
-        Ns::Uts,
-        Ns::Ipc,
-        Ns::Pid,
-        Ns::Net,
-        Ns::User,
-        Ns::Cgroup,
-        Ns::Time,
-    ];
+    pub const ALL: [Ns; 8] = [Ns::Mnt, Ns::Uts, Ns::Ipc, Ns::Pid, Ns::Net, Ns::User, Ns::Cgroup, Ns::Time];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -169,45 +160,23 @@ impl Action {
             Action::Unshare(n) => Action::Unshare(n.clone()),
             Action::Mkdir(p) => Action::Mkdir(x(p)),
             Action::Rmdir(p) => Action::Rmdir(x(p)),
-            Action::MountTmpfs { target, options } => Action::MountTmpfs {
-                target: x(target),
-                options: options.as_ref().map(x),
-            },
+            Action::MountTmpfs { target, options } => {
+                Action::MountTmpfs { target: x(target), options: options.as_ref().map(x) }
+            }
             Action::MountProc { target } => Action::MountProc { target: x(target) },
-            Action::MountBind {
-                source,
-                target,
-                recursive,
-            } => Action::MountBind {
-                source: x(source),
-                target: x(target),
-                recursive: *recursive,
-            },
-            Action::Umount { target, lazy } => Action::Umount {
-                target: x(target),
-                lazy: *lazy,
-            },
-            Action::MakePropagation {
-                target,
-                kind,
-                recursive,
-            } => Action::MakePropagation {
-                target: x(target),
-                kind: *kind,
-                recursive: *recursive,
-            },
+            Action::MountBind { source, target, recursive } => {
+                Action::MountBind { source: x(source), target: x(target), recursive: *recursive }
+            }
+            Action::Umount { target, lazy } => Action::Umount { target: x(target), lazy: *lazy },
+            Action::MakePropagation { target, kind, recursive } => {
+                Action::MakePropagation { target: x(target), kind: *kind, recursive: *recursive }
+            }
             Action::Sethostname(h) => Action::Sethostname(x(h)),
             Action::Chroot(p) => Action::Chroot(x(p)),
             Action::Chdir(p) => Action::Chdir(x(p)),
-            Action::PivotRoot { new_root, put_old } => Action::PivotRoot {
-                new_root: x(new_root),
-                put_old: x(put_old),
-            },
+            Action::PivotRoot { new_root, put_old } => Action::PivotRoot { new_root: x(new_root), put_old: x(put_old) },
             Action::Msgget => Action::Msgget,
-            Action::Write { path, text } => Action::Write {
-                path: x(path),
-                text: x(text),
-            },
+            Action::Write { path, text } => Action::Write { path: x(path), text: x(text) },
             Action::Sh(c) => Action::Sh(x(c)),
             Action::HostSh(c) => Action::HostSh(x(c)),
             Action::Try(a) => Action::Try(Box::new(a.expand(vars))),
@@ -275,20 +244,13 @@ fn word(i: &str) -> IResult<&str, String> {
                 opt(escaped_transform(
                     none_of("\\\""),
                     '\\',
-                    alt((
-                        value("\\", tag("\\")),
-                        value("\"", tag("\"")),
-                        value("\n", tag("n")),
-                    )),
+                    alt((value("\\", tag("\\")), value("\"", tag("\"")), value("\n", tag("n")))),
                 )),
                 Option::unwrap_or_default,
             ),
             char('"'),
         ),
-        map(
-            take_while1(|c: char| !c.is_whitespace() && c != '"'),
-            String::from,
-        ),
+        map(take_while1(|c: char| !c.is_whitespace() && c != '"'), String::from),
     ))(i)
 }
 
@@ -301,17 +263,10 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
     let lead = line.len() - line.trim_start().len();
     let trimmed = line.trim();
     if trimmed.is_empty() {
-        return Err(ParseError {
-            offset: 0,
-            message: "empty action".into(),
-        });
+        return Err(ParseError { offset: 0, message: "empty action".into() });
     }
-    let (rest, name) =
-        take_while1::<_, _, nom::error::Error<&str>>(|c: char| !c.is_whitespace())(trimmed)
-            .map_err(|_| ParseError {
-                offset: lead,
-                message: "empty action".into(),
-            })?;
+    let (rest, name) = take_while1::<_, _, nom::error::Error<&str>>(|c: char| !c.is_whitespace())(trimmed)
+        .map_err(|_| ParseError { offset: lead, message: "empty action".into() })?;
     let args_at = lead + name.len() + (rest.len() - rest.trim_start().len());
     let rest_trim = rest.trim();
 
@@ -319,10 +274,7 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
     match name {
         "sh" => {
             return if rest_trim.is_empty() {
-                Err(ParseError {
-                    offset: args_at,
-                    message: "sh needs a command, e.g. `sh ls /`".into(),
-                })
+                Err(ParseError { offset: args_at, message: "sh needs a command, e.g. `sh ls /`".into() })
             } else {
                 Ok(Action::Sh(rest_trim.to_string()))
             }
@@ -333,19 +285,13 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
                 Some(cmd) if cmd.starts_with(char::is_whitespace) && !cmd.trim().is_empty() => {
                     Ok(Action::HostSh(cmd.trim().to_string()))
                 }
-                _ => Err(ParseError {
-                    offset: args_at,
-                    message: "expected `host sh COMMAND`".into(),
-                }),
+                _ => Err(ParseError { offset: args_at, message: "expected `host sh COMMAND`".into() }),
             };
         }
         "try" => {
             return parse_action(&line[args_at.min(line.len())..])
                 .map(|a| Action::Try(Box::new(a)))
-                .map_err(|e| ParseError {
-                    offset: e.offset + args_at,
-                    message: e.message,
-                });
+                .map_err(|e| ParseError { offset: e.offset + args_at, message: e.message });
         }
         _ => {}
     }
@@ -356,21 +302,12 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
         match all_consuming(words)(rest.trim_end()) {
             Ok((_, w)) => w,
             Err(_) => {
-                let quote = rest
-                    .find('"')
-                    .map(|q| lead + name.len() + q)
-                    .unwrap_or(args_at);
-                return Err(ParseError {
-                    offset: quote,
-                    message: "unterminated quoted string".into(),
-                });
+                let quote = rest.find('"').map(|q| lead + name.len() + q).unwrap_or(args_at);
+                return Err(ParseError { offset: quote, message: "unterminated quoted string".into() });
             }
         }
     };
-    let err = |message: String| ParseError {
-        offset: args_at,
-        message,
-    };
+    let err = |message: String| ParseError { offset: args_at, message };
     let arity = |n: usize, usage: &str| -> Result<(), ParseError> {
         if args.len() == n {
             Ok(())
@@ -393,9 +330,7 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
                         let at = args_at + rest.trim_start().find(a.as_str()).unwrap_or(0);
                         return Err(ParseError {
                             offset: at,
-                            message: format!(
-                                "unknown namespace `{a}` (known: mnt uts ipc pid net user cgroup time)"
-                            ),
+                            message: format!("unknown namespace `{a}` (known: mnt uts ipc pid net user cgroup time)"),
                         });
                     }
                 }
@@ -411,19 +346,16 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
             Action::Rmdir(args[0].clone())
         }
         "mount" => match args.first().map(String::as_str) {
-            Some("tmpfs") if args.len() == 2 || args.len() == 3 => Action::MountTmpfs {
-                target: args[1].clone(),
-                options: args.get(2).cloned(),
-            },
+            Some("tmpfs") if args.len() == 2 || args.len() == 3 => {
+                Action::MountTmpfs { target: args[1].clone(), options: args.get(2).cloned() }
+            }
             Some("proc") if args.len() == 2 => Action::MountProc { target: args[1].clone() },
-            Some(kind @ ("bind" | "rbind")) if args.len() == 3 => Action::MountBind {
-                source: args[1].clone(),
-                target: args[2].clone(),
-                recursive: kind == "rbind",
-            },
+            Some(kind @ ("bind" | "rbind")) if args.len() == 3 => {
+                Action::MountBind { source: args[1].clone(), target: args[2].clone(), recursive: kind == "rbind" }
+            }
             _ => {
                 return Err(err(
-                    "expected `mount tmpfs DIR [OPTIONS]`, `mount proc DIR` or `mount bind|rbind SRC DST`".into(),
+                    "expected `mount tmpfs DIR [OPTIONS]`, `mount proc DIR` or `mount bind|rbind SRC DST`".into()
                 ))
             }
         },
@@ -482,53 +414,25 @@ mod tests {
 
     #[test]
     fn parses_the_lab_actions() {
-        assert_eq!(
-            parse_action("unshare mnt uts"),
-            Ok(Action::Unshare(vec![Ns::Mnt, Ns::Uts]))
-        );
+        assert_eq!(parse_action("unshare mnt uts"), Ok(Action::Unshare(vec![Ns::Mnt, Ns::Uts])));
         assert_eq!(
             parse_action("mount tmpfs $WORK/m size=1m"),
-            Ok(Action::MountTmpfs {
-                target: "$WORK/m".into(),
-                options: Some("size=1m".into())
-            })
+            Ok(Action::MountTmpfs { target: "$WORK/m".into(), options: Some("size=1m".into()) })
         );
-        assert_eq!(
-            parse_action("umount -l /old-root"),
-            Ok(Action::Umount {
-                target: "/old-root".into(),
-                lazy: true
-            })
-        );
+        assert_eq!(parse_action("umount -l /old-root"), Ok(Action::Umount { target: "/old-root".into(), lazy: true }));
         assert_eq!(
             parse_action("make-rprivate /"),
-            Ok(Action::MakePropagation {
-                target: "/".into(),
-                kind: Propagation::Private,
-                recursive: true
-            })
+            Ok(Action::MakePropagation { target: "/".into(), kind: Propagation::Private, recursive: true })
         );
-        assert_eq!(
-            parse_action("sh ls / | wc -l"),
-            Ok(Action::Sh("ls / | wc -l".into()))
-        );
-        assert_eq!(
-            parse_action("host sh mount | grep x"),
-            Ok(Action::HostSh("mount | grep x".into()))
-        );
+        assert_eq!(parse_action("sh ls / | wc -l"), Ok(Action::Sh("ls / | wc -l".into())));
+        assert_eq!(parse_action("host sh mount | grep x"), Ok(Action::HostSh("mount | grep x".into())));
         assert_eq!(
             parse_action("try pivot_root . old-root"),
-            Ok(Action::Try(Box::new(Action::PivotRoot {
-                new_root: ".".into(),
-                put_old: "old-root".into()
-            })))
+            Ok(Action::Try(Box::new(Action::PivotRoot { new_root: ".".into(), put_old: "old-root".into() })))
         );
         assert_eq!(
             parse_action(r#"write /proc/self/uid_map "0 0 1""#),
-            Ok(Action::Write {
-                path: "/proc/self/uid_map".into(),
-                text: "0 0 1".into()
-            })
+            Ok(Action::Write { path: "/proc/self/uid_map".into(), text: "0 0 1".into() })
         );
     }
 
@@ -536,11 +440,7 @@ mod tests {
     fn errors_point_at_the_mistake() {
         let e = parse_action("unshare mnt bogus").unwrap_err();
         assert_eq!(e.offset, 12);
-        assert!(
-            e.message.contains("unknown namespace `bogus`"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("unknown namespace `bogus`"), "{}", e.message);
 
         let e = parse_action("  mout tmpfs /x").unwrap_err();
         assert_eq!(e.offset, 2);

@@ -65,11 +65,7 @@ pub struct FactRef {
 impl FactRef {
     /// The path without arguments, e.g. `mount.fstype` for `mount[/x].fstype`.
     pub fn shape(&self) -> String {
-        self.path
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect::<Vec<_>>()
-            .join(".")
+        self.path.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(".")
     }
 
     /// The first argument in the path (`/x` in `mount[/x].fstype`).
@@ -80,14 +76,7 @@ impl FactRef {
     pub fn with_args_expanded(&self, f: &dyn Fn(&str) -> String) -> FactRef {
         FactRef {
             side: self.side,
-            path: self
-                .path
-                .iter()
-                .map(|s| Segment {
-                    name: s.name.clone(),
-                    arg: s.arg.as_deref().map(f),
-                })
-                .collect(),
+            path: self.path.iter().map(|s| Segment { name: s.name.clone(), arg: s.arg.as_deref().map(f) }).collect(),
         }
     }
 }
@@ -108,18 +97,12 @@ impl fmt::Display for FactRef {
 /// The fact shapes a side can answer, with a one-line meaning each
 /// (also the reference table of the authoring guide).
 pub const SIDE_FACTS: &[(&str, &str)] = &[
-    (
-        "ns.<type>",
-        "namespace inode of mnt uts ipc pid net user cgroup time",
-    ),
+    ("ns.<type>", "namespace inode of mnt uts ipc pid net user cgroup time"),
     ("mounts", "list of mount points"),
     ("mount[PATH].fstype", "filesystem type mounted at PATH"),
     ("mount[PATH].propagation", "private, shared or slave"),
     ("hostname", "the UTS hostname"),
-    (
-        "pid",
-        "the sandbox agent's PID as seen from inside (host: its own PID)",
-    ),
+    ("pid", "the sandbox agent's PID as seen from inside (host: its own PID)"),
     ("ps", "list of process names visible in /proc"),
     ("ps.count", "number of processes visible"),
     ("ifaces", "list of network interfaces"),
@@ -130,10 +113,7 @@ pub const SIDE_FACTS: &[(&str, &str)] = &[
     ("gid_map", "the gid_map lines"),
     ("setgroups", "allow or deny"),
     ("cgroup", "the lines of /proc/PID/cgroup"),
-    (
-        "cgroup[CONTROLLER]",
-        "the cgroup path for one controller (`` for v2's 0::)",
-    ),
+    ("cgroup[CONTROLLER]", "the cgroup path for one controller (`` for v2's 0::)"),
     ("ipc.queues", "number of SysV message queues"),
     ("root", "the root directory, as readlink /proc/PID/root"),
     ("cwd", "the working directory, as readlink /proc/PID/cwd"),
@@ -142,10 +122,7 @@ pub const SIDE_FACTS: &[(&str, &str)] = &[
 ];
 
 pub const STEP_FACTS: &[(&str, &str)] = &[
-    (
-        "errno",
-        "errno name of the last failed call (`none` if all succeeded)",
-    ),
+    ("errno", "errno name of the last failed call (`none` if all succeeded)"),
     ("stdout", "standard output of the step's last sh"),
     ("stderr", "standard error of the step's last sh"),
     ("status", "exit status of the step's last sh"),
@@ -281,11 +258,7 @@ impl Expect {
             Operand::Literal(s) => Value::Text(s.clone()),
         };
         let passed = compare(&left, self.op, &right);
-        Verdict {
-            passed,
-            left,
-            right,
-        }
+        Verdict { passed, left, right }
     }
 }
 
@@ -307,7 +280,7 @@ fn compare(left: &Value, op: Op, right: &Value) -> bool {
         },
         Op::Has | Op::Lacks => {
             let found = match left {
-                Value::List(items) => items.iter().any(|i| *i == r),
+                Value::List(items) => items.contains(&r),
                 _ => l.lines().any(|line| line == r),
             };
             found == (op == Op::Has)
@@ -337,16 +310,9 @@ fn ident(i: &str) -> IResult<&str, &str> {
 }
 
 fn segment(i: &str) -> IResult<&str, Segment> {
-    map(
-        pair(
-            ident,
-            opt(delimited(char('['), take_while1(|c| c != ']'), char(']'))),
-        ),
-        |(n, a): (&str, Option<&str>)| Segment {
-            name: n.to_string(),
-            arg: a.map(str::to_string),
-        },
-    )(i)
+    map(pair(ident, opt(delimited(char('['), take_while1(|c| c != ']'), char(']')))), |(n, a): (&str, Option<&str>)| {
+        Segment { name: n.to_string(), arg: a.map(str::to_string) }
+    })(i)
 }
 
 fn side(i: &str) -> IResult<&str, Side> {
@@ -361,10 +327,7 @@ fn side(i: &str) -> IResult<&str, Side> {
 
 fn fact(i: &str) -> IResult<&str, FactRef> {
     map(
-        pair(
-            terminated(side, char('.')),
-            pair(segment, many0(preceded(char('.'), segment))),
-        ),
+        pair(terminated(side, char('.')), pair(segment, many0(preceded(char('.'), segment)))),
         |(side, (first, rest))| {
             let mut path = vec![first];
             path.extend(rest);
@@ -389,14 +352,7 @@ fn op(i: &str) -> IResult<&str, Op> {
 
 fn literal(i: &str) -> IResult<&str, String> {
     alt((
-        map(
-            delimited(
-                char('"'),
-                nom::bytes::complete::take_till(|c| c == '"'),
-                char('"'),
-            ),
-            str::to_string,
-        ),
+        map(delimited(char('"'), nom::bytes::complete::take_till(|c| c == '"'), char('"')), str::to_string),
         map(take_while1(|c: char| !c.is_whitespace()), str::to_string),
     ))(i)
 }
@@ -406,10 +362,7 @@ pub fn parse_expect(line: &str) -> Result<Expect, ParseError> {
     let lead = line.len() - line.trim_start().len();
     let s = line.trim();
     if s.is_empty() {
-        return Err(ParseError {
-            offset: 0,
-            message: "empty expectation".into(),
-        });
+        return Err(ParseError { offset: 0, message: "empty expectation".into() });
     }
     let (rest, left) = fact(s).map_err(|_| ParseError {
         offset: lead,
@@ -429,12 +382,7 @@ pub fn parse_expect(line: &str) -> Result<Expect, ParseError> {
     {
         match all_consuming(fact)(rhs) {
             Ok((_, f)) => Operand::Fact(f),
-            Err(_) => {
-                return Err(ParseError {
-                    offset: rhs_at,
-                    message: format!("malformed fact `{rhs}`"),
-                })
-            }
+            Err(_) => return Err(ParseError { offset: rhs_at, message: format!("malformed fact `{rhs}`") }),
         }
     } else {
         match all_consuming(terminated(literal, multispace0))(rhs) {
@@ -442,8 +390,7 @@ pub fn parse_expect(line: &str) -> Result<Expect, ParseError> {
             Err(_) => {
                 return Err(ParseError {
                     offset: rhs_at,
-                    message: "expected one value after the operator (quote it if it has spaces)"
-                        .into(),
+                    message: "expected one value after the operator (quote it if it has spaces)".into(),
                 })
             }
         }
@@ -460,10 +407,7 @@ pub fn parse_expect(line: &str) -> Result<Expect, ParseError> {
             } else {
                 SIDE_FACTS.iter().map(|(k, _)| *k).collect()
             };
-            return Err(ParseError {
-                offset,
-                message: format!("unknown fact `{f}` (known: {})", list.join(", ")),
-            });
+            return Err(ParseError { offset, message: format!("unknown fact `{f}` (known: {})", list.join(", ")) });
         }
     }
     Ok(Expect { left, op, right })
@@ -488,10 +432,7 @@ mod tests {
     struct Facts(HashMap<String, Value>);
     impl FactSource for Facts {
         fn fact(&self, f: &FactRef) -> Value {
-            self.0
-                .get(&f.to_string())
-                .cloned()
-                .unwrap_or(Value::Missing("not set".into()))
+            self.0.get(&f.to_string()).cloned().unwrap_or(Value::Missing("not set".into()))
         }
     }
 
@@ -518,11 +459,7 @@ mod tests {
         let e = parse_expect("sandbox.ns.mnt ~= host.ns.mnt").unwrap_err();
         assert_eq!(e.offset, 14);
         let e = parse_expect("sandbox.nss.mnt != host.ns.mnt").unwrap_err();
-        assert!(
-            e.message.contains("unknown fact `sandbox.nss.mnt`"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("unknown fact `sandbox.nss.mnt`"), "{}", e.message);
         let e = parse_expect("  terminal.ns.mnt == 1").unwrap_err();
         assert_eq!(e.offset, 2);
         let e = parse_expect("sandbox.ns.bogus == 1").unwrap_err();
@@ -530,10 +467,7 @@ mod tests {
         let e = parse_expect("sandbox.hostname == a b").unwrap_err();
         assert_eq!(e.offset, 20);
         assert!(parse_expect("step.errno[x] == y").is_err());
-        assert!(
-            parse_expect("sandbox.mount.fstype == tmpfs").is_err(),
-            "mount needs [PATH]"
-        );
+        assert!(parse_expect("sandbox.mount.fstype == tmpfs").is_err(), "mount needs [PATH]");
     }
 
     #[test]
@@ -541,10 +475,7 @@ mod tests {
         let mut m = HashMap::new();
         m.insert("sandbox.ns.mnt".to_string(), Value::Int(4026532177));
         m.insert("host.ns.mnt".to_string(), Value::Int(4026531832));
-        m.insert(
-            "sandbox.mounts".to_string(),
-            Value::List(vec!["/".into(), "/tmp/m".into()]),
-        );
+        m.insert("sandbox.mounts".to_string(), Value::List(vec!["/".into(), "/tmp/m".into()]));
         m.insert("sandbox.hostname".to_string(), Value::Text("box".into()));
         m.insert("sandbox.ps.count".to_string(), Value::Int(2));
         let src = Facts(m);

@@ -76,10 +76,7 @@ struct RawStep {
 /// What `show` may name.
 pub const SHOW_VIEWS: &[(&str, &str)] = &[
     ("ns", "namespace inodes of both sides"),
-    (
-        "mounts [PATH]",
-        "mount table entries (under PATH, or those that differ)",
-    ),
+    ("mounts [PATH]", "mount table entries (under PATH, or those that differ)"),
     ("hostname", "hostname of both sides"),
     ("ps", "processes each side sees"),
     ("net", "network interfaces and their state"),
@@ -129,23 +126,14 @@ pub const MAX_LESSON_BYTES: usize = 1 << 20;
 pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
     let err_at = |offset: usize, message: String| {
         let (line, col) = line_col(src, offset);
-        LessonError {
-            file: file.to_string(),
-            line,
-            col,
-            message,
-        }
+        LessonError { file: file.to_string(), line, col, message }
     };
     if src.len() > MAX_LESSON_BYTES {
         return Err(LessonError {
             file: file.into(),
             line: 1,
             col: 1,
-            message: format!(
-                "file is {} bytes; lessons are limited to {} bytes",
-                src.len(),
-                MAX_LESSON_BYTES
-            ),
+            message: format!("file is {} bytes; lessons are limited to {} bytes", src.len(), MAX_LESSON_BYTES),
         });
     }
     let raw: RawLesson = toml::from_str(src).map_err(|e| {
@@ -154,24 +142,14 @@ pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
     })?;
 
     let id = raw.id.get_ref().trim().to_string();
-    if id.is_empty()
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(err_at(
-            raw.id.span().start,
-            "lesson id must be non-empty letters, digits, `-` or `_`".into(),
-        ));
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(err_at(raw.id.span().start, "lesson id must be non-empty letters, digits, `-` or `_`".into()));
     }
     if raw.title.is_empty() {
         return Err(err_at(0, "lesson title.en is empty".into()));
     }
     if raw.steps.is_empty() {
-        return Err(err_at(
-            src.len(),
-            "lesson has no steps: add at least one [[step]]".into(),
-        ));
+        return Err(err_at(src.len(), "lesson has no steps: add at least one [[step]]".into()));
     }
 
     let mut steps = Vec::with_capacity(raw.steps.len());
@@ -182,52 +160,34 @@ pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
             return Err(err_at(step_at, "step text.en is empty".into()));
         }
         if raw_step.actions.is_empty() && raw_step.expect.is_empty() && raw_step.show.is_empty() {
-            return Err(err_at(
-                step_at,
-                "step has nothing to do, show or expect".into(),
-            ));
+            return Err(err_at(step_at, "step has nothing to do, show or expect".into()));
         }
         let mut actions = Vec::new();
         let mut action_src = Vec::new();
         for a in &raw_step.actions {
             let (start, line) = (string_content_start(src, a.span().start), a.get_ref());
-            let parsed =
-                action::parse_action(line).map_err(|e| err_at(start + e.offset, e.message))?;
+            let parsed = action::parse_action(line).map_err(|e| err_at(start + e.offset, e.message))?;
             actions.push(parsed);
             action_src.push(line.clone());
         }
         let mut expects = Vec::new();
         for x in &raw_step.expect {
             let start = string_content_start(src, x.span().start);
-            expects.push(
-                expect::parse_expect(x.get_ref())
-                    .map_err(|e| err_at(start + e.offset, e.message))?,
-            );
+            expects.push(expect::parse_expect(x.get_ref()).map_err(|e| err_at(start + e.offset, e.message))?);
         }
         let mut show = Vec::new();
         for s in &raw_step.show {
             let view = s.get_ref().split_whitespace().next().unwrap_or("");
-            if !SHOW_VIEWS
-                .iter()
-                .any(|(v, _)| v.split_whitespace().next() == Some(view))
-            {
-                let known: Vec<&str> = SHOW_VIEWS
-                    .iter()
-                    .map(|(v, _)| v.split_whitespace().next().unwrap_or(v))
-                    .collect();
+            if !SHOW_VIEWS.iter().any(|(v, _)| v.split_whitespace().next() == Some(view)) {
+                let known: Vec<&str> =
+                    SHOW_VIEWS.iter().map(|(v, _)| v.split_whitespace().next().unwrap_or(v)).collect();
                 return Err(err_at(
                     string_content_start(src, s.span().start),
-                    format!(
-                        "unknown view `{view}` in show (known: {})",
-                        known.join(", ")
-                    ),
+                    format!("unknown view `{view}` in show (known: {})", known.join(", ")),
                 ));
             }
             if view == "ls" && s.get_ref().split_whitespace().nth(1).is_none() {
-                return Err(err_at(
-                    string_content_start(src, s.span().start),
-                    "`ls` needs a PATH".into(),
-                ));
+                return Err(err_at(string_content_start(src, s.span().start), "`ls` needs a PATH".into()));
             }
             show.push(s.get_ref().trim().to_string());
         }
@@ -263,10 +223,8 @@ fn string_content_start(src: &str, span_start: usize) -> usize {
 }
 
 /// The lessons compiled into the binary, in curriculum order.
-pub const BUILTIN: &[(&str, &str)] = &[
-    ("mnt.toml", include_str!("../../lessons/04-mnt.toml")),
-    ("uts.toml", include_str!("../../lessons/05-uts.toml")),
-];
+pub const BUILTIN: &[(&str, &str)] =
+    &[("mnt.toml", include_str!("../../lessons/04-mnt.toml")), ("uts.toml", include_str!("../../lessons/05-uts.toml"))];
 
 /// Errors from loading a set of lessons.
 #[derive(Debug, thiserror::Error)]
@@ -274,28 +232,20 @@ pub enum LoadError {
     #[error(transparent)]
     Lesson(#[from] LessonError),
     #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("{path}: not valid UTF-8 (byte {offset}); lesson files must be UTF-8")]
     Utf8 { path: String, offset: usize },
     #[error("{0}: no lesson files (*.toml) found")]
     Empty(String),
     #[error("{path}: duplicate lesson id `{id}` (also in {other})")]
-    Duplicate {
-        path: String,
-        id: String,
-        other: String,
-    },
+    Duplicate { path: String, id: String, other: String },
 }
 
 pub fn builtin() -> Vec<Lesson> {
     BUILTIN
         .iter()
         .map(|(name, src)| {
-            parse_lesson(&format!("builtin:{name}"), src)
-                .expect("built-in lessons are validated by tests")
+            parse_lesson(&format!("builtin:{name}"), src).expect("built-in lessons are validated by tests")
         })
         .collect()
 }
@@ -303,31 +253,19 @@ pub fn builtin() -> Vec<Lesson> {
 /// Load one lesson file.
 pub fn load_file(path: &Path) -> Result<Lesson, LoadError> {
     let shown = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|source| LoadError::Io {
-        path: shown.clone(),
-        source,
-    })?;
+    let meta = std::fs::metadata(path).map_err(|source| LoadError::Io { path: shown.clone(), source })?;
     if meta.len() as usize > MAX_LESSON_BYTES {
         return Err(LessonError {
             file: shown,
             line: 1,
             col: 1,
-            message: format!(
-                "file is {} bytes; lessons are limited to {} bytes",
-                meta.len(),
-                MAX_LESSON_BYTES
-            ),
+            message: format!("file is {} bytes; lessons are limited to {} bytes", meta.len(), MAX_LESSON_BYTES),
         }
         .into());
     }
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
-        path: shown.clone(),
-        source,
-    })?;
-    let src = String::from_utf8(bytes).map_err(|e| LoadError::Utf8 {
-        path: shown.clone(),
-        offset: e.utf8_error().valid_up_to(),
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: shown.clone(), source })?;
+    let src = String::from_utf8(bytes)
+        .map_err(|e| LoadError::Utf8 { path: shown.clone(), offset: e.utf8_error().valid_up_to() })?;
     Ok(parse_lesson(&shown, &src)?)
 }
 
@@ -337,10 +275,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Lesson>, LoadError> {
     for p in paths {
         if p.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|source| LoadError::Io {
-                    path: p.display().to_string(),
-                    source,
-                })?
+                .map_err(|source| LoadError::Io { path: p.display().to_string(), source })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.extension().is_some_and(|x| x == "toml"))
                 .collect();
@@ -357,11 +292,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Lesson>, LoadError> {
     for f in files {
         let l = load_file(&f)?;
         if let Some(other) = lessons.iter().find(|o| o.id == l.id) {
-            return Err(LoadError::Duplicate {
-                path: f.display().to_string(),
-                id: l.id,
-                other: other.origin.clone(),
-            });
+            return Err(LoadError::Duplicate { path: f.display().to_string(), id: l.id, other: other.origin.clone() });
         }
         lessons.push(l);
     }

@@ -30,11 +30,7 @@ impl Lang {
                 if v.is_empty() {
                     continue;
                 }
-                return if v.starts_with("ko") {
-                    Lang::Ko
-                } else {
-                    Lang::En
-                };
+                return if v.starts_with("ko") { Lang::Ko } else { Lang::En };
             }
         }
         Lang::En
@@ -79,15 +75,9 @@ mod tests {
 
     #[test]
     fn korean_falls_back_to_english_visibly() {
-        let t = Text {
-            en: "Hello".into(),
-            ko: None,
-        };
+        let t = Text { en: "Hello".into(), ko: None };
         assert_eq!(t.get(Lang::Ko), "[en] Hello");
-        let t = Text {
-            en: "Hello".into(),
-            ko: Some("안녕".into()),
-        };
+        let t = Text { en: "Hello".into(), ko: Some("안녕".into()) };
         assert_eq!(t.get(Lang::Ko), "안녕");
         assert_eq!(t.get(Lang::En), "Hello");
     }

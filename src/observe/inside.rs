@@ -61,9 +61,7 @@ fn processes() -> Result<Vec<ProcInfo>, String> {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .map(|pid| ProcInfo {
             pid,
-            name: fs::read_to_string(format!("/proc/{pid}/comm"))
-                .map(|s| s.trim().to_string())
-                .unwrap_or_default(),
+            name: fs::read_to_string(format!("/proc/{pid}/comm")).map(|s| s.trim().to_string()).unwrap_or_default(),
         })
         .collect();
     if out.is_empty() {
@@ -77,13 +75,11 @@ fn ifaces() -> Result<Vec<Iface>, String> {
     let list = nix::ifaddrs::getifaddrs().map_err(|e| format!("getifaddrs: {e}"))?;
     let mut map: BTreeMap<String, Iface> = BTreeMap::new();
     for a in list {
-        let entry = map
-            .entry(a.interface_name.clone())
-            .or_insert_with(|| Iface {
-                name: a.interface_name.clone(),
-                up: false,
-                addrs: Vec::new(),
-            });
+        let entry = map.entry(a.interface_name.clone()).or_insert_with(|| Iface {
+            name: a.interface_name.clone(),
+            up: false,
+            addrs: Vec::new(),
+        });
         entry.up |= a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP);
         if let Some(addr) = a.address {
             if let Some(v4) = addr.as_sockaddr_in() {
@@ -102,11 +98,7 @@ fn msg_queues() -> Result<Vec<String>, String> {
     // Both are plain data written by the kernel into memory we own.
     unsafe {
         let mut info: libc::msginfo = std::mem::zeroed();
-        let max = libc::msgctl(
-            0,
-            libc::MSG_INFO,
-            &mut info as *mut libc::msginfo as *mut libc::msqid_ds,
-        );
+        let max = libc::msgctl(0, libc::MSG_INFO, &mut info as *mut libc::msginfo as *mut libc::msqid_ds);
         if max < 0 {
             return Err(format!("msgctl(MSG_INFO): {}", nix::errno::Errno::last()));
         }
@@ -134,9 +126,7 @@ impl InsideFacts {
     /// Collect in the calling process's own namespaces and root.
     pub fn collect(paths: &[String]) -> InsideFacts {
         InsideFacts {
-            hostname: nix::unistd::gethostname()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            hostname: nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
             pid: nix::unistd::getpid().as_raw(),
             uid: nix::unistd::geteuid().as_raw(),
             gid: nix::unistd::getegid().as_raw(),

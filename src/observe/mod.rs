@@ -27,10 +27,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// The host's own view (terminal #2).
     pub fn of_host(paths: &[String]) -> Snapshot {
-        Snapshot {
-            proc: ProcFacts::read(std::process::id() as i32),
-            inside: InsideFacts::collect(paths),
-        }
+        Snapshot { proc: ProcFacts::read(std::process::id() as i32), inside: InsideFacts::collect(paths) }
     }
 
     /// Answer a fact path (see `lesson::expect::SIDE_FACTS`).
@@ -49,13 +46,7 @@ impl Snapshot {
             Err(e) => Value::Missing(e.clone()),
         };
         match shape.as_str() {
-            "mounts" => Value::List(
-                self.proc
-                    .mounts
-                    .iter()
-                    .map(|m| m.mount_point.clone())
-                    .collect(),
-            ),
+            "mounts" => Value::List(self.proc.mounts.iter().map(|m| m.mount_point.clone()).collect()),
             "mount.fstype" | "mount.propagation" => {
                 match self.proc.mounts.iter().rev().find(|m| m.mount_point == arg) {
                     Some(m) if shape == "mount.fstype" => Value::Text(m.fstype.clone()),
@@ -65,24 +56,12 @@ impl Snapshot {
             }
             "hostname" => Value::Text(self.inside.hostname.clone()),
             "pid" => Value::Int(self.inside.pid as i64),
-            "ps" => list_of(
-                &self
-                    .inside
-                    .processes
-                    .clone()
-                    .map(|v| v.into_iter().map(|p| p.name).collect()),
-            ),
+            "ps" => list_of(&self.inside.processes.clone().map(|v| v.into_iter().map(|p| p.name).collect())),
             "ps.count" => match &self.inside.processes {
                 Ok(v) => Value::Int(v.len() as i64),
                 Err(e) => Value::Missing(e.clone()),
             },
-            "ifaces" => list_of(
-                &self
-                    .inside
-                    .ifaces
-                    .clone()
-                    .map(|v| v.into_iter().map(|i| i.name).collect()),
-            ),
+            "ifaces" => list_of(&self.inside.ifaces.clone().map(|v| v.into_iter().map(|i| i.name).collect())),
             "iface.state" => match &self.inside.ifaces {
                 Ok(v) => match v.iter().find(|i| i.name == arg) {
                     Some(i) => Value::Text(if i.up { "UP" } else { "DOWN" }.into()),
@@ -136,23 +115,11 @@ mod tests {
     fn snap() -> Snapshot {
         let mut proc = ProcFacts::default();
         proc.ns.insert(Ns::Mnt, 42);
-        proc.mounts = mountinfo::parse(include_str!(
-            "../../tests/fixtures/mountinfo-systemd-shared.txt"
-        ));
+        proc.mounts = mountinfo::parse(include_str!("../../tests/fixtures/mountinfo-systemd-shared.txt"));
         proc.cgroup = vec!["1:cpu:/my".into(), "0::/".into()];
-        let mut inside = InsideFacts {
-            hostname: "box".into(),
-            pid: 1,
-            ..Default::default()
-        };
-        inside.ifaces = Ok(vec![inside::Iface {
-            name: "lo".into(),
-            up: false,
-            addrs: vec![],
-        }]);
-        inside
-            .listings
-            .insert("/".into(), Ok(vec!["bin".into(), "etc".into()]));
+        let mut inside = InsideFacts { hostname: "box".into(), pid: 1, ..Default::default() };
+        inside.ifaces = Ok(vec![inside::Iface { name: "lo".into(), up: false, addrs: vec![] }]);
+        inside.listings.insert("/".into(), Ok(vec!["bin".into(), "etc".into()]));
         Snapshot { proc, inside }
     }
 
@@ -174,11 +141,7 @@ mod tests {
             ("sandbox.exists[/] == true", true),
             ("sandbox.ns.uts == 42", false),
         ] {
-            assert_eq!(
-                parse_expect(check).unwrap().evaluate(&s).passed,
-                want,
-                "{check}"
-            );
+            assert_eq!(parse_expect(check).unwrap().evaluate(&s).passed, want, "{check}");
         }
     }
 }

@@ -39,10 +39,7 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len() + 0
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -72,21 +69,8 @@ pub fn parse_line(line: &str) -> Option<MountEntry> {
     }
     let fstype = fields.next()?.to_string();
     let source = unescape(fields.next()?);
-    let propagation = if optional.is_empty() {
-        "private".to_string()
-    } else {
-        optional.join(" ")
-    };
-    Some(MountEntry {
-        id,
-        parent,
-        root,
-        mount_point,
-        options,
-        propagation,
-        fstype,
-        source,
-    })
+    let propagation = if optional.is_empty() { "private".to_string() } else { optional.join(" ") };
+    Some(MountEntry { id, parent, root, mount_point, options, propagation, fstype, source })
 }
 
 pub fn parse(text: &str) -> Vec<MountEntry> {
@@ -99,9 +83,7 @@ mod tests {
 
     #[test]
     fn parses_this_machines_private_table() {
-        let m = parse(include_str!(
-            "../../tests/fixtures/mountinfo-hybrid-private.txt"
-        ));
+        let m = parse(include_str!("../../tests/fixtures/mountinfo-hybrid-private.txt"));
         assert!(m.len() >= 15);
         let root = m.iter().find(|e| e.mount_point == "/").unwrap();
         assert_eq!(root.fstype, "ext4");
@@ -111,9 +93,7 @@ mod tests {
 
     #[test]
     fn parses_shared_slave_and_escapes() {
-        let m = parse(include_str!(
-            "../../tests/fixtures/mountinfo-systemd-shared.txt"
-        ));
+        let m = parse(include_str!("../../tests/fixtures/mountinfo-systemd-shared.txt"));
         assert_eq!(m.len(), 8);
         assert_eq!(m[0].propagation, "shared:1");
         assert_eq!(m[0].propagation_kind(), "shared");

@@ -42,9 +42,7 @@ fn read(pid: i32, name: &str) -> String {
 }
 
 fn link(pid: i32, name: &str) -> String {
-    fs::read_link(format!("/proc/{pid}/{name}"))
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|e| format!("({e})"))
+    fs::read_link(format!("/proc/{pid}/{name}")).map(|p| p.display().to_string()).unwrap_or_else(|e| format!("({e})"))
 }
 
 /// Normalise a uid_map/gid_map: fields separated by one space, one line each.
@@ -60,11 +58,7 @@ pub fn parse_nspid(status: &str) -> Vec<i32> {
     status
         .lines()
         .find_map(|l| l.strip_prefix("NSpid:"))
-        .map(|v| {
-            v.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect()
-        })
+        .map(|v| v.split_whitespace().filter_map(|p| p.parse().ok()).collect())
         .unwrap_or_default()
 }
 
@@ -101,9 +95,7 @@ impl ProcFacts {
             let hit = if controller.is_empty() {
                 ctrls.is_empty()
             } else {
-                ctrls
-                    .split(',')
-                    .any(|c| c == controller || c == format!("name={controller}"))
+                ctrls.split(',').any(|c| c == controller || c == format!("name={controller}"))
             };
             hit.then(|| path.to_string())
         })
@@ -139,10 +131,7 @@ mod tests {
 
     #[test]
     fn maps_and_nspid() {
-        assert_eq!(
-            normalize_map("         0          0 4294967295\n"),
-            "0 0 4294967295"
-        );
+        assert_eq!(normalize_map("         0          0 4294967295\n"), "0 0 4294967295");
         assert_eq!(normalize_map(""), "");
         assert_eq!(parse_nspid("Name:\tx\nNSpid:\t6863\t1\n"), vec![6863, 1]);
     }
@@ -171,9 +160,6 @@ mod tests {
         let me = ProcFacts::read(std::process::id() as i32);
         assert!(me.ns.contains_key(&Ns::Mnt));
         assert!(me.mounts.iter().any(|m| m.mount_point == "/"));
-        assert_eq!(
-            parent_of(std::process::id() as i32),
-            Some(nix::unistd::getppid().as_raw())
-        );
+        assert_eq!(parent_of(std::process::id() as i32), Some(nix::unistd::getppid().as_raw()));
     }
 }

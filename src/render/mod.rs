@@ -22,12 +22,8 @@ pub struct Style {
 impl Style {
     /// Terminal width from the environment or the tty; 100 when unknown.
     pub fn detect(lang: Lang) -> Style {
-        let width = std::env::var("COLUMNS")
-            .ok()
-            .and_then(|c| c.parse().ok())
-            .or_else(tty_width)
-            .unwrap_or(100)
-            .clamp(40, 400);
+        let width =
+            std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).or_else(tty_width).unwrap_or(100).clamp(40, 400);
         Style { lang, width }
     }
 }
@@ -113,13 +109,8 @@ pub fn label(lang: Lang, key: &str) -> &'static str {
 
 /// Wrap to the terminal width (Korean is double-width; textwrap knows).
 fn wrap(style: &Style, text: &str, indent: &str) -> String {
-    let opts = textwrap::Options::new((style.width as usize).max(20))
-        .initial_indent(indent)
-        .subsequent_indent(indent);
-    text.lines()
-        .map(|l| textwrap::fill(l, &opts))
-        .collect::<Vec<_>>()
-        .join("\n")
+    let opts = textwrap::Options::new((style.width as usize).max(20)).initial_indent(indent).subsequent_indent(indent);
+    text.lines().map(|l| textwrap::fill(l, &opts)).collect::<Vec<_>>().join("\n")
 }
 
 fn table(style: &Style, sandbox_pid: i32) -> Table {
@@ -129,10 +120,7 @@ fn table(style: &Style, sandbox_pid: i32) -> Table {
         .set_width(style.width.saturating_sub(2));
     t.set_header(vec![
         Cell::new(""),
-        Cell::new(format!(
-            "{} · PID {sandbox_pid}",
-            label(style.lang, "sandbox")
-        )),
+        Cell::new(format!("{} · PID {sandbox_pid}", label(style.lang, "sandbox"))),
         Cell::new(label(style.lang, "host")),
     ]);
     t
@@ -159,12 +147,7 @@ fn changed_ns(r: &StepReport) -> Vec<Ns> {
 }
 
 /// The whole step as the REPL and `run` print it.
-pub fn step(
-    style: &Style,
-    lesson: &Lesson,
-    r: &StepReport,
-    expand: &dyn Fn(&str) -> String,
-) -> String {
+pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str) -> String) -> String {
     let mut o = String::new();
     let st = &lesson.steps[r.index];
     let head = format!("── {} {}/{} ", lesson.id, r.index + 1, r.total);
@@ -172,13 +155,7 @@ pub fn step(
         o,
         "{}{}",
         head.bold().cyan(),
-        "─"
-            .repeat(
-                (style.width as usize)
-                    .saturating_sub(head.chars().count())
-                    .min(60)
-            )
-            .cyan()
+        "─".repeat((style.width as usize).saturating_sub(head.chars().count()).min(60)).cyan()
     );
     let _ = writeln!(o, "{}\n", wrap(style, &st.text.get(style.lang), ""));
     if let Some(sh) = &st.shell {
@@ -190,18 +167,10 @@ pub fn step(
     }
     for a in &r.actions {
         let side = if a.on_host { "host" } else { "sandbox" };
-        let _ = writeln!(
-            o,
-            "{}",
-            wrap(style, &format!("[{side}] {}", a.src), "  ").bold()
-        );
+        let _ = writeln!(o, "{}", wrap(style, &format!("[{side}] {}", a.src), "  ").bold());
         for c in &a.outcome.trace.calls {
             let line = wrap(style, &c.to_string(), "    ");
-            let colored = if c.result.is_ok() {
-                line.green()
-            } else {
-                line.red()
-            };
+            let colored = if c.result.is_ok() { line.green() } else { line.red() };
             let _ = writeln!(o, "{colored}");
             if let Some(n) = &c.note {
                 let _ = writeln!(o, "{}", wrap(style, &format!("↳ {n}"), "      ").dimmed());
@@ -217,12 +186,7 @@ pub fn step(
         }
     }
     if let Some(why) = &r.aborted {
-        let _ = writeln!(
-            o,
-            "  {} {}: {why}",
-            "✘".red().bold(),
-            label(style.lang, "stopped")
-        );
+        let _ = writeln!(o, "  {} {}: {why}", "✘".red().bold(), label(style.lang, "stopped"));
     }
     for v in &st.show {
         let v = expand(v);
@@ -238,12 +202,7 @@ pub fn step(
                 Cell::new(mark(&row.host, row.host_changed)),
             ]);
         }
-        let _ = writeln!(
-            o,
-            "\n{}  {}",
-            title.bold(),
-            format!("(* = {})", label(style.lang, "changed")).dimmed()
-        );
+        let _ = writeln!(o, "\n{}  {}", title.bold(), format!("(* = {})", label(style.lang, "changed")).dimmed());
         let _ = writeln!(o, "{t}");
     }
     if !r.checks.is_empty() {
@@ -252,37 +211,19 @@ pub fn step(
             if c.verdict.passed {
                 let _ = writeln!(o, "  {} {}", "✔".green().bold(), c.src);
             } else {
-                let why = format!(
-                    "✘ {}   (left = {}, right = {})",
-                    c.src, c.verdict.left, c.verdict.right
-                );
+                let why = format!("✘ {}   (left = {}, right = {})", c.src, c.verdict.left, c.verdict.right);
                 let _ = writeln!(o, "{}", wrap(style, &why, "  ").red());
             }
         }
     }
     let changed = changed_ns(r);
-    let cmds: Vec<String> = st
-        .show
-        .iter()
-        .flat_map(|v| views::verify_commands(&expand(v), r.sandbox_pid, &changed))
-        .collect();
-    let _ = writeln!(
-        o,
-        "\n{}",
-        format!("terminal #2 — {}:", label(style.lang, "verify")).dimmed()
-    );
+    let cmds: Vec<String> =
+        st.show.iter().flat_map(|v| views::verify_commands(&expand(v), r.sandbox_pid, &changed)).collect();
+    let _ = writeln!(o, "\n{}", format!("terminal #2 — {}:", label(style.lang, "verify")).dimmed());
     let _ = writeln!(
         o,
         "{}",
-        wrap(
-            style,
-            &format!(
-                "sudo nsenter -t {} -a sh   # enter terminal #1",
-                r.sandbox_pid
-            ),
-            "  "
-        )
-        .dimmed()
+        wrap(style, &format!("sudo nsenter -t {} -a sh   # enter terminal #1", r.sandbox_pid), "  ").dimmed()
     );
     for c in cmds {
         let _ = writeln!(o, "{}", wrap(style, &c, "  ").dimmed());
@@ -290,9 +231,7 @@ pub fn step(
     o
 }
 
-const ALL_VIEWS: &[&str] = &[
-    "ns", "mounts /", "hostname", "ps", "net", "ids", "cgroup", "ipc", "root",
-];
+const ALL_VIEWS: &[&str] = &["ns", "mounts /", "hostname", "ps", "net", "ids", "cgroup", "ipc", "root"];
 
 /// `state`: every view of both sides, now.
 pub fn state(style: &Style, sides: &crate::lab::Sides, pid: i32) -> String {
@@ -315,20 +254,15 @@ pub fn diff(style: &Style, r: &StepReport) -> String {
         let (title, rows) = views::rows(v, &r.before, &r.after);
         let (_, old) = views::rows(v, &r.before, &r.before);
         let was = |label: &str, host: bool| {
-            old.iter()
-                .find(|x| x.label == label)
-                .map_or("—".to_string(), |x| {
-                    if host {
-                        x.host.clone()
-                    } else {
-                        x.sandbox.clone()
-                    }
-                })
+            old.iter().find(|x| x.label == label).map_or("—".to_string(), |x| {
+                if host {
+                    x.host.clone()
+                } else {
+                    x.sandbox.clone()
+                }
+            })
         };
-        let changed: Vec<_> = rows
-            .into_iter()
-            .filter(|x| x.sandbox_changed || x.host_changed)
-            .collect();
+        let changed: Vec<_> = rows.into_iter().filter(|x| x.sandbox_changed || x.host_changed).collect();
         if changed.is_empty() {
             continue;
         }
@@ -359,11 +293,7 @@ pub fn diff(style: &Style, r: &StepReport) -> String {
 pub fn lesson_list(style: &Style, lessons: &[Lesson], current: Option<&str>) -> String {
     let mut o = String::new();
     for (i, l) in lessons.iter().enumerate() {
-        let cur = if Some(l.id.as_str()) == current {
-            "▶"
-        } else {
-            " "
-        };
+        let cur = if Some(l.id.as_str()) == current { "▶" } else { " " };
         let _ = writeln!(
             o,
             "{cur} {:>2}. {:<12} {} ({} steps)",

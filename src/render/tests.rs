@@ -9,66 +9,36 @@ fn snap(mnt: u64, host: &str) -> Snapshot {
     let mut proc = ProcFacts::default();
     proc.ns.insert(Ns::Mnt, mnt);
     proc.ns.insert(Ns::Uts, 4026531838);
-    proc.mounts = crate::observe::mountinfo::parse(include_str!(
-        "../../tests/fixtures/mountinfo-hybrid-private.txt"
-    ));
-    Snapshot {
-        proc,
-        inside: InsideFacts {
-            hostname: host.into(),
-            ..Default::default()
-        },
-    }
+    proc.mounts = crate::observe::mountinfo::parse(include_str!("../../tests/fixtures/mountinfo-hybrid-private.txt"));
+    Snapshot { proc, inside: InsideFacts { hostname: host.into(), ..Default::default() } }
 }
 
 fn report() -> (Lesson, StepReport) {
-    let lesson = crate::lesson::builtin()
-        .into_iter()
-        .find(|l| l.id == "mnt")
-        .unwrap();
-    let before = Sides {
-        sandbox: snap(4026531832, "vm"),
-        host: snap(4026531832, "vm"),
-    };
-    let after = Sides {
-        sandbox: snap(4026532177, "vm"),
-        host: snap(4026531832, "vm"),
-    };
+    let lesson = crate::lesson::builtin().into_iter().find(|l| l.id == "mnt").unwrap();
+    let before = Sides { sandbox: snap(4026531832, "vm"), host: snap(4026531832, "vm") };
+    let after = Sides { sandbox: snap(4026532177, "vm"), host: snap(4026531832, "vm") };
     let mut outcome = Outcome::default();
     outcome.trace.push(Syscall::ok("unshare(CLONE_NEWNS)", 0));
-    outcome.trace.push(
-        Syscall::failed("pivot_root(\".\", \"old-root\")", nix::errno::Errno::EINVAL)
-            .with_note("shared"),
-    );
+    outcome
+        .trace
+        .push(Syscall::failed("pivot_root(\".\", \"old-root\")", nix::errno::Errno::EINVAL).with_note("shared"));
     let r = StepReport {
         lesson: "mnt".into(),
         index: 0,
         total: lesson.steps.len(),
         sandbox_pid: 4711,
-        actions: vec![ActionReport {
-            src: "unshare mnt".into(),
-            on_host: false,
-            outcome,
-        }],
+        actions: vec![ActionReport { src: "unshare mnt".into(), on_host: false, outcome }],
         aborted: None,
         before,
         after,
         checks: vec![
             CheckReport {
                 src: "sandbox.ns.mnt != host.ns.mnt".into(),
-                verdict: Verdict {
-                    passed: true,
-                    left: Value::Int(1),
-                    right: Value::Int(2),
-                },
+                verdict: Verdict { passed: true, left: Value::Int(1), right: Value::Int(2) },
             },
             CheckReport {
                 src: "sandbox.ns.uts != host.ns.uts".into(),
-                verdict: Verdict {
-                    passed: false,
-                    left: Value::Int(3),
-                    right: Value::Int(3),
-                },
+                verdict: Verdict { passed: false, left: Value::Int(3), right: Value::Int(3) },
             },
         ],
         work: "/tmp/w".into(),
@@ -79,10 +49,7 @@ fn report() -> (Lesson, StepReport) {
 fn plain(width: u16) -> String {
     colored::control::set_override(false);
     let (lesson, r) = report();
-    let style = Style {
-        lang: Lang::En,
-        width,
-    };
+    let style = Style { lang: Lang::En, width };
     step(&style, &lesson, &r, &|s| s.to_string())
 }
 
@@ -90,15 +57,9 @@ fn plain(width: u16) -> String {
 fn step_shows_syscalls_tables_checks_and_verify_commands() {
     let out = plain(100);
     assert!(out.contains("unshare(CLONE_NEWNS) = 0"), "{out}");
-    assert!(
-        out.contains("pivot_root(\".\", \"old-root\") = -1 EINVAL (Invalid argument)"),
-        "{out}"
-    );
+    assert!(out.contains("pivot_root(\".\", \"old-root\") = -1 EINVAL (Invalid argument)"), "{out}");
     assert!(out.contains("↳ shared"));
-    assert!(
-        out.contains("* mnt:[4026532177]"),
-        "changed cell is marked: {out}"
-    );
+    assert!(out.contains("* mnt:[4026532177]"), "changed cell is marked: {out}");
     assert!(out.contains("mnt:[4026531832]"));
     assert!(out.contains("✔ sandbox.ns.mnt != host.ns.mnt"));
     assert!(out.contains("✘ sandbox.ns.uts != host.ns.uts"));
@@ -122,15 +83,7 @@ fn tables_fit_80_and_160_columns() {
 fn korean_labels() {
     colored::control::set_override(false);
     let (lesson, r) = report();
-    let out = step(
-        &Style {
-            lang: Lang::Ko,
-            width: 100,
-        },
-        &lesson,
-        &r,
-        &|s| s.to_string(),
-    );
+    let out = step(&Style { lang: Lang::Ko, width: 100 }, &lesson, &r, &|s| s.to_string());
     assert!(out.contains("터미널 #1 (샌드박스)"), "{out}");
     assert!(out.contains("시스템 콜"));
 }

@@ -14,25 +14,9 @@ pub struct Row {
     pub host_changed: bool,
 }
 
-fn row(
-    label: impl Into<String>,
-    before: &Sides,
-    after: &Sides,
-    f: &dyn Fn(&Snapshot) -> String,
-) -> Row {
-    let (sb, sa, hb, ha) = (
-        f(&before.sandbox),
-        f(&after.sandbox),
-        f(&before.host),
-        f(&after.host),
-    );
-    Row {
-        label: label.into(),
-        sandbox_changed: sb != sa,
-        sandbox: sa,
-        host_changed: hb != ha,
-        host: ha,
-    }
+fn row(label: impl Into<String>, before: &Sides, after: &Sides, f: &dyn Fn(&Snapshot) -> String) -> Row {
+    let (sb, sa, hb, ha) = (f(&before.sandbox), f(&after.sandbox), f(&before.host), f(&after.host));
+    Row { label: label.into(), sandbox_changed: sb != sa, sandbox: sa, host_changed: hb != ha, host: ha }
 }
 
 fn mount_cell(s: &Snapshot, path: &str) -> String {
@@ -43,9 +27,7 @@ fn mount_cell(s: &Snapshot, path: &str) -> String {
 }
 
 fn under(path: &str, prefix: &str) -> bool {
-    prefix == "/"
-        || path == prefix
-        || path.starts_with(&format!("{}/", prefix.trim_end_matches('/')))
+    prefix == "/" || path == prefix || path.starts_with(&format!("{}/", prefix.trim_end_matches('/')))
 }
 
 fn list(items: &[String], max: usize) -> String {
@@ -69,10 +51,7 @@ pub fn rows(view: &str, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
                 .filter(|n| after.host.proc.ns.contains_key(n))
                 .map(|n| {
                     row(n.name(), before, after, &|s| {
-                        s.proc
-                            .ns
-                            .get(n)
-                            .map_or("—".into(), |i| format!("{}:[{i}]", n.name()))
+                        s.proc.ns.get(n).map_or("—".into(), |i| format!("{}:[{i}]", n.name()))
                     })
                 })
                 .collect(),
@@ -90,10 +69,8 @@ pub fn rows(view: &str, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
                     }
                 }
             }
-            let mut rows: Vec<Row> = points
-                .iter()
-                .map(|p| row(p.clone(), before, after, &|s| mount_cell(s, p)))
-                .collect();
+            let mut rows: Vec<Row> =
+                points.iter().map(|p| row(p.clone(), before, after, &|s| mount_cell(s, p))).collect();
             if arg.is_none() {
                 // Without a path, only what differs between the sides or changed.
                 rows.retain(|r| r.sandbox != r.host || r.sandbox_changed || r.host_changed);
@@ -107,20 +84,9 @@ pub fn rows(view: &str, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
                     host_changed: false,
                 });
             }
-            (
-                format!(
-                    "mounts{} (/proc/PID/mountinfo)",
-                    arg.map(|a| format!(" under {a}")).unwrap_or_default()
-                ),
-                rows,
-            )
+            (format!("mounts{} (/proc/PID/mountinfo)", arg.map(|a| format!(" under {a}")).unwrap_or_default()), rows)
         }
-        "hostname" => (
-            "hostname".into(),
-            vec![row("hostname", before, after, &|s| {
-                s.inside.hostname.clone()
-            })],
-        ),
+        "hostname" => ("hostname".into(), vec![row("hostname", before, after, &|s| s.inside.hostname.clone())]),
         "ps" => (
             "processes (ls /proc)".into(),
             vec![
@@ -128,27 +94,12 @@ pub fn rows(view: &str, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
                     Ok(p) => p.len().to_string(),
                     Err(e) => e.clone(),
                 }),
-                row(
-                    "PID  COMMAND",
-                    before,
-                    after,
-                    &|s| match &s.inside.processes {
-                        Ok(p) => list(
-                            &p.iter()
-                                .map(|p| format!("{:<5} {}", p.pid, p.name))
-                                .collect::<Vec<_>>(),
-                            8,
-                        ),
-                        Err(e) => e.clone(),
-                    },
-                ),
+                row("PID  COMMAND", before, after, &|s| match &s.inside.processes {
+                    Ok(p) => list(&p.iter().map(|p| format!("{:<5} {}", p.pid, p.name)).collect::<Vec<_>>(), 8),
+                    Err(e) => e.clone(),
+                }),
                 row("agent's PIDs (NSpid)", before, after, &|s| {
-                    s.proc
-                        .nspid
-                        .iter()
-                        .map(i32::to_string)
-                        .collect::<Vec<_>>()
-                        .join(" → ")
+                    s.proc.nspid.iter().map(i32::to_string).collect::<Vec<_>>().join(" → ")
                 }),
             ],
         ),
@@ -165,26 +116,19 @@ pub fn rows(view: &str, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
             }
             let cell = |s: &Snapshot, n: &str| match &s.inside.ifaces {
                 Ok(v) => v.iter().find(|i| i.name == n).map_or("—".into(), |i| {
-                    format!("{} {}", if i.up { "UP" } else { "DOWN" }, i.addrs.join(" "))
-                        .trim()
-                        .to_string()
+                    format!("{} {}", if i.up { "UP" } else { "DOWN" }, i.addrs.join(" ")).trim().to_string()
                 }),
                 Err(e) => e.clone(),
             };
             (
                 "network interfaces (ip -br a)".into(),
-                names
-                    .iter()
-                    .map(|n| row(n.clone(), before, after, &|s| cell(s, n)))
-                    .collect(),
+                names.iter().map(|n| row(n.clone(), before, after, &|s| cell(s, n))).collect(),
             )
         }
         "ids" => (
             "user and group ids".into(),
             vec![
-                row("uid / gid", before, after, &|s| {
-                    format!("{} / {}", s.inside.uid, s.inside.gid)
-                }),
+                row("uid / gid", before, after, &|s| format!("{} / {}", s.inside.uid, s.inside.gid)),
                 row("uid_map", before, after, &|s| {
                     if s.proc.uid_map.is_empty() {
                         "(empty)".into()
@@ -203,74 +147,44 @@ pub fn rows(view: &str, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
             ],
         ),
         "cgroup" => {
-            let ctrls: Vec<String> = after
-                .host
-                .proc
-                .cgroup
-                .iter()
-                .filter_map(|l| l.splitn(3, ':').nth(1).map(str::to_string))
-                .collect();
+            let ctrls: Vec<String> =
+                after.host.proc.cgroup.iter().filter_map(|l| l.split(':').nth(1).map(str::to_string)).collect();
             (
                 "cgroups (/proc/PID/cgroup)".into(),
                 ctrls
                     .iter()
                     .map(|c| {
-                        let key = c
-                            .split(',')
-                            .next()
-                            .unwrap_or("")
-                            .trim_start_matches("name=")
-                            .to_string();
-                        let label = if c.is_empty() {
-                            "0:: (v2)".to_string()
-                        } else {
-                            c.clone()
-                        };
-                        row(label, before, after, &|s| {
-                            s.proc.cgroup_path(&key).unwrap_or_else(|| "—".into())
-                        })
+                        let key = c.split(',').next().unwrap_or("").trim_start_matches("name=").to_string();
+                        let label = if c.is_empty() { "0:: (v2)".to_string() } else { c.clone() };
+                        row(label, before, after, &|s| s.proc.cgroup_path(&key).unwrap_or_else(|| "—".into()))
                     })
                     .collect(),
             )
         }
         "ipc" => (
             "SysV message queues (ipcs -q)".into(),
-            vec![row(
-                "queues",
-                before,
-                after,
-                &|s| match &s.inside.msg_queues {
-                    Ok(q) if q.is_empty() => "none".into(),
-                    Ok(q) => q.join("\n"),
-                    Err(e) => e.clone(),
-                },
-            )],
+            vec![row("queues", before, after, &|s| match &s.inside.msg_queues {
+                Ok(q) if q.is_empty() => "none".into(),
+                Ok(q) => q.join("\n"),
+                Err(e) => e.clone(),
+            })],
         ),
         "root" => (
             "root and working directory".into(),
             vec![
-                row("root (/proc/PID/root)", before, after, &|s| {
-                    s.proc.root.clone()
-                }),
-                row("cwd (/proc/PID/cwd)", before, after, &|s| {
-                    s.proc.cwd.clone()
-                }),
+                row("root (/proc/PID/root)", before, after, &|s| s.proc.root.clone()),
+                row("cwd (/proc/PID/cwd)", before, after, &|s| s.proc.cwd.clone()),
             ],
         ),
         "ls" => {
             let p = arg.unwrap_or("/").to_string();
             (
                 format!("ls {p}"),
-                vec![row(
-                    p.clone(),
-                    before,
-                    after,
-                    &|s| match s.inside.listings.get(&p) {
-                        Some(Ok(v)) => v.join(" "),
-                        Some(Err(e)) => e.clone(),
-                        None => "—".into(),
-                    },
-                )],
+                vec![row(p.clone(), before, after, &|s| match s.inside.listings.get(&p) {
+                    Some(Ok(v)) => v.join(" "),
+                    Some(Err(e)) => e.clone(),
+                    None => "—".into(),
+                })],
             )
         }
         other => (other.to_string(), Vec::new()),
@@ -284,25 +198,13 @@ pub fn verify_commands(view: &str, pid: i32, changed_ns: &[Ns]) -> Vec<String> {
     let arg = words.next().unwrap_or("");
     match name {
         "ns" => {
-            let list: Vec<Ns> = if changed_ns.is_empty() {
-                vec![Ns::Mnt]
-            } else {
-                changed_ns.to_vec()
-            };
-            list.iter()
-                .map(|n| format!("readlink /proc/{pid}/ns/{}", n.name()))
-                .collect()
+            let list: Vec<Ns> = if changed_ns.is_empty() { vec![Ns::Mnt] } else { changed_ns.to_vec() };
+            list.iter().map(|n| format!("readlink /proc/{pid}/ns/{}", n.name())).collect()
         }
         "mounts" if arg.is_empty() => vec![format!("findmnt -N {pid}")],
-        "mounts" => vec![
-            format!("findmnt -N {pid} | grep {arg}"),
-            format!("findmnt | grep {arg}   # the host's view"),
-        ],
+        "mounts" => vec![format!("findmnt -N {pid} | grep {arg}"), format!("findmnt | grep {arg}   # the host's view")],
         "hostname" => vec![format!("nsenter -t {pid} -u hostname")],
-        "ps" => vec![
-            format!("nsenter -t {pid} -p -m ps aux"),
-            format!("grep NSpid /proc/{pid}/status"),
-        ],
+        "ps" => vec![format!("nsenter -t {pid} -p -m ps aux"), format!("grep NSpid /proc/{pid}/status")],
         "net" => vec![format!("nsenter -t {pid} -n ip -br a")],
         "ids" => vec![format!("cat /proc/{pid}/uid_map /proc/{pid}/gid_map")],
         "cgroup" => vec![format!("cat /proc/{pid}/cgroup")],

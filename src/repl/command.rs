@@ -27,74 +27,25 @@ pub enum Command {
 pub const COMMANDS: &[(&str, &str, &str, &str)] = &[
     ("help", "", "this list", "이 도움말"),
     ("lessons", "", "list the lessons", "레슨 목록"),
-    (
-        "lesson",
-        "[ID|N]",
-        "start a lesson by id or number (alone: where you are)",
-        "레슨 시작 (번호 또는 id)",
-    ),
+    ("lesson", "[ID|N]", "start a lesson by id or number (alone: where you are)", "레슨 시작 (번호 또는 id)"),
     ("next", "", "run the next step", "다음 단계 실행"),
-    (
-        "back",
-        "",
-        "go back one step (replays the steps before it)",
-        "한 단계 뒤로",
-    ),
-    (
-        "again",
-        "",
-        "re-run the current step from a fresh sandbox",
-        "현재 단계를 새 샌드박스에서 다시 실행",
-    ),
-    (
-        "show",
-        "",
-        "show the current step's text again",
-        "현재 단계 설명 다시 보기",
-    ),
-    (
-        "state",
-        "",
-        "full snapshot of both sides",
-        "양쪽의 전체 상태",
-    ),
-    (
-        "diff",
-        "",
-        "what the last step changed",
-        "마지막 단계에서 바뀐 것",
-    ),
+    ("back", "", "go back one step (replays the steps before it)", "한 단계 뒤로"),
+    ("again", "", "re-run the current step from a fresh sandbox", "현재 단계를 새 샌드박스에서 다시 실행"),
+    ("show", "", "show the current step's text again", "현재 단계 설명 다시 보기"),
+    ("state", "", "full snapshot of both sides", "양쪽의 전체 상태"),
+    ("diff", "", "what the last step changed", "마지막 단계에서 바뀐 것"),
     ("hint", "", "a hint for the current step", "현재 단계 힌트"),
-    (
-        "reset",
-        "",
-        "tear down the sandbox and restart the lesson",
-        "샌드박스를 지우고 레슨 재시작",
-    ),
-    (
-        "sh",
-        "CMD",
-        "run CMD inside the sandbox (also !CMD)",
-        "샌드박스 안에서 명령 실행 (!CMD)",
-    ),
+    ("reset", "", "tear down the sandbox and restart the lesson", "샌드박스를 지우고 레슨 재시작"),
+    ("sh", "CMD", "run CMD inside the sandbox (also !CMD)", "샌드박스 안에서 명령 실행 (!CMD)"),
     ("host", "CMD", "run CMD on the host", "호스트에서 명령 실행"),
     ("lang", "en|ko", "switch language", "언어 변경"),
-    (
-        "quit",
-        "",
-        "leave (also exit, Ctrl-D)",
-        "종료 (exit, Ctrl-D)",
-    ),
+    ("quit", "", "leave (also exit, Ctrl-D)", "종료 (exit, Ctrl-D)"),
 ];
 
 const ALIASES: &[&str] = &["exit", "n", "q", "?"];
 
 pub fn names() -> Vec<&'static str> {
-    COMMANDS
-        .iter()
-        .map(|c| c.0)
-        .chain(ALIASES.iter().copied())
-        .collect()
+    COMMANDS.iter().map(|c| c.0).chain(ALIASES.iter().copied()).collect()
 }
 
 pub fn parse(line: &str) -> Result<Command, String> {
@@ -119,9 +70,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
     match word {
         "help" | "?" => no_args(Command::Help),
         "lessons" => no_args(Command::Lessons),
-        "lesson" => Ok(Command::Lesson(
-            (!rest.is_empty()).then(|| rest.to_string()),
-        )),
+        "lesson" => Ok(Command::Lesson((!rest.is_empty()).then(|| rest.to_string()))),
         "next" | "n" => no_args(Command::Next),
         "back" => no_args(Command::Back),
         "again" => no_args(Command::Again),
@@ -167,10 +116,7 @@ mod tests {
         assert_eq!(parse("lesson 4"), Ok(Command::Lesson(Some("4".into()))));
         assert_eq!(parse("lesson"), Ok(Command::Lesson(None)));
         assert_eq!(parse("!ls /"), Ok(Command::Sh("ls /".into())));
-        assert_eq!(
-            parse("host mount | grep x"),
-            Ok(Command::Host("mount | grep x".into()))
-        );
+        assert_eq!(parse("host mount | grep x"), Ok(Command::Host("mount | grep x".into())));
         assert_eq!(parse("exit"), Ok(Command::Quit));
     }
 

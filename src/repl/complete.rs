@@ -14,10 +14,7 @@ pub struct Completer {
 impl Completer {
     pub fn new(lessons: &[Lesson]) -> Completer {
         Completer {
-            commands: super::command::COMMANDS
-                .iter()
-                .map(|c| c.0.to_string())
-                .collect(),
+            commands: super::command::COMMANDS.iter().map(|c| c.0.to_string()).collect(),
             lessons: lessons.iter().map(|l| l.id.clone()).collect(),
         }
     }
@@ -25,25 +22,11 @@ impl Completer {
     /// Candidates for the text before the cursor (pure, for tests).
     pub fn candidates(&self, line: &str) -> (usize, Vec<String>) {
         match line.split_once(char::is_whitespace) {
-            None => (
-                0,
-                self.commands
-                    .iter()
-                    .filter(|c| c.starts_with(line))
-                    .cloned()
-                    .collect(),
-            ),
+            None => (0, self.commands.iter().filter(|c| c.starts_with(line)).cloned().collect()),
             Some(("lesson", rest)) => {
                 let start = line.len() - rest.trim_start().len();
                 let typed = rest.trim_start();
-                (
-                    start,
-                    self.lessons
-                        .iter()
-                        .filter(|l| l.starts_with(typed))
-                        .cloned()
-                        .collect(),
-                )
+                (start, self.lessons.iter().filter(|l| l.starts_with(typed)).cloned().collect())
             }
             Some(_) => (line.len(), Vec::new()),
         }
@@ -53,22 +36,9 @@ impl Completer {
 impl RlCompleter for Completer {
     type Candidate = Pair;
 
-    fn complete(
-        &self,
-        line: &str,
-        pos: usize,
-        _: &Context<'_>,
-    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(&self, line: &str, pos: usize, _: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
         let (start, c) = self.candidates(&line[..pos]);
-        Ok((
-            start,
-            c.into_iter()
-                .map(|s| Pair {
-                    display: s.clone(),
-                    replacement: s,
-                })
-                .collect(),
-        ))
+        Ok((start, c.into_iter().map(|s| Pair { display: s.clone(), replacement: s }).collect()))
     }
 }
 

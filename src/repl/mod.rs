@@ -29,36 +29,19 @@ pub struct Repl {
 }
 
 impl Repl {
-    pub fn new(
-        lessons: Vec<Lesson>,
-        session: Session,
-        style: Style,
-        rootfs: Option<PathBuf>,
-    ) -> Repl {
-        Repl {
-            lessons,
-            session,
-            style,
-            rootfs,
-            lab: None,
-        }
+    pub fn new(lessons: Vec<Lesson>, session: Session, style: Style, rootfs: Option<PathBuf>) -> Repl {
+        Repl { lessons, session, style, rootfs, lab: None }
     }
 
     fn prompt(&self) -> String {
         match &self.lab {
-            Some(lab) => format!(
-                "nsdojo[{} {}/{}]> ",
-                lab.lesson.id,
-                lab.next,
-                lab.lesson.steps.len()
-            ),
+            Some(lab) => format!("nsdojo[{} {}/{}]> ", lab.lesson.id, lab.next, lab.lesson.steps.len()),
             None => "nsdojo> ".to_string(),
         }
     }
 
     pub fn run(&mut self, banner: &str) -> anyhow::Result<()> {
-        let mut ed =
-            rustyline::Editor::<complete::Completer, rustyline::history::DefaultHistory>::new()?;
+        let mut ed = rustyline::Editor::<complete::Completer, rustyline::history::DefaultHistory>::new()?;
         ed.set_helper(Some(complete::Completer::new(&self.lessons)));
         let history = history_path();
         if let Some(h) = &history {
@@ -80,10 +63,7 @@ impl Repl {
                     }
                 }
                 Err(ReadlineError::Interrupted) => {
-                    println!(
-                        "{}",
-                        "(Ctrl-C: nothing to stop. `quit` or Ctrl-D leaves.)".dimmed()
-                    );
+                    println!("{}", "(Ctrl-C: nothing to stop. `quit` or Ctrl-D leaves.)".dimmed());
                 }
                 Err(ReadlineError::Eof) => break,
                 Err(e) => {
@@ -114,10 +94,7 @@ impl Repl {
     fn error(&mut self, e: LabError) {
         match e {
             LabError::Sandbox(SandboxError::Interrupted) => {
-                eprintln!(
-                    "{}",
-                    "interrupted: the step was abandoned and the sandbox reset".yellow()
-                );
+                eprintln!("{}", "interrupted: the step was abandoned and the sandbox reset".yellow());
             }
             other => eprintln!("{} {other}", "nsdojo:".red()),
         }
@@ -134,20 +111,11 @@ impl Repl {
             Command::Lessons => {
                 print!(
                     "{}",
-                    render::lesson_list(
-                        &self.style,
-                        &self.lessons,
-                        self.lab.as_ref().map(|l| l.lesson.id.as_str())
-                    )
+                    render::lesson_list(&self.style, &self.lessons, self.lab.as_ref().map(|l| l.lesson.id.as_str()))
                 )
             }
             Command::Lesson(None) => match &self.lab {
-                Some(l) => println!(
-                    "{} — step {}/{}",
-                    l.lesson.title.get(lang),
-                    l.next,
-                    l.lesson.steps.len()
-                ),
+                Some(l) => println!("{} — step {}/{}", l.lesson.title.get(lang), l.next, l.lesson.steps.len()),
                 None => {
                     println!("no lesson yet: `lessons` lists them, `lesson 1` starts the first")
                 }
@@ -169,13 +137,8 @@ impl Repl {
     fn start(&mut self, key: &str) {
         let Some((_, lesson)) = lesson::find(&self.lessons, key) else {
             let ids: Vec<&str> = self.lessons.iter().map(|l| l.id.as_str()).collect();
-            let hint = crate::suggest::nearest(key, &ids)
-                .map(|s| format!(": did you mean `{s}`?"))
-                .unwrap_or_default();
-            eprintln!(
-                "nsdojo: no lesson `{}`{hint} (`lessons` lists them)",
-                key.chars().take(40).collect::<String>()
-            );
+            let hint = crate::suggest::nearest(key, &ids).map(|s| format!(": did you mean `{s}`?")).unwrap_or_default();
+            eprintln!("nsdojo: no lesson `{}`{hint} (`lessons` lists them)", key.chars().take(40).collect::<String>());
             return;
         };
         let lesson = lesson.clone();
@@ -187,10 +150,7 @@ impl Repl {
                 if !lab.lesson.intro.is_empty() {
                     println!("{}", lab.lesson.intro.get(lang));
                 }
-                println!(
-                    "{}",
-                    format!("({} steps: `next` runs step 1)", lab.lesson.steps.len()).dimmed()
-                );
+                println!("{}", format!("({} steps: `next` runs step 1)", lab.lesson.steps.len()).dimmed());
                 self.lab = Some(lab);
             }
             Err(e) => eprintln!("nsdojo: {e}"),
@@ -208,27 +168,16 @@ impl Repl {
             && lab.next < lab.lesson.steps.len() + usize::from(matches!(cmd, Command::Again));
         let result: Result<(), LabError> = match cmd {
             Command::Next if lab.next >= lab.lesson.steps.len() => {
-                println!(
-                    "{}",
-                    "lesson complete ✔ — `lessons` for the next one, `reset` to start over".green()
-                );
+                println!("{}", "lesson complete ✔ — `lessons` for the next one, `reset` to start over".green());
                 Ok(())
             }
             Command::Next => lab.run_step(lab.next).map(|_| ()),
-            Command::Again => lab
-                .replay(current)
-                .and_then(|_| lab.run_step(current))
-                .map(|_| ()),
+            Command::Again => lab.replay(current).and_then(|_| lab.run_step(current)).map(|_| ()),
             Command::Back => {
                 let to = current.min(lab.next);
                 lab.replay(to).map(|_| {
                     let st = &lab.lesson.steps[to];
-                    println!(
-                        "{} {}\n{}",
-                        "back before step".dimmed(),
-                        to + 1,
-                        st.text.get(lang)
-                    );
+                    println!("{} {}\n{}", "back before step".dimmed(), to + 1, st.text.get(lang));
                 })
             }
             Command::Show => {
@@ -260,10 +209,7 @@ impl Repl {
                 Ok(())
             }
             Command::State => match lab.sandbox.is_some() {
-                false => lab
-                    .replay(0)
-                    .map(|_| ())
-                    .and_then(|_| state(lab, &self.style)),
+                false => lab.replay(0).map(|_| ()).and_then(|_| state(lab, &self.style)),
                 true => state(lab, &self.style),
             },
             Command::Sh(c) => lab.sh(&c).map(|out| print_output(&out)),
@@ -282,12 +228,7 @@ impl Repl {
             let expand = |s: &str| lab.expand(s);
             print!("{}", render::step(&self.style, &lab.lesson, r, &expand));
             if lab.next >= lab.lesson.steps.len() {
-                println!(
-                    "{}",
-                    "lesson complete ✔ — `lessons` for the next one"
-                        .green()
-                        .bold()
-                );
+                println!("{}", "lesson complete ✔ — `lessons` for the next one".green().bold());
             }
         }
     }
@@ -295,10 +236,7 @@ impl Repl {
 
 fn state(lab: &mut Lab, style: &Style) -> Result<(), LabError> {
     let sides: Sides = lab.sides_now()?;
-    print!(
-        "{}",
-        render::state(style, &sides, lab.sandbox.as_ref().map_or(0, |s| s.pid()))
-    );
+    print!("{}", render::state(style, &sides, lab.sandbox.as_ref().map_or(0, |s| s.pid())));
     Ok(())
 }
 
@@ -306,10 +244,7 @@ fn print_output(out: &crate::sandbox::ShellOutput) {
     print!("{}", out.stdout);
     eprint!("{}", out.stderr);
     if out.timed_out {
-        eprintln!(
-            "nsdojo: the command was killed after {} s",
-            crate::sandbox::shell::TIMEOUT.as_secs()
-        );
+        eprintln!("nsdojo: the command was killed after {} s", crate::sandbox::shell::TIMEOUT.as_secs());
     } else if out.status != 0 {
         eprintln!("{}", format!("(exit status {})", out.status).dimmed());
     }
@@ -317,9 +252,7 @@ fn print_output(out: &crate::sandbox::ShellOutput) {
 
 fn hello(lang: Lang) -> &'static str {
     match lang {
-        Lang::Ko => {
-            "`lesson 1`로 시작하고 `next`로 한 단계씩 진행합니다. `help`는 명령 목록입니다."
-        }
+        Lang::Ko => "`lesson 1`로 시작하고 `next`로 한 단계씩 진행합니다. `help`는 명령 목록입니다.",
         Lang::En => "Start with `lesson 1`, then `next` for each step. `help` lists the commands.",
     }
 }
@@ -328,10 +261,7 @@ fn help(lang: Lang) -> String {
     let mut o = String::new();
     for (name, args, en, ko) in command::COMMANDS {
         let text = if lang == Lang::Ko { ko } else { en };
-        o.push_str(&format!(
-            "  {:<16} {text}\n",
-            format!("{name} {args}").trim_end()
-        ));
+        o.push_str(&format!("  {:<16} {text}\n", format!("{name} {args}").trim_end()));
     }
     o
 }
@@ -342,10 +272,7 @@ fn history_path() -> Option<PathBuf> {
         return Some(PathBuf::from(p));
     }
     let home = match std::env::var("SUDO_USER") {
-        Ok(u) if !u.is_empty() && u != "root" => nix::unistd::User::from_name(&u)
-            .ok()
-            .flatten()
-            .map(|u| u.dir),
+        Ok(u) if !u.is_empty() && u != "root" => nix::unistd::User::from_name(&u).ok().flatten().map(|u| u.dir),
         _ => std::env::var_os("HOME").map(PathBuf::from),
     }?;
     Some(home.join(".local/state/nsdojo/history"))

@@ -23,24 +23,13 @@ pub fn become_child_agent() {
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
     }
-    for sig in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-    ] {
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
         // SAFETY: restoring default dispositions inherited from the host.
         let _ = unsafe { signal(sig, SigHandler::SigDfl) };
     }
     // SAFETY: plain prctl; the name shows in `ps` so students can find terminal #1.
     unsafe {
-        libc::prctl(
-            libc::PR_SET_NAME,
-            c"nsdojo-sandbox".as_ptr() as libc::c_ulong,
-            0,
-            0,
-            0,
-        );
+        libc::prctl(libc::PR_SET_NAME, c"nsdojo-sandbox".as_ptr() as libc::c_ulong, 0, 0, 0);
     }
 }
 
@@ -49,10 +38,7 @@ pub fn serve(mut stream: UnixStream, keep_propagation: bool) -> ! {
     crate::guard::close_inherited_watchdog_fd();
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
     become_child_agent();
-    let mut origin = Origin {
-        unshared: Vec::new(),
-        keep_propagation,
-    };
+    let mut origin = Origin { unshared: Vec::new(), keep_propagation };
     loop {
         reap_orphans();
         let req: Request = match recv(&mut stream, &|| false) {

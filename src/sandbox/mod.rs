@@ -48,8 +48,7 @@ impl Sandbox {
     /// Fork a new agent. The host must be single-threaded here (it is: no threads anywhere).
     pub fn spawn() -> Result<Sandbox, SandboxError> {
         let (host_end, agent_end) = UnixStream::pair().map_err(SandboxError::Socket)?;
-        let keep_propagation =
-            std::env::var_os("NSDOJO_DEBUG_KEEP_PROPAGATION").is_some_and(|v| v == "1");
+        let keep_propagation = std::env::var_os("NSDOJO_DEBUG_KEEP_PROPAGATION").is_some_and(|v| v == "1");
         use std::io::Write;
         let _ = std::io::stdout().flush();
         let _ = std::io::stderr().flush();
@@ -63,11 +62,7 @@ impl Sandbox {
             ForkResult::Parent { child } => {
                 drop(agent_end);
                 crate::guard::track_pid(child.as_raw());
-                Ok(Sandbox {
-                    root: child,
-                    agent: child.as_raw(),
-                    stream: host_end,
-                })
+                Ok(Sandbox { root: child, agent: child.as_raw(), stream: host_end })
             }
         }
     }
@@ -107,16 +102,11 @@ impl Sandbox {
 
     /// Terminal #1's view: /proc/PID read from outside, plus what only the inside knows.
     pub fn observe(&mut self, paths: &[String]) -> Result<Snapshot, SandboxError> {
-        let inside = match self.ask(&Request::Observe {
-            paths: paths.to_vec(),
-        })? {
+        let inside = match self.ask(&Request::Observe { paths: paths.to_vec() })? {
             Reply::Observed(f) => *f,
             Reply::Performed(_) => return Err(SandboxError::Protocol),
         };
-        Ok(Snapshot {
-            proc: ProcFacts::read(self.agent),
-            inside,
-        })
+        Ok(Snapshot { proc: ProcFacts::read(self.agent), inside })
     }
 
     /// Kill the sandbox and everything in it, and wait for it.

@@ -48,10 +48,7 @@ fn clone_flag(ns: Ns) -> (CloneFlags, &'static str) {
         Ns::Net => (CloneFlags::CLONE_NEWNET, "CLONE_NEWNET"),
         Ns::User => (CloneFlags::CLONE_NEWUSER, "CLONE_NEWUSER"),
         Ns::Cgroup => (CloneFlags::CLONE_NEWCGROUP, "CLONE_NEWCGROUP"),
-        Ns::Time => (
-            CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
-            "CLONE_NEWTIME",
-        ),
+        Ns::Time => (CloneFlags::from_bits_retain(libc::CLONE_NEWTIME), "CLONE_NEWTIME"),
     }
 }
 
@@ -63,11 +60,7 @@ fn mount_flags_text(f: MsFlags) -> String {
         (MsFlags::MS_SHARED, "MS_SHARED"),
         (MsFlags::MS_SLAVE, "MS_SLAVE"),
     ];
-    let set: Vec<&str> = names
-        .iter()
-        .filter(|(b, _)| f.contains(*b))
-        .map(|(_, n)| *n)
-        .collect();
+    let set: Vec<&str> = names.iter().filter(|(b, _)| f.contains(*b)).map(|(_, n)| *n).collect();
     if set.is_empty() {
         "0".into()
     } else {
@@ -146,11 +139,7 @@ fn errno_line(call: &str, e: Errno) -> String {
     format!("{call} failed: {} ({:?})", e.desc(), e)
 }
 
-fn perform_into(
-    action: &Action,
-    origin: &mut Origin,
-    out: &mut Outcome,
-) -> Result<Option<nix::unistd::Pid>, String> {
+fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Result<Option<nix::unistd::Pid>, String> {
     let trace = &mut out.trace;
     match action {
         Action::Unshare(set) => {
@@ -171,20 +160,10 @@ fn perform_into(
             }
             if set.contains(&Ns::Mnt) {
                 if origin.keep_propagation {
-                    trace.push(Syscall::ok(
-                        "/* NSDOJO_DEBUG_KEEP_PROPAGATION: / left as it was */",
-                        0,
-                    ));
+                    trace.push(Syscall::ok("/* NSDOJO_DEBUG_KEEP_PROPAGATION: / left as it was */", 0));
                 } else {
-                    do_mount(
-                        trace,
-                        None,
-                        "/",
-                        None,
-                        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                        None,
-                    )
-                    .map_err(|e| errno_line("making / private", e))?;
+                    do_mount(trace, None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)
+                        .map_err(|e| errno_line("making / private", e))?;
                     if let Some(last) = trace.calls.last_mut() {
                         last.note = Some(
                             "as unshare(1) does by default: nothing mounted here can propagate to the host".into(),
@@ -213,75 +192,41 @@ fn perform_into(
             }
         }
         Action::Mkdir(p) => {
-            let res =
-                nix::unistd::mkdir(p.as_str(), nix::sys::stat::Mode::from_bits_truncate(0o755));
+            let res = nix::unistd::mkdir(p.as_str(), nix::sys::stat::Mode::from_bits_truncate(0o755));
             trace
                 .record(format!("mkdir({}, 0755)", quote(p)), res)
                 .map_err(|e| errno_line(&format!("mkdir {p}"), e))?;
         }
         Action::Rmdir(p) => {
-            let res = std::fs::remove_dir(p)
-                .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)));
-            trace
-                .record(format!("rmdir({})", quote(p)), res)
-                .map_err(|e| errno_line(&format!("rmdir {p}"), e))?;
+            let res = std::fs::remove_dir(p).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)));
+            trace.record(format!("rmdir({})", quote(p)), res).map_err(|e| errno_line(&format!("rmdir {p}"), e))?;
         }
         Action::MountTmpfs { target, options } => {
             guard(origin, Ns::Mnt, "mount")?;
-            do_mount(
-                trace,
-                Some("tmpfs"),
-                target,
-                Some("tmpfs"),
-                MsFlags::empty(),
-                options.as_deref(),
-            )
-            .map_err(|e| errno_line("mount", e))?;
+            do_mount(trace, Some("tmpfs"), target, Some("tmpfs"), MsFlags::empty(), options.as_deref())
+                .map_err(|e| errno_line("mount", e))?;
         }
         Action::MountProc { target } => {
             guard(origin, Ns::Mnt, "mount")?;
-            do_mount(
-                trace,
-                Some("proc"),
-                target,
-                Some("proc"),
-                MsFlags::empty(),
-                None,
-            )
-            .map_err(|e| errno_line("mount", e))?;
+            do_mount(trace, Some("proc"), target, Some("proc"), MsFlags::empty(), None)
+                .map_err(|e| errno_line("mount", e))?;
         }
-        Action::MountBind {
-            source,
-            target,
-            recursive,
-        } => {
+        Action::MountBind { source, target, recursive } => {
             guard(origin, Ns::Mnt, "mount")?;
             let mut f = MsFlags::MS_BIND;
             if *recursive {
                 f |= MsFlags::MS_REC;
             }
-            do_mount(trace, Some(source), target, None, f, None)
-                .map_err(|e| errno_line("mount", e))?;
+            do_mount(trace, Some(source), target, None, f, None).map_err(|e| errno_line("mount", e))?;
         }
         Action::Umount { target, lazy } => {
             guard(origin, Ns::Mnt, "unmount")?;
-            let (flags, text) = if *lazy {
-                (MntFlags::MNT_DETACH, "MNT_DETACH")
-            } else {
-                (MntFlags::empty(), "0")
-            };
+            let (flags, text) = if *lazy { (MntFlags::MNT_DETACH, "MNT_DETACH") } else { (MntFlags::empty(), "0") };
             trace
-                .record(
-                    format!("umount2({}, {text})", quote(target)),
-                    umount2(target.as_str(), flags),
-                )
+                .record(format!("umount2({}, {text})", quote(target)), umount2(target.as_str(), flags))
                 .map_err(|e| errno_line(&format!("umount {target}"), e))?;
         }
-        Action::MakePropagation {
-            target,
-            kind,
-            recursive,
-        } => {
+        Action::MakePropagation { target, kind, recursive } => {
             guard(origin, Ns::Mnt, "change mount propagation")?;
             let mut f = match kind {
                 Propagation::Private => MsFlags::MS_PRIVATE,
@@ -296,30 +241,19 @@ fn perform_into(
         Action::Sethostname(h) => {
             guard(origin, Ns::Uts, "set the hostname")?;
             trace
-                .record(
-                    format!("sethostname({}, {})", quote(h), h.len()),
-                    sethostname(h),
-                )
+                .record(format!("sethostname({}, {})", quote(h), h.len()), sethostname(h))
                 .map_err(|e| errno_line("sethostname", e))?;
         }
         Action::Chroot(p) => {
-            trace
-                .record(format!("chroot({})", quote(p)), chroot(p.as_str()))
-                .map_err(|e| errno_line("chroot", e))?;
+            trace.record(format!("chroot({})", quote(p)), chroot(p.as_str())).map_err(|e| errno_line("chroot", e))?;
         }
         Action::Chdir(p) => {
-            trace
-                .record(format!("chdir({})", quote(p)), chdir(p.as_str()))
-                .map_err(|e| errno_line("chdir", e))?;
+            trace.record(format!("chdir({})", quote(p)), chdir(p.as_str())).map_err(|e| errno_line("chdir", e))?;
         }
         Action::PivotRoot { new_root, put_old } => {
             guard(origin, Ns::Mnt, "pivot_root")?;
             let res = pivot_root(new_root.as_str(), put_old.as_str());
-            let mut sc = Syscall::from_result(
-                format!("pivot_root({}, {})", quote(new_root), quote(put_old)),
-                &res,
-                0,
-            );
+            let mut sc = Syscall::from_result(format!("pivot_root({}, {})", quote(new_root), quote(put_old)), &res, 0);
             if let Err(e) = res {
                 if let Some(why) = explain_pivot(e) {
                     sc = sc.with_note(why);
@@ -337,16 +271,12 @@ fn perform_into(
                 trace.push(Syscall::failed("msgget(IPC_PRIVATE, IPC_CREAT|0644)", e));
                 return Err(errno_line("msgget", e));
             }
-            trace.push(Syscall::ok(
-                "msgget(IPC_PRIVATE, IPC_CREAT|0644)",
-                id as i64,
-            ));
+            trace.push(Syscall::ok("msgget(IPC_PRIVATE, IPC_CREAT|0644)", id as i64));
         }
         Action::Write { path, text } => {
             let res = write_file(path, text);
             let n = text.len() as i64;
-            let mut sc =
-                Syscall::from_result(format!("write({}, {})", quote(path), quote(text)), &res, n);
+            let mut sc = Syscall::from_result(format!("write({}, {})", quote(path), quote(text)), &res, n);
             if res == Err(Errno::EPERM) && path.ends_with("_map") {
                 sc = sc.with_note("an id map can be written once, by a process with CAP_SETUID over the namespace (usually the parent)");
             }
@@ -372,6 +302,5 @@ fn write_file(path: &str, text: &str) -> Result<(), Errno> {
         .write(true)
         .open(path)
         .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
-    f.write_all(text.as_bytes())
-        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+    f.write_all(text.as_bytes()).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
 }

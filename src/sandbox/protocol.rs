@@ -56,37 +56,22 @@ pub fn send<T: Serialize>(stream: &mut UnixStream, msg: &T) -> io::Result<()> {
 
 /// Read one frame. `interrupted` is polled when a signal interrupts the read,
 /// so Ctrl-C during a step can abandon it.
-pub fn recv<T: DeserializeOwned>(
-    stream: &mut UnixStream,
-    interrupted: &dyn Fn() -> bool,
-) -> io::Result<T> {
+pub fn recv<T: DeserializeOwned>(stream: &mut UnixStream, interrupted: &dyn Fn() -> bool) -> io::Result<T> {
     let mut len = [0u8; 4];
     read_full(stream, &mut len, interrupted)?;
     let n = u32::from_le_bytes(len) as usize;
     if n > MAX_FRAME {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("frame of {n} bytes is too large"),
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("frame of {n} bytes is too large")));
     }
     let mut body = vec![0u8; n];
     read_full(stream, &mut body, interrupted)?;
     serde_json::from_slice(&body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
-fn read_full(
-    stream: &mut UnixStream,
-    mut buf: &mut [u8],
-    interrupted: &dyn Fn() -> bool,
-) -> io::Result<()> {
+fn read_full(stream: &mut UnixStream, mut buf: &mut [u8], interrupted: &dyn Fn() -> bool) -> io::Result<()> {
     while !buf.is_empty() {
         match stream.read(buf) {
-            Ok(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the sandbox closed the connection",
-                ))
-            }
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the sandbox closed the connection")),
             Ok(n) => buf = &mut buf[n..],
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                 if interrupted() {
@@ -113,9 +98,6 @@ mod tests {
         let err = recv::<Request>(&mut b, &|| false).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         drop(a);
-        assert_eq!(
-            recv::<Request>(&mut b, &|| false).unwrap_err().kind(),
-            io::ErrorKind::UnexpectedEof
-        );
+        assert_eq!(recv::<Request>(&mut b, &|| false).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
     }
 }

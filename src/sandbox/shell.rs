@@ -40,11 +40,7 @@ pub fn run(cmd: &str, timeout: Duration) -> (Syscall, ShellOutput) {
             let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT));
             return (
                 Syscall::failed(call, errno).with_note("there is no /bin/sh at this root"),
-                ShellOutput {
-                    status: 127,
-                    stderr: e.to_string(),
-                    ..Default::default()
-                },
+                ShellOutput { status: 127, stderr: e.to_string(), ..Default::default() },
             );
         }
     };
@@ -67,8 +63,7 @@ pub fn run(cmd: &str, timeout: Duration) -> (Syscall, ShellOutput) {
         if err_open {
             fds.push(PollFd::new(err.as_fd(), PollFlags::POLLIN));
         }
-        let ms =
-            PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::MAX);
+        let ms = PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::MAX);
         match poll(&mut fds, ms) {
             Ok(0) => continue,
             Ok(_) => {}
@@ -92,9 +87,7 @@ pub fn run(cmd: &str, timeout: Duration) -> (Syscall, ShellOutput) {
         let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
     }
     let status = match child.wait() {
-        Ok(s) => s.code().unwrap_or_else(|| {
-            128 + std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(0)
-        }),
+        Ok(s) => s.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(0)),
         Err(_) => -1,
     };
     // Background jobs the command left behind die with its process group.
@@ -107,10 +100,7 @@ pub fn run(cmd: &str, timeout: Duration) -> (Syscall, ShellOutput) {
     };
     let mut sc = Syscall::ok(call, 0);
     if timed_out {
-        sc = sc.with_note(format!(
-            "killed after {} s: the command did not finish",
-            timeout.as_secs()
-        ));
+        sc = sc.with_note(format!("killed after {} s: the command did not finish", timeout.as_secs()));
     } else if status != 0 {
         sc = sc.with_note(format!("exit status {status}"));
     }

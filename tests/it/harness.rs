@@ -1,0 +1,193 @@
+//! Helpers: a `Test` builder for the binary, root gating, host snapshots.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+
+/// Root tests compare the whole host before and after, so they run one at a time.
+static HOST: Mutex<()> = Mutex::new(());
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_nsdojo"))
+}
+
+pub fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// `Some(guard)` when the test may touch the host as root; `None` = skipped (reported).
+pub fn root_or_skip(test: &str) -> Option<MutexGuard<'static, ()>> {
+    if nix::unistd::geteuid().is_root() {
+        return Some(HOST.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+    let why = format!("{test}: skipped: needs root (run the tests with sudo)");
+    if std::env::var("NSDOJO_REQUIRE_ROOT").as_deref() == Ok("1") {
+        panic!("{why}; NSDOJO_REQUIRE_ROOT=1 makes a skip a failure");
+    }
+    eprintln!("{why}");
+    None
+}
+
+macro_rules! require_root {
+    () => {
+        match $crate::harness::root_or_skip(module_path!()) {
+            Some(g) => g,
+            None => return,
+        }
+    };
+}
+pub(crate) use require_root;
+
+/// A run of the binary that reads like a sentence:
+/// `Test::new().args(["run", "mnt", "--check"]).succeeds().stdout_has("✔")`.
+pub struct Test {
+    cmd: Command,
+}
+
+pub struct Done {
+    pub out: Output,
+}
+
+impl Test {
+    pub fn new() -> Test {
+        let mut cmd = Command::new(bin());
+        cmd.env("NO_COLOR", "1").env("COLUMNS", "100").env_remove("LANG").env_remove("LC_ALL");
+        Test { cmd }
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, a: I) -> Test {
+        self.cmd.args(a);
+        self
+    }
+
+    pub fn run(mut self) -> Done {
+        Done { out: self.cmd.output().expect("run nsdojo") }
+    }
+
+    pub fn succeeds(self) -> Done {
+        let d = self.run();
+        assert!(d.out.status.success(), "expected success, got {:?}\n{}", d.out.status, d.text());
+        d
+    }
+
+    pub fn fails_with(self, code: i32) -> Done {
+        let d = self.run();
+        assert_eq!(d.out.status.code(), Some(code), "{}", d.text());
+        d
+    }
+}
+
+impl Done {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+
+    pub fn text(&self) -> String {
+        format!("--- stdout\n{}\n--- stderr\n{}", self.stdout(), self.stderr())
+    }
+
+    pub fn stdout_has(self, s: &str) -> Done {
+        assert!(self.stdout().contains(s), "stdout lacks {s:?}\n{}", self.text());
+        self
+    }
+
+    pub fn stderr_has(self, s: &str) -> Done {
+        assert!(self.stderr().contains(s), "stderr lacks {s:?}\n{}", self.text());
+        self
+    }
+
+    pub fn stderr_is_one_line(self) -> Done {
+        assert_eq!(self.stderr().trim_end().lines().count(), 1, "{}", self.text());
+        self
+    }
+}
+
+/// What a second terminal would check to see that the host is as it was.
+#[derive(Debug, PartialEq, Eq)]
+pub struct HostState {
+    pub mounts: BTreeSet<String>,
+    pub hostname: String,
+    pub netns: Option<BTreeSet<String>>,
+    pub msg_queues: String,
+    pub cgroup_dirs: BTreeSet<String>,
+    pub leftovers: BTreeSet<String>,
+}
+
+fn dirs_below(root: &str, depth: usize, out: &mut BTreeSet<String>) {
+    let Ok(rd) = std::fs::read_dir(root) else { return };
+    for e in rd.flatten() {
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            let p = e.path().display().to_string();
+            // The VM's own process manager creates and removes memory:/process_api/* groups.
+            if p.contains("/process_api") {
+                continue;
+            }
+            out.insert(p.clone());
+            if depth > 1 {
+                dirs_below(&p, depth - 1, out);
+            }
+        }
+    }
+}
+
+impl HostState {
+    pub fn now() -> HostState {
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .map(|l| {
+                // Drop the mount and parent ids; keep what a mount *is*.
+                l.splitn(3, ' ').nth(2).unwrap_or("").to_string()
+            })
+            .collect();
+        let mut cgroup_dirs = BTreeSet::new();
+        dirs_below("/sys/fs/cgroup", 3, &mut cgroup_dirs);
+        let netns = std::fs::read_dir("/run/netns")
+            .ok()
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect());
+        let mut leftovers = BTreeSet::new();
+        for e in std::fs::read_dir("/tmp").unwrap().flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with("nsdojo-") {
+                leftovers.insert(format!("/tmp/{n}"));
+            }
+        }
+        if std::path::Path::new("/run/nsdojo").exists() {
+            leftovers.insert("/run/nsdojo".into());
+        }
+        HostState {
+            mounts,
+            hostname: nix::unistd::gethostname().unwrap().to_string_lossy().into_owned(),
+            netns,
+            msg_queues: std::fs::read_to_string("/proc/sysvipc/msg").unwrap_or_default(),
+            cgroup_dirs,
+            leftovers,
+        }
+    }
+
+    /// Wait (briefly) for asynchronous cleanup, then compare.
+    pub fn assert_unchanged_since(&self, what: &str) {
+        let mut now = HostState::now();
+        for _ in 0..100 {
+            if now == *self {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            now = HostState::now();
+        }
+        assert_eq!(*self, now, "the host changed after {what}");
+    }
+}
+
+/// Is a process alive (and not a zombie)?
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
+}

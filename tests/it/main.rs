@@ -1,0 +1,11 @@
+//! Integration tests: they run the built `nsdojo` binary (never fork from
+//! this multithreaded harness), as root, and compare the host before and
+//! after. As a normal user they report a skip with the reason; with
+//! NSDOJO_REQUIRE_ROOT=1 (CI) a skip is a failure.
+
+mod harness;
+
+mod bad_input;
+mod guard;
+mod repl;
+mod run;

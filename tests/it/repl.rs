@@ -1,0 +1,105 @@
+//! The interactive path, driven on a real pty.
+
+use std::process::Command;
+
+use rexpect::session::{spawn_command, PtySession};
+
+use crate::harness::{alive, bin, require_root, HostState};
+
+pub fn repl(extra_env: &[(&str, &str)]) -> (PtySession, tempfile::TempDir) {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.env("NO_COLOR", "1").env("COLUMNS", "120").env("NSDOJO_HISTORY", home.path().join("history"));
+    cmd.env_remove("LANG").env_remove("LC_ALL");
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut p = spawn_command(cmd, Some(20_000)).expect("spawn nsdojo on a pty");
+    p.exp_string("nsdojo> ").expect("first prompt");
+    (p, home)
+}
+
+fn readlink_ns(pid: i32, ns: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap().display().to_string()
+}
+
+/// Start `lesson`, run `steps` steps, return the sandbox PID the REPL printed.
+pub fn lesson_steps(p: &mut PtySession, lesson: &str, steps: usize) -> i32 {
+    p.send_line(&format!("lesson {lesson}")).unwrap();
+    p.exp_regex(&format!(r"nsdojo\[{lesson} 0/\d+\]> ")).unwrap();
+    let mut pid = 0;
+    for i in 1..=steps {
+        p.send_line("next").unwrap();
+        let (_, m) = p.exp_regex(r"PID (\d+) ").unwrap();
+        pid = m.trim_start_matches("PID ").trim().parse().unwrap();
+        p.exp_regex(&format!(r"nsdojo\[{lesson} {i}/\d+\]> ")).unwrap();
+    }
+    pid
+}
+
+#[test]
+fn the_mnt_inode_shown_is_the_one_a_second_terminal_reads() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let (mut p, _home) = repl(&[]);
+    p.send_line("lesson mnt").unwrap();
+    p.exp_regex(r"nsdojo\[mnt 0/4\]> ").unwrap();
+    p.send_line("next").unwrap();
+    let (_, pid) = p.exp_regex(r"PID \d+").unwrap();
+    let pid: i32 = pid.trim_start_matches("PID ").parse().unwrap();
+    let (_, shown) = p.exp_regex(r"\* mnt:\[\d+\]").unwrap();
+    // Read by the test itself, as terminal #2 would, while the sandbox lives.
+    assert_eq!(shown.trim_start_matches("* "), readlink_ns(pid, "mnt"));
+    assert_ne!(readlink_ns(pid, "mnt"), readlink_ns(std::process::id() as i32, "mnt"));
+    p.exp_string(&format!("readlink /proc/{pid}/ns/mnt")).unwrap();
+    p.exp_regex(r"nsdojo\[mnt 1/4\]> ").unwrap();
+
+    p.send_line("nxt").unwrap();
+    p.exp_string("did you mean `next`?").unwrap();
+    p.exp_regex(r"nsdojo\[mnt 1/4\]> ").unwrap();
+    p.send_line("").unwrap();
+    p.exp_regex(r"nsdojo\[mnt 1/4\]> ").unwrap();
+    p.send_control('c').unwrap();
+    p.exp_string("nothing to stop").unwrap();
+    p.send_line("next").unwrap();
+    p.exp_string("host.mounts lacks").unwrap();
+    p.exp_regex(r"nsdojo\[mnt 2/4\]> ").unwrap();
+    p.send_line("hint").unwrap();
+    p.exp_string("hint:").unwrap();
+    p.send_line("lesson bogus").unwrap();
+    p.exp_string("no lesson `bogus`").unwrap();
+    p.send_line("quit").unwrap();
+    p.exp_eof().unwrap();
+    assert!(!alive(pid), "the sandbox died with the session");
+    before.assert_unchanged_since("a REPL session");
+}
+
+#[test]
+fn again_back_reset_and_eof() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let (mut p, home) = repl(&[]);
+    let pid = lesson_steps(&mut p, "uts", 2);
+    p.send_line("again").unwrap();
+    let (_, m) = p.exp_regex(r"PID (\d+) ").unwrap();
+    let again_pid: i32 = m.trim_start_matches("PID ").trim().parse().unwrap();
+    assert_ne!(pid, again_pid, "again starts from a fresh sandbox");
+    assert!(!alive(pid));
+    p.exp_string("sandbox.hostname == container-test").unwrap();
+    p.exp_regex(r"nsdojo\[uts 2/3\]> ").unwrap();
+    p.send_line("back").unwrap();
+    p.exp_regex(r"nsdojo\[uts 1/3\]> ").unwrap();
+    p.send_line("diff").unwrap();
+    p.exp_string("no step has run yet").unwrap();
+    p.send_line("next").unwrap();
+    p.exp_regex(r"nsdojo\[uts 2/3\]> ").unwrap();
+    p.send_line("diff").unwrap();
+    p.exp_string("container-test").unwrap();
+    p.send_line("reset").unwrap();
+    p.exp_regex(r"nsdojo\[uts 0/3\]> ").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+    let history = std::fs::read_to_string(home.path().join("history")).unwrap();
+    assert!(history.contains("lesson uts"), "history kept: {history}");
+    before.assert_unchanged_since("again/back/reset/EOF");
+}

@@ -1,0 +1,46 @@
+use crate::harness::{require_root, HostState, Test};
+
+#[test]
+fn mnt_and_uts_pass_their_checks_and_leave_the_host_as_it_was() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let d = Test::new().args(["run", "mnt", "uts", "--check"]).succeeds();
+    let out = d.stdout();
+    assert!(out.contains("unshare(CLONE_NEWNS) = 0"), "{out}");
+    assert!(out.contains("mount(\"tmpfs\", \"/tmp/nsdojo-"), "{out}");
+    assert!(out.contains("sethostname(\"container-test\", 14) = 0"), "{out}");
+    assert!(!out.contains('✘'), "{out}");
+    assert!(out.matches('✔').count() >= 15, "{out}");
+    before.assert_unchanged_since("run mnt uts");
+}
+
+#[test]
+fn a_check_that_does_not_hold_fails_the_run() {
+    let _g = require_root!();
+    let lesson = crate::harness::repo("tests/lessons/fault-no-unshare.toml");
+    Test::new()
+        .args(["--lessons".as_ref(), lesson.as_os_str(), "run".as_ref(), "fault".as_ref(), "--check".as_ref()])
+        .fails_with(1)
+        .stdout_has("✘ sandbox.ns.mnt != host.ns.mnt")
+        .stderr_has("1 step(s) failed their checks");
+}
+
+#[test]
+fn without_check_a_failing_lesson_still_exits_zero() {
+    let _g = require_root!();
+    let lesson = crate::harness::repo("tests/lessons/fault-no-unshare.toml");
+    Test::new()
+        .args(["--lessons".as_ref(), lesson.as_os_str(), "run".as_ref(), "1".as_ref()])
+        .succeeds()
+        .stdout_has("✘");
+}
+
+#[test]
+fn korean_text_when_asked() {
+    let _g = require_root!();
+    Test::new()
+        .args(["run", "uts", "--lang", "ko"])
+        .succeeds()
+        .stdout_has("호스트 이름을 바꿉니다")
+        .stdout_has("터미널 #1 (샌드박스)");
+}
