@@ -146,19 +146,13 @@ impl Record {
                 done.push(format!("netns {}", m.display()));
             }
         }
-        for cg in &self.cgroups {
-            if cg.exists() {
-                if let Ok(procs) = fs::read_to_string(cg.join("cgroup.procs")) {
-                    for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
-                        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
-                    }
-                }
-                for _ in 0..50 {
-                    if fs::remove_dir(cg).is_ok() || !cg.exists() {
-                        done.push(format!("cgroup {}", cg.display()));
-                        break;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(10));
+        if !self.cgroups.is_empty() {
+            // Kills what is left inside, removes child groups first, then the groups.
+            let mut trace = crate::trace::Trace::default();
+            let _ = crate::cgroup::remove_paths(&self.cgroups, &mut trace);
+            for cg in &self.cgroups {
+                if !cg.exists() {
+                    done.push(format!("cgroup {}", cg.display()));
                 }
             }
         }
@@ -183,9 +177,20 @@ impl Record {
     }
 }
 
-/// The running session's record, kept in memory and on disk.
+/// Add to a session's record on disk (the record file is the source of truth,
+/// so the watchdog and `nsdojo cleanup` see everything added so far).
+pub fn record_add(id: &str, change: impl FnOnce(&mut Record)) -> std::io::Result<()> {
+    let mut rec: Record = match fs::read(Record::path(id)) {
+        Ok(b) => serde_json::from_slice(&b).map_err(std::io::Error::other)?,
+        Err(e) => return Err(e),
+    };
+    change(&mut rec);
+    rec.save()
+}
+
+/// The running session: its id, and the pipe that keeps its watchdog waiting.
 pub struct Session {
-    pub record: Record,
+    id: String,
     watchdog_write: Option<OwnedFd>,
 }
 
@@ -207,32 +212,34 @@ impl Session {
             nix::unistd::ForkResult::Parent { .. } => {
                 drop(r);
                 WATCHDOG_FD.store(w.as_raw_fd(), Ordering::SeqCst);
-                Ok(Session { record, watchdog_write: Some(w) })
+                Ok(Session { id: record.id, watchdog_write: Some(w) })
             }
         }
     }
 
     pub fn id(&self) -> &str {
-        &self.record.id
+        &self.id
     }
 
     /// Record a directory *before* creating it.
     pub fn add_dir(&mut self, d: PathBuf) -> std::io::Result<()> {
-        self.record.dirs.push(d);
-        self.record.save()
+        record_add(&self.id, |r| r.dirs.push(d))
     }
 
     pub fn remove_dir(&mut self, d: &Path) {
         if d.exists() {
             let _ = fs::remove_dir_all(d);
         }
-        self.record.dirs.retain(|x| x != d);
-        let _ = self.record.save();
+        let _ = record_add(&self.id, |r| r.dirs.retain(|x| x != d));
     }
 
     /// Clean up now and tell the watchdog it has nothing left to do.
     pub fn finish(&mut self) {
-        self.record.clean();
+        if let Ok(bytes) = fs::read(Record::path(&self.id)) {
+            if let Ok(rec) = serde_json::from_slice::<Record>(&bytes) {
+                rec.clean();
+            }
+        }
         if let Some(w) = self.watchdog_write.take() {
             let mut f = fs::File::from(w);
             let _ = f.write_all(b"done");

@@ -186,6 +186,8 @@ fn run_lessons(style: &Style, session: &mut guard::Session, lessons: Vec<Lesson>
     for l in lessons {
         println!("\n{}", l.title.get(style.lang).bold().cyan());
         let mut lab = lab::Lab::new(l, session, None)?;
+        // The meter redraws one line; only on a terminal.
+        lab.live = std::io::IsTerminal::is_terminal(&std::io::stdout());
         for i in 0..lab.lesson.steps.len() {
             let report = lab.run_step(i)?;
             let expand = |s: &str| lab.expand(s);

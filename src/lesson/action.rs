@@ -148,6 +148,29 @@ pub enum Action {
     Sh(String),
     /// Run a real shell command on the host (terminal #2).
     HostSh(String),
+    /// Create the session's cgroup with these controllers (host side: `cgcreate`).
+    CgroupCreate(Vec<String>),
+    /// Set a limit: `cpu 30%`, `memory 32M`, `pids 16` (host side: `cgset`).
+    CgroupLimit {
+        controller: String,
+        value: u64,
+    },
+    /// Move the sandbox agent into the session's cgroup (`cgexec` / `echo PID > cgroup.procs`).
+    CgroupJoin,
+    /// Run a CPU burner in the sandbox for `secs` seconds while the host meters it like `top`.
+    Burn {
+        secs: u32,
+    },
+    /// Stop the burner (internal: sent by the host after metering).
+    BurnStop,
+    /// A child in the sandbox allocates and touches this many bytes (memory limit demo).
+    Hog {
+        bytes: u64,
+    },
+    /// The sandbox tries to start this many processes at once (pids limit demo).
+    Forks {
+        count: u32,
+    },
     /// Perform the inner action; a failure is recorded but does not stop the step.
     Try(Box<Action>),
 }
@@ -180,13 +203,14 @@ impl Action {
             Action::Sh(c) => Action::Sh(x(c)),
             Action::HostSh(c) => Action::HostSh(x(c)),
             Action::Try(a) => Action::Try(Box::new(a.expand(vars))),
+            other => other.clone(),
         }
     }
 
     /// Whether this action runs on the host rather than in the sandbox.
     pub fn is_host(&self) -> bool {
         match self {
-            Action::HostSh(_) => true,
+            Action::HostSh(_) | Action::CgroupCreate(_) | Action::CgroupLimit { .. } | Action::CgroupJoin => true,
             Action::Try(a) => a.is_host(),
             _ => false,
         }
@@ -233,8 +257,23 @@ pub const ACTION_NAMES: &[&str] = &[
     "write",
     "sh",
     "host",
+    "cgroup",
+    "burn",
+    "hog",
+    "forks",
     "try",
 ];
+
+/// `30%`, `32M`, `16`, `3s`: a number with an optional unit.
+fn quantity(s: &str, units: &[(&str, u64)]) -> Option<u64> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult = units.iter().find(|(u, _)| *u == unit)?.1;
+    n.checked_mul(mult)
+}
+
+const SIZE_UNITS: &[(&str, u64)] = &[("", 1), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)];
 
 fn word(i: &str) -> IResult<&str, String> {
     alt((
@@ -398,6 +437,58 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
             arity(2, "write PATH TEXT")?;
             Action::Write { path: args[0].clone(), text: args[1].clone() }
         }
+        "cgroup" => match args.first().map(String::as_str) {
+            Some("create") if args.len() > 1 => {
+                for c in &args[1..] {
+                    if !["cpu", "memory", "pids"].contains(&c.as_str()) {
+                        return Err(err(format!("unknown controller `{c}` (cpu, memory, pids)")));
+                    }
+                }
+                Action::CgroupCreate(args[1..].to_vec())
+            }
+            Some("limit") if args.len() == 3 => {
+                let value = match args[1].as_str() {
+                    "cpu" => {
+                        args[2].strip_suffix('%').and_then(|p| p.parse::<u64>().ok()).filter(|p| (1..=100).contains(p))
+                    }
+                    "memory" => quantity(&args[2], SIZE_UNITS).filter(|b| *b >= 1 << 20),
+                    "pids" => args[2].parse::<u64>().ok().filter(|n| *n >= 1),
+                    other => return Err(err(format!("unknown controller `{other}` (cpu, memory, pids)"))),
+                };
+                let Some(value) = value else {
+                    return Err(err(format!("bad {} limit `{}` (cpu 30%, memory 32M, pids 16)", args[1], args[2])));
+                };
+                Action::CgroupLimit { controller: args[1].clone(), value }
+            }
+            Some("join") if args.len() == 1 => Action::CgroupJoin,
+            _ => {
+                return Err(err(
+                    "expected `cgroup create CONTROLLER…`, `cgroup limit cpu 30%|memory 32M|pids 16` or `cgroup join`"
+                        .into(),
+                ))
+            }
+        },
+        "burn" => {
+            arity(1, "burn SECONDS (e.g. burn 3s)")?;
+            match quantity(&args[0], &[("s", 1), ("", 1)]).filter(|s| (1..=60).contains(s)) {
+                Some(secs) => Action::Burn { secs: secs as u32 },
+                None => return Err(err(format!("bad duration `{}` (1s to 60s)", args[0]))),
+            }
+        }
+        "hog" => {
+            arity(1, "hog SIZE (e.g. hog 64M)")?;
+            match quantity(&args[0], SIZE_UNITS).filter(|b| *b >= 1 << 20 && *b <= 4 << 30) {
+                Some(bytes) => Action::Hog { bytes },
+                None => return Err(err(format!("bad size `{}` (1M to 4G)", args[0]))),
+            }
+        }
+        "forks" => {
+            arity(1, "forks COUNT")?;
+            match args[0].parse::<u32>().ok().filter(|n| (1..=1000).contains(n)) {
+                Some(count) => Action::Forks { count },
+                None => return Err(err(format!("bad count `{}` (1 to 1000)", args[0]))),
+            }
+        }
         other => {
             let hint = crate::suggest::nearest(other, ACTION_NAMES)
                 .map(|s| format!(" (did you mean `{s}`?)"))
@@ -456,6 +547,36 @@ mod tests {
         assert!(parse_action("").is_err());
         assert!(parse_action("host ls").is_err());
         assert!(parse_action("try").is_err());
+    }
+
+    #[test]
+    fn cgroup_actions_and_quantities() {
+        assert_eq!(
+            parse_action("cgroup create cpu memory"),
+            Ok(Action::CgroupCreate(vec!["cpu".into(), "memory".into()]))
+        );
+        assert_eq!(
+            parse_action("cgroup limit cpu 30%"),
+            Ok(Action::CgroupLimit { controller: "cpu".into(), value: 30 })
+        );
+        assert_eq!(
+            parse_action("cgroup limit memory 32M"),
+            Ok(Action::CgroupLimit { controller: "memory".into(), value: 32 << 20 })
+        );
+        assert_eq!(parse_action("burn 3s"), Ok(Action::Burn { secs: 3 }));
+        assert_eq!(parse_action("hog 64M"), Ok(Action::Hog { bytes: 64 << 20 }));
+        assert_eq!(parse_action("forks 50"), Ok(Action::Forks { count: 50 }));
+        for bad in [
+            "cgroup limit cpu 300%",
+            "cgroup limit cpu 30",
+            "cgroup create blkio",
+            "burn 0s",
+            "burn 1h",
+            "hog 12Q",
+            "forks -1",
+        ] {
+            assert!(parse_action(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

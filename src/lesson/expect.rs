@@ -125,7 +125,10 @@ pub const STEP_FACTS: &[(&str, &str)] = &[
     ("errno", "errno name of the last failed call (`none` if all succeeded)"),
     ("stdout", "standard output of the step's last sh"),
     ("stderr", "standard error of the step's last sh"),
-    ("status", "exit status of the step's last sh"),
+    ("status", "exit status of the step's last sh (or hog, forks)"),
+    ("cpu", "average %CPU the meter measured during the step's burn"),
+    ("confined", "true if the burner was in the session's cgroup at every sample"),
+    ("throttled", "periods the CPU controller throttled during the burn"),
 ];
 
 const NS_NAMES: [&str; 8] = ["mnt", "uts", "ipc", "pid", "net", "user", "cgroup", "time"];

@@ -85,6 +85,7 @@ pub const SHOW_VIEWS: &[(&str, &str)] = &[
     ("ipc", "SysV message queues"),
     ("root", "root and working directory"),
     ("ls PATH", "directory listing of PATH on both sides"),
+    ("cgroup-files", "the session cgroup's limit files, before and after"),
 ];
 
 /// A lesson file error: `file:line:col: message`.
@@ -223,8 +224,13 @@ fn string_content_start(src: &str, span_start: usize) -> usize {
 }
 
 /// The lessons compiled into the binary, in curriculum order.
-pub const BUILTIN: &[(&str, &str)] =
-    &[("mnt.toml", include_str!("../../lessons/04-mnt.toml")), ("uts.toml", include_str!("../../lessons/05-uts.toml"))];
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("04-mnt.toml", include_str!("../../lessons/04-mnt.toml")),
+    ("05-uts.toml", include_str!("../../lessons/05-uts.toml")),
+    ("11-cgroup-cpu.toml", include_str!("../../lessons/11-cgroup-cpu.toml")),
+    ("12-cgroup-memory.toml", include_str!("../../lessons/12-cgroup-memory.toml")),
+    ("13-cgroup-pids.toml", include_str!("../../lessons/13-cgroup-pids.toml")),
+];
 
 /// Errors from loading a set of lessons.
 #[derive(Debug, thiserror::Error)]

@@ -190,6 +190,10 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
     }
     for v in &st.show {
         let v = expand(v);
+        if v == "cgroup-files" {
+            o.push_str(&cgroup_files(style, r));
+            continue;
+        }
         let (title, rows) = views::rows(&v, &r.before, &r.after);
         if rows.is_empty() {
             continue;
@@ -287,6 +291,47 @@ pub fn diff(style: &Style, r: &StepReport) -> String {
         o.push_str("the last step changed nothing that nsdojo observes\n");
     }
     o
+}
+
+/// The session cgroup's files, before and after the step (the "cgget" view).
+fn cgroup_files(style: &Style, r: &StepReport) -> String {
+    let (before, after) = &r.cgroup_files;
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(style.width.saturating_sub(2))
+        .set_header(vec!["file", "before", "after"]);
+    let names: Vec<&String> = after.iter().map(|(n, _)| n).chain(before.iter().map(|(n, _)| n)).collect();
+    let mut seen = Vec::new();
+    for n in names {
+        if seen.contains(&n) {
+            continue;
+        }
+        seen.push(n);
+        let get = |v: &Vec<(String, String)>| {
+            v.iter().find(|(k, _)| k == n).map_or("—".to_string(), |(_, x)| x.trim().to_string())
+        };
+        let (b, a) = (get(before), get(after));
+        let changed = b != a;
+        t.add_row(vec![n.clone(), b, mark(&a, changed)]);
+    }
+    if seen.is_empty() {
+        return format!("\n{}\n", "cgroup files: no cgroup yet".dimmed());
+    }
+    format!("\n{}  {}\n{t}\n", "cgroup files (cat)".bold(), format!("(* = {})", label(style.lang, "changed")).dimmed())
+}
+
+/// One line of the live CPU meter, like a row of `top`.
+pub fn meter_line(pid: i32, s: &crate::sandbox::protocol::MeterSample) -> String {
+    let filled = ((s.percent / 100.0) * 30.0).round().clamp(0.0, 30.0) as usize;
+    let bar = format!("{}{}", "█".repeat(filled), "░".repeat(30 - filled));
+    let conf = match s.confined {
+        Some(true) => " in the cgroup",
+        Some(false) => " NOT in the cgroup",
+        None => "",
+    };
+    let thr = s.nr_throttled.map(|t| format!(" throttled {t}")).unwrap_or_default();
+    format!("  {:>5.1}s  PID {pid}  {bar} {:>5.1}% CPU{conf}{thr}   ", s.at_ms as f64 / 1000.0, s.percent)
 }
 
 /// `lessons`: the curriculum, with the current one marked.

@@ -42,6 +42,7 @@ fn report() -> (Lesson, StepReport) {
             },
         ],
         work: "/tmp/w".into(),
+        cgroup_files: (vec![], vec![]),
     };
     (lesson, r)
 }

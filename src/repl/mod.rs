@@ -144,7 +144,8 @@ impl Repl {
         let lesson = lesson.clone();
         self.leave_lesson();
         match Lab::new(lesson, &mut self.session, self.rootfs.clone()) {
-            Ok(lab) => {
+            Ok(mut lab) => {
+                lab.live = true;
                 let lang = self.style.lang;
                 println!("\n{}", lab.lesson.title.get(lang).bold().cyan());
                 if !lab.lesson.intro.is_empty() {
@@ -228,7 +229,11 @@ impl Repl {
             let expand = |s: &str| lab.expand(s);
             print!("{}", render::step(&self.style, &lab.lesson, r, &expand));
             if lab.next >= lab.lesson.steps.len() {
-                println!("{}", "lesson complete ✔ — `lessons` for the next one".green().bold());
+                if r.passed() {
+                    println!("{}", "lesson complete ✔ — `lessons` for the next one".green().bold());
+                } else {
+                    println!("{}", "end of the lesson, but this step's checks failed: `again` re-runs it".yellow());
+                }
             }
         }
     }

@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod perform;
+pub mod pressure;
 pub mod protocol;
 pub mod shell;
 

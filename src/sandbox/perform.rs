@@ -23,8 +23,10 @@ use crate::trace::{quote, Syscall, Trace};
 /// What the agent knows about itself. The agent is the only process that
 /// changes its own namespaces, so tracking them here is exact, and it works
 /// after chroot or pivot_root when /proc/self may no longer be reachable.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Origin {
+    /// The CPU burner started by `burn`, stopped by the host's `BurnStop`.
+    pub burner: Option<crate::cgroup::Burner>,
     /// Namespaces this sandbox has left the host's copy of.
     pub unshared: Vec<Ns>,
     /// Debug switch for the propagation test: do not make / private after unshare(mnt).
@@ -287,6 +289,27 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
             let (sc, output) = shell::run(cmd, shell::TIMEOUT);
             trace.push(sc);
             out.output = Some(output);
+        }
+        Action::Burn { .. } => {
+            let mut b = crate::cgroup::Burner::spawn_held().map_err(|e| format!("could not start the burner: {e}"))?;
+            let pid = b.pid();
+            trace
+                .push(Syscall::ok("fork()", pid as i64).with_note("a busy loop, in whatever cgroup terminal #1 is in"));
+            b.release().map_err(|e| format!("could not start the burner: {e}"))?;
+            out.burner_pid = Some(pid);
+            origin.burner = Some(b);
+        }
+        Action::BurnStop => {
+            if let Some(b) = origin.burner.take() {
+                let pid = b.pid();
+                let _ = b.stop();
+                trace.push(Syscall::ok(format!("kill({pid}, SIGKILL)"), 0));
+            }
+        }
+        Action::Hog { bytes } => return super::pressure::hog(*bytes, out).map(|_| None),
+        Action::Forks { count } => return super::pressure::forks(*count, out).map(|_| None),
+        Action::CgroupCreate(_) | Action::CgroupLimit { .. } | Action::CgroupJoin => {
+            return Err("this action runs on the host, not in the sandbox".into());
         }
         Action::Try(inner) => {
             // The failure stays in the trace (and in step.errno); the step goes on.

@@ -44,7 +44,23 @@ pub struct Outcome {
     pub error: Option<String>,
     /// The agent forked (`unshare pid`) and its child now answers.
     pub forked_agent: bool,
+    /// PID (as the agent sees it) of a CPU burner it started (`burn`).
+    pub burner_pid: Option<i32>,
+    /// %CPU samples taken by the host while the burner ran.
+    pub meter: Vec<MeterSample>,
 }
+
+/// One reading of the live meter, like a line of `top`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeterSample {
+    pub at_ms: u64,
+    pub percent: f64,
+    /// Whether the burner was in the session's cgroup at that moment (None: no group).
+    pub confined: Option<bool>,
+    pub nr_throttled: Option<u64>,
+}
+
+impl Eq for MeterSample {}
 
 pub fn send<T: Serialize>(stream: &mut UnixStream, msg: &T) -> io::Result<()> {
     let body = serde_json::to_vec(msg).map_err(io::Error::other)?;

@@ -6,6 +6,7 @@
 mod harness;
 
 mod bad_input;
+mod cgroup;
 mod guard;
 mod repl;
 mod run;

@@ -30,8 +30,9 @@ pub fn lesson_steps(p: &mut PtySession, lesson: &str, steps: usize) -> i32 {
     let mut pid = 0;
     for i in 1..=steps {
         p.send_line("next").unwrap();
-        let (_, m) = p.exp_regex(r"PID (\d+) ").unwrap();
-        pid = m.trim_start_matches("PID ").trim().parse().unwrap();
+        // Every step ends with how to enter terminal #1 from a second terminal.
+        let (_, m) = p.exp_regex(r"nsenter -t \d+ -a sh").unwrap();
+        pid = m.split_whitespace().nth(2).unwrap().parse().unwrap();
         p.exp_regex(&format!(r"nsdojo\[{lesson} {i}/\d+\]> ")).unwrap();
     }
     pid

@@ -5,6 +5,8 @@
 //! result is a [`StepReport`], pure data that the renderer turns into text,
 //! so the REPL, `run` and transcripts all show the same thing.
 
+mod host;
+
 use std::path::PathBuf;
 
 use crate::guard::Session;
@@ -33,6 +35,9 @@ pub struct CheckReport {
     pub verdict: Verdict,
 }
 
+/// (file name, contents) pairs.
+pub type Files = Vec<(String, String)>;
+
 #[derive(Debug, Clone)]
 pub struct StepReport {
     pub lesson: String,
@@ -46,6 +51,8 @@ pub struct StepReport {
     pub after: Sides,
     pub checks: Vec<CheckReport>,
     pub work: String,
+    /// The session cgroup's limit files (name, value), before and after the step.
+    pub cgroup_files: (Files, Files),
 }
 
 impl StepReport {
@@ -87,6 +94,7 @@ impl FactSource for StepFacts<'_> {
                     "status" => {
                         last_sh.map_or(Value::Missing("no sh in this step".into()), |o| Value::Int(o.status as i64))
                     }
+                    "cpu" | "confined" | "throttled" => host::meter_fact(&f.shape(), self.actions),
                     other => Value::Missing(format!("unknown step fact {other}")),
                 }
             }
@@ -113,6 +121,11 @@ pub struct Lab {
     pub last: Option<StepReport>,
     work: PathBuf,
     rootfs: Option<PathBuf>,
+    session_id: String,
+    /// The session's cgroup, made by `cgroup create` (host side).
+    group: Option<crate::cgroup::Group>,
+    /// Print the CPU meter live while `burn` runs.
+    pub live: bool,
 }
 
 impl Lab {
@@ -121,7 +134,17 @@ impl Lab {
         let err = |source| LabError::Work { path: work.display().to_string(), source };
         session.add_dir(work.clone()).map_err(err)?;
         std::fs::create_dir_all(&work).map_err(err)?;
-        Ok(Lab { lesson, sandbox: None, next: 0, last: None, work, rootfs })
+        Ok(Lab {
+            lesson,
+            sandbox: None,
+            next: 0,
+            last: None,
+            work,
+            rootfs,
+            session_id: session.id().to_string(),
+            group: None,
+            live: false,
+        })
     }
 
     pub fn work_dir(&self) -> &std::path::Path {
@@ -152,6 +175,7 @@ impl Lab {
     /// Kill the sandbox; the next step starts a fresh one.
     pub fn reset(&mut self) {
         self.sandbox = None;
+        self.remove_group();
         self.next = 0;
         self.last = None;
         // Whatever the steps left in the work dir goes too (mounts died with the sandbox).
@@ -208,6 +232,7 @@ impl Lab {
     pub fn run_step(&mut self, index: usize) -> Result<StepReport, LabError> {
         let step = self.lesson.steps.get(index).cloned().ok_or(LabError::NoStep(index + 1))?;
         let paths = self.listing_paths(&step);
+        let files_before = self.group_files();
         // A Ctrl-C pressed at the prompt (between readline calls) must not abort this step.
         let _ = crate::guard::interrupted();
         let before = self.sides(&paths)?;
@@ -217,8 +242,11 @@ impl Lab {
         let mut aborted = None;
         for (action, src) in step.actions.iter().zip(&step.action_src) {
             let expanded = action.expand(&pairs);
-            let outcome =
-                if expanded.is_host() { host_perform(&expanded) } else { self.sandbox()?.perform(&expanded)? };
+            let outcome = match &expanded {
+                a if a.is_host() => self.host_perform(a),
+                Action::Burn { secs } => self.burn(*secs)?,
+                a => self.sandbox()?.perform(a)?,
+            };
             let failed = outcome.error.clone();
             actions.push(ActionReport { src: self.expand(src), on_host: expanded.is_host(), outcome });
             if let Some(msg) = failed {
@@ -227,6 +255,7 @@ impl Lab {
             }
         }
         let after = self.sides(&paths)?;
+        let cgroup_files = (files_before, self.group_files());
         let facts = StepFacts { before: &before, after: &after, actions: &actions };
         let checks = step
             .expects
@@ -247,6 +276,7 @@ impl Lab {
             after,
             checks,
             work: self.work.display().to_string(),
+            cgroup_files,
         };
         self.next = index + 1;
         self.last = Some(report.clone());
@@ -267,6 +297,7 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         self.sandbox = None;
+        self.remove_group();
     }
 }
 
@@ -280,19 +311,4 @@ fn expand_expect(e: &crate::lesson::Expect, lab: &Lab) -> crate::lesson::Expect 
             Operand::Literal(l) => Operand::Literal(lab.expand(l)),
         },
     }
-}
-
-/// `host sh CMD`: terminal #2 runs a command.
-fn host_perform(action: &Action) -> Outcome {
-    let inner = match action {
-        Action::Try(a) => a.as_ref(),
-        a => a,
-    };
-    let mut out = Outcome::default();
-    if let Action::HostSh(cmd) = inner {
-        let (sc, output) = crate::sandbox::shell::run(cmd, crate::sandbox::shell::TIMEOUT);
-        out.trace.push(sc);
-        out.output = Some(output);
-    }
-    out
 }

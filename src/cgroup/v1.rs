@@ -1,0 +1,149 @@
+//! cgroup v1: one directory per hierarchy, a controller's files in its own tree.
+//!
+//! A group that limits cpu and memory is two directories
+//! (`/sys/fs/cgroup/cpu/<name>` and `/sys/fs/cgroup/memory/<name>`), and a
+//! process joins it by having its pid written into `cgroup.procs` of each.
+//! Co-mounted controllers (`cpu,cpuacct` on Ubuntu 18.04) share one
+//! directory, which then also offers `cpuacct.usage`.
+
+use std::path::{Path, PathBuf};
+
+use super::group::Backend;
+use super::layout::Layout;
+use super::stat::{self, CgroupLine, CpuStat, MemoryEvents};
+use super::{fs, CgroupError, Controller};
+use crate::trace::Trace;
+
+#[derive(Debug)]
+struct Hierarchy {
+    /// The group's directory in this hierarchy.
+    dir: PathBuf,
+    /// The requested controllers this directory serves.
+    serves: Vec<Controller>,
+    /// The group as `/proc/<pid>/cgroup` names it (`/nsdojo-ab12`).
+    cgroup_path: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct V1Group {
+    hierarchies: Vec<Hierarchy>,
+}
+
+fn join_cgroup_path(parent: &str, name: &str) -> String {
+    format!("{}/{name}", parent.trim_end_matches('/'))
+}
+
+impl V1Group {
+    pub(crate) fn create(
+        layout: &Layout,
+        parent: &[CgroupLine],
+        name: &str,
+        wanted: &[Controller],
+        trace: &mut Trace,
+    ) -> Result<V1Group, CgroupError> {
+        let Layout::V1 { controllers, .. } = layout else { unreachable!("V1Group on a v2 layout") };
+        let mut hierarchies: Vec<Hierarchy> = Vec::new();
+        for &c in wanted {
+            let Some(mount) = controllers.get(c.name()) else {
+                let mounted: Vec<&str> = controllers.keys().map(String::as_str).collect();
+                return Err(CgroupError::ControllerMissing(format!(
+                    "cgroup v1: no hierarchy is mounted for the {c} controller (mounted: {})",
+                    mounted.join(" ")
+                )));
+            };
+            let parent_path = stat::path_for(parent, Some(c.name())).unwrap_or("/");
+            let dir = mount.join(parent_path.trim_matches('/')).join(name);
+            match hierarchies.iter_mut().find(|h| h.dir == dir) {
+                Some(h) => h.serves.push(c),
+                None => {
+                    let cgroup_path = join_cgroup_path(parent_path, name);
+                    hierarchies.push(Hierarchy { dir, serves: vec![c], cgroup_path });
+                }
+            }
+        }
+        for (i, h) in hierarchies.iter().enumerate() {
+            if let Err(e) = fs::mkdir(&h.dir, trace) {
+                // Undo the directories made so far; the mkdir error is the one to report.
+                for made in &hierarchies[..i] {
+                    let _ = fs::rmdir_patiently(&made.dir, trace);
+                }
+                return Err(e);
+            }
+        }
+        Ok(V1Group { hierarchies })
+    }
+}
+
+impl Backend for V1Group {
+    fn dirs(&self) -> Vec<PathBuf> {
+        self.hierarchies.iter().map(|h| h.dir.clone()).collect()
+    }
+
+    fn dir_for(&self, c: Controller) -> Option<&Path> {
+        self.hierarchies.iter().find(|h| h.serves.contains(&c)).map(|h| h.dir.as_path())
+    }
+
+    fn set_cpu_limit(&self, quota_us: u64, period_us: u64, trace: &mut Trace) -> Result<(), CgroupError> {
+        let dir = self.dir_for(Controller::Cpu).expect("checked by Group");
+        fs::write(&dir.join("cpu.cfs_period_us"), &period_us.to_string(), trace)?;
+        fs::write(&dir.join("cpu.cfs_quota_us"), &quota_us.to_string(), trace)
+    }
+
+    fn set_memory_limit(&self, bytes: u64, trace: &mut Trace) -> Result<(), CgroupError> {
+        let dir = self.dir_for(Controller::Memory).expect("checked by Group");
+        fs::write(&dir.join("memory.limit_in_bytes"), &bytes.to_string(), trace)?;
+        if let Some(last) = trace.calls.last_mut() {
+            last.note = Some(
+                "v1 limits RAM only: with swap on, the group can still swap out \
+                 (memory.memsw.limit_in_bytes, left alone here)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    fn limit_paths(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for h in &self.hierarchies {
+            for c in &h.serves {
+                let files: &[&str] = match c {
+                    Controller::Cpu => &["cpu.cfs_period_us", "cpu.cfs_quota_us"],
+                    Controller::Memory => &["memory.limit_in_bytes"],
+                    Controller::Pids => &["pids.max"],
+                };
+                out.extend(files.iter().map(|f| h.dir.join(f)));
+            }
+        }
+        out
+    }
+
+    fn cpu_stat(&self) -> Result<CpuStat, CgroupError> {
+        let dir = self.dir_for(Controller::Cpu).expect("checked by Group");
+        let path = dir.join("cpu.stat");
+        let usage = fs::read_optional(&dir.join("cpuacct.usage"))?;
+        stat::parse_cpu_stat_v1(&fs::read(&path)?, usage.as_deref())
+            .map_err(|detail| CgroupError::Parse { path, detail })
+    }
+
+    fn memory_events(&self) -> Result<MemoryEvents, CgroupError> {
+        let dir = self.dir_for(Controller::Memory).expect("checked by Group");
+        let path = dir.join("memory.oom_control");
+        let max = fs::read_optional(&dir.join("memory.max_usage_in_bytes"))?;
+        stat::parse_memory_events_v1(&fs::read(&path)?, max.as_deref())
+            .map_err(|detail| CgroupError::Parse { path, detail })
+    }
+
+    fn is_member(&self, lines: &[CgroupLine]) -> bool {
+        self.hierarchies.iter().all(|h| stat::path_for(lines, Some(h.serves[0].name())) == Some(h.cgroup_path.as_str()))
+    }
+
+    fn remove(&mut self, trace: &mut Trace) -> Result<(), CgroupError> {
+        let mut first_err = None;
+        for h in &self.hierarchies {
+            if let Err(e) = fs::rmdir_patiently(&h.dir, trace) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}

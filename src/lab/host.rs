@@ -1,0 +1,215 @@
+//! Actions terminal #2 performs: `host sh`, the session's cgroup (create,
+//! limit, join — the host writes cgroupfs but never joins a group itself),
+//! and metering a burner in the sandbox like `top`.
+
+use std::time::{Duration, Instant};
+
+use super::{ActionReport, Lab, LabError};
+use crate::cgroup::{self, Controller, CpuSampler, Group, Layout};
+use crate::lesson::expect::Value;
+use crate::lesson::Action;
+use crate::sandbox::protocol::MeterSample;
+use crate::sandbox::{shell, Outcome};
+use crate::trace::Syscall;
+
+const METER_EVERY: Duration = Duration::from_millis(250);
+const INTERRUPTED: &str = "interrupted";
+
+fn controller(name: &str) -> Controller {
+    match name {
+        "memory" => Controller::Memory,
+        "pids" => Controller::Pids,
+        _ => Controller::Cpu,
+    }
+}
+
+impl Lab {
+    pub(super) fn host_perform(&mut self, action: &Action) -> Outcome {
+        let mut out = Outcome::default();
+        let res = match action {
+            Action::Try(inner) => {
+                let o = self.host_perform(inner);
+                return Outcome { error: None, ..o };
+            }
+            Action::HostSh(cmd) => {
+                let (sc, output) = shell::run(cmd, shell::TIMEOUT);
+                out.trace.push(sc);
+                out.output = Some(output);
+                Ok(())
+            }
+            Action::CgroupCreate(names) => self.create_group(names, &mut out),
+            Action::CgroupLimit { controller: c, value } => match &self.group {
+                None => Err("no cgroup yet: `cgroup create …` first".to_string()),
+                Some(g) => match c.as_str() {
+                    "cpu" => g.set_cpu_limit(*value as u32, 100_000, &mut out.trace),
+                    "memory" => g.set_memory_limit(*value, &mut out.trace),
+                    _ => g.set_pids_max(*value, &mut out.trace),
+                }
+                .map_err(|e| e.to_string()),
+            },
+            Action::CgroupJoin => match (&self.group, &self.sandbox) {
+                (None, _) => Err("no cgroup yet: `cgroup create …` first".to_string()),
+                (Some(_), None) => Err("no sandbox is running yet".to_string()),
+                (Some(g), Some(sb)) => g.add_process(sb.pid(), &mut out.trace).map_err(|e| e.to_string()),
+            },
+            other => Err(format!("{other:?} does not run on the host")),
+        };
+        if let Err(e) = res {
+            out.error = Some(e);
+        }
+        out
+    }
+
+    fn create_group(&mut self, names: &[String], out: &mut Outcome) -> Result<(), String> {
+        if self.group.is_some() {
+            return Err("this lesson already made its cgroup".into());
+        }
+        let layout = Layout::detect().map_err(|e| e.to_string())?;
+        let controllers: Vec<Controller> = names.iter().map(|n| controller(n)).collect();
+        let name = format!("nsdojo-{}", self.session_id);
+        let group = match &layout {
+            // v1: nest inside our own groups (this VM accounts memory per process_api/<id>).
+            Layout::V1 { .. } => {
+                let own = cgroup::parse_proc_cgroup(&std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default());
+                Group::create_within(&layout, &own, &name, &controllers, &mut out.trace)
+            }
+            // v2: a leaf under the root; inner nodes with processes cannot enable controllers.
+            Layout::V2 { .. } => Group::create(&layout, &name, &controllers, &mut out.trace),
+        }
+        .map_err(|e| e.to_string())?;
+        let paths = group.paths();
+        if let Err(e) = crate::guard::record_add(&self.session_id, |r| r.cgroups.extend(paths.iter().cloned())) {
+            let mut t = crate::trace::Trace::default();
+            let _ = group.remove(&mut t);
+            return Err(format!("could not record the cgroup in the session file: {e}"));
+        }
+        out.trace.push(Syscall::ok(format!("/* layout: {} */", layout.describe()), 0));
+        self.group = Some(group);
+        Ok(())
+    }
+
+    /// The group's limit files as (short name, value), for before/after tables.
+    pub(super) fn group_files(&self) -> Vec<(String, String)> {
+        self.group.as_ref().map_or_else(Vec::new, |g| {
+            let mut files = Self::files_of(g);
+            if g.controllers().contains(&Controller::Memory) {
+                if let Ok(ev) = g.memory_events() {
+                    files.push(("oom_kill (memory.events / memory.oom_control)".into(), ev.oom_kill.to_string()));
+                }
+            }
+            files
+        })
+    }
+
+    fn files_of(g: &Group) -> Vec<(String, String)> {
+        g.limit_files()
+            .into_iter()
+            .map(|(p, v)| {
+                let parent = p.parent().and_then(|d| d.parent()).map(|d| d.display().to_string()).unwrap_or_default();
+                (p.display().to_string().trim_start_matches(&parent).trim_start_matches('/').to_string(), v)
+            })
+            .collect()
+    }
+
+    /// Kill what is in the group (the sandbox is gone by now) and remove it.
+    pub(super) fn remove_group(&mut self) {
+        if let Some(g) = self.group.take() {
+            let paths = g.paths();
+            let mut t = crate::trace::Trace::default();
+            if g.remove(&mut t).is_err() {
+                let _ = cgroup::remove_paths(&paths, &mut t);
+            }
+            let _ = crate::guard::record_add(&self.session_id, |r| r.cgroups.retain(|p| !paths.contains(p)));
+        }
+    }
+
+    /// `burn N`: the sandbox starts a busy loop; the host meters it ~4×/s like `top`.
+    pub(super) fn burn(&mut self, secs: u32) -> Result<Outcome, LabError> {
+        let agent = self.sandbox()?.pid();
+        let mut out = self.sandbox()?.perform(&Action::Burn { secs })?;
+        if out.error.is_some() {
+            return Ok(out);
+        }
+        let burner = crate::observe::procfs::children_of(agent)
+            .into_iter()
+            .find(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "nsdojo-burner"));
+        let result = match burner {
+            Some(pid) => self.meter(pid, secs, &mut out),
+            None => Err("the burner did not start".to_string()),
+        };
+        let stop = self.sandbox()?.perform(&Action::BurnStop)?;
+        out.trace.calls.extend(stop.trace.calls);
+        if self.live {
+            println!();
+        }
+        match result {
+            Err(e) if e == INTERRUPTED => return Err(crate::sandbox::SandboxError::Interrupted.into()),
+            Err(e) => out.error = Some(e),
+            Ok(()) => {}
+        }
+        Ok(out)
+    }
+
+    fn meter(&mut self, pid: i32, secs: u32, out: &mut Outcome) -> Result<(), String> {
+        let mut sampler = CpuSampler::new(pid).map_err(|e| format!("cannot read /proc/{pid}/stat: {e}"))?;
+        let start = Instant::now();
+        let end = start + Duration::from_secs(secs.into());
+        while Instant::now() < end {
+            std::thread::sleep(METER_EVERY.min(end.saturating_duration_since(Instant::now())));
+            if crate::guard::interrupted() {
+                return Err(INTERRUPTED.into());
+            }
+            let sample = match &self.group {
+                Some(g) => {
+                    let s = g.sample(&mut sampler).map_err(|e| format!("measurement stopped: {e}"))?;
+                    MeterSample {
+                        at_ms: 0,
+                        percent: s.percent,
+                        confined: Some(s.confined),
+                        nr_throttled: s.nr_throttled,
+                    }
+                }
+                None => {
+                    let p = sampler.sample().map_err(|e| format!("cannot read /proc/{pid}/stat: {e}"))?;
+                    MeterSample { at_ms: 0, percent: p, confined: None, nr_throttled: None }
+                }
+            };
+            let sample = MeterSample { at_ms: start.elapsed().as_millis() as u64, ..sample };
+            if self.live {
+                print!("\r{}", crate::render::meter_line(pid, &sample));
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+            }
+            out.meter.push(sample);
+        }
+        let avg = average(&out.meter);
+        let text = format!("PID {pid}: average {avg:.1}% CPU over {secs} s ({} samples)\n", out.meter.len());
+        out.output = Some(crate::sandbox::ShellOutput { stdout: text, ..Default::default() });
+        Ok(())
+    }
+}
+
+fn average(samples: &[MeterSample]) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    samples.iter().map(|s| s.percent).sum::<f64>() / samples.len() as f64
+}
+
+/// `step.cpu`, `step.confined`, `step.throttled` from the step's burn.
+pub(super) fn meter_fact(shape: &str, actions: &[ActionReport]) -> Value {
+    let Some(meter) = actions.iter().rev().map(|a| &a.outcome.meter).find(|m| !m.is_empty()) else {
+        return Value::Missing("no burn in this step".into());
+    };
+    match shape {
+        "cpu" => Value::Int(average(meter).round() as i64),
+        "confined" => match meter.iter().map(|s| s.confined).collect::<Option<Vec<bool>>>() {
+            Some(all) => Value::Bool(all.iter().all(|c| *c)),
+            None => Value::Bool(false),
+        },
+        _ => match (meter.first().and_then(|s| s.nr_throttled), meter.last().and_then(|s| s.nr_throttled)) {
+            (Some(a), Some(b)) => Value::Int(b.saturating_sub(a) as i64),
+            _ => Value::Missing("no cpu.stat for this burn".into()),
+        },
+    }
+}

@@ -1,0 +1,110 @@
+//! Putting pressure on a limit from inside the sandbox: a child that
+//! allocates more memory than the cgroup allows (the OOM killer answers),
+//! and a burst of processes against `pids.max` (fork answers EAGAIN).
+//! Both run in the agent, so the processes are in terminal #1's cgroup.
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+
+use super::protocol::{Outcome, ShellOutput};
+use crate::trace::Syscall;
+
+fn child_setup() {
+    // SAFETY: plain prctl: the child dies with the agent.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+    }
+}
+
+/// Fork a child that allocates and touches `bytes`; report how it ended.
+pub fn hog(bytes: u64, out: &mut Outcome) -> Result<(), String> {
+    let mib = bytes >> 20;
+    // SAFETY: the agent is single-threaded; the child allocates, touches and _exits.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            child_setup();
+            let mut v: Vec<u8> = Vec::new();
+            let step = 1 << 20;
+            for _ in 0..mib {
+                let start = v.len();
+                v.resize(start + step, 0);
+                // Touch every page so the memory is really charged to the cgroup.
+                for i in (start..start + step).step_by(4096) {
+                    v[i] = 1;
+                }
+            }
+            std::hint::black_box(&v);
+            // SAFETY: _exit in a forked child.
+            unsafe { libc::_exit(0) }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            out.trace.push(
+                Syscall::ok("fork()", child.as_raw() as i64)
+                    .with_note(format!("the child allocates and touches {mib} MiB")),
+            );
+            let (status, text) = match waitpid(child, None) {
+                Ok(WaitStatus::Exited(_, c)) => (c, format!("the child allocated {mib} MiB and exited {c}: nothing stopped it")),
+                Ok(WaitStatus::Signaled(_, sig, _)) => (
+                    128 + sig as i32,
+                    format!("the child was killed by {sig:?} before it had {mib} MiB: the OOM killer enforced the memory limit"),
+                ),
+                other => (-1, format!("unexpected wait status {other:?}")),
+            };
+            out.trace.push(Syscall::ok(format!("wait4({child}, ...)"), child.as_raw() as i64).with_note(text.clone()));
+            out.output = Some(ShellOutput { stdout: format!("{text}\n"), status, ..Default::default() });
+            Ok(())
+        }
+        Err(e) => {
+            out.trace.push(Syscall::failed("fork()", e));
+            Err(format!("fork failed: {e}"))
+        }
+    }
+}
+
+/// Try to start `count` sleeping processes at once; count how many the kernel allowed.
+pub fn forks(count: u32, out: &mut Outcome) -> Result<(), String> {
+    let mut started: Vec<Pid> = Vec::new();
+    let mut refused: Option<Errno> = None;
+    for _ in 0..count {
+        // SAFETY: single-threaded agent; the child only pauses until killed.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                child_setup();
+                loop {
+                    // SAFETY: pause() waits for a signal; the parent sends SIGKILL.
+                    unsafe { libc::pause() };
+                }
+            }
+            Ok(ForkResult::Parent { child }) => started.push(child),
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    out.trace.push(
+        Syscall::ok(format!("fork() × {}", started.len()), 0).with_note(format!("{} processes started", started.len())),
+    );
+    if let Some(e) = refused {
+        let mut sc = Syscall::failed("fork()", e);
+        if e == Errno::EAGAIN {
+            sc = sc.with_note("the pids controller refused: pids.max reached (the fork bomb is contained)");
+        }
+        out.trace.push(sc);
+    }
+    for p in &started {
+        let _ = kill(*p, Signal::SIGKILL);
+    }
+    for p in &started {
+        let _ = waitpid(*p, None);
+    }
+    let text = format!(
+        "started {} of {count} processes{}\n",
+        started.len(),
+        refused.map(|e| format!("; then fork() failed with {e:?}")).unwrap_or_default()
+    );
+    out.output = Some(ShellOutput { stdout: text, status: i32::from(refused.is_some()), ..Default::default() });
+    Ok(())
+}
