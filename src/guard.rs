@@ -111,6 +111,9 @@ pub struct Record {
     pub cgroups: Vec<PathBuf>,
     /// Bind-mounted files to unmount and remove (named netns).
     pub mounts: Vec<PathBuf>,
+    /// Directories the session created that others may share: removed only if empty.
+    #[serde(default)]
+    pub empty_dirs: Vec<PathBuf>,
 }
 
 impl Record {
@@ -154,6 +157,11 @@ impl Record {
                 if !cg.exists() {
                     done.push(format!("cgroup {}", cg.display()));
                 }
+            }
+        }
+        for d in &self.empty_dirs {
+            if fs::remove_dir(d).is_ok() {
+                done.push(format!("empty dir {}", d.display()));
             }
         }
         for d in &self.dirs {

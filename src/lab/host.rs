@@ -47,6 +47,10 @@ impl Lab {
                 }
                 .map_err(|e| e.to_string()),
             },
+            Action::MapIds { inside, outside, count } => match &self.sandbox {
+                None => Err("no sandbox is running yet".to_string()),
+                Some(sb) => map_ids(sb.pid(), *inside, *outside, *count, &mut out),
+            },
             Action::CgroupJoin => match (&self.group, &self.sandbox) {
                 (None, _) => Err("no cgroup yet: `cgroup create …` first".to_string()),
                 (Some(_), None) => Err("no sandbox is running yet".to_string()),
@@ -86,6 +90,25 @@ impl Lab {
         out.trace.push(Syscall::ok(format!("/* layout: {} */", layout.describe()), 0));
         self.group = Some(group);
         Ok(())
+    }
+
+    /// Write host-visible things into the session record *before* the sandbox makes them.
+    pub(super) fn record_before(&self, action: &Action) -> std::io::Result<()> {
+        match action {
+            Action::Try(inner) => self.record_before(inner),
+            Action::NetnsAdd(name) => {
+                let dir = std::path::Path::new(crate::sandbox::netdev::NETNS_DIR);
+                let dir_is_new = !dir.exists();
+                let path = std::path::PathBuf::from(crate::sandbox::netdev::netns_path(name));
+                crate::guard::record_add(&self.session_id, |r| {
+                    r.mounts.push(path);
+                    if dir_is_new {
+                        r.empty_dirs.push(dir.to_path_buf());
+                    }
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The group's limit files as (short name, value), for before/after tables.
@@ -212,4 +235,26 @@ pub(super) fn meter_fact(shape: &str, actions: &[ActionReport]) -> Value {
             _ => Value::Missing("no cpu.stat for this burn".into()),
         },
     }
+}
+
+/// What `unshare --map-root-user` does from outside: setgroups first (an unprivileged
+/// writer must deny setgroups before writing gid_map), then the two maps.
+fn map_ids(pid: i32, inside: u32, outside: u32, count: u32, out: &mut Outcome) -> Result<(), String> {
+    let line = format!("{inside} {outside} {count}");
+    for (file, text) in [("setgroups", "deny"), ("uid_map", line.as_str()), ("gid_map", line.as_str())] {
+        let path = format!("/proc/{pid}/{file}");
+        let res =
+            std::fs::write(&path, text).map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)));
+        let mut sc = Syscall::from_result(
+            format!("write({}, {})", crate::trace::quote(&path), crate::trace::quote(text)),
+            &res,
+            text.len() as i64,
+        );
+        if res == Err(nix::errno::Errno::EPERM) && file != "setgroups" {
+            sc = sc.with_note("a map can be written only once, and only for a process in a new user namespace");
+        }
+        out.trace.push(sc);
+        res.map_err(|e| format!("write {path}: {}", e.desc()))?;
+    }
+    Ok(())
 }

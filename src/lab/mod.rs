@@ -151,10 +151,14 @@ impl Lab {
         &self.work
     }
 
+    /// `$WORK`, `$ROOTFS`, `$SESSION` and `$PID` (the live sandbox's host PID).
     fn vars(&self) -> Vec<(&'static str, String)> {
-        let mut v = vec![("WORK", self.work.display().to_string())];
+        let mut v = vec![("WORK", self.work.display().to_string()), ("SESSION", self.session_id.clone())];
         if let Some(r) = &self.rootfs {
             v.push(("ROOTFS", r.display().to_string()));
+        }
+        if let Some(sb) = &self.sandbox {
+            v.push(("PID", sb.pid().to_string()));
         }
         v
     }
@@ -236,12 +240,14 @@ impl Lab {
         // A Ctrl-C pressed at the prompt (between readline calls) must not abort this step.
         let _ = crate::guard::interrupted();
         let before = self.sides(&paths)?;
-        let vars = self.vars();
-        let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut actions = Vec::new();
         let mut aborted = None;
         for (action, src) in step.actions.iter().zip(&step.action_src) {
+            // Per action: `$PID` changes when `unshare pid` hands over to a new agent.
+            let vars = self.vars();
+            let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let expanded = action.expand(&pairs);
+            self.record_before(&expanded).map_err(|e| LabError::Work { path: "/run/nsdojo".into(), source: e })?;
             let outcome = match &expanded {
                 a if a.is_host() => self.host_perform(a),
                 Action::Burn { secs } => self.burn(*secs)?,

@@ -171,6 +171,21 @@ pub enum Action {
     Forks {
         count: u32,
     },
+    /// Bring a network interface up (`ip link set lo up`).
+    LinkUp(String),
+    /// A named network namespace, as `ip netns add` makes it: a new net namespace bind-mounted
+    /// on /run/netns/NAME (the host records it first; `netns delete` or cleanup removes it).
+    NetnsAdd(String),
+    NetnsDelete(String),
+    /// Write uid_map and gid_map (and setgroups deny) for the sandbox, from the host:
+    /// `map-ids INSIDE OUTSIDE COUNT`.
+    MapIds {
+        inside: u32,
+        outside: u32,
+        count: u32,
+    },
+    /// Drop to an unprivileged user, as `setpriv --reuid=N --regid=N --clear-groups` does.
+    Setuid(u32),
     /// Perform the inner action; a failure is recorded but does not stop the step.
     Try(Box<Action>),
 }
@@ -203,6 +218,9 @@ impl Action {
             Action::Sh(c) => Action::Sh(x(c)),
             Action::HostSh(c) => Action::HostSh(x(c)),
             Action::Try(a) => Action::Try(Box::new(a.expand(vars))),
+            Action::LinkUp(i) => Action::LinkUp(x(i)),
+            Action::NetnsAdd(n) => Action::NetnsAdd(x(n)),
+            Action::NetnsDelete(n) => Action::NetnsDelete(x(n)),
             other => other.clone(),
         }
     }
@@ -210,7 +228,11 @@ impl Action {
     /// Whether this action runs on the host rather than in the sandbox.
     pub fn is_host(&self) -> bool {
         match self {
-            Action::HostSh(_) | Action::CgroupCreate(_) | Action::CgroupLimit { .. } | Action::CgroupJoin => true,
+            Action::HostSh(_)
+            | Action::CgroupCreate(_)
+            | Action::CgroupLimit { .. }
+            | Action::CgroupJoin
+            | Action::MapIds { .. } => true,
             Action::Try(a) => a.is_host(),
             _ => false,
         }
@@ -261,8 +283,16 @@ pub const ACTION_NAMES: &[&str] = &[
     "burn",
     "hog",
     "forks",
+    "link-up",
+    "netns",
+    "map-ids",
+    "setuid",
     "try",
 ];
+
+fn valid_netns_name(n: &str) -> bool {
+    !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_$".contains(c))
+}
 
 /// `30%`, `32M`, `16`, `3s`: a number with an optional unit.
 fn quantity(s: &str, units: &[(&str, u64)]) -> Option<u64> {
@@ -482,6 +512,39 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
                 None => return Err(err(format!("bad size `{}` (1M to 4G)", args[0]))),
             }
         }
+        "link-up" => {
+            arity(1, "link-up IFACE")?;
+            Action::LinkUp(args[0].clone())
+        }
+        "netns" => match args.as_slice() {
+            [verb, name] if (verb == "add" || verb == "delete") && valid_netns_name(name) => {
+                if verb == "add" {
+                    Action::NetnsAdd(name.clone())
+                } else {
+                    Action::NetnsDelete(name.clone())
+                }
+            }
+            _ => {
+                return Err(err(
+                    "expected `netns add NAME` or `netns delete NAME` (NAME: letters, digits, - _ $VARS)".into()
+                ))
+            }
+        },
+        "map-ids" => {
+            arity(3, "map-ids INSIDE OUTSIDE COUNT (e.g. map-ids 0 1000 1)")?;
+            let n: Vec<Option<u32>> = args.iter().map(|a| a.parse().ok()).collect();
+            match n.as_slice() {
+                [Some(i), Some(o), Some(c)] if *c >= 1 => Action::MapIds { inside: *i, outside: *o, count: *c },
+                _ => return Err(err("map-ids takes three numbers, COUNT at least 1".into())),
+            }
+        }
+        "setuid" => {
+            arity(1, "setuid UID")?;
+            match args[0].parse::<u32>() {
+                Ok(uid) => Action::Setuid(uid),
+                Err(_) => return Err(err(format!("bad uid `{}`", args[0]))),
+            }
+        }
         "forks" => {
             arity(1, "forks COUNT")?;
             match args[0].parse::<u32>().ok().filter(|n| (1..=1000).contains(n)) {
@@ -566,6 +629,10 @@ mod tests {
         assert_eq!(parse_action("burn 3s"), Ok(Action::Burn { secs: 3 }));
         assert_eq!(parse_action("hog 64M"), Ok(Action::Hog { bytes: 64 << 20 }));
         assert_eq!(parse_action("forks 50"), Ok(Action::Forks { count: 50 }));
+        assert_eq!(parse_action("netns add nsdojo-$SESSION"), Ok(Action::NetnsAdd("nsdojo-$SESSION".into())));
+        assert_eq!(parse_action("map-ids 0 1000 1"), Ok(Action::MapIds { inside: 0, outside: 1000, count: 1 }));
+        assert!(parse_action("netns add ../etc").is_err());
+        assert!(parse_action("map-ids 0 1000 0").is_err());
         for bad in [
             "cgroup limit cpu 300%",
             "cgroup limit cpu 30",

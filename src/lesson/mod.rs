@@ -227,6 +227,11 @@ fn string_content_start(src: &str, span_start: usize) -> usize {
 pub const BUILTIN: &[(&str, &str)] = &[
     ("04-mnt.toml", include_str!("../../lessons/04-mnt.toml")),
     ("05-uts.toml", include_str!("../../lessons/05-uts.toml")),
+    ("06-ipc.toml", include_str!("../../lessons/06-ipc.toml")),
+    ("07-pid.toml", include_str!("../../lessons/07-pid.toml")),
+    ("08-net.toml", include_str!("../../lessons/08-net.toml")),
+    ("09-user.toml", include_str!("../../lessons/09-user.toml")),
+    ("10-cgroupns.toml", include_str!("../../lessons/10-cgroupns.toml")),
     ("11-cgroup-cpu.toml", include_str!("../../lessons/11-cgroup-cpu.toml")),
     ("12-cgroup-memory.toml", include_str!("../../lessons/12-cgroup-memory.toml")),
     ("13-cgroup-pids.toml", include_str!("../../lessons/13-cgroup-pids.toml")),

@@ -36,6 +36,8 @@ pub struct InsideFacts {
     pub ifaces: Result<Vec<Iface>, String>,
     /// SysV message queue keys (hex), from msgctl(MSG_STAT) over the namespace's ids.
     pub msg_queues: Result<Vec<String>, String>,
+    /// /proc/self/cgroup as this side reads it (paths are relative to its cgroup namespace).
+    pub cgroup: Vec<String>,
     /// Listings asked for by the step (`ls PATH`, `exists[PATH]`), by path.
     pub listings: BTreeMap<String, Result<Vec<String>, String>>,
 }
@@ -50,6 +52,7 @@ impl Default for InsideFacts {
             processes: Ok(Vec::new()),
             ifaces: Ok(Vec::new()),
             msg_queues: Ok(Vec::new()),
+            cgroup: Vec::new(),
             listings: BTreeMap::new(),
         }
     }
@@ -133,6 +136,9 @@ impl InsideFacts {
             processes: processes(),
             ifaces: ifaces(),
             msg_queues: msg_queues(),
+            cgroup: fs::read_to_string("/proc/self/cgroup")
+                .map(|s| s.lines().map(str::to_string).collect())
+                .unwrap_or_default(),
             listings: paths.iter().map(|p| (p.clone(), listing(p))).collect(),
         }
     }

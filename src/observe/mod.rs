@@ -30,6 +30,16 @@ impl Snapshot {
         Snapshot { proc: ProcFacts::read(std::process::id() as i32), inside: InsideFacts::collect(paths) }
     }
 
+    /// /proc/self/cgroup as this side reads it (inside a cgroup namespace paths start at its root),
+    /// or, when the inside could not read it, what /proc/PID/cgroup shows from outside.
+    pub fn cgroup_lines(&self) -> &[String] {
+        if self.inside.cgroup.is_empty() {
+            &self.proc.cgroup
+        } else {
+            &self.inside.cgroup
+        }
+    }
+
     /// Answer a fact path (see `lesson::expect::SIDE_FACTS`).
     pub fn fact(&self, f: &FactRef) -> Value {
         let shape = f.shape();
@@ -74,8 +84,8 @@ impl Snapshot {
             "uid_map" => Value::Text(self.proc.uid_map.clone()),
             "gid_map" => Value::Text(self.proc.gid_map.clone()),
             "setgroups" => Value::Text(self.proc.setgroups.clone()),
-            "cgroup" if f.arg().is_none() => Value::List(self.proc.cgroup.clone()),
-            "cgroup" => match self.proc.cgroup_path(arg) {
+            "cgroup" if f.arg().is_none() => Value::List(self.cgroup_lines().to_vec()),
+            "cgroup" => match procfs::cgroup_path(self.cgroup_lines(), arg) {
                 Some(p) => Value::Text(p),
                 None => missing(&format!("no cgroup line for {arg}")),
             },

@@ -89,7 +89,14 @@ impl ProcFacts {
 
     /// The cgroup path of one controller (`""` selects the v2 `0::` line).
     pub fn cgroup_path(&self, controller: &str) -> Option<String> {
-        self.cgroup.iter().find_map(|l| {
+        cgroup_path(&self.cgroup, controller)
+    }
+}
+
+/// The path for one controller in /proc/PID/cgroup lines (`""`: the v2 `0::` line).
+pub fn cgroup_path(lines: &[String], controller: &str) -> Option<String> {
+    {
+        lines.iter().find_map(|l| {
             let mut parts = l.splitn(3, ':');
             let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
             let hit = if controller.is_empty() {

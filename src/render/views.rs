@@ -156,7 +156,9 @@ pub fn rows(view: &str, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
                     .map(|c| {
                         let key = c.split(',').next().unwrap_or("").trim_start_matches("name=").to_string();
                         let label = if c.is_empty() { "0:: (v2)".to_string() } else { c.clone() };
-                        row(label, before, after, &|s| s.proc.cgroup_path(&key).unwrap_or_else(|| "—".into()))
+                        row(label, before, after, &|s| {
+                            crate::observe::procfs::cgroup_path(s.cgroup_lines(), &key).unwrap_or_else(|| "—".into())
+                        })
                     })
                     .collect(),
             )

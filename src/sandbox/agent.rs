@@ -38,7 +38,7 @@ pub fn serve(mut stream: UnixStream, keep_propagation: bool) -> ! {
     crate::guard::close_inherited_watchdog_fd();
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
     become_child_agent();
-    let mut origin = Origin { unshared: Vec::new(), keep_propagation, burner: None };
+    let mut origin = Origin { unshared: Vec::new(), keep_propagation, burner: None, made_netns_dir: false };
     loop {
         reap_orphans();
         let req: Request = match recv(&mut stream, &|| false) {

@@ -25,6 +25,8 @@ use crate::trace::{quote, Syscall, Trace};
 /// after chroot or pivot_root when /proc/self may no longer be reachable.
 #[derive(Debug, Default)]
 pub struct Origin {
+    /// This sandbox created /run/netns (so `netns delete` removes it again).
+    pub made_netns_dir: bool,
     /// The CPU burner started by `burn`, stopped by the host's `BurnStop`.
     pub burner: Option<crate::cgroup::Burner>,
     /// Namespaces this sandbox has left the host's copy of.
@@ -308,7 +310,28 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
         }
         Action::Hog { bytes } => return super::pressure::hog(*bytes, out).map(|_| None),
         Action::Forks { count } => return super::pressure::forks(*count, out).map(|_| None),
-        Action::CgroupCreate(_) | Action::CgroupLimit { .. } | Action::CgroupJoin => {
+        Action::Setuid(id) => {
+            let (u, g) = (nix::unistd::Uid::from_raw(*id), nix::unistd::Gid::from_raw(*id));
+            trace.record("setgroups(0, [])", nix::unistd::setgroups(&[])).map_err(|e| errno_line("setgroups", e))?;
+            trace
+                .record(format!("setresgid({id}, {id}, {id})"), nix::unistd::setresgid(g, g, g))
+                .map_err(|e| errno_line("setresgid", e))?;
+            trace
+                .record(format!("setresuid({id}, {id}, {id})"), nix::unistd::setresuid(u, u, u))
+                .map_err(|e| errno_line("setresuid", e))?;
+            // The kernel clears the parent-death signal when credentials change: arm it again.
+            // SAFETY: plain prctl.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            }
+        }
+        Action::LinkUp(name) => {
+            guard(origin, Ns::Net, "change a network interface")?;
+            super::netdev::link_up(name, out)?;
+        }
+        Action::NetnsAdd(name) => super::netdev::add(name, origin, out)?,
+        Action::NetnsDelete(name) => super::netdev::delete(name, origin, out)?,
+        Action::CgroupCreate(_) | Action::CgroupLimit { .. } | Action::CgroupJoin | Action::MapIds { .. } => {
             return Err("this action runs on the host, not in the sandbox".into());
         }
         Action::Try(inner) => {
