@@ -51,7 +51,8 @@ mod tests {
         let c = Completer::new(&crate::lesson::builtin());
         assert_eq!(c.candidates("ne"), (0, vec!["next".to_string()]));
         assert!(c.candidates("les").1.contains(&"lessons".to_string()));
-        assert_eq!(c.candidates("lesson u"), (7, vec!["uts".to_string()]));
+        assert_eq!(c.candidates("lesson u"), (7, vec!["uts".to_string(), "user".to_string()]));
+        assert_eq!(c.candidates("lesson ut"), (7, vec!["uts".to_string()]));
         assert!(c.candidates("sh ls").1.is_empty());
     }
 }
