@@ -111,6 +111,11 @@ pub struct Record {
     pub cgroups: Vec<PathBuf>,
     /// Bind-mounted files to unmount and remove (named netns).
     pub mounts: Vec<PathBuf>,
+    /// Host PID of the live sandbox agent (for `nsdojo attach`), and its lesson.
+    #[serde(default)]
+    pub sandbox: Option<i32>,
+    #[serde(default)]
+    pub lesson: Option<String>,
     /// Directories the session created that others may share: removed only if empty.
     #[serde(default)]
     pub empty_dirs: Vec<PathBuf>,

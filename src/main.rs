@@ -53,6 +53,15 @@ enum Cmd {
         /// Files or directories (default: the built-in lessons).
         paths: Vec<PathBuf>,
     },
+    /// Join the running sandbox (terminal #1) from a second terminal, like nsenter -t PID -a.
+    Attach {
+        /// Which session, when several run (`nsdojo attach` lists them).
+        #[arg(long, value_name = "ID")]
+        session: Option<String>,
+        /// Command to run inside (default: an interactive /bin/sh).
+        #[arg(last = true)]
+        cmd: Vec<String>,
+    },
     /// Remove what killed sessions left behind (work dirs, cgroups, netns files).
     Cleanup,
     /// What this machine offers for the lab, and what to install.
@@ -122,6 +131,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Cmd::Doctor) => {
             print!("{}", doctor());
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Attach { session, cmd }) => {
+            need_root()?;
+            let (_, pid) = nsdojo::sandbox::attach::find_target(session.as_deref())?;
+            let code = nsdojo::sandbox::attach::attach(pid, cmd)?;
+            Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
         Some(Cmd::Cleanup) => {
             need_root()?;

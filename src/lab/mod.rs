@@ -172,13 +172,25 @@ impl Lab {
     fn sandbox(&mut self) -> Result<&mut Sandbox, SandboxError> {
         if self.sandbox.is_none() {
             self.sandbox = Some(Sandbox::spawn()?);
+            self.publish_pid();
         }
         Ok(self.sandbox.as_mut().expect("just set"))
+    }
+
+    /// Tell `nsdojo attach` (through the session record) which process is terminal #1 now.
+    fn publish_pid(&self) {
+        let pid = self.sandbox.as_ref().map(Sandbox::pid);
+        let lesson = pid.map(|_| self.lesson.id.clone());
+        let _ = crate::guard::record_add(&self.session_id, |r| {
+            r.sandbox = pid;
+            r.lesson = lesson;
+        });
     }
 
     /// Kill the sandbox; the next step starts a fresh one.
     pub fn reset(&mut self) {
         self.sandbox = None;
+        self.publish_pid();
         self.remove_group();
         self.next = 0;
         self.last = None;
@@ -251,7 +263,13 @@ impl Lab {
             let outcome = match &expanded {
                 a if a.is_host() => self.host_perform(a),
                 Action::Burn { secs } => self.burn(*secs)?,
-                a => self.sandbox()?.perform(a)?,
+                a => {
+                    let out = self.sandbox()?.perform(a)?;
+                    if out.forked_agent {
+                        self.publish_pid();
+                    }
+                    out
+                }
             };
             let failed = outcome.error.clone();
             actions.push(ActionReport { src: self.expand(src), on_host: expanded.is_host(), outcome });

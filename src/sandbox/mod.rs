@@ -7,6 +7,7 @@
 //! which is what a student types into `readlink /proc/PID/ns/mnt`.
 
 pub mod agent;
+pub mod attach;
 pub mod netdev;
 pub mod perform;
 pub mod pressure;

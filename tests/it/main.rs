@@ -8,5 +8,6 @@ mod harness;
 mod bad_input;
 mod cgroup;
 mod guard;
+mod lessons;
 mod repl;
 mod run;

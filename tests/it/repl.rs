@@ -104,3 +104,30 @@ fn again_back_reset_and_eof() {
     assert!(history.contains("lesson uts"), "history kept: {history}");
     before.assert_unchanged_since("again/back/reset/EOF");
 }
+
+/// Two terminals: the REPL in one, `nsdojo attach` in the other.
+#[test]
+fn attach_from_a_second_terminal_sees_the_sandbox() {
+    let _g = require_root!();
+    let before = HostState::now();
+    crate::harness::Test::new()
+        .args(["attach", "--", "hostname"])
+        .fails_with(2)
+        .stderr_has("no nsdojo session with a running sandbox")
+        .stderr_is_one_line();
+    let (mut p, _home) = repl(&[]);
+    let pid = lesson_steps(&mut p, "uts", 2);
+    let mut second = Command::new(bin());
+    second.args(["attach", "--", "hostname"]).env("NO_COLOR", "1");
+    let mut t2 = spawn_command(second, Some(10_000)).unwrap();
+    t2.exp_string("container-test").unwrap();
+    t2.exp_eof().unwrap();
+    let host = nix::unistd::gethostname().unwrap();
+    assert_ne!(host.to_string_lossy(), "container-test");
+    // The attached shell is really in terminal #1's namespaces.
+    let out = crate::harness::Test::new().args(["attach", "--", "readlink", "/proc/self/ns/uts"]).succeeds();
+    assert_eq!(out.stdout().trim(), readlink_ns(pid, "uts"));
+    p.send_line("quit").unwrap();
+    p.exp_eof().unwrap();
+    before.assert_unchanged_since("attach");
+}

@@ -1,0 +1,106 @@
+//! The curriculum as a test of nsdojo and of the kernel: every lesson passes,
+//! every lesson fails without its namespace, and what is shown is real.
+
+use rexpect::session::PtySession;
+
+use crate::harness::{repo, require_root, HostState, Test};
+use crate::repl::{lesson_steps, repl};
+
+#[test]
+fn the_whole_curriculum_passes_and_the_host_is_unchanged() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let d = Test::new().args(["run", "--all", "--check"]).succeeds();
+    assert!(!d.stdout().contains('✘'), "{}", d.stdout());
+    before.assert_unchanged_since("run --all --check");
+}
+
+/// Remove every `unshare …` action: each lesson must then fail, and the host must still be safe.
+#[test]
+fn without_its_unshare_every_namespace_lesson_fails() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    for e in std::fs::read_dir(repo("lessons")).unwrap().flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        if !text.contains("\"unshare ") {
+            continue;
+        }
+        let stripped: String = text
+            .lines()
+            .map(|l| {
+                // `do = ["unshare mnt", "x"]` → `do = ["sh true", "x"]`
+                let mut out = l.to_string();
+                while let Some(start) = out.find("\"unshare ") {
+                    let end = out[start + 1..].find('"').map(|e| start + e + 2).unwrap();
+                    out.replace_range(start..end, "\"sh true\"");
+                }
+                out
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(dir.path().join(e.file_name()), stripped).unwrap();
+        let id = text.lines().find_map(|l| l.strip_prefix("id = \"")).unwrap().trim_end_matches('"').to_string();
+        ids.push(id);
+    }
+    assert!(ids.len() >= 7, "{ids:?}");
+    for id in &ids {
+        let d = Test::new()
+            .args(["--lessons".as_ref(), dir.path().as_os_str(), "run".as_ref(), id.as_ref(), "--check".as_ref()])
+            .fails_with(1);
+        assert!(d.stdout().contains('✘'), "{id}: {}", d.stdout());
+    }
+    before.assert_unchanged_since("lessons without their unshare (the guards refused)");
+}
+
+fn nsenter(pid: i32, args: &[&str]) -> String {
+    let out = std::process::Command::new("nsenter").arg("-t").arg(pid.to_string()).args(args).output().unwrap();
+    assert!(out.status.success(), "nsenter {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn quit(mut p: PtySession) {
+    p.send_line("quit").unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[test]
+fn shown_facts_match_what_standard_tools_read() {
+    let _g = require_root!();
+    let before = HostState::now();
+
+    // uts: the hostname shown is what `nsenter -u hostname` prints.
+    let (mut p, _h) = repl(&[]);
+    let pid = lesson_steps(&mut p, "uts", 2);
+    assert_eq!(nsenter(pid, &["-u", "hostname"]).trim(), "container-test");
+    assert_ne!(nix::unistd::gethostname().unwrap().to_string_lossy(), "container-test");
+    quit(p);
+
+    // net: `nsenter -n ip -br link` lists only lo, and it is DOWN as shown.
+    let (mut p, _h) = repl(&[]);
+    let pid = lesson_steps(&mut p, "net", 1);
+    let links = nsenter(pid, &["-n", "ip", "-br", "link"]);
+    assert_eq!(links.lines().count(), 1, "{links}");
+    assert!(links.starts_with("lo ") && links.contains("DOWN"), "{links}");
+    quit(p);
+
+    // pid: the agent is PID 1 inside; NSpid says so from the host.
+    let (mut p, _h) = repl(&[]);
+    let pid = lesson_steps(&mut p, "pid", 2);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap();
+    assert!(nspid.ends_with("\t1"), "{nspid}");
+    let ps = nsenter(pid, &["-p", "-m", "ps", "-e", "-o", "pid="]);
+    assert!(ps.split_whitespace().count() <= 3, "ps inside sees only the sandbox: {ps}");
+    quit(p);
+
+    // user: uid_map as shown.
+    let (mut p, _h) = repl(&[]);
+    let pid = lesson_steps(&mut p, "user", 3);
+    let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
+    assert_eq!(map.split_whitespace().collect::<Vec<_>>(), ["0", "1000", "1"]);
+    quit(p);
+
+    before.assert_unchanged_since("sampled lessons");
+}
