@@ -79,7 +79,7 @@ pub fn attach(pid: i32, cmd: &[String]) -> Result<i32, AttachError> {
     let theirs = crate::observe::ProcFacts::read(pid).ns;
     let mut fds = Vec::new();
     for ns in Ns::ALL {
-        if theirs.get(&ns).is_some() && theirs.get(&ns) != mine.get(&ns) {
+        if theirs.contains_key(&ns) && theirs.get(&ns) != mine.get(&ns) {
             let f = File::open(format!("/proc/{pid}/ns/{}", ns.name()))
                 .map_err(|e| sys(&format!("open ns/{}", ns.name()), &e))?;
             fds.push((ns, f));
