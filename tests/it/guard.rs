@@ -64,3 +64,47 @@ fn sigkill_of_the_host_alone_is_cleaned_by_the_watchdog() {
     let _ = p.exp_eof();
     before.assert_unchanged_since("SIGKILL of the host (watchdog)");
 }
+
+/// In a mount namespace of the test's own with `/` made rshared (as on systemd hosts), run
+/// lessons that mount; report the mounts that appeared in that namespace afterwards.
+fn leaks_under_shared_root(keep_propagation: bool) -> String {
+    let script = r#"
+        set -e
+        mount --make-rshared /
+        grep -q 'shared:' /proc/self/mountinfo
+        # Our own procfs to read from: a leaked mount over /proc would hide /proc/self.
+        mkdir "$T/proc" && mount -t proc proc "$T/proc"
+        table() { awk '{print $5, $9}' "$T/proc/$$/mountinfo" | grep -v "^$T" | sort; }
+        table > "$T/before"
+        "$NSDOJO" run mnt pid uts >/dev/null 2>&1 || true
+        table > "$T/after"
+        diff "$T/before" "$T/after" | grep '^>' || true
+    "#;
+    let t = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["-m", "--propagation", "unchanged", "sh", "-c", script])
+        .env("T", t.path())
+        .env("NSDOJO", crate::harness::bin())
+        .env("NO_COLOR", "1");
+    if keep_propagation {
+        cmd.env("NSDOJO_DEBUG_KEEP_PROPAGATION", "1");
+    } else {
+        cmd.env_remove("NSDOJO_DEBUG_KEEP_PROPAGATION");
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn with_root_rshared_nothing_propagates_and_the_test_can_see_a_leak() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let leaked = leaks_under_shared_root(false);
+    assert_eq!(leaked, "", "mounts propagated out of the sandbox");
+    // The same run with propagation handling switched off must show the leak,
+    // or this test could not fail.
+    let leaked = leaks_under_shared_root(true);
+    assert!(leaked.contains("/proc proc"), "expected the sandbox's /proc to leak: {leaked:?}");
+    before.assert_unchanged_since("the propagation test (all in its own mount namespace)");
+}
