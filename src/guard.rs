@@ -105,10 +105,17 @@ pub fn install_signal_handlers() {
 pub struct Record {
     pub id: String,
     pub owner: i32,
+    /// PID of the session's watchdog.
+    #[serde(default)]
+    pub watchdog: Option<i32>,
     /// Directories to remove recursively (work dirs, rootfs copies).
     pub dirs: Vec<PathBuf>,
     /// cgroup directories to empty and rmdir, deepest first.
     pub cgroups: Vec<PathBuf>,
+    /// Names of cgroups about to be made (recorded *before* mkdir): cleanup finds them by name
+    /// in every hierarchy, so a crash between mkdir and recording the paths leaks nothing.
+    #[serde(default)]
+    pub cgroup_names: Vec<String>,
     /// Bind-mounted files to unmount and remove (named netns).
     pub mounts: Vec<PathBuf>,
     /// Host PID of the live sandbox agent (for `nsdojo attach`), and its lesson.
@@ -154,19 +161,28 @@ impl Record {
                 done.push(format!("netns {}", m.display()));
             }
         }
-        if !self.cgroups.is_empty() {
+        let mut cgroups = self.cgroups.clone();
+        for name in &self.cgroup_names {
+            let mut found = std::collections::BTreeSet::new();
+            crate::audit::find_named(Path::new("/sys/fs/cgroup"), 4, &|n| n == name, &mut found);
+            cgroups.extend(found.into_iter().map(PathBuf::from).filter(|p| !self.cgroups.contains(p)));
+        }
+        if !cgroups.is_empty() {
             // Kills what is left inside, removes child groups first, then the groups.
             let mut trace = crate::trace::Trace::default();
-            let _ = crate::cgroup::remove_paths(&self.cgroups, &mut trace);
-            for cg in &self.cgroups {
+            let _ = crate::cgroup::remove_paths(&cgroups, &mut trace);
+            for cg in &cgroups {
                 if !cg.exists() {
                     done.push(format!("cgroup {}", cg.display()));
                 }
             }
         }
         for d in &self.empty_dirs {
-            if fs::remove_dir(d).is_ok() {
-                done.push(format!("empty dir {}", d.display()));
+            match fs::remove_dir(d) {
+                Ok(()) => done.push(format!("empty dir {}", d.display())),
+                // Another session still uses it: the last one out removes it.
+                Err(_) if d.exists() => self.hand_over(d),
+                Err(_) => {}
             }
         }
         for d in &self.dirs {
@@ -180,13 +196,27 @@ impl Record {
         done
     }
 
+    /// Give an emptied-later directory to the live sessions that still have mounts in it.
+    fn hand_over(&self, dir: &Path) {
+        for other in Record::load_all() {
+            if other.id != self.id && other.mounts.iter().any(|m| m.starts_with(dir)) {
+                let _ = record_add(&other.id, |r| {
+                    if !r.empty_dirs.iter().any(|e| e == dir) {
+                        r.empty_dirs.push(dir.to_path_buf());
+                    }
+                });
+            }
+        }
+    }
+
     /// Is the session's nsdojo still running? (A zombie is not: it only waits to be reaped.)
     pub fn owner_alive(&self) -> bool {
-        let Ok(stat) = fs::read_to_string(format!("/proc/{}/stat", self.owner)) else { return false };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { return false };
-        let comm = &stat[open + 1..close];
-        let state = stat[close + 1..].trim_start().chars().next().unwrap_or('?');
-        self.owner > 0 && comm.starts_with("nsdojo") && state != 'Z' && state != 'X'
+        alive_as(self.owner, "nsdojo")
+    }
+
+    /// Is its watchdog still waiting? (Then it cleans up by itself.)
+    pub fn watchdog_alive(&self) -> bool {
+        self.watchdog.is_some_and(|w| alive_as(w, "nsdojo-watchdog"))
     }
 }
 
@@ -222,8 +252,9 @@ impl Session {
                 drop(w);
                 watchdog(r, &record.id)
             }
-            nix::unistd::ForkResult::Parent { .. } => {
+            nix::unistd::ForkResult::Parent { child } => {
                 drop(r);
+                record_add(&record.id, |rec| rec.watchdog = Some(child.as_raw()))?;
                 WATCHDOG_FD.store(w.as_raw_fd(), Ordering::SeqCst);
                 Ok(Session { id: record.id, watchdog_write: Some(w) })
             }
@@ -303,11 +334,19 @@ fn watchdog(r: OwnedFd, id: &str) -> ! {
     unsafe { libc::_exit(0) }
 }
 
+/// Is a process alive, not a zombie, and named `comm`?
+fn alive_as(pid: i32, comm: &str) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { return false };
+    let state = stat[close + 1..].trim_start().chars().next().unwrap_or('?');
+    pid > 0 && stat[open + 1..close].starts_with(comm) && state != 'Z' && state != 'X'
+}
+
 /// `nsdojo cleanup`: clean records whose owner is gone.
 pub fn cleanup_dead() -> Vec<String> {
     let mut done = Vec::new();
     for rec in Record::load_all() {
-        if !rec.owner_alive() {
+        if !rec.owner_alive() && !rec.watchdog_alive() {
             done.extend(rec.clean());
             done.push(format!("session record {}", rec.id));
         }

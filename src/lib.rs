@@ -5,6 +5,7 @@
 //! lessons (`lesson`, pure data) and observes both sides with the same code
 //! (`observe`). `guard` keeps the host as it was.
 
+pub mod audit;
 pub mod cgroup;
 pub mod guard;
 pub mod host;

@@ -28,6 +28,9 @@ struct Cli {
     /// No colours (also NO_COLOR=1).
     #[arg(long, global = true)]
     no_color: bool,
+    /// Load --lessons even if a non-root user could have written them (they run commands as root).
+    #[arg(long, global = true)]
+    trust_lessons: bool,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -94,7 +97,12 @@ fn lang_of(cli: &Cli) -> anyhow::Result<Lang> {
 
 fn load_lessons(cli: &Cli) -> anyhow::Result<Vec<Lesson>> {
     match &cli.lessons {
-        Some(dir) => Ok(lesson::load_paths(std::slice::from_ref(dir))?),
+        Some(dir) => {
+            if host::is_root() && !cli.trust_lessons {
+                nsdojo::lesson::trust::check(dir)?;
+            }
+            Ok(lesson::load_paths(std::slice::from_ref(dir))?)
+        }
         None => Ok(lesson::builtin()),
     }
 }
@@ -200,6 +208,8 @@ fn run_lessons(style: &Style, session: &mut guard::Session, lessons: Vec<Lesson>
     let mut failed = 0;
     for l in lessons {
         println!("\n{}", l.title.get(style.lang).bold().cyan());
+        let audit = nsdojo::audit::HostAudit::now();
+        let what = format!("lesson {}", l.id);
         let mut lab = lab::Lab::new(l, session, None)?;
         // The meter redraws one line; only on a terminal.
         lab.live = std::io::IsTerminal::is_terminal(&std::io::stdout());
@@ -215,6 +225,14 @@ fn run_lessons(style: &Style, session: &mut guard::Session, lessons: Vec<Lesson>
         let work = lab.work_dir().to_path_buf();
         drop(lab);
         session.remove_dir(&work);
+        let id = session.id().to_string();
+        if nsdojo::audit::warn_if_changed(
+            &audit.only_session(&id),
+            &nsdojo::audit::HostAudit::now().only_session(&id),
+            &what,
+        ) {
+            failed += 1;
+        }
     }
     Ok(failed)
 }

@@ -71,6 +71,8 @@ impl Lab {
         let layout = Layout::detect().map_err(|e| e.to_string())?;
         let controllers: Vec<Controller> = names.iter().map(|n| controller(n)).collect();
         let name = format!("nsdojo-{}", self.session_id);
+        crate::guard::record_add(&self.session_id, |r| r.cgroup_names.push(name.clone()))
+            .map_err(|e| format!("could not record the cgroup in the session file: {e}"))?;
         let group = match &layout {
             // v1: nest inside our own groups (this VM accounts memory per process_api/<id>).
             Layout::V1 { .. } => {

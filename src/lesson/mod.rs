@@ -9,6 +9,7 @@
 pub mod action;
 pub mod expect;
 pub mod text;
+pub mod trust;
 
 use std::path::{Path, PathBuf};
 

@@ -26,11 +26,13 @@ pub struct Repl {
     pub style: Style,
     pub rootfs: Option<PathBuf>,
     lab: Option<Lab>,
+    /// The host as it was when the current lesson started (leak audit).
+    audit: Option<crate::audit::HostAudit>,
 }
 
 impl Repl {
     pub fn new(lessons: Vec<Lesson>, session: Session, style: Style, rootfs: Option<PathBuf>) -> Repl {
-        Repl { lessons, session, style, rootfs, lab: None }
+        Repl { lessons, session, style, rootfs, lab: None, audit: None }
     }
 
     fn prompt(&self) -> String {
@@ -48,6 +50,7 @@ impl Repl {
             let _ = ed.load_history(h);
         }
         println!("{banner}");
+        self.offer_cleanup(&mut ed);
         println!("{}", render::lesson_list(&self.style, &self.lessons, None));
         println!("{}", hello(self.style.lang).dimmed());
         loop {
@@ -83,11 +86,45 @@ impl Repl {
         Ok(())
     }
 
+    /// Leftovers of killed sessions (their owner and watchdog both gone): offer to remove them.
+    fn offer_cleanup<H: rustyline::Helper>(&self, ed: &mut rustyline::Editor<H, rustyline::history::DefaultHistory>) {
+        let dead: Vec<_> = crate::guard::Record::load_all()
+            .into_iter()
+            .filter(|r| r.id != self.session.id() && !r.owner_alive() && !r.watchdog_alive())
+            .collect();
+        if dead.is_empty() {
+            return;
+        }
+        println!(
+            "{}",
+            format!("A killed nsdojo session left things on this host ({} session record(s)).", dead.len()).yellow()
+        );
+        let answer = ed.readline("Clean them up now? [Y/n] ").unwrap_or_default();
+        if answer.trim().is_empty() || answer.trim().eq_ignore_ascii_case("y") {
+            for r in dead {
+                for done in r.clean() {
+                    println!("removed {done}");
+                }
+            }
+        } else {
+            println!("{}", "left as is: `sudo nsdojo cleanup` removes them later".dimmed());
+        }
+    }
+
     fn leave_lesson(&mut self) {
         if let Some(lab) = self.lab.take() {
             let work = lab.work_dir().to_path_buf();
+            let what = format!("lesson {}", lab.lesson.id);
             drop(lab);
             self.session.remove_dir(&work);
+            if let Some(before) = self.audit.take() {
+                let id = self.session.id().to_string();
+                crate::audit::warn_if_changed(
+                    &before.only_session(&id),
+                    &crate::audit::HostAudit::now().only_session(&id),
+                    &what,
+                );
+            }
         }
     }
 
@@ -143,6 +180,7 @@ impl Repl {
         };
         let lesson = lesson.clone();
         self.leave_lesson();
+        self.audit = Some(crate::audit::HostAudit::now());
         match Lab::new(lesson, &mut self.session, self.rootfs.clone()) {
             Ok(mut lab) => {
                 lab.live = true;

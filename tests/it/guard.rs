@@ -108,3 +108,36 @@ fn with_root_rshared_nothing_propagates_and_the_test_can_see_a_leak() {
     assert!(leaked.contains("/proc proc"), "expected the sandbox's /proc to leak: {leaked:?}");
     before.assert_unchanged_since("the propagation test (all in its own mount namespace)");
 }
+
+#[test]
+fn a_new_session_offers_to_clean_what_a_killed_one_left() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let (mut p, _home) = repl(&[]);
+    lesson_steps(&mut p, "mnt", 2);
+    for w in String::from_utf8_lossy(
+        &std::process::Command::new("pgrep").args(["-x", "nsdojo-watchdog"]).output().unwrap().stdout,
+    )
+    .lines()
+    {
+        kill(Pid::from_raw(w.trim().parse().unwrap()), Signal::SIGKILL).unwrap();
+    }
+    kill(Pid::from_raw(pid_of_repl(&p)), Signal::SIGKILL).unwrap();
+    let _ = p.exp_eof();
+    let _ = p.process.wait();
+    let (mut q, _home2) = repl_without_prompt();
+    q.exp_string("Clean them up now? [Y/n]").unwrap();
+    q.send_line("").unwrap();
+    q.exp_string("removed dir /tmp/nsdojo-").unwrap();
+    q.exp_string("nsdojo> ").unwrap();
+    q.send_line("quit").unwrap();
+    q.exp_eof().unwrap();
+    before.assert_unchanged_since("the cleanup offer");
+}
+
+fn repl_without_prompt() -> (rexpect::session::PtySession, tempfile::TempDir) {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(crate::harness::bin());
+    cmd.env("NO_COLOR", "1").env("NSDOJO_HISTORY", home.path().join("history"));
+    (rexpect::session::spawn_command(cmd, Some(20_000)).unwrap(), home)
+}

@@ -7,6 +7,7 @@ mod harness;
 
 mod bad_input;
 mod cgroup;
+mod chaos;
 mod guard;
 mod lessons;
 mod repl;

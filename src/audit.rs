@@ -1,0 +1,105 @@
+//! The leak audit: what a careful student would compare on the host before
+//! and after a lesson — mount table, hostname, named network namespaces,
+//! SysV message queues, nsdojo cgroups and work directories. Any difference
+//! is printed loudly; the tests use the same comparison.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostAudit {
+    mounts: BTreeSet<String>,
+    hostname: String,
+    netns: BTreeSet<String>,
+    msg_queues: BTreeSet<String>,
+    nsdojo_paths: BTreeSet<String>,
+}
+
+/// Directories named `nsdojo-*` below `root`, up to `depth` levels.
+pub fn find_named(root: &Path, depth: usize, matches: &dyn Fn(&str) -> bool, out: &mut BTreeSet<String>) {
+    let Ok(rd) = fs::read_dir(root) else { return };
+    for e in rd.flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let name = e.file_name().to_string_lossy().into_owned();
+        if matches(&name) {
+            out.insert(e.path().display().to_string());
+        } else if depth > 1 {
+            find_named(&e.path(), depth - 1, matches, out);
+        }
+    }
+}
+
+impl HostAudit {
+    pub fn now() -> HostAudit {
+        let mounts = fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                crate::observe::mountinfo::parse_line(l).map(|m| format!("{} ({})", m.mount_point, m.fstype))
+            })
+            .collect();
+        let netns = fs::read_dir("/run/netns")
+            .map(|d| d.flatten().map(|e| format!("/run/netns/{}", e.file_name().to_string_lossy())).collect())
+            .unwrap_or_default();
+        let msg_queues = fs::read_to_string("/proc/sysvipc/msg")
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next().map(|k| format!("message queue key {k}")))
+            .collect();
+        let mut nsdojo_paths = BTreeSet::new();
+        let ours = |n: &str| n.starts_with("nsdojo-");
+        find_named(Path::new("/sys/fs/cgroup"), 4, &ours, &mut nsdojo_paths);
+        find_named(Path::new("/tmp"), 1, &ours, &mut nsdojo_paths);
+        HostAudit {
+            mounts,
+            hostname: nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
+            netns,
+            msg_queues,
+            nsdojo_paths,
+        }
+    }
+
+    /// One line per difference: `+ added` / `- removed`.
+    pub fn differences(&self, after: &HostAudit) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut set = |what: &str, a: &BTreeSet<String>, b: &BTreeSet<String>| {
+            out.extend(b.difference(a).map(|x| format!("+ {what} {x}")));
+            out.extend(a.difference(b).map(|x| format!("- {what} {x}")));
+        };
+        set("mount", &self.mounts, &after.mounts);
+        set("netns", &self.netns, &after.netns);
+        set("ipc", &self.msg_queues, &after.msg_queues);
+        set("path", &self.nsdojo_paths, &after.nsdojo_paths);
+        if self.hostname != after.hostname {
+            out.push(format!("~ hostname {} → {}", self.hostname, after.hostname));
+        }
+        out
+    }
+
+    /// Paths of this session only, so two sessions at once do not accuse each other.
+    pub fn only_session(mut self, session: &str) -> HostAudit {
+        self.nsdojo_paths.retain(|p| p.contains(session));
+        self.netns.retain(|n| !n.contains("nsdojo-") || n.contains(session));
+        self.mounts.retain(|m| !m.contains("/nsdojo-") || m.contains(session));
+        self
+    }
+}
+
+/// Print a loud warning if the host changed; true if it did.
+pub fn warn_if_changed(before: &HostAudit, after: &HostAudit, what: &str) -> bool {
+    let diff = before.differences(after);
+    if diff.is_empty() {
+        return false;
+    }
+    use colored::Colorize;
+    eprintln!("{}", format!("nsdojo: WARNING: the host changed during {what}:").red().bold());
+    for d in &diff {
+        eprintln!("  {}", d.red());
+    }
+    eprintln!("{}", "  (other programs may have done this; `nsdojo cleanup` removes what nsdojo left)".dimmed());
+    true
+}
