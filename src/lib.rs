@@ -12,6 +12,7 @@ pub mod host;
 pub mod lab;
 pub mod lesson;
 pub mod observe;
+pub mod progress;
 pub mod render;
 pub mod repl;
 pub mod sandbox;

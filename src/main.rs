@@ -50,6 +50,9 @@ enum Cmd {
         /// Exit non-zero if any check fails.
         #[arg(long)]
         check: bool,
+        /// Also write what is shown to this Markdown file (a handout).
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
     },
     /// Validate lesson files; errors as file:line:col: message.
     Check {
@@ -157,13 +160,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(Cmd::Run { ids, all, check }) => {
+        Some(Cmd::Run { ids, all, check, record }) => {
             let all_lessons = load_lessons(&cli)?;
             let chosen = choose(&all_lessons, ids, *all)?;
             need_root()?;
             guard::install_signal_handlers();
             let mut session = guard::Session::start()?;
-            let failed = run_lessons(&style, &mut session, chosen)?;
+            let mut transcript = match record {
+                Some(f) => Some(
+                    nsdojo::render::transcript::Transcript::create(f)
+                        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", f.display()))?,
+                ),
+                None => None,
+            };
+            let failed = run_lessons(&style, &mut session, chosen, transcript.as_mut())?;
             session.finish();
             if failed > 0 && *check {
                 eprintln!("nsdojo: {failed} step(s) failed their checks");
@@ -204,7 +214,12 @@ fn choose(all: &[Lesson], keys: &[String], every: bool) -> anyhow::Result<Vec<Le
 }
 
 /// Run every step of each lesson; returns how many steps failed.
-fn run_lessons(style: &Style, session: &mut guard::Session, lessons: Vec<Lesson>) -> anyhow::Result<usize> {
+fn run_lessons(
+    style: &Style,
+    session: &mut guard::Session,
+    lessons: Vec<Lesson>,
+    mut transcript: Option<&mut nsdojo::render::transcript::Transcript>,
+) -> anyhow::Result<usize> {
     let mut failed = 0;
     for l in lessons {
         println!("\n{}", l.title.get(style.lang).bold().cyan());
@@ -217,6 +232,12 @@ fn run_lessons(style: &Style, session: &mut guard::Session, lessons: Vec<Lesson>
             let report = lab.run_step(i)?;
             let expand = |s: &str| lab.expand(s);
             print!("{}", render::step(style, &lab.lesson, &report, &expand));
+            if let Some(t) = transcript.as_deref_mut() {
+                if i == 0 {
+                    t.lesson(style, &lab.lesson);
+                }
+                t.step(style, &lab.lesson, &report, &expand);
+            }
             if !report.passed() {
                 failed += 1;
                 eprintln!("nsdojo: {} step {} failed", lab.lesson.id, i + 1);

@@ -233,6 +233,11 @@ impl Lab {
         Ok(self.sides(&[])?)
     }
 
+    /// The live sandbox's host PID, starting one if needed.
+    pub fn sandbox_pid(&mut self) -> Result<i32, LabError> {
+        Ok(self.sandbox()?.pid())
+    }
+
     /// `sh CMD` from the REPL: a real command inside the sandbox.
     pub fn sh(&mut self, cmd: &str) -> Result<crate::sandbox::ShellOutput, LabError> {
         let out = self.sandbox()?.perform(&Action::Sh(cmd.to_string()))?;

@@ -2,6 +2,7 @@
 //! and checks. Pure functions of their input, so they are unit-tested at
 //! fixed widths and reused by the REPL, `run` and transcripts.
 
+pub mod transcript;
 pub mod views;
 
 use std::fmt::Write as _;
@@ -319,6 +320,21 @@ fn cgroup_files(style: &Style, r: &StepReport) -> String {
         return format!("\n{}\n", "cgroup files: no cgroup yet".dimmed());
     }
     format!("\n{}  {}\n{t}\n", "cgroup files (cat)".bold(), format!("(* = {})", label(style.lang, "changed")).dimmed())
+}
+
+/// `compare CMD`: both outputs side by side, differing lines marked.
+pub fn compare(style: &Style, pid: i32, sandbox: &str, host: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (sandbox.lines().collect(), host.lines().collect());
+    let mut t = table(style, pid);
+    let mut differ = 0;
+    for i in 0..a.len().max(b.len()) {
+        let (x, y) = (a.get(i).copied().unwrap_or(""), b.get(i).copied().unwrap_or(""));
+        let same = x == y;
+        differ += usize::from(!same);
+        t.add_row(vec![format!("{}", i + 1), mark(x, !same), mark(y, !same)]);
+    }
+    let verdict = if differ == 0 { "same on both sides".to_string() } else { format!("{differ} line(s) differ (*)") };
+    format!("{t}\n{}\n", verdict.bold())
 }
 
 /// One line of the live CPU meter, like a row of `top`.

@@ -18,8 +18,14 @@ pub enum Command {
     Hint,
     Reset,
     Quit,
+    ResetProgress,
     Sh(String),
     Host(String),
+    Compare(String),
+    Shell,
+    Progress,
+    /// `record FILE` starts a Markdown transcript; `record off` stops it.
+    Record(Option<String>),
     Lang(Option<String>),
 }
 
@@ -38,6 +44,15 @@ pub const COMMANDS: &[(&str, &str, &str, &str)] = &[
     ("reset", "", "tear down the sandbox and restart the lesson", "샌드박스를 지우고 레슨 재시작"),
     ("sh", "CMD", "run CMD inside the sandbox (also !CMD)", "샌드박스 안에서 명령 실행 (!CMD)"),
     ("host", "CMD", "run CMD on the host", "호스트에서 명령 실행"),
+    ("compare", "CMD", "run CMD on both sides, outputs side by side", "양쪽에서 명령을 실행해 나란히 비교"),
+    ("shell", "", "an interactive shell inside the sandbox (exit returns)", "샌드박스 안의 대화형 셸 (exit로 복귀)"),
+    (
+        "progress",
+        "",
+        "steps done so far (`reset progress` forgets them)",
+        "지금까지의 진행 상황 (`reset progress`로 초기화)",
+    ),
+    ("record", "FILE|off", "write what is shown to a Markdown file", "화면 내용을 Markdown 파일로 기록"),
     ("lang", "en|ko", "switch language", "언어 변경"),
     ("quit", "", "leave (also exit, Ctrl-D)", "종료 (exit, Ctrl-D)"),
 ];
@@ -78,7 +93,12 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "state" => no_args(Command::State),
         "diff" => no_args(Command::Diff),
         "hint" => no_args(Command::Hint),
+        "reset" if rest == "progress" => Ok(Command::ResetProgress),
         "reset" => no_args(Command::Reset),
+        "compare" => nonempty(rest, "compare").map(Command::Compare),
+        "shell" => no_args(Command::Shell),
+        "progress" => no_args(Command::Progress),
+        "record" => Ok(Command::Record((!rest.is_empty()).then(|| rest.to_string()))),
         "quit" | "exit" | "q" => no_args(Command::Quit),
         "sh" => nonempty(rest, "sh").map(Command::Sh),
         "host" => nonempty(rest, "host").map(Command::Host),
@@ -118,6 +138,9 @@ mod tests {
         assert_eq!(parse("!ls /"), Ok(Command::Sh("ls /".into())));
         assert_eq!(parse("host mount | grep x"), Ok(Command::Host("mount | grep x".into())));
         assert_eq!(parse("exit"), Ok(Command::Quit));
+        assert_eq!(parse("reset progress"), Ok(Command::ResetProgress));
+        assert_eq!(parse("compare hostname"), Ok(Command::Compare("hostname".into())));
+        assert_eq!(parse("record /tmp/x.md"), Ok(Command::Record(Some("/tmp/x.md".into()))));
     }
 
     #[test]

@@ -28,11 +28,25 @@ pub struct Repl {
     lab: Option<Lab>,
     /// The host as it was when the current lesson started (leak audit).
     audit: Option<crate::audit::HostAudit>,
+    progress: crate::progress::Progress,
+    transcript: Option<crate::render::transcript::Transcript>,
+    /// `reset progress` waits for a `yes`.
+    confirm_reset: bool,
 }
 
 impl Repl {
     pub fn new(lessons: Vec<Lesson>, session: Session, style: Style, rootfs: Option<PathBuf>) -> Repl {
-        Repl { lessons, session, style, rootfs, lab: None, audit: None }
+        Repl {
+            lessons,
+            session,
+            style,
+            rootfs,
+            lab: None,
+            audit: None,
+            progress: crate::progress::Progress::load(),
+            transcript: None,
+            confirm_reset: false,
+        }
     }
 
     fn prompt(&self) -> String {
@@ -58,6 +72,15 @@ impl Repl {
                 Ok(line) => {
                     if !line.trim().is_empty() {
                         let _ = ed.add_history_entry(line.as_str());
+                    }
+                    if std::mem::take(&mut self.confirm_reset) {
+                        if line.trim() == "yes" {
+                            self.progress.clear();
+                            println!("progress forgotten");
+                        } else {
+                            println!("progress kept");
+                        }
+                        continue;
                     }
                     match command::parse(&line) {
                         Ok(Command::Quit) => break,
@@ -151,11 +174,30 @@ impl Repl {
                     render::lesson_list(&self.style, &self.lessons, self.lab.as_ref().map(|l| l.lesson.id.as_str()))
                 )
             }
-            Command::Lesson(None) => match &self.lab {
-                Some(l) => println!("{} — step {}/{}", l.lesson.title.get(lang), l.next, l.lesson.steps.len()),
-                None => {
-                    println!("no lesson yet: `lessons` lists them, `lesson 1` starts the first")
+            Command::Lesson(None) => match (&self.lab, self.progress.current.clone()) {
+                (Some(l), _) => println!("{} — step {}/{}", l.lesson.title.get(lang), l.next, l.lesson.steps.len()),
+                (None, Some(id)) => self.resume(&id),
+                (None, None) => println!("no lesson yet: `lessons` lists them, `lesson 1` starts the first"),
+            },
+            Command::Progress => print!("{}", self.progress.summary(&self.lessons)),
+            Command::ResetProgress => {
+                println!("forget every completed step? type `yes` to confirm");
+                self.confirm_reset = true;
+            }
+            Command::Record(None) => match &self.transcript {
+                Some(t) => println!("recording to {}", t.path),
+                None => println!("not recording: `record FILE` starts"),
+            },
+            Command::Record(Some(f)) if f == "off" => match self.transcript.take() {
+                Some(t) => println!("transcript written to {}", t.path),
+                None => println!("not recording"),
+            },
+            Command::Record(Some(f)) => match crate::render::transcript::Transcript::create(std::path::Path::new(&f)) {
+                Ok(t) => {
+                    println!("recording every step to {f} (`record off` stops)");
+                    self.transcript = Some(t);
                 }
+                Err(e) => eprintln!("nsdojo: cannot write {f}: {e}"),
             },
             Command::Lesson(Some(key)) => self.start(&key),
             Command::Lang(None) => println!("language: {}", lang.code()),
@@ -168,6 +210,19 @@ impl Repl {
                 print_output(&out);
             }
             other => self.in_lesson(other),
+        }
+    }
+
+    /// `lesson` alone: back to the lesson last worked on, at its first step not yet done.
+    fn resume(&mut self, id: &str) {
+        self.start(id);
+        let Some(lab) = self.lab.as_mut() else { return };
+        let at = self.progress.resume_at(&lab.lesson).min(lab.lesson.steps.len().saturating_sub(1));
+        if at > 0 {
+            println!("{}", format!("resuming: replaying steps 1–{at} quietly…").dimmed());
+            if let Err(e) = lab.replay(at) {
+                self.error(e);
+            }
         }
     }
 
@@ -252,6 +307,17 @@ impl Repl {
                 true => state(lab, &self.style),
             },
             Command::Sh(c) => lab.sh(&c).map(|out| print_output(&out)),
+            Command::Compare(c) => lab.sh(&c).map(|inside| {
+                let (_, outside) = crate::sandbox::shell::run(&c, crate::sandbox::shell::TIMEOUT);
+                let pid = lab.sandbox.as_ref().map_or(0, |s| s.pid());
+                print!("{}", render::compare(&self.style, pid, &inside.stdout, &outside.stdout));
+            }),
+            Command::Shell => lab.sandbox_pid().map(|pid| {
+                println!("{}", format!("a shell inside terminal #1 (PID {pid}); `exit` comes back").dimmed());
+                if let Err(e) = crate::sandbox::attach::attach(pid, &[]) {
+                    eprintln!("nsdojo: {e}");
+                }
+            }),
             _ => Ok(()),
         };
         match result {
@@ -261,11 +327,17 @@ impl Repl {
         }
     }
 
-    fn print_last(&self) {
+    fn print_last(&mut self) {
         let Some(lab) = self.lab.as_ref() else { return };
         if let Some(r) = &lab.last {
             let expand = |s: &str| lab.expand(s);
             print!("{}", render::step(&self.style, &lab.lesson, r, &expand));
+            if let Some(t) = &mut self.transcript {
+                t.step(&self.style, &lab.lesson, r, &expand);
+            }
+            if r.passed() {
+                self.progress.mark(&lab.lesson.id, r.index + 1);
+            }
             if lab.next >= lab.lesson.steps.len() {
                 if r.passed() {
                     println!("{}", "lesson complete ✔ — `lessons` for the next one".green().bold());

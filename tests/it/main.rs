@@ -12,3 +12,4 @@ mod guard;
 mod lessons;
 mod repl;
 mod run;
+mod workshop;

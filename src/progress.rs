@@ -1,0 +1,137 @@
+//! Progress through the curriculum, kept per student across runs.
+//!
+//! Stored in the home of the user who ran `sudo` (SUDO_USER), not root's, as
+//! `~/.local/state/nsdojo/progress.json`, and owned by that user.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::lesson::Lesson;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Lesson id → numbers (1-based) of the steps whose checks all passed.
+    pub done: BTreeMap<String, Vec<usize>>,
+    /// The lesson last worked on, for `lesson` without an argument.
+    pub current: Option<String>,
+    #[serde(skip)]
+    path: Option<PathBuf>,
+}
+
+/// The invoking user's home: SUDO_USER's under sudo, else $HOME.
+pub fn invoking_home() -> Option<PathBuf> {
+    match std::env::var("SUDO_USER") {
+        Ok(u) if !u.is_empty() && u != "root" => nix::unistd::User::from_name(&u).ok().flatten().map(|u| u.dir),
+        _ => std::env::var_os("HOME").map(PathBuf::from),
+    }
+}
+
+/// Files written as root in a sudo user's home belong to that user.
+pub fn chown_to_invoker(p: &std::path::Path) {
+    let id = |v: &str| std::env::var(v).ok().and_then(|s| s.parse::<u32>().ok());
+    if let (Some(uid), Some(gid)) = (id("SUDO_UID"), id("SUDO_GID")) {
+        let _ = std::os::unix::fs::chown(p, Some(uid), Some(gid));
+        if let Some(d) = p.parent() {
+            let _ = std::os::unix::fs::chown(d, Some(uid), Some(gid));
+        }
+    }
+}
+
+impl Progress {
+    pub fn default_path() -> Option<PathBuf> {
+        if let Some(p) = std::env::var_os("NSDOJO_PROGRESS") {
+            return Some(PathBuf::from(p));
+        }
+        invoking_home().map(|h| h.join(".local/state/nsdojo/progress.json"))
+    }
+
+    pub fn load() -> Progress {
+        let path = Progress::default_path();
+        let mut p: Progress = path
+            .as_ref()
+            .and_then(|f| std::fs::read(f).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        p.path = path;
+        p
+    }
+
+    pub fn save(&self) {
+        let Some(path) = &self.path else { return };
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let tmp = path.with_extension("json.tmp");
+        if std::fs::write(&tmp, serde_json::to_vec_pretty(self).unwrap_or_default()).is_ok()
+            && std::fs::rename(&tmp, path).is_ok()
+        {
+            chown_to_invoker(path);
+        }
+    }
+
+    pub fn mark(&mut self, lesson: &str, step: usize) {
+        let steps = self.done.entry(lesson.to_string()).or_default();
+        if !steps.contains(&step) {
+            steps.push(step);
+            steps.sort_unstable();
+        }
+        self.current = Some(lesson.to_string());
+        self.save();
+    }
+
+    pub fn clear(&mut self) {
+        self.done.clear();
+        self.current = None;
+        self.save();
+    }
+
+    /// First step (0-based) not yet done in a lesson.
+    pub fn resume_at(&self, lesson: &Lesson) -> usize {
+        let done = self.done.get(&lesson.id).cloned().unwrap_or_default();
+        (1..=lesson.steps.len()).find(|n| !done.contains(n)).map_or(lesson.steps.len(), |n| n - 1)
+    }
+
+    /// "23/61 steps" and a line per lesson.
+    pub fn summary(&self, lessons: &[Lesson]) -> String {
+        let total: usize = lessons.iter().map(|l| l.steps.len()).sum();
+        let done: usize = lessons
+            .iter()
+            .map(|l| self.done.get(&l.id).map_or(0, |d| d.iter().filter(|n| **n <= l.steps.len()).count()))
+            .sum();
+        let mut o = format!("{done}/{total} steps\n");
+        for l in lessons {
+            let n = self.done.get(&l.id).map_or(0, Vec::len).min(l.steps.len());
+            let mark = if n == l.steps.len() {
+                "✔"
+            } else if n > 0 {
+                "…"
+            } else {
+                " "
+            };
+            o.push_str(&format!("  {mark} {:<14} {n}/{}\n", l.id, l.steps.len()));
+        }
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_resumes_and_summarises() {
+        let lessons = crate::lesson::builtin();
+        let mnt = lessons.iter().find(|l| l.id == "mnt").unwrap();
+        let mut p = Progress::default();
+        assert_eq!(p.resume_at(mnt), 0);
+        p.mark("mnt", 1);
+        p.mark("mnt", 2);
+        p.mark("mnt", 2);
+        assert_eq!(p.resume_at(mnt), 2);
+        assert_eq!(p.current.as_deref(), Some("mnt"));
+        assert!(p.summary(&lessons).starts_with("2/"), "{}", p.summary(&lessons));
+        assert!(p.summary(&lessons).contains("mnt            2/4"));
+    }
+}

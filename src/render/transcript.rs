@@ -1,0 +1,43 @@
+//! Transcripts: a Markdown handout of what was shown, without colour codes,
+//! for students to keep (`record FILE` in the REPL, `nsdojo run --record FILE`).
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+use crate::lab::StepReport;
+use crate::lesson::Lesson;
+
+pub struct Transcript {
+    file: File,
+    pub path: String,
+}
+
+impl Transcript {
+    pub fn create(path: &Path) -> std::io::Result<Transcript> {
+        let mut file = File::create(path)?;
+        writeln!(file, "# nsdojo transcript\n")?;
+        writeln!(file, "{}\n", super::super::host::kernel())?;
+        crate::progress::chown_to_invoker(path);
+        Ok(Transcript { file, path: path.display().to_string() })
+    }
+
+    pub fn lesson(&mut self, style: &super::Style, lesson: &Lesson) {
+        let _ = writeln!(self.file, "## {} — {}\n", lesson.id, lesson.title.get(style.lang));
+        if !lesson.intro.is_empty() {
+            let _ = writeln!(self.file, "{}\n", lesson.intro.get(style.lang));
+        }
+    }
+
+    /// The step exactly as shown, colours off, in a fenced block under a heading.
+    pub fn step(&mut self, style: &super::Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str) -> String) {
+        let was = colored::control::SHOULD_COLORIZE.should_colorize();
+        colored::control::set_override(false);
+        let text = super::step(style, lesson, r, expand);
+        colored::control::set_override(was);
+        let verdict = if r.passed() { "✔" } else { "✘" };
+        let _ = writeln!(self.file, "### {} step {}/{} {verdict}\n", lesson.id, r.index + 1, r.total);
+        let _ = writeln!(self.file, "```text\n{}\n```\n", text.trim_end());
+        let _ = self.file.flush();
+    }
+}
