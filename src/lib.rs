@@ -15,6 +15,7 @@ pub mod observe;
 pub mod progress;
 pub mod render;
 pub mod repl;
+pub mod rootfs;
 pub mod sandbox;
 pub mod suggest;
 pub mod trace;

@@ -28,6 +28,12 @@ struct Cli {
     /// No colours (also NO_COLOR=1).
     #[arg(long, global = true)]
     no_color: bool,
+    /// Use this prepared root filesystem (it must have an executable /bin/sh).
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "rootfs_tar")]
+    rootfs: Option<PathBuf>,
+    /// Unpack this tarball (plain or gzip, e.g. `docker export` output) as the root filesystem.
+    #[arg(long, global = true, value_name = "FILE")]
+    rootfs_tar: Option<PathBuf>,
     /// Load --lessons even if a non-root user could have written them (they run commands as root).
     #[arg(long, global = true)]
     trust_lessons: bool,
@@ -110,6 +116,23 @@ fn load_lessons(cli: &Cli) -> anyhow::Result<Vec<Lesson>> {
     }
 }
 
+fn rootfs_provider(cli: &Cli) -> nsdojo::rootfs::Provider {
+    use nsdojo::rootfs::Source;
+    nsdojo::rootfs::Provider::new(match (&cli.rootfs, &cli.rootfs_tar) {
+        (Some(d), _) => Source::Dir(d.clone()),
+        (None, Some(t)) => Source::Tar(t.clone()),
+        (None, None) => Source::Auto,
+    })
+}
+
+/// The rootfs path for a lesson that needs one (prepared on first need).
+pub fn rootfs_for(lesson: &Lesson, provider: &mut nsdojo::rootfs::Provider) -> anyhow::Result<Option<PathBuf>> {
+    if !lesson.rootfs {
+        return Ok(None);
+    }
+    Ok(Some(provider.path()?))
+}
+
 fn need_root() -> anyhow::Result<()> {
     if !host::is_root() {
         anyhow::bail!(
@@ -141,6 +164,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Cmd::Check { paths }) => check(paths),
         Some(Cmd::Doctor) => {
             print!("{}", doctor());
+            println!("rootfs:             {}", rootfs_provider(&cli).describe());
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Attach { session, cmd }) => {
@@ -173,7 +197,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ),
                 None => None,
             };
-            let failed = run_lessons(&style, &mut session, chosen, transcript.as_mut())?;
+            let mut provider = rootfs_provider(&cli);
+            let failed = run_lessons(&style, &mut session, chosen, transcript.as_mut(), &mut provider)?;
             session.finish();
             if failed > 0 && *check {
                 eprintln!("nsdojo: {failed} step(s) failed their checks");
@@ -186,8 +211,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             need_root()?;
             guard::install_signal_handlers();
             let session = guard::Session::start()?;
-            let mut r = repl::Repl::new(lessons, session, style, None);
-            r.run(&banner())?;
+            let mut provider = rootfs_provider(&cli);
+            let banner = format!("{}\nrootfs: {}", banner(), provider.describe());
+            let mut r = repl::Repl::new(lessons, session, style, provider);
+            r.run(&banner)?;
             r.session.finish();
             Ok(ExitCode::SUCCESS)
         }
@@ -219,13 +246,18 @@ fn run_lessons(
     session: &mut guard::Session,
     lessons: Vec<Lesson>,
     mut transcript: Option<&mut nsdojo::render::transcript::Transcript>,
+    provider: &mut nsdojo::rootfs::Provider,
 ) -> anyhow::Result<usize> {
     let mut failed = 0;
     for l in lessons {
         println!("\n{}", l.title.get(style.lang).bold().cyan());
         let audit = nsdojo::audit::HostAudit::now();
         let what = format!("lesson {}", l.id);
-        let mut lab = lab::Lab::new(l, session, None)?;
+        let rootfs = rootfs_for(&l, provider)?;
+        if rootfs.is_some() {
+            println!("rootfs: {}", provider.describe());
+        }
+        let mut lab = lab::Lab::new(l, session, rootfs)?;
         // The meter redraws one line; only on a terminal.
         lab.live = std::io::IsTerminal::is_terminal(&std::io::stdout());
         for i in 0..lab.lesson.steps.len() {

@@ -110,6 +110,10 @@ pub enum LabError {
     Work { path: String, source: std::io::Error },
     #[error("the lesson has no step {0}")]
     NoStep(usize),
+    #[error("this lesson needs a root filesystem, and none could be prepared")]
+    NoRootfs,
+    #[error("could not copy the root filesystem: {0}")]
+    Rootfs(String),
 }
 
 /// One lesson in progress: its sandbox, its work directory, where we are.
@@ -126,25 +130,45 @@ pub struct Lab {
     group: Option<crate::cgroup::Group>,
     /// Print the CPU meter live while `burn` runs.
     pub live: bool,
+    /// The prepared rootfs this lesson copies from.
+    rootfs_src: Option<PathBuf>,
 }
 
 impl Lab {
+    /// `rootfs`: the prepared root filesystem, for lessons that need one; each lesson works on
+    /// its own copy in the work directory, so the cache is never changed by a lesson.
     pub fn new(lesson: Lesson, session: &mut Session, rootfs: Option<PathBuf>) -> Result<Lab, LabError> {
         let work = PathBuf::from(format!("/tmp/nsdojo-{}-{}", session.id(), lesson.id));
         let err = |source| LabError::Work { path: work.display().to_string(), source };
         session.add_dir(work.clone()).map_err(err)?;
         std::fs::create_dir_all(&work).map_err(err)?;
-        Ok(Lab {
+        let mut lab = Lab {
             lesson,
             sandbox: None,
             next: 0,
             last: None,
             work,
-            rootfs,
+            rootfs: None,
             session_id: session.id().to_string(),
             group: None,
             live: false,
-        })
+            rootfs_src: None,
+        };
+        if lab.lesson.rootfs {
+            lab.rootfs_src = Some(rootfs.ok_or(LabError::NoRootfs)?);
+            lab.copy_rootfs()?;
+        }
+        Ok(lab)
+    }
+
+    /// A fresh working copy of the rootfs at `$WORK/rootfs`.
+    fn copy_rootfs(&mut self) -> Result<(), LabError> {
+        let Some(src) = &self.rootfs_src else { return Ok(()) };
+        let dst = self.work.join("rootfs");
+        let mut trace = crate::trace::Trace::default();
+        crate::rootfs::copy_tree(src, &dst, &mut trace).map_err(|e| LabError::Rootfs(e.to_string()))?;
+        self.rootfs = Some(dst);
+        Ok(())
     }
 
     pub fn work_dir(&self) -> &std::path::Path {
@@ -199,6 +223,9 @@ impl Lab {
             for e in entries.flatten() {
                 let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
             }
+        }
+        if let Err(e) = self.copy_rootfs() {
+            eprintln!("nsdojo: {e}");
         }
     }
 

@@ -184,6 +184,16 @@ pub enum Action {
         outside: u32,
         count: u32,
     },
+    /// Copy a directory tree with plain syscalls (`cp -a SRC/. DST`), e.g. the rootfs into a tmpfs.
+    CopyTree {
+        src: String,
+        dst: String,
+    },
+    /// Run PATH with this argv[0] and no other argument, stdin empty: what `execl(PATH, ARGV0, NULL)` does.
+    ExecAs {
+        argv0: String,
+        path: String,
+    },
     /// Drop to an unprivileged user, as `setpriv --reuid=N --regid=N --clear-groups` does.
     Setuid(u32),
     /// Perform the inner action; a failure is recorded but does not stop the step.
@@ -219,6 +229,8 @@ impl Action {
             Action::HostSh(c) => Action::HostSh(x(c)),
             Action::Try(a) => Action::Try(Box::new(a.expand(vars))),
             Action::LinkUp(i) => Action::LinkUp(x(i)),
+            Action::CopyTree { src, dst } => Action::CopyTree { src: x(src), dst: x(dst) },
+            Action::ExecAs { argv0, path } => Action::ExecAs { argv0: x(argv0), path: x(path) },
             Action::NetnsAdd(n) => Action::NetnsAdd(x(n)),
             Action::NetnsDelete(n) => Action::NetnsDelete(x(n)),
             other => other.clone(),
@@ -287,6 +299,8 @@ pub const ACTION_NAMES: &[&str] = &[
     "netns",
     "map-ids",
     "setuid",
+    "copy",
+    "exec-as",
     "try",
 ];
 
@@ -537,6 +551,14 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
                 [Some(i), Some(o), Some(c)] if *c >= 1 => Action::MapIds { inside: *i, outside: *o, count: *c },
                 _ => return Err(err("map-ids takes three numbers, COUNT at least 1".into())),
             }
+        }
+        "copy" => {
+            arity(2, "copy SRC DST")?;
+            Action::CopyTree { src: args[0].clone(), dst: args[1].clone() }
+        }
+        "exec-as" => {
+            arity(2, "exec-as ARGV0 PATH (e.g. exec-as -i /bin/sh)")?;
+            Action::ExecAs { argv0: args[0].clone(), path: args[1].clone() }
         }
         "setuid" => {
             arity(1, "setuid UID")?;

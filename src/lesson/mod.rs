@@ -226,6 +226,9 @@ fn string_content_start(src: &str, span_start: usize) -> usize {
 
 /// The lessons compiled into the binary, in curriculum order.
 pub const BUILTIN: &[(&str, &str)] = &[
+    ("01-chroot.toml", include_str!("../../lessons/01-chroot.toml")),
+    ("02-escape.toml", include_str!("../../lessons/02-escape.toml")),
+    ("03-pivot_root.toml", include_str!("../../lessons/03-pivot_root.toml")),
     ("04-mnt.toml", include_str!("../../lessons/04-mnt.toml")),
     ("05-uts.toml", include_str!("../../lessons/05-uts.toml")),
     ("06-ipc.toml", include_str!("../../lessons/06-ipc.toml")),

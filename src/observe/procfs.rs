@@ -94,19 +94,25 @@ impl ProcFacts {
 }
 
 /// The path for one controller in /proc/PID/cgroup lines (`""`: the v2 `0::` line).
+/// A controller no v1 line names is governed by the unified (v2) hierarchy, whose
+/// `0::` line then gives the path — on a v2-only host that is the only line there is.
 pub fn cgroup_path(lines: &[String], controller: &str) -> Option<String> {
-    {
-        lines.iter().find_map(|l| {
-            let mut parts = l.splitn(3, ':');
-            let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
-            let hit = if controller.is_empty() {
-                ctrls.is_empty()
-            } else {
-                ctrls.split(',').any(|c| c == controller || c == format!("name={controller}"))
-            };
-            hit.then(|| path.to_string())
-        })
+    let mut unified = None;
+    for l in lines {
+        let mut parts = l.splitn(3, ':');
+        let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        if ctrls.is_empty() {
+            unified = Some(path.to_string());
+            if controller.is_empty() {
+                return unified;
+            }
+        } else if !controller.is_empty()
+            && ctrls.split(',').any(|c| c == controller || c == format!("name={controller}"))
+        {
+            return Some(path.to_string());
+        }
     }
+    unified
 }
 
 /// Host PIDs of the children of `pid` (scans /proc; works without CONFIG_PROC_CHILDREN).
@@ -158,7 +164,11 @@ mod tests {
         assert_eq!(f.cgroup_path("cpuacct").as_deref(), Some("/my"));
         assert_eq!(f.cgroup_path("systemd").as_deref(), Some("/"));
         assert_eq!(f.cgroup_path("").as_deref(), Some("/u"));
-        assert_eq!(f.cgroup_path("pids"), None);
+        // No v1 line for pids: the unified hierarchy's path (as on a v2-only host).
+        assert_eq!(f.cgroup_path("pids").as_deref(), Some("/u"));
+        let v2_only = ProcFacts { cgroup: vec!["0::/user.slice/nsdojo-1".into()], ..Default::default() };
+        assert_eq!(v2_only.cgroup_path("cpu").as_deref(), Some("/user.slice/nsdojo-1"));
+        assert_eq!(ProcFacts::default().cgroup_path("cpu"), None);
     }
 
     #[test]

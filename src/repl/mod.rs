@@ -24,7 +24,7 @@ pub struct Repl {
     pub lessons: Vec<Lesson>,
     pub session: Session,
     pub style: Style,
-    pub rootfs: Option<PathBuf>,
+    pub rootfs: crate::rootfs::Provider,
     lab: Option<Lab>,
     /// The host as it was when the current lesson started (leak audit).
     audit: Option<crate::audit::HostAudit>,
@@ -35,7 +35,7 @@ pub struct Repl {
 }
 
 impl Repl {
-    pub fn new(lessons: Vec<Lesson>, session: Session, style: Style, rootfs: Option<PathBuf>) -> Repl {
+    pub fn new(lessons: Vec<Lesson>, session: Session, style: Style, rootfs: crate::rootfs::Provider) -> Repl {
         Repl {
             lessons,
             session,
@@ -236,7 +236,17 @@ impl Repl {
         let lesson = lesson.clone();
         self.leave_lesson();
         self.audit = Some(crate::audit::HostAudit::now());
-        match Lab::new(lesson, &mut self.session, self.rootfs.clone()) {
+        let rootfs = match lesson.rootfs {
+            true => match self.rootfs.path() {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    eprintln!("nsdojo: this lesson needs a root filesystem: {e}");
+                    return;
+                }
+            },
+            false => None,
+        };
+        match Lab::new(lesson, &mut self.session, rootfs) {
             Ok(mut lab) => {
                 lab.live = true;
                 let lang = self.style.lang;

@@ -310,6 +310,25 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
         }
         Action::Hog { bytes } => return super::pressure::hog(*bytes, out).map(|_| None),
         Action::Forks { count } => return super::pressure::forks(*count, out).map(|_| None),
+        Action::CopyTree { src, dst } => {
+            let stats = crate::rootfs::copy_tree(std::path::Path::new(src), std::path::Path::new(dst), trace)
+                .map_err(|e| e.to_string())?;
+            out.output = Some(super::ShellOutput {
+                stdout: format!(
+                    "copied {} files, {} symlinks, {} directories, {} KiB\n",
+                    stats.files,
+                    stats.symlinks,
+                    stats.dirs,
+                    stats.bytes / 1024
+                ),
+                ..Default::default()
+            });
+        }
+        Action::ExecAs { argv0, path } => {
+            let (sc, output) = shell::run_as(argv0, path, shell::TIMEOUT);
+            trace.push(sc);
+            out.output = Some(output);
+        }
         Action::Setuid(id) => {
             let (u, g) = (nix::unistd::Uid::from_raw(*id), nix::unistd::Gid::from_raw(*id));
             trace.record("setgroups(0, [])", nix::unistd::setgroups(&[])).map_err(|e| errno_line("setgroups", e))?;
@@ -336,7 +355,18 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
         }
         Action::Try(inner) => {
             // The failure stays in the trace (and in step.errno); the step goes on.
-            return perform_into(inner, origin, out).or(Ok(None));
+            return match perform_into(inner, origin, out) {
+                Err(msg) => {
+                    // Keep the one-line reason next to the failed call.
+                    if let Some(last) = out.trace.calls.last_mut() {
+                        if last.note.is_none() {
+                            last.note = Some(msg);
+                        }
+                    }
+                    Ok(None)
+                }
+                ok => ok,
+            };
         }
     }
     Ok(None)

@@ -4,7 +4,7 @@
 //! hang the workshop.
 //!
 //! The command gets its own process group so the whole pipeline can be
-//! killed on timeout, and stdin is /dev/null: a lesson step is not an
+//! killed on timeout, and stdin is empty: a lesson step is not an
 //! interactive shell (`shell` in the REPL is).
 
 use std::io::Read;
@@ -26,24 +26,34 @@ const MAX_OUTPUT: usize = 256 * 1024;
 /// Run `/bin/sh -c CMD`; the syscall line reads like strace's execve.
 pub fn run(cmd: &str, timeout: Duration) -> (Syscall, ShellOutput) {
     let call = format!("execve(\"/bin/sh\", [\"sh\", \"-c\", {}])", quote(cmd));
-    let mut child = match Command::new("/bin/sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT));
-            return (
-                Syscall::failed(call, errno).with_note("there is no /bin/sh at this root"),
-                ShellOutput { status: 127, stderr: e.to_string(), ..Default::default() },
-            );
-        }
-    };
+    let mut command = Command::new("/bin/sh");
+    command.arg("-c").arg(cmd);
+    run_command(command, call, timeout)
+}
+
+/// Run PATH with only argv[0] = ARGV0, as `execl(PATH, ARGV0, NULL)` would.
+pub fn run_as(argv0: &str, path: &str, timeout: Duration) -> (Syscall, ShellOutput) {
+    let call = format!("execve({}, [{}])", quote(path), quote(argv0));
+    let mut command = Command::new(path);
+    command.arg0(argv0);
+    run_command(command, call, timeout)
+}
+
+fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscall, ShellOutput) {
+    // stdin: a pipe closed at once, not /dev/null, which a chroot or a fresh
+    // rootfs may not have (opening it there fails with ENOENT before exec).
+    let mut child =
+        match command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT));
+                return (
+                    Syscall::failed(call, errno).with_note("no such program at this root"),
+                    ShellOutput { status: 127, stderr: e.to_string(), ..Default::default() },
+                );
+            }
+        };
+    drop(child.stdin.take());
     let mut out = child.stdout.take().expect("piped");
     let mut err = child.stderr.take().expect("piped");
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());

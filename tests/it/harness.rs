@@ -61,6 +61,11 @@ impl Test {
         self
     }
 
+    pub fn env(mut self, k: &str, v: &str) -> Test {
+        self.cmd.env(k, v);
+        self
+    }
+
     pub fn run(mut self) -> Done {
         Done { out: self.cmd.output().expect("run nsdojo") }
     }

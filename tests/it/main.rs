@@ -11,5 +11,6 @@ mod chaos;
 mod guard;
 mod lessons;
 mod repl;
+mod rootfs;
 mod run;
 mod workshop;
