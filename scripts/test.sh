@@ -20,3 +20,6 @@ export NSDOJO_REQUIRE_ROOT=1
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked
+# The second kernel: cgroup v2 only and / shared, under qemu (see tests/kernel/). It reuses the
+# debug binary cargo test just built, and fails the run if a lesson fails there.
+NSDOJO_VM_BIN=target/debug/nsdojo bash scripts/vm-test.sh

@@ -97,7 +97,14 @@ impl Backend for V2Group {
     }
 
     fn set_cpu_limit(&self, quota_us: u64, period_us: u64, trace: &mut Trace) -> Result<(), CgroupError> {
-        fs::write(&self.dir.join("cpu.max"), &format!("{quota_us} {period_us}"), trace)
+        // Debug switch for the VM test that must fail: quota and period swapped, a realistic bug
+        // that lifts the limit (100000 µs per 30000 µs) — the lesson's 30 % check must catch it.
+        let value = if std::env::var_os("NSDOJO_DEBUG_BREAK_CPU_MAX").is_some_and(|v| v == "1") {
+            format!("{period_us} {quota_us}")
+        } else {
+            format!("{quota_us} {period_us}")
+        };
+        fs::write(&self.dir.join("cpu.max"), &value, trace)
     }
 
     fn set_memory_limit(&self, bytes: u64, trace: &mut Trace) -> Result<(), CgroupError> {

@@ -1,0 +1,343 @@
+#!/usr/bin/env bash
+# Run nsdojo on a second, real kernel: a stock Debian kernel under qemu, booted with cgroup v2
+# only (cgroup_no_v1=all) and `/` rshared, as systemd machines have it. See
+# /work/shared/reference/second-kernel.md for how and why.
+#
+#   scripts/vm-test.sh [--keep] [--timeout SECS] [-- PAYLOAD [ARG...]]
+#
+# PAYLOAD is a file on this machine (copied in and run) or a command that exists inside the VM
+# (`nsdojo`, a busybox applet). The scripts in tests/kernel/ are copied to /payload/ inside,
+# nsdojo to /bin/nsdojo, tests/kernel/mountwatch.c (built here) to /bin/mountwatch. Without a payload: tests/kernel/payload.sh, then tests/kernel/payload-must-fail.sh,
+# each in a fresh VM; the stage fails if either fails.
+#
+#   --keep          keep the work directory (initramfs, console logs) and print its path
+#   --timeout SECS  time limit for all VM runs together (default 180, or NSDOJO_VM_TIMEOUT)
+#
+# Environment: NSDOJO_VM_CACHE (default /var/cache/nsdojo-vm: kernel, vmlinux),
+# NSDOJO_VM_BIN (an nsdojo binary to use instead of building target/release/nsdojo).
+#
+# Exit codes: 0 every payload passed; 1 a payload failed (its code is printed); 2 usage or
+# setup error; 3 the VM did not boot or gave no exit marker (never a pass); 4 time limit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+
+EXIT_PAYLOAD=1 EXIT_SETUP=2 EXIT_NOBOOT=3 EXIT_TIMEOUT=4
+say() { echo "vm-test: $*" >&2; }
+die() { say "$*"; exit "$EXIT_SETUP"; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+keep=0
+timeout_s=${NSDOJO_VM_TIMEOUT:-180}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --keep) keep=1 ;;
+    --timeout) [ $# -ge 2 ] || die "--timeout needs a number of seconds"; timeout_s=$2; shift ;;
+    --timeout=*) timeout_s=${1#--timeout=} ;;
+    --) shift; break ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument \`$1\` (usage: scripts/vm-test.sh [--keep] [--timeout SECS] [-- PAYLOAD [ARG...]])" ;;
+  esac
+  shift
+done
+case $timeout_s in ''|*[!0-9]*) die "--timeout wants whole seconds, not \`$timeout_s\`" ;; esac
+stage_start=$(now)
+
+# ---------------------------------------------------------------- packages ----
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || need+=(busybox-static)
+command -v cpio >/dev/null || need+=(cpio)
+command -v xz >/dev/null || need+=(xz-utils)
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
+if [ ${#need[@]} -gt 0 ]; then
+  [ "$(id -u)" -eq 0 ] || die "missing ${need[*]}: run as root to install them, or install them yourself"
+  say "installing ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+ldd /bin/busybox >/dev/null 2>&1 && die "/bin/busybox is dynamically linked: install busybox-static"
+
+# ------------------------------------------------------------------ kernel ----
+# Cached: the stock kernel's vmlinuz and config, and vmlinux (the uncompressed ELF inside
+# vmlinuz: qemu boots it directly via PVH, ~3 s faster under TCG than decompressing in the guest).
+cache=${NSDOJO_VM_CACHE:-/var/cache/nsdojo-vm}
+mkdir -p "$cache" || die "cannot create the kernel cache $cache (run as root, or set NSDOJO_VM_CACHE)"
+exec 9>"$cache/.lock"
+flock 9
+
+# The vmlinux inside a vmlinuz, as the kernel's scripts/extract-vmlinux does: try every offset
+# where a compressed stream's magic appears and keep the first that decompresses to an ELF.
+# LC_ALL=C: the byte search must not be read as UTF-8.
+extract_vmlinux() { # vmlinuz out
+  local spec magic tool pat i off
+  for spec in 'fd377a585a00:xz -dc' '1f8b08:gzip -dc' '28b52ffd:zstd -dc'; do
+    magic=${spec%%:*} tool=${spec#*:} pat=''
+    command -v "${tool%% *}" >/dev/null || continue
+    for ((i = 0; i < ${#magic}; i += 2)); do pat+="\\x${magic:i:2}"; done
+    while read -r off; do
+      # Trailing data after the stream makes the tool complain; the ELF check decides.
+      tail -c "+$((off + 1))" "$1" | $tool >"$2" 2>/dev/null || true
+      if [ "$(head -c 4 "$2" | od -An -c | tr -d ' ')" = '177ELF' ]; then
+        return 0
+      fi
+    done < <(LC_ALL=C grep -obUaP "$pat" "$1" | cut -d: -f1)
+  done
+  rm -f "$2"
+  return 1
+}
+
+if [ ! -s "$cache/vmlinuz" ] || [ ! -s "$cache/release" ]; then
+  [ "$(id -u)" -eq 0 ] || die "the kernel is not cached in $cache yet: run once as root"
+  dl=$(mktemp -d /tmp/vm-test-kernel.XXXXXX)
+  chmod 755 "$dl"
+  say "fetching the stock kernel (linux-image-amd64) into $cache"
+  if ! (cd "$dl" && apt-get download linux-image-amd64 >/dev/null 2>&1); then
+    apt-get update -qq
+    (cd "$dl" && apt-get download linux-image-amd64 >/dev/null 2>&1) || die "apt-get download linux-image-amd64 failed"
+  fi
+  # The metapackage depends on the real, versioned one: linux-image-6.1.0-57-amd64 (= 6.1.192-3).
+  real=$(dpkg-deb -f "$dl"/linux-image-amd64_*.deb Depends | sed 's/[,|]/\n/g' | sed -n 's/^ *\(linux-image-[0-9][^ ]*\).*/\1/p' | head -n 1)
+  [ -n "$real" ] || die "linux-image-amd64 names no versioned kernel package in its Depends"
+  (cd "$dl" && apt-get download "$real" >/dev/null 2>&1) || die "apt-get download $real failed"
+  # Only /boot is needed (the initramfs carries everything else; no modules are loaded).
+  mkdir "$dl/x"
+  dpkg-deb --fsys-tarfile "$dl/$real"_*.deb | tar -x -C "$dl/x" ./boot
+  kver=${real#linux-image-}
+  [ -s "$dl/x/boot/vmlinuz-$kver" ] || die "$real has no /boot/vmlinuz-$kver"
+  mv "$dl/x/boot/vmlinuz-$kver" "$cache/vmlinuz"
+  mv "$dl/x/boot/config-$kver" "$cache/config"
+  rm -f "$cache/vmlinux"
+  echo "$real $(dpkg-deb -f "$dl/$real"_*.deb Version)" >"$cache/release"
+  rm -rf "$dl"
+fi
+if [ ! -s "$cache/vmlinux" ] && [ ! -e "$cache/vmlinux.none" ]; then
+  if extract_vmlinux "$cache/vmlinuz" "$cache/vmlinux.tmp"; then
+    mv "$cache/vmlinux.tmp" "$cache/vmlinux"
+  else
+    say "no vmlinux found inside vmlinuz: booting the compressed kernel (~3 s slower)"
+    : >"$cache/vmlinux.none"
+  fi
+fi
+kernel=$cache/vmlinuz
+[ -s "$cache/vmlinux" ] && kernel=$cache/vmlinux
+flock -u 9
+
+# ------------------------------------------------------------------ nsdojo ----
+if [ -n "${NSDOJO_VM_BIN:-}" ]; then
+  bin=$NSDOJO_VM_BIN
+else
+  # cargo rebuilds only what changed: a stale binary would test old code.
+  bin=$repo/target/release/nsdojo
+  cargo build --release --locked --quiet || die "cargo build --release --locked failed"
+fi
+[ -x "$bin" ] || die "no nsdojo binary at $bin"
+
+# --------------------------------------------------------------- initramfs ----
+work=$(mktemp -d /tmp/vm-test.XXXXXX)
+qemu_pid=''
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+  if [ -n "$qemu_pid" ]; then kill "$qemu_pid" 2>/dev/null || true; fi
+  if [ "$keep" -eq 1 ]; then say "kept $work (initramfs.cpio, console-*.log, status-*)"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+root=$work/root
+mkdir -p "$root"/{bin,dev,proc,sys,run,root,etc,tmp,payload,lib,lib64,usr}
+chmod 1777 "$root/tmp"
+ln -s bin "$root/sbin"
+ln -s ../bin "$root/usr/bin"
+ln -s ../bin "$root/usr/sbin"
+cp /bin/busybox "$root/bin/busybox"
+for applet in $(/bin/busybox --list); do
+  [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
+done
+# Without debug info (a debug build is ~60 MB of it): a smaller initramfs boots faster.
+strip --strip-debug -o "$root/bin/nsdojo" "$bin" 2>/dev/null || cp "$bin" "$root/bin/nsdojo"
+# mountwatch records every change to the VM's own mount table during a run (tests/kernel/lib.sh).
+gcc -O2 -Wall -Werror -o "$root/bin/mountwatch" tests/kernel/mountwatch.c || die "cannot build tests/kernel/mountwatch.c"
+# The libraries ldd names and the dynamic loader, at the paths the binaries ask for.
+ldd "$bin" "$root/bin/mountwatch" | awk '/=> \//{ print $3 } /^\t\//{ print $1 }' | sort -u | while read -r lib; do
+  mkdir -p "$root$(dirname "$lib")"
+  cp -L "$lib" "$root$lib"
+done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+echo 'root:x:0:' >"$root/etc/group"
+cp tests/kernel/*.sh "$root/payload/"
+
+# What to run: one file per run, selected on the kernel command line (vmtest_run=N) so every run
+# boots the same initramfs. Arguments are single-quoted for busybox sh's eval.
+quote() { local a out=''; for a in "$@"; do out+="'${a//\'/\'\\\'\'}' "; done; printf '%s\n' "$out"; }
+runs=()
+add_run() { # label, command...
+  local label=$1 n=$((${#runs[@]} + 1))
+  shift
+  runs+=("$label")
+  quote "$@" >"$root/payload/.run-$n"
+}
+if [ $# -eq 0 ]; then
+  add_run payload.sh /payload/payload.sh
+  add_run payload-must-fail.sh /payload/payload-must-fail.sh
+elif [ -f "$1" ]; then
+  cp "$1" "$root/payload/.arg-$(basename "$1")"
+  chmod 755 "$root/payload/.arg-$(basename "$1")"
+  p=/payload/.arg-$(basename "$1")
+  shift
+  add_run "$(basename "$p" | sed 's/^\.arg-//')" "$p" "$@"
+else
+  add_run "$1" "$@"
+fi
+
+cat >"$root/init" <<'INIT'
+#!/bin/sh
+# /init of the nsdojo test VM, written by scripts/vm-test.sh. The host reads /dev/ttyS1:
+# BOOTED once set up, then EXIT <code> or TIMEOUT <seconds>.
+export PATH=/bin HOME=/root TERM=dumb NO_COLOR=1 COLUMNS=100 LC_ALL=C
+if [ ! -e /.stage2 ]; then
+  # Stage 1, in the initramfs: pivot_root cannot run from there, so copy everything into a
+  # real tmpfs and switch_root into it (switch_root wants /init to exist in the new root).
+  mount -t devtmpfs dev /dev
+  exec </dev/console >/dev/console 2>&1
+  mkdir /newroot
+  mount -t tmpfs -o mode=0755 root /newroot
+  for e in /*; do
+    case $e in /newroot|/dev|/proc|/sys) ;; *) cp -a "$e" /newroot/ ;; esac
+  done
+  mkdir -p /newroot/dev /newroot/proc /newroot/sys
+  mount --move /dev /newroot/dev
+  : >/newroot/.stage2
+  exec switch_root /newroot /init
+fi
+# Stage 2: PID 1 on a tmpfs root (/tmp included: nsdojo's work dirs live on the shared root).
+exec </dev/null >/dev/console 2>&1
+status() { echo "$*" >/dev/ttyS1; }
+fail() { echo "vm-init: $*"; status "SETUPFAIL $*"; sync; poweroff -f; exit 1; }
+mount -t proc proc /proc || fail "mount proc"
+mount -t sysfs sys /sys || fail "mount sysfs"
+mkdir -p /sys/fs/cgroup /dev/pts /dev/shm /dev/mqueue
+mount -t cgroup2 cgroup2 /sys/fs/cgroup || fail "mount cgroup2"
+mount -t devpts devpts /dev/pts
+mount -t tmpfs shm /dev/shm
+mount -t mqueue mqueue /dev/mqueue
+mount -t tmpfs run /run
+echo "+cpu +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control || fail "enable +cpu +memory +pids"
+mount --make-rshared / || fail "mount --make-rshared /"
+hostname nsdojo-vm
+ip link set lo up 2>/dev/null
+status BOOTED
+limit=${vmtest_timeout:-170}
+eval "set -- $(cat "/payload/.run-${vmtest_run:-1}")"
+echo "vm-init: running $* (limit ${limit} s)"
+start=$(date +%s)
+(cd /root && timeout -s KILL "$limit" "$@")
+rc=$?
+took=$(($(date +%s) - start))
+if [ "$rc" -eq 137 ] && [ "$took" -ge "$limit" ]; then
+  echo "vm-init: the payload ran out of time after ${took} s"
+  status "TIMEOUT $took"
+else
+  echo "vm-init: the payload exited $rc after ${took} s"
+  status "EXIT $rc"
+fi
+sync
+poweroff -f
+INIT
+chmod 755 "$root/init"
+(cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet) >"$work/initramfs.cpio"
+
+# --------------------------------------------------------------------- run ----
+accel=(-accel tcg -cpu qemu64)
+accel_name=TCG
+if grep -qE '^flags.*\b(vmx|svm)\b' /proc/cpuinfo && [ -w /dev/kvm ]; then
+  accel=(-accel kvm -cpu host)
+  accel_name=KVM
+fi
+budget_end=$(awk -v a="$(now)" -v t="$timeout_s" 'BEGIN { printf "%d", a + t }')
+
+# One boot; sets rc_of_run. Prints the console as it comes.
+run_vm() { # n label
+  local n=$1 label=$2 con=$work/console-$1.log st=$work/status-$1 left inner t0 qpid qrc=0 tailpid
+  left=$((budget_end - $(date +%s)))
+  if [ "$left" -le 5 ]; then
+    say "$label: no time left of the ${timeout_s} s limit"
+    rc_of_run=$EXIT_TIMEOUT
+    return
+  fi
+  : >"$con"
+  : >"$st"
+  say "$label: booting $(cut -d' ' -f1 "$cache/release") ($accel_name, 2 CPUs, 1 GiB, limit ${left} s)"
+  # The payload's own limit inside, so a hung payload is told apart from a hung VM.
+  inner=$((left > 30 ? left - 10 : left * 2 / 3))
+  t0=$(now)
+  timeout -k 5 "$left" qemu-system-x86_64 "${accel[@]}" -M pc -smp 2 -m 1024 \
+    -nodefaults -display none -no-reboot \
+    -serial "file:$con" -serial "file:$st" \
+    -kernel "$kernel" -initrd "$work/initramfs.cpio" \
+    -append "console=ttyS0 quiet panic=-1 rdinit=/init cgroup_no_v1=all vmtest_run=$n vmtest_timeout=$inner" \
+    </dev/null >"$work/qemu-$n.err" 2>&1 &
+  qpid=$!
+  qemu_pid=$qpid
+  # The serial line ends lines with CR LF; a bare CR is a live meter redrawing its line.
+  tail -n +1 -s 0.2 -f --pid="$qpid" "$con" | sed -u 's/\r$//; s/\r/\n/g' &
+  tailpid=$!
+  wait "$qpid" || qrc=$?
+  qemu_pid=''
+  wait "$tailpid" || true
+  local took status
+  took=$(since "$t0")
+  status=$(tr -d '\r' <"$st")
+  say "$label: the VM ran ${took} s"
+  if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
+    if grep -q '^BOOTED' <<<"$status"; then
+      say "$label: TIMEOUT: the ${left} s limit passed with the payload still running; qemu killed"
+    else
+      say "$label: TIMEOUT: the VM was still booting after ${left} s; qemu killed"
+    fi
+    rc_of_run=$EXIT_TIMEOUT
+  elif grep -q '^TIMEOUT' <<<"$status"; then
+    say "$label: TIMEOUT: the payload was killed inside the VM after $(sed -n 's/^TIMEOUT //p' <<<"$status") s"
+    rc_of_run=$EXIT_TIMEOUT
+  elif grep -q '^EXIT ' <<<"$status"; then
+    local code
+    code=$(sed -n 's/^EXIT //p' <<<"$status" | tail -n 1)
+    if [ "$code" = 0 ]; then
+      say "$label: PASS"
+      rc_of_run=0
+    else
+      say "$label: FAIL: the payload exited $code"
+      rc_of_run=$EXIT_PAYLOAD
+    fi
+  else
+    local why
+    if grep -q '^SETUPFAIL' <<<"$status"; then
+      why="its /init failed: $(sed -n 's/^SETUPFAIL //p' <<<"$status")"
+    elif grep -q '^BOOTED' <<<"$status"; then
+      why="it booted but gave no exit marker (qemu exit code $qrc)"
+    else
+      why="no boot marker on the status port (qemu exit code $qrc)"
+    fi
+    say "the VM did not boot: $why ($label)"
+    if [ -s "$work/qemu-$n.err" ]; then sed 's/^/  qemu: /' "$work/qemu-$n.err" >&2; fi
+    rc_of_run=$EXIT_NOBOOT
+  fi
+}
+
+worst=0
+summary=()
+for i in "${!runs[@]}"; do
+  rc_of_run=0
+  run_vm "$((i + 1))" "${runs[$i]}"
+  summary+=("${runs[$i]}=$rc_of_run")
+  # Severity: did not boot (3) > timeout (4) > payload failed (1) > pass.
+  case "$worst:$rc_of_run" in
+    3:*) ;;
+    *:3) worst=3 ;;
+    4:*) ;;
+    *:4) worst=4 ;;
+    *:1) worst=1 ;;
+  esac
+done
+say "stage took $(since "$stage_start") s (${summary[*]}); exit $worst"
+exit "$worst"
