@@ -6,6 +6,7 @@
 //! (`observe`). `guard` keeps the host as it was.
 
 pub mod audit;
+pub mod bench;
 pub mod cgroup;
 pub mod guard;
 pub mod host;

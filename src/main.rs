@@ -74,6 +74,16 @@ enum Cmd {
         #[arg(last = true)]
         cmd: Vec<String>,
     },
+    /// The namespaces of a process (default: this one), like `lsns -p PID`.
+    Ns { pid: Option<i32> },
+    /// Measurements for BENCHMARKS.md (bench/run.sh runs them).
+    #[command(hide = true)]
+    Bench {
+        /// step or rootfs
+        what: String,
+        #[arg(short, default_value_t = 50)]
+        n: usize,
+    },
     /// Remove what killed sessions left behind (work dirs, cgroups, netns files).
     Cleanup,
     /// What this machine offers for the lab, and what to install.
@@ -172,6 +182,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (_, pid) = nsdojo::sandbox::attach::find_target(session.as_deref())?;
             let code = nsdojo::sandbox::attach::attach(pid, cmd)?;
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
+        }
+        Some(Cmd::Ns { pid }) => {
+            let pid = pid.unwrap_or(std::process::id() as i32);
+            let facts = nsdojo::observe::ProcFacts::read(pid);
+            if facts.ns.is_empty() {
+                anyhow::bail!("no process {pid} (or no permission to read /proc/{pid}/ns)");
+            }
+            println!("{:>12} {:<7} PID", "NS", "TYPE");
+            for (ns, ino) in &facts.ns {
+                println!("{ino:>12} {:<7} {pid}", ns.name());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Bench { what, n }) => {
+            need_root()?;
+            let mut session = guard::Session::start()?;
+            let out = match what.as_str() {
+                "step" => nsdojo::bench::step(*n, &mut session),
+                "rootfs" => nsdojo::bench::rootfs(*n),
+                other => anyhow::bail!("unknown benchmark `{other}` (step, rootfs)"),
+            };
+            session.finish();
+            println!("{out}");
+            Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Cleanup) => {
             need_root()?;

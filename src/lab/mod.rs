@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use crate::guard::Session;
 use crate::lesson::expect::{FactRef, FactSource, Operand, Side, Value, Verdict};
 use crate::lesson::{Action, Lesson, Step};
-use crate::observe::Snapshot;
+use crate::observe::{Needs, Snapshot};
 use crate::sandbox::{Outcome, Sandbox, SandboxError};
 
 /// Both terminals at one moment.
@@ -229,35 +229,49 @@ impl Lab {
         }
     }
 
-    /// Paths the step's checks and views list inside, expanded.
-    fn listing_paths(&self, step: &Step) -> Vec<String> {
-        let mut paths = Vec::new();
+    /// What the step's views and checks need from the inside (paths expanded).
+    fn needs(&self, step: &Step) -> Needs {
+        let mut needs = Needs::default();
         for e in &step.expects {
             let mut facts = vec![&e.left];
             if let Operand::Fact(f) = &e.right {
                 facts.push(f);
             }
             for f in facts {
-                if matches!(f.shape().as_str(), "ls" | "exists") {
-                    if let Some(a) = f.arg() {
-                        paths.push(self.expand(a));
-                    }
+                match f.shape().as_str() {
+                    "ls" | "exists" => needs.paths.extend(f.arg().map(|a| self.expand(a))),
+                    "ps" | "ps.count" => needs.processes = true,
+                    "ifaces" | "iface.state" => needs.ifaces = true,
+                    "ipc.queues" => needs.ipc = true,
+                    "mounts" | "mount.fstype" | "mount.propagation" => needs.mounts = true,
+                    "cgroup" => needs.cgroup = true,
+                    "uid_map" | "gid_map" | "setgroups" => needs.ids = true,
+                    "root" | "cwd" => needs.root = true,
+                    _ => {}
                 }
             }
         }
         for v in &step.show {
-            if let Some(p) = v.strip_prefix("ls ") {
-                paths.push(self.expand(p.trim()));
+            match v.split_whitespace().next().unwrap_or("") {
+                "ls" => needs.paths.extend(v.split_whitespace().nth(1).map(|p| self.expand(p))),
+                "ps" => needs.processes = true,
+                "net" => needs.ifaces = true,
+                "ipc" => needs.ipc = true,
+                "mounts" => needs.mounts = true,
+                "cgroup" => needs.cgroup = true,
+                "ids" => needs.ids = true,
+                "root" => needs.root = true,
+                _ => {}
             }
         }
-        paths.sort();
-        paths.dedup();
-        paths
+        needs.paths.sort();
+        needs.paths.dedup();
+        needs
     }
 
     /// Both sides now (for `state`), starting a sandbox if there is none.
     pub fn sides_now(&mut self) -> Result<Sides, LabError> {
-        Ok(self.sides(&[])?)
+        Ok(self.sides(&Needs::everything())?)
     }
 
     /// The live sandbox's host PID, starting one if needed.
@@ -271,19 +285,19 @@ impl Lab {
         Ok(out.output.unwrap_or_default())
     }
 
-    fn sides(&mut self, paths: &[String]) -> Result<Sides, SandboxError> {
-        let sandbox = self.sandbox()?.observe(paths)?;
-        Ok(Sides { sandbox, host: Snapshot::of_host(paths) })
+    fn sides(&mut self, needs: &Needs) -> Result<Sides, SandboxError> {
+        let sandbox = self.sandbox()?.observe(needs)?;
+        Ok(Sides { sandbox, host: Snapshot::of_host(needs) })
     }
 
     /// Run step `index` (0-based) and advance past it.
     pub fn run_step(&mut self, index: usize) -> Result<StepReport, LabError> {
         let step = self.lesson.steps.get(index).cloned().ok_or(LabError::NoStep(index + 1))?;
-        let paths = self.listing_paths(&step);
+        let needs = self.needs(&step);
         let files_before = self.group_files();
         // A Ctrl-C pressed at the prompt (between readline calls) must not abort this step.
         let _ = crate::guard::interrupted();
-        let before = self.sides(&paths)?;
+        let before = self.sides(&needs)?;
         let mut actions = Vec::new();
         let mut aborted = None;
         for (action, src) in step.actions.iter().zip(&step.action_src) {
@@ -310,7 +324,7 @@ impl Lab {
                 break;
             }
         }
-        let after = self.sides(&paths)?;
+        let after = self.sides(&needs)?;
         let cgroup_files = (files_before, self.group_files());
         let facts = StepFacts { before: &before, after: &after, actions: &actions };
         let checks = step

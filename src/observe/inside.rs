@@ -125,17 +125,52 @@ fn listing(path: &str) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// What a step needs to know from the inside. Reading every /proc/PID/comm,
+/// asking netlink for interfaces and walking SysV IPC ids is most of the cost
+/// of a snapshot, so a step collects only what its views and checks use.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Needs {
+    pub processes: bool,
+    pub ifaces: bool,
+    pub ipc: bool,
+    /// From /proc/PID (read by the host): the mount table, cgroups, id maps, root and cwd.
+    pub mounts: bool,
+    pub cgroup: bool,
+    pub ids: bool,
+    pub root: bool,
+    /// Directories to list (`ls PATH` views, `ls[PATH]` and `exists[PATH]` facts).
+    pub paths: Vec<String>,
+}
+
+impl Needs {
+    pub fn everything() -> Needs {
+        Needs {
+            processes: true,
+            ifaces: true,
+            ipc: true,
+            mounts: true,
+            cgroup: true,
+            ids: true,
+            root: true,
+            paths: Vec::new(),
+        }
+    }
+}
+
+const NOT_ASKED: &str = "not collected for this step";
+
 impl InsideFacts {
     /// Collect in the calling process's own namespaces and root.
-    pub fn collect(paths: &[String]) -> InsideFacts {
+    pub fn collect(needs: &Needs) -> InsideFacts {
+        let paths = &needs.paths;
         InsideFacts {
             hostname: nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
             pid: nix::unistd::getpid().as_raw(),
             uid: nix::unistd::geteuid().as_raw(),
             gid: nix::unistd::getegid().as_raw(),
-            processes: processes(),
-            ifaces: ifaces(),
-            msg_queues: msg_queues(),
+            processes: if needs.processes { processes() } else { Err(NOT_ASKED.into()) },
+            ifaces: if needs.ifaces { ifaces() } else { Err(NOT_ASKED.into()) },
+            msg_queues: if needs.ipc { msg_queues() } else { Err(NOT_ASKED.into()) },
             cgroup: fs::read_to_string("/proc/self/cgroup")
                 .map(|s| s.lines().map(str::to_string).collect())
                 .unwrap_or_default(),

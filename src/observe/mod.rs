@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::lesson::expect::{FactRef, Value};
 use crate::lesson::Ns;
-pub use inside::InsideFacts;
+pub use inside::{InsideFacts, Needs};
 pub use procfs::ProcFacts;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,8 +26,8 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// The host's own view (terminal #2).
-    pub fn of_host(paths: &[String]) -> Snapshot {
-        Snapshot { proc: ProcFacts::read(std::process::id() as i32), inside: InsideFacts::collect(paths) }
+    pub fn of_host(needs: &Needs) -> Snapshot {
+        Snapshot { proc: ProcFacts::read_some(std::process::id() as i32, needs), inside: InsideFacts::collect(needs) }
     }
 
     /// /proc/self/cgroup as this side reads it (inside a cgroup namespace paths start at its root),

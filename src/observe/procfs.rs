@@ -63,7 +63,13 @@ pub fn parse_nspid(status: &str) -> Vec<i32> {
 }
 
 impl ProcFacts {
+    /// Everything a second terminal could read about `pid`.
     pub fn read(pid: i32) -> ProcFacts {
+        ProcFacts::read_some(pid, &super::Needs::everything())
+    }
+
+    /// The namespaces always (every step's verify commands use them), the rest as needed.
+    pub fn read_some(pid: i32, needs: &super::Needs) -> ProcFacts {
         let mut ns = BTreeMap::new();
         for t in Ns::ALL {
             if let Some(ino) = fs::read_link(format!("/proc/{pid}/ns/{}", t.name()))
@@ -73,17 +79,18 @@ impl ProcFacts {
                 ns.insert(t, ino);
             }
         }
+        let when = |wanted: bool, name: &str| if wanted { read(pid, name) } else { String::new() };
         ProcFacts {
             pid,
             ns,
-            mounts: mountinfo::parse(&read(pid, "mountinfo")),
-            cgroup: read(pid, "cgroup").lines().map(str::to_string).collect(),
-            uid_map: normalize_map(&read(pid, "uid_map")),
-            gid_map: normalize_map(&read(pid, "gid_map")),
-            setgroups: read(pid, "setgroups").trim().to_string(),
-            root: link(pid, "root"),
-            cwd: link(pid, "cwd"),
-            nspid: parse_nspid(&read(pid, "status")),
+            mounts: mountinfo::parse(&when(needs.mounts, "mountinfo")),
+            cgroup: when(needs.cgroup, "cgroup").lines().map(str::to_string).collect(),
+            uid_map: normalize_map(&when(needs.ids, "uid_map")),
+            gid_map: normalize_map(&when(needs.ids, "gid_map")),
+            setgroups: when(needs.ids, "setgroups").trim().to_string(),
+            root: if needs.root { link(pid, "root") } else { String::new() },
+            cwd: if needs.root { link(pid, "cwd") } else { String::new() },
+            nspid: parse_nspid(&when(needs.processes, "status")),
         }
     }
 

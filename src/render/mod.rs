@@ -37,75 +37,27 @@ fn tty_width() -> Option<u16> {
     }
 }
 
-/// Label strings in both languages.
+/// UI labels: (key, English, Korean).
+const LABELS: &[(&str, &str, &str)] = &[
+    ("lab", "lab command", "실습 명령"),
+    ("syscalls", "system calls nsdojo made", "nsdojo가 호출한 시스템 콜"),
+    ("sandbox", "terminal #1 (sandbox)", "터미널 #1 (샌드박스)"),
+    ("host", "terminal #2 (host)", "터미널 #2 (호스트)"),
+    ("checks", "checks", "확인"),
+    (
+        "verify",
+        "terminal #2 — see it yourself from a second terminal",
+        "터미널 #2 — 두 번째 터미널에서 직접 확인해 보세요",
+    ),
+    ("stopped", "step stopped", "단계가 중단되었습니다"),
+    ("hint", "hint", "힌트"),
+    ("changed", "changed by this step", "이번 단계에서 바뀜"),
+    ("enter", "enter terminal #1", "터미널 #1로 들어가기"),
+];
+
+/// A UI label in the chosen language.
 pub fn label(lang: Lang, key: &str) -> &'static str {
-    let ko = lang == Lang::Ko;
-    match key {
-        "lab" => {
-            if ko {
-                "실습 명령"
-            } else {
-                "lab command"
-            }
-        }
-        "syscalls" => {
-            if ko {
-                "nsdojo가 실제로 호출한 시스템 콜"
-            } else {
-                "system calls nsdojo made"
-            }
-        }
-        "sandbox" => {
-            if ko {
-                "터미널 #1 (샌드박스)"
-            } else {
-                "terminal #1 (sandbox)"
-            }
-        }
-        "host" => {
-            if ko {
-                "터미널 #2 (호스트)"
-            } else {
-                "terminal #2 (host)"
-            }
-        }
-        "checks" => {
-            if ko {
-                "확인"
-            } else {
-                "checks"
-            }
-        }
-        "verify" => {
-            if ko {
-                "두 번째 터미널에서 직접 확인해 보세요"
-            } else {
-                "see it yourself from a second terminal"
-            }
-        }
-        "stopped" => {
-            if ko {
-                "단계가 중단되었습니다"
-            } else {
-                "step stopped"
-            }
-        }
-        "hint" => {
-            if ko {
-                "힌트"
-            } else {
-                "hint"
-            }
-        }
-        "changed" => {
-            if ko {
-                "이번 단계에서 바뀜"
-            } else {
-                "changed by this step"
-            }
-        }
-        _ => "",
-    }
+    LABELS.iter().find(|(k, _, _)| *k == key).map_or("", |(_, en, ko)| if lang == Lang::Ko { ko } else { en })
 }
 
 /// Wrap to the terminal width (Korean is double-width; textwrap knows).
@@ -224,12 +176,9 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
     let changed = changed_ns(r);
     let cmds: Vec<String> =
         st.show.iter().flat_map(|v| views::verify_commands(&expand(v), r.sandbox_pid, &changed)).collect();
-    let _ = writeln!(o, "\n{}", format!("terminal #2 — {}:", label(style.lang, "verify")).dimmed());
-    let _ = writeln!(
-        o,
-        "{}",
-        wrap(style, &format!("sudo nsenter -t {} -a sh   # enter terminal #1", r.sandbox_pid), "  ").dimmed()
-    );
+    let _ = writeln!(o, "\n{}", format!("{}:", label(style.lang, "verify")).dimmed());
+    let enter = format!("sudo nsenter -t {} -a sh   # {}", r.sandbox_pid, label(style.lang, "enter"));
+    let _ = writeln!(o, "{}", wrap(style, &enter, "  ").dimmed());
     for c in cmds {
         let _ = writeln!(o, "{}", wrap(style, &c, "  ").dimmed());
     }

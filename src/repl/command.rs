@@ -31,30 +31,35 @@ pub enum Command {
 
 /// (name, arguments, English help, Korean help)
 pub const COMMANDS: &[(&str, &str, &str, &str)] = &[
-    ("help", "", "this list", "이 도움말"),
+    ("help", "", "this list", "이 목록"),
     ("lessons", "", "list the lessons", "레슨 목록"),
-    ("lesson", "[ID|N]", "start a lesson by id or number (alone: where you are)", "레슨 시작 (번호 또는 id)"),
+    (
+        "lesson",
+        "[ID|N]",
+        "start a lesson by id or number (alone: where you are)",
+        "id나 번호로 레슨 시작 (인자 없이: 현재 위치)",
+    ),
     ("next", "", "run the next step", "다음 단계 실행"),
-    ("back", "", "go back one step (replays the steps before it)", "한 단계 뒤로"),
+    ("back", "", "go back one step (replays the steps before it)", "한 단계 뒤로 (그 앞 단계들을 다시 실행)"),
     ("again", "", "re-run the current step from a fresh sandbox", "현재 단계를 새 샌드박스에서 다시 실행"),
     ("show", "", "show the current step's text again", "현재 단계 설명 다시 보기"),
-    ("state", "", "full snapshot of both sides", "양쪽의 전체 상태"),
+    ("state", "", "full snapshot of both sides", "양쪽의 전체 상태 스냅샷"),
     ("diff", "", "what the last step changed", "마지막 단계에서 바뀐 것"),
     ("hint", "", "a hint for the current step", "현재 단계 힌트"),
     ("reset", "", "tear down the sandbox and restart the lesson", "샌드박스를 지우고 레슨 재시작"),
-    ("sh", "CMD", "run CMD inside the sandbox (also !CMD)", "샌드박스 안에서 명령 실행 (!CMD)"),
-    ("host", "CMD", "run CMD on the host", "호스트에서 명령 실행"),
-    ("compare", "CMD", "run CMD on both sides, outputs side by side", "양쪽에서 명령을 실행해 나란히 비교"),
+    ("sh", "CMD", "run CMD inside the sandbox (also !CMD)", "샌드박스 안에서 CMD 실행 (!CMD도 가능)"),
+    ("host", "CMD", "run CMD on the host", "호스트에서 CMD 실행"),
+    ("compare", "CMD", "run CMD on both sides, outputs side by side", "양쪽에서 CMD를 실행하고 출력을 나란히 비교"),
     ("shell", "", "an interactive shell inside the sandbox (exit returns)", "샌드박스 안의 대화형 셸 (exit로 복귀)"),
     (
         "progress",
         "",
         "steps done so far (`reset progress` forgets them)",
-        "지금까지의 진행 상황 (`reset progress`로 초기화)",
+        "지금까지 마친 단계 (`reset progress`로 초기화)",
     ),
     ("record", "FILE|off", "write what is shown to a Markdown file", "화면 내용을 Markdown 파일로 기록"),
     ("lang", "en|ko", "switch language", "언어 변경"),
-    ("quit", "", "leave (also exit, Ctrl-D)", "종료 (exit, Ctrl-D)"),
+    ("quit", "", "leave (also exit, Ctrl-D)", "종료 (exit, Ctrl-D도 가능)"),
 ];
 
 const ALIASES: &[&str] = &["exit", "n", "q", "?"];

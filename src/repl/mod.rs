@@ -377,7 +377,7 @@ fn print_output(out: &crate::sandbox::ShellOutput) {
 
 fn hello(lang: Lang) -> &'static str {
     match lang {
-        Lang::Ko => "`lesson 1`로 시작하고 `next`로 한 단계씩 진행합니다. `help`는 명령 목록입니다.",
+        Lang::Ko => "`lesson 1`로 시작하고, `next`로 한 단계씩 진행합니다. `help`로 명령 목록을 볼 수 있습니다.",
         Lang::En => "Start with `lesson 1`, then `next` for each step. `help` lists the commands.",
     }
 }

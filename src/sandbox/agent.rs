@@ -46,7 +46,7 @@ pub fn serve(mut stream: UnixStream, keep_propagation: bool) -> ! {
             Err(_) => exit(0),
         };
         let reply = match req {
-            Request::Observe { paths } => Reply::Observed(Box::new(InsideFacts::collect(&paths))),
+            Request::Observe(needs) => Reply::Observed(Box::new(InsideFacts::collect(&needs))),
             Request::Perform(action) => match perform(&action, &mut origin) {
                 Performed::Done(outcome) => Reply::Performed(outcome),
                 Performed::Forked { child } => {

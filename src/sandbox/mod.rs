@@ -104,12 +104,12 @@ impl Sandbox {
     }
 
     /// Terminal #1's view: /proc/PID read from outside, plus what only the inside knows.
-    pub fn observe(&mut self, paths: &[String]) -> Result<Snapshot, SandboxError> {
-        let inside = match self.ask(&Request::Observe { paths: paths.to_vec() })? {
+    pub fn observe(&mut self, needs: &crate::observe::Needs) -> Result<Snapshot, SandboxError> {
+        let inside = match self.ask(&Request::Observe(needs.clone()))? {
             Reply::Observed(f) => *f,
             Reply::Performed(_) => return Err(SandboxError::Protocol),
         };
-        Ok(Snapshot { proc: ProcFacts::read(self.agent), inside })
+        Ok(Snapshot { proc: ProcFacts::read_some(self.agent, needs), inside })
     }
 
     /// Kill the sandbox and everything in it, and wait for it.

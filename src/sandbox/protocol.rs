@@ -9,7 +9,7 @@ use std::os::unix::net::UnixStream;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::lesson::Action;
-use crate::observe::InsideFacts;
+use crate::observe::{InsideFacts, Needs};
 use crate::trace::Trace;
 
 pub const MAX_FRAME: usize = 16 << 20;
@@ -17,7 +17,7 @@ pub const MAX_FRAME: usize = 16 << 20;
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Request {
     Perform(Action),
-    Observe { paths: Vec<String> },
+    Observe(Needs),
 }
 
 #[derive(Debug, Serialize, Deserialize)]

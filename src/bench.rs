@@ -1,0 +1,201 @@
+//! `nsdojo bench`: in-process measurements for BENCHMARKS.md (run by
+//! bench/run.sh, which adds the side-by-side comparisons with util-linux).
+//!
+//! - step: a full step (`unshare mnt` + `mkdir` + `mount tmpfs`, with the
+//!   before/after snapshots of both sides, checks and rendering) against the
+//!   same system calls made bare in a forked child;
+//! - rootfs: building the rootfs (busybox, host-binary fallback) into a fresh
+//!   cache, and copying it with copy_tree against `cp -a` of the same tree.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::mount::{mount, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::wait::waitpid;
+use nix::unistd::{fork, pipe, read, write, ForkResult};
+
+use crate::guard::Session;
+use crate::lab::Lab;
+use crate::render::{self, Style};
+
+pub struct Stats {
+    pub median: Duration,
+    pub p99: Duration,
+    pub min: Duration,
+    pub max: Duration,
+}
+
+pub fn stats(mut v: Vec<Duration>) -> Stats {
+    v.sort();
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    Stats { median: at(0.5), p99: at(0.99), min: v[0], max: v[v.len() - 1] }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+pub fn line(name: &str, s: &Stats) -> String {
+    format!(
+        "{name}: median {:.3} ms, p99 {:.3} ms, min {:.3} ms, max {:.3} ms",
+        ms(s.median),
+        ms(s.p99),
+        ms(s.min),
+        ms(s.max)
+    )
+}
+
+/// The bare syscalls of the step, timed inside a forked child (sent back over a pipe).
+fn raw_syscalls(dir: &Path) -> Duration {
+    let (r, w) = pipe().expect("pipe");
+    // SAFETY: single-threaded; the child makes syscalls and _exits.
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Child => {
+            let t = Instant::now();
+            let ok = unshare(CloneFlags::CLONE_NEWNS).is_ok()
+                && mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).is_ok()
+                && std::fs::create_dir(dir).is_ok()
+                && mount(Some("tmpfs"), dir, Some("tmpfs"), MsFlags::empty(), Some("size=1m")).is_ok();
+            let ns = if ok { t.elapsed().as_nanos() as u64 } else { u64::MAX };
+            let _ = write(&w, &ns.to_le_bytes());
+            // SAFETY: _exit in a forked child.
+            unsafe { libc::_exit(0) }
+        }
+        ForkResult::Parent { child } => {
+            drop(w);
+            let mut buf = [0u8; 8];
+            let _ = read(std::os::fd::AsRawFd::as_raw_fd(&r), &mut buf);
+            let _ = waitpid(child, None);
+            let _ = std::fs::remove_dir(dir);
+            Duration::from_nanos(u64::from_le_bytes(buf))
+        }
+    }
+}
+
+const STEP_LESSON: &str = r#"
+id = "bench"
+title.en = "bench"
+[[step]]
+text.en = "new mount namespace and a tmpfs"
+do = ["unshare mnt", "mkdir $WORK/m", "mount tmpfs $WORK/m size=1m"]
+show = ["ns", "mounts $WORK"]
+expect = ["sandbox.ns.mnt != host.ns.mnt", "sandbox.mounts has $WORK/m", "host.mounts lacks $WORK/m"]
+"#;
+
+/// Step overhead: (full step + render) − (bare syscalls), `n` times each.
+pub fn step(n: usize, session: &mut Session) -> String {
+    let lesson = crate::lesson::parse_lesson("bench", STEP_LESSON).expect("valid");
+    let style = Style { lang: crate::lesson::Lang::En, width: 100 };
+    let mut full = Vec::with_capacity(n);
+    let mut raw = Vec::with_capacity(n);
+    let mut spawn = Vec::with_capacity(n);
+    let scratch = std::env::temp_dir().join(format!("nsdojo-bench-{}", session.id()));
+    for _ in 0..n {
+        raw.push(raw_syscalls(&scratch));
+        let mut lab = Lab::new(lesson.clone(), session, None).expect("lab");
+        // The sandbox is forked on first use; time it apart from the step.
+        let t = Instant::now();
+        let _ = lab.sandbox_pid();
+        spawn.push(t.elapsed());
+        let t = Instant::now();
+        let report = lab.run_step(0).expect("step");
+        let text = render::step(&style, &lab.lesson, &report, &|s| lab.expand(s));
+        full.push(t.elapsed());
+        assert!(report.passed() && !text.is_empty());
+        let work = lab.work_dir().to_path_buf();
+        drop(lab);
+        session.remove_dir(&work);
+    }
+    // Where the time goes: the parts of a step, measured alone.
+    let host_pid = std::process::id() as i32;
+    let mut proc_read = Vec::new();
+    let mut host_snap = Vec::new();
+    let mut rendering = Vec::new();
+    let needs = crate::observe::Needs::default();
+    let mut lab = Lab::new(lesson.clone(), session, None).expect("lab");
+    let report = lab.run_step(0).expect("step");
+    for _ in 0..n {
+        let t = Instant::now();
+        std::hint::black_box(crate::observe::ProcFacts::read(host_pid));
+        proc_read.push(t.elapsed());
+        let t = Instant::now();
+        std::hint::black_box(crate::observe::Snapshot::of_host(&needs));
+        host_snap.push(t.elapsed());
+        let t = Instant::now();
+        std::hint::black_box(render::step(&style, &lab.lesson, &report, &|s| lab.expand(s)));
+        rendering.push(t.elapsed());
+    }
+    let work = lab.work_dir().to_path_buf();
+    drop(lab);
+    session.remove_dir(&work);
+    let raw_median = stats(raw.clone()).median;
+    let overhead: Vec<Duration> = full.iter().map(|f| f.saturating_sub(raw_median)).collect();
+    [
+        line("bare syscalls (unshare+make-rprivate+mkdir+mount)", &stats(raw)),
+        line("full step (2 snapshots x 2 sides, actions, checks, render)", &stats(full)),
+        line("overhead of the step over its syscalls", &stats(overhead)),
+        line("forking a sandbox (once per lesson)", &stats(spawn)),
+        line("  part: /proc/PID reads of one side", &stats(proc_read)),
+        line("  part: the host's snapshot", &stats(host_snap)),
+        line("  part: rendering the step", &stats(rendering)),
+    ]
+    .join("\n")
+}
+
+/// Rootfs build (fresh cache each time) and copy_tree vs `cp -a`.
+pub fn rootfs(n: usize) -> String {
+    use crate::rootfs::{copy_tree, prepare_with_path, Source};
+    let mut out = Vec::new();
+    let path_env = std::env::var("PATH").unwrap_or_default();
+    let no_busybox: String = std::env::split_paths(&path_env)
+        .filter(|d| !d.join("busybox").exists())
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    for (label, path) in [("busybox", path_env.as_str()), ("host-binary fallback", no_busybox.as_str())] {
+        let mut times = Vec::new();
+        let mut tree = None;
+        for _ in 0..n {
+            let cache = tempfile_dir("cache");
+            let t = Instant::now();
+            let r = prepare_with_path(&Source::Auto, &cache, path).expect("rootfs");
+            times.push(t.elapsed());
+            tree = Some((r, cache));
+        }
+        let (r, cache) = tree.expect("n > 0");
+        out.push(line(&format!("rootfs build, {label} ({} files, {} KiB)", r.files, r.bytes / 1024), &stats(times)));
+        let (mut ours, mut cp) = (Vec::new(), Vec::new());
+        for _ in 0..n {
+            let dst = tempfile_dir("copy");
+            let t = Instant::now();
+            copy_tree(&r.path, &dst.join("t"), &mut crate::trace::Trace::default()).expect("copy");
+            ours.push(t.elapsed());
+            let t = Instant::now();
+            let ok = std::process::Command::new("cp")
+                .arg("-a")
+                .arg(&r.path)
+                .arg(dst.join("c"))
+                .status()
+                .map(|s| s.success());
+            cp.push(t.elapsed());
+            assert!(matches!(ok, Ok(true)));
+            let _ = std::fs::remove_dir_all(&dst);
+        }
+        let (a, b) = (stats(ours), stats(cp));
+        let ratio = a.median.as_secs_f64() / b.median.as_secs_f64();
+        out.push(line(&format!("  copy_tree of it"), &a));
+        out.push(line(&format!("  cp -a of it"), &b));
+        out.push(format!("  copy_tree / cp -a = {ratio:.2}"));
+        let _ = std::fs::remove_dir_all(&cache);
+    }
+    out.join("\n")
+}
+
+fn tempfile_dir(what: &str) -> std::path::PathBuf {
+    let base = std::env::var_os("NSDOJO_BENCH_DIR").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let d = base.join(format!("nsdojo-bench-{what}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("bench dir");
+    d
+}
