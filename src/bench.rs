@@ -184,8 +184,8 @@ pub fn rootfs(n: usize) -> String {
         }
         let (a, b) = (stats(ours), stats(cp));
         let ratio = a.median.as_secs_f64() / b.median.as_secs_f64();
-        out.push(line(&format!("  copy_tree of it"), &a));
-        out.push(line(&format!("  cp -a of it"), &b));
+        out.push(line("  copy_tree of it", &a));
+        out.push(line("  cp -a of it", &b));
         out.push(format!("  copy_tree / cp -a = {ratio:.2}"));
         let _ = std::fs::remove_dir_all(&cache);
     }
