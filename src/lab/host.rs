@@ -155,9 +155,15 @@ impl Lab {
         if out.error.is_some() {
             return Ok(out);
         }
-        let burner = crate::observe::procfs::children_of(agent)
-            .into_iter()
-            .find(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "nsdojo-burner"));
+        // The agent names the burner by its own PID namespace's number; the host needs its host
+        // PID: the agent's child whose innermost NSpid is that number. (Not by name: the child
+        // renames itself only once it runs, which may be after this look.)
+        let burner = out.burner_pid.and_then(|inner| {
+            crate::observe::procfs::children_of(agent).into_iter().find(|p| {
+                let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+                crate::observe::procfs::parse_nspid(&status).last() == Some(&inner)
+            })
+        });
         let result = match burner {
             Some(pid) => self.meter(pid, secs, &mut out),
             None => Err("the burner did not start".to_string()),
