@@ -56,7 +56,7 @@ echo '`hyperfine -w 2 -r 30 "nsdojo run mnt uts" "sh bench/lab-mnt-uts.sh"` — 
 
 # 4. The whole curriculum minus the cgroup burn windows.
 h "4. The whole curriculum, run --all --check, minus the 7 s of cgroup-cpu burn windows (target: ≤ 1 s)"
-hyperfine -r "$(runs 5 2)" --export-json "$tmp/b4.json" "$N run --all --check" >/dev/null
+hyperfine -i -r "$(runs 5 2)" --export-json "$tmp/b4.json" "$N run --all --check" >/dev/null
 python3 - "$tmp/b4.json" <<'PY' >>"$md"
 import json, statistics, sys
 t = sorted(json.load(open(sys.argv[1]))["results"][0]["times"])

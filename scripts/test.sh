@@ -9,7 +9,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 2
 fi
 need=()
-for pkg in busybox-static stress iproute2 util-linux procps; do
+for pkg in busybox-static stress iproute2 util-linux procps shellcheck; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -61,7 +61,7 @@ struct Reader {
 
 impl Reader {
     fn bytes(&self, off: u64, n: u64) -> Result<Vec<u8>, String> {
-        if off.checked_add(n).map_or(true, |end| end > self.len) {
+        if off.checked_add(n).is_none_or(|end| end > self.len) {
             return Err(format!("offset {off:#x}+{n} is past the end of the file"));
         }
         let mut buf = vec![0u8; n as usize];

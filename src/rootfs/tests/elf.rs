@@ -58,7 +58,7 @@ fn non_elf_and_truncated_elf_are_errors_not_panics() {
     }
     // Garbage after a valid ident.
     let mut junk = sh[..16].to_vec();
-    junk.extend(std::iter::repeat(0xff).take(200));
+    junk.extend(std::iter::repeat_n(0xff, 200));
     let j = t.path().join("junk");
     fs::write(&j, junk).unwrap();
     assert!(matches!(read_elf(&j), Err(RootfsError::BadElf { .. })));

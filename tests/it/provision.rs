@@ -1,0 +1,248 @@
+//! scripts/provision.sh and the Vagrantfile (split from docs.rs): valid bash, shellcheck-clean,
+//! a dry run names everything it installs, its guards decide right, its minimum Rust covers
+//! Cargo.lock; both boxes and the VM size in the Vagrantfile.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::harness::repo;
+
+const PACKAGES: &[&str] = &["build-essential", "curl", "busybox-static", "stress", "iproute2", "util-linux", "procps"];
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+// ------------------------------------------------------------------------- provisioning ----
+
+const PROVISION: &str = "scripts/provision.sh";
+
+fn provision(env: &[(&str, &str)], path: Option<&Path>) -> Output {
+    let mut c = Command::new("bash");
+    c.arg(repo(PROVISION)).env("NSDOJO_PROVISION_DRY", "1").env("NSDOJO_SRC", repo(""));
+    if let Some(p) = path {
+        c.env("PATH", format!("{}:/usr/bin:/bin", p.display()));
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn ok_text(o: &Output) -> String {
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{PROVISION} failed ({:?}):\n{out}\n{}", o.status, String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+#[test]
+fn provision_script_is_valid_bash() {
+    let o = Command::new("bash").arg("-n").arg(repo(PROVISION)).output().unwrap();
+    assert!(o.status.success(), "bash -n {PROVISION}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn provision_script_passes_shellcheck() {
+    match Command::new("shellcheck").arg(repo(PROVISION)).output() {
+        Err(_) => eprintln!("docs: shellcheck not installed: skipped (apt-get install shellcheck)"),
+        Ok(o) => assert!(o.status.success(), "shellcheck {PROVISION}:\n{}", String::from_utf8_lossy(&o.stdout)),
+    }
+}
+
+#[test]
+fn provision_dry_run_names_everything_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let target = tmp.path().join("target");
+    let bin = tmp.path().join("bin/nsdojo");
+    let env = [("NSDOJO_TARGET_DIR", target.to_str().unwrap()), ("NSDOJO_BIN", bin.to_str().unwrap())];
+    let out = ok_text(&provision(&env, None));
+    for p in PACKAGES {
+        assert!(out.contains(&format!("package {p}: ")), "the dry run does not name {p}:\n{out}");
+    }
+    for s in ["rust: ", "cargo build --release --locked", "would run: install -m 0755", "dry run done"] {
+        assert!(out.contains(s), "the dry run lacks `{s}`:\n{out}");
+    }
+    assert!(!target.exists() && !bin.exists(), "a dry run wrote files");
+    // The same machine, the same answer.
+    assert_eq!(out, ok_text(&provision(&env, None)));
+    // The default install path is on sudo's PATH.
+    let default = ok_text(&provision(&[], None));
+    assert!(default.contains("/usr/local/bin/nsdojo"), "{default}");
+}
+
+/// A directory of stub commands, put first on PATH, to play a machine.
+fn stubs(dir: &Path, cmds: &[(&str, &str)]) {
+    use std::os::unix::fs::PermissionsExt;
+    for (name, body) in cmds {
+        let p = dir.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+const NOT_INSTALLED: &str = "exit 1";
+const INSTALLED: &str = "printf 'install ok installed'";
+
+/// The guards, part by part, on three machines played by stub commands.
+#[test]
+fn provision_guards_decide_like_the_machine_needs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (stub, target) = (tmp.path().join("stub"), tmp.path().join("target"));
+    std::fs::create_dir_all(&stub).unwrap();
+    std::fs::create_dir_all(target.join("release")).unwrap();
+    let bin = tmp.path().join("nsdojo");
+    let none = tmp.path().join("no-rust-home");
+    let env = [
+        ("NSDOJO_TARGET_DIR", target.to_str().unwrap()),
+        ("NSDOJO_BIN", bin.to_str().unwrap()),
+        ("NSDOJO_RUST_HOME", none.to_str().unwrap()),
+        ("NSDOJO_RUST_MIN", "1.88"),
+    ];
+
+    // A fresh Ubuntu 24.04: nothing installed, and its rustc 1.75 is too old.
+    stubs(
+        &stub,
+        &[
+            ("dpkg-query", NOT_INSTALLED),
+            ("apt-cache", "echo '  Candidate: 1.75.0+dfsg0ubuntu1-0ubuntu7'"),
+            ("rustc", "echo 'rustc 1.75.0 (82e1608df 2023-12-21) (built from a source tarball)'"),
+            ("cargo", "echo 'cargo 1.75.0'"),
+        ],
+    );
+    let out = ok_text(&provision(&env, Some(&stub)));
+    let install = out.lines().find(|l| l.contains("apt-get install")).unwrap_or_else(|| panic!("{out}"));
+    for p in PACKAGES {
+        assert!(install.contains(p), "{install}");
+    }
+    assert!(out.contains("is older than 1.88") && out.contains("sh.rustup.rs"), "{out}");
+    assert!(out.contains(&format!("would run: install -m 0755 {}", target.join("release/nsdojo").display())), "{out}");
+
+    // The distribution's Rust is new enough: apt, not rustup.
+    stubs(&stub, &[("apt-cache", "echo '  Candidate: 1.90.0+dfsg0ubuntu1'")]);
+    let out = ok_text(&provision(&env, Some(&stub)));
+    assert!(out.contains("apt-get install -y -q -o DPkg::Lock::Timeout=300 rustc cargo"), "{out}");
+    assert!(!out.contains("rustup"), "{out}");
+
+    // Provisioned already: packages in, Rust new enough, the binary installed. Nothing to do.
+    // (1.100 > 1.88: versions compare by number, not as text.)
+    stubs(
+        &stub,
+        &[("dpkg-query", INSTALLED), ("rustc", "echo 'rustc 1.100.0 (x)'"), ("cargo", "echo 'cargo 1.100.1 (x)'")],
+    );
+    std::fs::write(target.join("release/nsdojo"), "the same binary").unwrap();
+    std::fs::write(&bin, "the same binary").unwrap();
+    let out = ok_text(&provision(&env, Some(&stub)));
+    assert!(out.contains("packages: nothing to install") && !out.contains("apt-get"), "{out}");
+    assert!(out.contains(&format!("rust: 1.100.0 in {} (>= 1.88): keep", stub.display())), "{out}");
+    assert!(out.contains("is up to date") && !out.contains("install -m"), "{out}");
+    // cargo decides whether to rebuild; its run is the one thing a second provisioning repeats.
+    assert!(out.contains("cargo build --release --locked"), "{out}");
+
+    // A new build: install again.
+    std::fs::write(target.join("release/nsdojo"), "a newer binary").unwrap();
+    let out = ok_text(&provision(&env, Some(&stub)));
+    assert!(out.contains("would run: install -m 0755"), "{out}");
+}
+
+fn version(s: &str) -> Vec<u32> {
+    s.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+/// RUST_MIN in provision.sh covers Cargo.toml's rust-version and every crate the release build
+/// compiles (their rust-version, from `cargo metadata`; skipped when the registry is not at hand).
+#[test]
+fn provision_rust_min_covers_the_lockfile() {
+    let script = read(PROVISION);
+    let min = script
+        .lines()
+        .find_map(|l| l.strip_prefix("RUST_MIN=${NSDOJO_RUST_MIN:-"))
+        .and_then(|r| r.strip_suffix('}'))
+        .expect("RUST_MIN=${NSDOJO_RUST_MIN:-X.Y} in provision.sh");
+    let cargo_toml = read("Cargo.toml");
+    let own = cargo_toml.lines().find_map(|l| l.strip_prefix("rust-version = \"")).unwrap().trim_end_matches('"');
+    assert!(version(min) >= version(own), "provision.sh RUST_MIN {min} < Cargo.toml rust-version {own}");
+
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let platform = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+    let o = Command::new(cargo)
+        .args(["metadata", "--locked", "--offline", "--format-version", "1", "--filter-platform", &platform])
+        .current_dir(repo(""))
+        .output()
+        .unwrap();
+    if !o.status.success() {
+        eprintln!("docs: cargo metadata --offline failed: skipped: {}", String::from_utf8_lossy(&o.stderr));
+        return;
+    }
+    let m: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The crates a release build compiles: normal and build dependencies, from the root.
+    let nodes = m["resolve"]["nodes"].as_array().unwrap();
+    let root = m["resolve"]["root"].as_str().unwrap().to_string();
+    let mut todo = vec![root];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(id) = todo.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let node = nodes.iter().find(|n| n["id"] == id.as_str()).unwrap();
+        for d in node["deps"].as_array().unwrap() {
+            let kinds = d["dep_kinds"].as_array().unwrap();
+            if kinds.iter().any(|k| k["kind"].as_str() != Some("dev")) {
+                todo.push(d["pkg"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    let needed = m["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| seen.contains(p["id"].as_str().unwrap()))
+        .filter_map(|p| Some((version(p["rust_version"].as_str()?), p["name"].as_str()?.to_string())))
+        .max()
+        .unwrap();
+    assert!(
+        version(min) >= needed.0,
+        "provision.sh RUST_MIN {min} is older than what {} needs ({:?}): raise it",
+        needed.1,
+        needed.0
+    );
+}
+
+// ----------------------------------------------------------------------------- Vagrant ----
+
+#[test]
+fn vagrantfile_has_both_boxes_and_provisions_with_the_script() {
+    let v = read("Vagrantfile");
+    let code: Vec<&str> = v.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
+    // The `define` line a box line belongs to.
+    let define_of = |bx: &str| -> String {
+        let at = code
+            .iter()
+            .position(|l| l.contains(".vm.box") && l.contains(&format!("\"{bx}\"")))
+            .unwrap_or_else(|| panic!("Vagrantfile: no machine with box {bx}"));
+        code[..at].iter().rev().find(|l| l.contains(".vm.define")).expect("a define above the box").to_string()
+    };
+    let noble = define_of("bento/ubuntu-24.04");
+    assert!(noble.contains("primary: true") && !noble.contains("autostart"), "{noble}");
+    let bionic = define_of("bento/ubuntu-18.04");
+    assert!(bionic.contains("autostart: false"), "{bionic}");
+
+    let provision: Vec<&&str> = code.iter().filter(|l| l.contains(".vm.provision")).collect();
+    assert_eq!(provision.len(), 1, "one provisioner for both machines: {provision:?}");
+    assert!(provision[0].contains("path: \"scripts/provision.sh\"") && !provision[0].contains("inline"));
+    assert!(repo(PROVISION).exists());
+    assert!(code.iter().any(|l| l.contains("synced_folder \".\", \"/vagrant\"")), "Vagrantfile: no /vagrant");
+    // The deck's size, for every provider configured.
+    for (keys, value) in [(["memory =", "memsize"], "1536"), (["cpus =", "numvcpus"], "2")] {
+        let lines: Vec<&&str> = code.iter().filter(|l| keys.iter().any(|k| l.contains(k))).collect();
+        assert!(!lines.is_empty(), "Vagrantfile sets no {keys:?}");
+        for l in lines {
+            assert!(l.contains(&format!(" {value}")) || l.contains(&format!("\"{value}\"")), "Vagrantfile: {l}");
+        }
+    }
+    let comments: String = v.lines().filter(|l| l.trim_start().starts_with('#')).collect();
+    assert!(comments.contains("vagrant up && vagrant ssh -c 'sudo nsdojo'"), "the one-line setup, at the top");
+    // Ruby is not required; where it is installed, it has the last word on syntax.
+    if let Ok(o) = Command::new("ruby").arg("-c").arg(repo("Vagrantfile")).output() {
+        assert!(o.status.success(), "ruby -c Vagrantfile: {}", String::from_utf8_lossy(&o.stderr));
+    }
+}
