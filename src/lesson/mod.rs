@@ -347,6 +347,30 @@ expect = ["sandbox.ns.mnt != host.ns.mnt"]
     }
 
     #[test]
+    fn every_builtin_text_has_korean() {
+        for l in builtin() {
+            let mut texts = vec![(format!("{} title", l.id), &l.title)];
+            if !l.intro.is_empty() {
+                texts.push((format!("{} intro", l.id), &l.intro));
+            }
+            for (i, s) in l.steps.iter().enumerate() {
+                texts.push((format!("{} step {}", l.id, i + 1), &s.text));
+                if let Some(h) = &s.hint {
+                    texts.push((format!("{} hint {}", l.id, i + 1), h));
+                }
+            }
+            for (what, t) in texts {
+                let ko = t.get(Lang::Ko);
+                assert!(!ko.starts_with("[en]"), "{what} has no Korean");
+                // Korean text, or deliberately the same (a formula reads the same in both).
+                let hangul = ko.chars().any(|c| ('\u{ac00}'..='\u{d7a3}').contains(&c));
+                assert!(hangul || ko == t.get(Lang::En), "{what}: {ko}");
+            }
+            assert!(l.steps.iter().all(|s| s.hint.is_some()), "{}: every step has a hint", l.id);
+        }
+    }
+
+    #[test]
     fn parses_a_good_lesson() {
         let l = parse_lesson("demo.toml", GOOD).unwrap();
         assert_eq!(l.id, "demo");
