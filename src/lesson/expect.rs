@@ -146,7 +146,8 @@ fn known(side: Side, shape: &str, has_arg: bool) -> bool {
     })
 }
 
-fn strip_args(k: &str) -> String {
+/// A fact key without its `[ARG]` parts: `mount[PATH].fstype` → `mount.fstype`.
+pub fn strip_args(k: &str) -> String {
     let mut out = String::new();
     let mut depth = 0;
     for c in k.chars() {

@@ -12,7 +12,7 @@ use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd};
 
-use nix::sched::{setns, CloneFlags};
+use nix::sched::setns;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{chroot, execvp, fchdir, fork, ForkResult};
 
@@ -58,19 +58,6 @@ pub fn find_target(session: Option<&str>) -> Result<(String, i32), AttachError> 
     Ok((id, pid))
 }
 
-fn flag(ns: Ns) -> CloneFlags {
-    match ns {
-        Ns::Mnt => CloneFlags::CLONE_NEWNS,
-        Ns::Uts => CloneFlags::CLONE_NEWUTS,
-        Ns::Ipc => CloneFlags::CLONE_NEWIPC,
-        Ns::Pid => CloneFlags::CLONE_NEWPID,
-        Ns::Net => CloneFlags::CLONE_NEWNET,
-        Ns::User => CloneFlags::CLONE_NEWUSER,
-        Ns::Cgroup => CloneFlags::CLONE_NEWCGROUP,
-        Ns::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
-    }
-}
-
 /// Run `cmd` (or an interactive shell) inside the sandbox; returns its exit code.
 pub fn attach(pid: i32, cmd: &[String]) -> Result<i32, AttachError> {
     let sys = |what: &str, e: &dyn std::fmt::Display| AttachError::Sys(format!("{what}: {e}"));
@@ -103,7 +90,8 @@ pub fn attach(pid: i32, cmd: &[String]) -> Result<i32, AttachError> {
         ForkResult::Child => {
             let code = (|| -> Result<i32, String> {
                 for (ns, f) in &fds {
-                    setns(f.as_fd(), flag(*ns)).map_err(|e| format!("setns({}): {}", ns.name(), e.desc()))?;
+                    setns(f.as_fd(), super::perform::clone_flag(*ns).0)
+                        .map_err(|e| format!("setns({}): {}", ns.name(), e.desc()))?;
                 }
                 if fds.iter().any(|(ns, _)| *ns == Ns::User) {
                     let _ = nix::unistd::setgid(nix::unistd::Gid::from_raw(0));

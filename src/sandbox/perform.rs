@@ -43,7 +43,8 @@ pub enum Performed {
     },
 }
 
-fn clone_flag(ns: Ns) -> (CloneFlags, &'static str) {
+/// The clone(2)/unshare(2)/setns(2) flag of a namespace type, and its name for the trace.
+pub fn clone_flag(ns: Ns) -> (CloneFlags, &'static str) {
     match ns {
         Ns::Mnt => (CloneFlags::CLONE_NEWNS, "CLONE_NEWNS"),
         Ns::Uts => (CloneFlags::CLONE_NEWUTS, "CLONE_NEWUTS"),

@@ -57,20 +57,17 @@ fn two_sessions_at_once_do_not_clash() {
     let _g = require_root!();
     let before = HostState::now();
     let lessons = ["run", "mnt", "uts", "net", "cgroupns", "cgroup-pids", "--check"];
-    let mut one = Command::new(bin())
-        .args(lessons)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut two = Command::new(bin())
-        .args(lessons)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // stdout is not read, so it must not be a pipe (a full pipe would block the run).
+    let session = || {
+        Command::new(bin())
+            .args(lessons)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (mut one, mut two) = (session(), session());
     let (s1, s2) = (one.wait().unwrap(), two.wait().unwrap());
     let err = |c: &mut Child| {
         let mut s = String::new();

@@ -300,17 +300,7 @@ fn every_expectation_example_parses() {
 
 /// `mount[PATH].fstype` → `mount.fstype`: the shape FactRef::shape gives.
 fn shape_of(key: &str) -> String {
-    let mut out = String::new();
-    let mut depth = 0;
-    for c in key.chars() {
-        match c {
-            '[' => depth += 1,
-            ']' => depth -= 1,
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    out
+    lesson::expect::strip_args(key)
 }
 
 fn fact_row<'a>(rows: &[&'a Row], key: &str, step: bool) -> Option<&'a Row> {
