@@ -331,12 +331,17 @@ fn check(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut bad = 0;
+    let mut good: Vec<Lesson> = Vec::new();
     for p in paths {
         let files: Vec<PathBuf> = if p.is_dir() {
             let mut v: Vec<PathBuf> = std::fs::read_dir(p)?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.extension().is_some_and(|x| x == "toml"))
                 .collect();
+            if v.is_empty() {
+                bad += 1;
+                eprintln!("{}", lesson::LoadError::Empty(p.display().to_string()));
+            }
             v.sort();
             v
         } else {
@@ -344,7 +349,16 @@ fn check(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
         };
         for f in files {
             match lesson::load_file(&f) {
-                Ok(l) => println!("{}: ok ({}, {} steps)", f.display(), l.id, l.steps.len()),
+                Ok(l) => match lesson::duplicate_id(&l, &good) {
+                    Some(e) => {
+                        bad += 1;
+                        eprintln!("{e}");
+                    }
+                    None => {
+                        println!("{}: ok ({}, {} steps)", f.display(), l.id, l.steps.len());
+                        good.push(l);
+                    }
+                },
                 Err(e) => {
                     bad += 1;
                     eprintln!("{e}");

@@ -379,14 +379,12 @@ pub fn parse_expect(line: &str) -> Result<Expect, ParseError> {
     })?;
     let rhs_at = at(rest);
     let rhs = rest.trim_end();
-    let right = if rhs.starts_with("sandbox.")
-        || rhs.starts_with("host.")
-        || rhs.starts_with("before.")
-        || rhs.starts_with("step.")
-    {
+    let right = if FACT_PREFIXES.iter().any(|p| rhs.starts_with(p)) {
         match all_consuming(fact)(rhs) {
             Ok((_, f)) => Operand::Fact(f),
-            Err(_) => return Err(ParseError { offset: rhs_at, message: format!("malformed fact `{rhs}`") }),
+            Err(_) => {
+                return Err(ParseError { offset: rhs_at, message: format!("malformed fact `{}`", rhs.escape_debug()) })
+            }
         }
     } else {
         match all_consuming(terminated(literal, multispace0))(rhs) {
@@ -411,10 +409,19 @@ pub fn parse_expect(line: &str) -> Result<Expect, ParseError> {
             } else {
                 SIDE_FACTS.iter().map(|(k, _)| *k).collect()
             };
-            return Err(ParseError { offset, message: format!("unknown fact `{f}` (known: {})", list.join(", ")) });
+            return Err(ParseError {
+                offset,
+                message: format!("unknown fact `{}` (known: {})", f.to_string().escape_debug(), list.join(", ")),
+            });
         }
     }
     Ok(Expect { left, op, right })
+}
+
+const FACT_PREFIXES: [&str; 4] = ["sandbox.", "host.", "before.", "step."];
+
+fn literal_needs_quotes(l: &str) -> bool {
+    l.is_empty() || l.contains(char::is_whitespace) || FACT_PREFIXES.iter().any(|p| l.starts_with(p))
 }
 
 impl fmt::Display for Expect {
@@ -422,7 +429,8 @@ impl fmt::Display for Expect {
         write!(f, "{} {} ", self.left, self.op.symbol())?;
         match &self.right {
             Operand::Fact(r) => write!(f, "{r}"),
-            Operand::Literal(l) if l.contains(' ') || l.is_empty() => write!(f, "{l:?}"),
+            // parse_expect reads a quoted literal verbatim (no escapes), and a bare one up to a blank.
+            Operand::Literal(l) if literal_needs_quotes(l) => write!(f, "\"{l}\""),
             Operand::Literal(l) => f.write_str(l),
         }
     }

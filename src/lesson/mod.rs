@@ -31,6 +31,8 @@ pub struct Lesson {
     pub steps: Vec<Step>,
     /// Where it came from (`builtin:mnt.toml` or a path), for messages.
     pub origin: String,
+    /// Line and column of the id's value, for a duplicate-id error.
+    pub id_at: (usize, usize),
 }
 
 #[derive(Debug, Clone)]
@@ -49,7 +51,7 @@ pub struct Step {
 #[serde(deny_unknown_fields)]
 struct RawLesson {
     id: Spanned<String>,
-    title: Text,
+    title: RawText,
     #[serde(default)]
     intro: Option<Text>,
     #[serde(default)]
@@ -58,10 +60,25 @@ struct RawLesson {
     steps: Vec<Spanned<RawStep>>,
 }
 
+/// A [`Text`] that remembers where its `en` is (`Spanned<Text>` fails on dotted keys like `title.en`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawText {
+    en: Spanned<String>,
+    #[serde(default)]
+    ko: Option<String>,
+}
+
+impl RawText {
+    fn into_text(self) -> Text {
+        Text { en: self.en.into_inner(), ko: self.ko }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStep {
-    text: Text,
+    text: RawText,
     #[serde(default)]
     shell: Option<String>,
     #[serde(default, rename = "do")]
@@ -140,15 +157,19 @@ pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
     }
     let raw: RawLesson = toml::from_str(src).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
-        err_at(offset, e.message().trim().replace('\n', " "))
+        let message = e.message().trim().replace('\n', " ");
+        // toml gives no message when the input ends where a value should be (`key =`).
+        let message = if message.is_empty() { "expected a value here".to_string() } else { message };
+        err_at(offset, message)
     })?;
 
     let id = raw.id.get_ref().trim().to_string();
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err(err_at(raw.id.span().start, "lesson id must be non-empty letters, digits, `-` or `_`".into()));
     }
-    if raw.title.is_empty() {
-        return Err(err_at(0, "lesson title.en is empty".into()));
+    let id_at = line_col(src, raw.id.span().start);
+    if raw.title.en.get_ref().trim().is_empty() {
+        return Err(err_at(raw.title.en.span().start, "lesson title.en is empty".into()));
     }
     if raw.steps.is_empty() {
         return Err(err_at(src.len(), "lesson has no steps: add at least one [[step]]".into()));
@@ -158,8 +179,8 @@ pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
     for spanned in raw.steps {
         let step_at = spanned.span().start;
         let raw_step = spanned.into_inner();
-        if raw_step.text.is_empty() {
-            return Err(err_at(step_at, "step text.en is empty".into()));
+        if raw_step.text.en.get_ref().trim().is_empty() {
+            return Err(err_at(raw_step.text.en.span().start, "step text.en is empty".into()));
         }
         if raw_step.actions.is_empty() && raw_step.expect.is_empty() && raw_step.show.is_empty() {
             return Err(err_at(step_at, "step has nothing to do, show or expect".into()));
@@ -194,7 +215,7 @@ pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
             show.push(s.get_ref().trim().to_string());
         }
         steps.push(Step {
-            text: raw_step.text,
+            text: raw_step.text.into_text(),
             shell: raw_step.shell,
             actions,
             action_src,
@@ -205,11 +226,12 @@ pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
     }
     Ok(Lesson {
         id,
-        title: raw.title,
+        title: raw.title.into_text(),
         intro: raw.intro.unwrap_or_default(),
         rootfs: raw.rootfs,
         steps,
         origin: file.to_string(),
+        id_at,
     })
 }
 
@@ -248,12 +270,8 @@ pub enum LoadError {
     Lesson(#[from] LessonError),
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
-    #[error("{path}: not valid UTF-8 (byte {offset}); lesson files must be UTF-8")]
-    Utf8 { path: String, offset: usize },
     #[error("{0}: no lesson files (*.toml) found")]
     Empty(String),
-    #[error("{path}: duplicate lesson id `{id}` (also in {other})")]
-    Duplicate { path: String, id: String, other: String },
 }
 
 pub fn builtin() -> Vec<Lesson> {
@@ -267,21 +285,54 @@ pub fn builtin() -> Vec<Lesson> {
 
 /// Load one lesson file.
 pub fn load_file(path: &Path) -> Result<Lesson, LoadError> {
+    use std::io::Read;
     let shown = path.display().to_string();
+    let at_start = |message: String| LessonError { file: shown.clone(), line: 1, col: 1, message };
     let meta = std::fs::metadata(path).map_err(|source| LoadError::Io { path: shown.clone(), source })?;
-    if meta.len() as usize > MAX_LESSON_BYTES {
-        return Err(LessonError {
-            file: shown,
-            line: 1,
-            col: 1,
-            message: format!("file is {} bytes; lessons are limited to {} bytes", meta.len(), MAX_LESSON_BYTES),
-        }
-        .into());
+    if !meta.is_file() {
+        // A FIFO would block and /dev/zero would never end.
+        return Err(at_start("not a regular file; a lesson is a .toml file".into()).into());
     }
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: shown.clone(), source })?;
-    let src = String::from_utf8(bytes)
-        .map_err(|e| LoadError::Utf8 { path: shown.clone(), offset: e.utf8_error().valid_up_to() })?;
+    if meta.len() > MAX_LESSON_BYTES as u64 {
+        return Err(
+            at_start(format!("file is {} bytes; lessons are limited to {MAX_LESSON_BYTES} bytes", meta.len())).into()
+        );
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_LESSON_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .map_err(|source| LoadError::Io { path: shown.clone(), source })?;
+    if bytes.len() > MAX_LESSON_BYTES {
+        // It grew while we read it.
+        return Err(at_start(format!("file is over {MAX_LESSON_BYTES} bytes; lessons are limited to that")).into());
+    }
+    let src = String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let before = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+        let (line, col) = line_col(before, valid);
+        LessonError {
+            file: shown.clone(),
+            line,
+            col,
+            message: format!("not valid UTF-8 (byte 0x{:02x}); lesson files must be UTF-8", bytes[valid]),
+        }
+    })?;
     Ok(parse_lesson(&shown, &src)?)
+}
+
+/// The error for a lesson whose id one of `earlier` already has, pointing at its id.
+pub fn duplicate_id(lesson: &Lesson, earlier: &[Lesson]) -> Option<LessonError> {
+    let other = earlier.iter().find(|o| o.id == lesson.id)?;
+    Some(LessonError {
+        file: lesson.origin.clone(),
+        line: lesson.id_at.0,
+        col: lesson.id_at.1,
+        message: format!(
+            "duplicate lesson id `{}` (also in {}:{}:{})",
+            lesson.id, other.origin, other.id_at.0, other.id_at.1
+        ),
+    })
 }
 
 /// Load lessons from files and directories (a directory: its `*.toml`, sorted by name).
@@ -306,8 +357,8 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Lesson>, LoadError> {
     let mut lessons: Vec<Lesson> = Vec::new();
     for f in files {
         let l = load_file(&f)?;
-        if let Some(other) = lessons.iter().find(|o| o.id == l.id) {
-            return Err(LoadError::Duplicate { path: f.display().to_string(), id: l.id, other: other.origin.clone() });
+        if let Some(e) = duplicate_id(&l, &lessons) {
+            return Err(e.into());
         }
         lessons.push(l);
     }

@@ -1,267 +1,17 @@
-//! The action language: what a step does, one line per action.
-//!
-//! ```text
-//! unshare mnt uts          mkdir $WORK/mount_ns       mount tmpfs $WORK/mount_ns size=1m
-//! mount proc /proc         mount bind SRC DST         umount -l /old-root
-//! make-rprivate /          sethostname container-test chroot $ROOTFS
-//! chdir /                  pivot_root . old-root      try pivot_root . old-root
-//! msgget                   sh ls /                     host sh mount | grep mount_ns
-//! ```
-//!
-//! Lessons are data, so these lines are parsed (with `nom`) when the lesson
-//! is loaded, and a mistake is reported at its file, line and column rather
-//! than in the middle of a workshop. Adding an action means one variant, one
-//! arm in [`parse_action`] and one arm in the sandbox's performer.
-
-use std::fmt;
+//! Parsing one action line (with `nom`) into an [`Action`]; errors carry the byte offset
+//! in the line, which the lesson loader turns into `file:line:col`.
 
 use nom::{
     branch::alt,
     bytes::complete::{escaped_transform, tag, take_while1},
-    character::complete::{char, multispace0, multispace1, none_of},
+    character::complete::{char, none_of},
     combinator::{all_consuming, map, opt, value},
     multi::separated_list1,
     sequence::{delimited, preceded},
     IResult,
 };
-use serde::{Deserialize, Serialize};
 
-/// A namespace type, as `unshare(1)` and `/proc/PID/ns/` name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Ns {
-    Mnt,
-    Uts,
-    Ipc,
-    Pid,
-    Net,
-    User,
-    Cgroup,
-    Time,
-}
-
-impl Ns {
-    pub const ALL: [Ns; 8] = [Ns::Mnt, Ns::Uts, Ns::Ipc, Ns::Pid, Ns::Net, Ns::User, Ns::Cgroup, Ns::Time];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Ns::Mnt => "mnt",
-            Ns::Uts => "uts",
-            Ns::Ipc => "ipc",
-            Ns::Pid => "pid",
-            Ns::Net => "net",
-            Ns::User => "user",
-            Ns::Cgroup => "cgroup",
-            Ns::Time => "time",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Ns> {
-        Ns::ALL.into_iter().find(|n| n.name() == s)
-    }
-
-    /// The `unshare(1)` option for this namespace, for the "lab command" lines.
-    pub fn unshare_flag(self) -> &'static str {
-        match self {
-            Ns::Mnt => "-m",
-            Ns::Uts => "-u",
-            Ns::Ipc => "-i",
-            Ns::Pid => "-p",
-            Ns::Net => "-n",
-            Ns::User => "-U",
-            Ns::Cgroup => "-C",
-            Ns::Time => "-T",
-        }
-    }
-
-    /// The `nsenter(1)` option that joins this namespace.
-    pub fn nsenter_flag(self) -> &'static str {
-        match self {
-            Ns::Mnt => "-m",
-            Ns::Uts => "-u",
-            Ns::Ipc => "-i",
-            Ns::Pid => "-p",
-            Ns::Net => "-n",
-            Ns::User => "-U",
-            Ns::Cgroup => "-C",
-            Ns::Time => "-T",
-        }
-    }
-}
-
-impl fmt::Display for Ns {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Mount propagation types settable with `mount --make-*`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Propagation {
-    Private,
-    Shared,
-    Slave,
-}
-
-/// One thing a step does. Paths may hold `$WORK` and `$ROOTFS`, expanded by
-/// the host just before the action is sent to the sandbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Action {
-    Unshare(Vec<Ns>),
-    Mkdir(String),
-    Rmdir(String),
-    MountTmpfs {
-        target: String,
-        options: Option<String>,
-    },
-    MountProc {
-        target: String,
-    },
-    MountBind {
-        source: String,
-        target: String,
-        recursive: bool,
-    },
-    Umount {
-        target: String,
-        lazy: bool,
-    },
-    MakePropagation {
-        target: String,
-        kind: Propagation,
-        recursive: bool,
-    },
-    Sethostname(String),
-    Chroot(String),
-    Chdir(String),
-    PivotRoot {
-        new_root: String,
-        put_old: String,
-    },
-    /// Create a SysV message queue (what `ipcmk -Q` does).
-    Msgget,
-    /// Write a file inside the sandbox (`echo TEXT > PATH`).
-    Write {
-        path: String,
-        text: String,
-    },
-    /// Run a real shell command inside the sandbox.
-    Sh(String),
-    /// Run a real shell command on the host (terminal #2).
-    HostSh(String),
-    /// Create the session's cgroup with these controllers (host side: `cgcreate`).
-    CgroupCreate(Vec<String>),
-    /// Set a limit: `cpu 30%`, `memory 32M`, `pids 16` (host side: `cgset`).
-    CgroupLimit {
-        controller: String,
-        value: u64,
-    },
-    /// Move the sandbox agent into the session's cgroup (`cgexec` / `echo PID > cgroup.procs`).
-    CgroupJoin,
-    /// Run a CPU burner in the sandbox for `secs` seconds while the host meters it like `top`.
-    Burn {
-        secs: u32,
-    },
-    /// Stop the burner (internal: sent by the host after metering).
-    BurnStop,
-    /// A child in the sandbox allocates and touches this many bytes (memory limit demo).
-    Hog {
-        bytes: u64,
-    },
-    /// The sandbox tries to start this many processes at once (pids limit demo).
-    Forks {
-        count: u32,
-    },
-    /// Bring a network interface up (`ip link set lo up`).
-    LinkUp(String),
-    /// A named network namespace, as `ip netns add` makes it: a new net namespace bind-mounted
-    /// on /run/netns/NAME (the host records it first; `netns delete` or cleanup removes it).
-    NetnsAdd(String),
-    NetnsDelete(String),
-    /// Write uid_map and gid_map (and setgroups deny) for the sandbox, from the host:
-    /// `map-ids INSIDE OUTSIDE COUNT`.
-    MapIds {
-        inside: u32,
-        outside: u32,
-        count: u32,
-    },
-    /// Copy a directory tree with plain syscalls (`cp -a SRC/. DST`), e.g. the rootfs into a tmpfs.
-    CopyTree {
-        src: String,
-        dst: String,
-    },
-    /// Run PATH with this argv[0] and no other argument, stdin empty: what `execl(PATH, ARGV0, NULL)` does.
-    ExecAs {
-        argv0: String,
-        path: String,
-    },
-    /// Drop to an unprivileged user, as `setpriv --reuid=N --regid=N --clear-groups` does.
-    Setuid(u32),
-    /// Perform the inner action; a failure is recorded but does not stop the step.
-    Try(Box<Action>),
-}
-
-impl Action {
-    /// The same action with `$WORK`/`$ROOTFS` (and any other `$NAME` in `vars`) expanded.
-    pub fn expand(&self, vars: &[(&str, &str)]) -> Action {
-        let x = |s: &String| expand_vars(s, vars);
-        match self {
-            Action::Unshare(n) => Action::Unshare(n.clone()),
-            Action::Mkdir(p) => Action::Mkdir(x(p)),
-            Action::Rmdir(p) => Action::Rmdir(x(p)),
-            Action::MountTmpfs { target, options } => {
-                Action::MountTmpfs { target: x(target), options: options.as_ref().map(x) }
-            }
-            Action::MountProc { target } => Action::MountProc { target: x(target) },
-            Action::MountBind { source, target, recursive } => {
-                Action::MountBind { source: x(source), target: x(target), recursive: *recursive }
-            }
-            Action::Umount { target, lazy } => Action::Umount { target: x(target), lazy: *lazy },
-            Action::MakePropagation { target, kind, recursive } => {
-                Action::MakePropagation { target: x(target), kind: *kind, recursive: *recursive }
-            }
-            Action::Sethostname(h) => Action::Sethostname(x(h)),
-            Action::Chroot(p) => Action::Chroot(x(p)),
-            Action::Chdir(p) => Action::Chdir(x(p)),
-            Action::PivotRoot { new_root, put_old } => Action::PivotRoot { new_root: x(new_root), put_old: x(put_old) },
-            Action::Msgget => Action::Msgget,
-            Action::Write { path, text } => Action::Write { path: x(path), text: x(text) },
-            Action::Sh(c) => Action::Sh(x(c)),
-            Action::HostSh(c) => Action::HostSh(x(c)),
-            Action::Try(a) => Action::Try(Box::new(a.expand(vars))),
-            Action::LinkUp(i) => Action::LinkUp(x(i)),
-            Action::CopyTree { src, dst } => Action::CopyTree { src: x(src), dst: x(dst) },
-            Action::ExecAs { argv0, path } => Action::ExecAs { argv0: x(argv0), path: x(path) },
-            Action::NetnsAdd(n) => Action::NetnsAdd(x(n)),
-            Action::NetnsDelete(n) => Action::NetnsDelete(x(n)),
-            other => other.clone(),
-        }
-    }
-
-    /// Whether this action runs on the host rather than in the sandbox.
-    pub fn is_host(&self) -> bool {
-        match self {
-            Action::HostSh(_)
-            | Action::CgroupCreate(_)
-            | Action::CgroupLimit { .. }
-            | Action::CgroupJoin
-            | Action::MapIds { .. } => true,
-            Action::Try(a) => a.is_host(),
-            _ => false,
-        }
-    }
-}
-
-/// Replace `$NAME` for each `(NAME, value)`; unknown names are left alone.
-pub fn expand_vars(s: &str, vars: &[(&str, &str)]) -> String {
-    let mut out = s.to_string();
-    // Longest names first so `$ROOTFS_X` is not cut by `$ROOTFS`.
-    let mut sorted: Vec<_> = vars.to_vec();
-    sorted.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
-    for (k, v) in sorted {
-        out = out.replace(&format!("${k}"), v);
-    }
-    out
-}
+use super::{Action, Ns, Propagation};
 
 /// Why an action line did not parse, and where (a byte offset into the line).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -337,8 +87,19 @@ fn word(i: &str) -> IResult<&str, String> {
     ))(i)
 }
 
-fn words(i: &str) -> IResult<&str, Vec<String>> {
-    preceded(multispace0, separated_list1(multispace1, word))(i)
+/// Any Unicode blank separates words (a full-width space typed with an IME too), as `trim` does.
+fn blanks(i: &str) -> IResult<&str, &str> {
+    take_while1(char::is_whitespace)(i)
+}
+
+/// The words, each with its byte offset in `i`.
+fn words<'a>(i: &'a str) -> IResult<&'a str, Vec<(usize, String)>> {
+    let total = i.len();
+    let placed = move |w: &'a str| -> IResult<&'a str, (usize, String)> {
+        let (rest, s) = word(w)?;
+        Ok((rest, (total - w.len(), s)))
+    };
+    preceded(opt(blanks), separated_list1(blanks, placed))(i)
 }
 
 /// Parse one action line.
@@ -379,7 +140,7 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
         _ => {}
     }
 
-    let args: Vec<String> = if rest_trim.is_empty() {
+    let placed: Vec<(usize, String)> = if rest_trim.is_empty() {
         Vec::new()
     } else {
         match all_consuming(words)(rest.trim_end()) {
@@ -390,6 +151,7 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
             }
         }
     };
+    let args: Vec<String> = placed.iter().map(|(_, w)| w.clone()).collect();
     let err = |message: String| ParseError { offset: args_at, message };
     let arity = |n: usize, usage: &str| -> Result<(), ParseError> {
         if args.len() == n {
@@ -405,15 +167,17 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
                 return Err(err("unshare needs namespaces: mnt uts ipc pid net user cgroup time".into()));
             }
             let mut set = Vec::new();
-            for a in &args {
+            for (at, a) in &placed {
                 match Ns::parse(a) {
                     Some(ns) if !set.contains(&ns) => set.push(ns),
                     Some(_) => {}
                     None => {
-                        let at = args_at + rest.trim_start().find(a.as_str()).unwrap_or(0);
                         return Err(ParseError {
-                            offset: at,
-                            message: format!("unknown namespace `{a}` (known: mnt uts ipc pid net user cgroup time)"),
+                            offset: lead + name.len() + at,
+                            message: format!(
+                                "unknown namespace `{}` (known: mnt uts ipc pid net user cgroup time)",
+                                a.escape_debug()
+                            ),
                         });
                     }
                 }
