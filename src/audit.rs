@@ -32,6 +32,38 @@ pub fn find_named(root: &Path, depth: usize, matches: &dyn Fn(&str) -> bool, out
     }
 }
 
+/// Where nsdojo can make cgroups: each hierarchy's root (v2, and `nsdojo cleanup`'s search)
+/// and, within it, the cgroup nsdojo itself runs in (v1 nests its groups there). Looking only
+/// there keeps the audit from walking whole cgroup trees.
+fn cgroup_parents() -> Vec<std::path::PathBuf> {
+    let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mut dirs = Vec::new();
+    for m in crate::observe::mountinfo::parse(&fs::read_to_string("/proc/self/mountinfo").unwrap_or_default()) {
+        if m.fstype != "cgroup" && m.fstype != "cgroup2" {
+            continue;
+        }
+        let root = std::path::PathBuf::from(&m.mount_point);
+        // v1 hierarchies are mounted at .../cpu, .../cpu,cpuacct, .../systemd (name=systemd).
+        let base = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let ctrls: Vec<&str> = base.split(',').collect();
+        let path = own.lines().find_map(|l| {
+            let mut p = l.splitn(3, ':');
+            let (_, c, path) = (p.next()?, p.next()?, p.next()?);
+            let hit = if m.fstype == "cgroup2" {
+                c.is_empty()
+            } else {
+                c.split(',').any(|x| ctrls.contains(&x.trim_start_matches("name=")))
+            };
+            hit.then(|| path.trim_start_matches('/').to_string())
+        });
+        if let Some(p) = path.filter(|p| !p.is_empty()) {
+            dirs.push(root.join(p));
+        }
+        dirs.push(root);
+    }
+    dirs
+}
+
 impl HostAudit {
     pub fn now() -> HostAudit {
         let mounts = fs::read_to_string("/proc/self/mountinfo")
@@ -52,7 +84,9 @@ impl HostAudit {
             .collect();
         let mut nsdojo_paths = BTreeSet::new();
         let ours = |n: &str| n.starts_with("nsdojo-");
-        find_named(Path::new("/sys/fs/cgroup"), 4, &ours, &mut nsdojo_paths);
+        for dir in cgroup_parents() {
+            find_named(&dir, 1, &ours, &mut nsdojo_paths);
+        }
         find_named(Path::new("/tmp"), 1, &ours, &mut nsdojo_paths);
         HostAudit {
             mounts,

@@ -46,9 +46,12 @@ pub fn line(name: &str, s: &Stats) -> String {
     )
 }
 
-/// The bare syscalls of the step, timed inside a forked child (sent back over a pipe).
-fn raw_syscalls(dir: &Path) -> Duration {
+/// The bare syscalls of the steps, timed inside a forked child (sent back over a pipe):
+/// the first step's (unshare, make private, mkdir, mount) and, after that, a later step's
+/// (mkdir, mount).
+fn raw_syscalls(dir: &Path) -> (Duration, Duration) {
     let (r, w) = pipe().expect("pipe");
+    let later = dir.with_extension("2");
     // SAFETY: single-threaded; the child makes syscalls and _exits.
     match unsafe { fork() }.expect("fork") {
         ForkResult::Child => {
@@ -57,18 +60,26 @@ fn raw_syscalls(dir: &Path) -> Duration {
                 && mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).is_ok()
                 && std::fs::create_dir(dir).is_ok()
                 && mount(Some("tmpfs"), dir, Some("tmpfs"), MsFlags::empty(), Some("size=1m")).is_ok();
-            let ns = if ok { t.elapsed().as_nanos() as u64 } else { u64::MAX };
-            let _ = write(&w, &ns.to_le_bytes());
+            let first = t.elapsed().as_nanos() as u64;
+            let t = Instant::now();
+            let ok = ok
+                && std::fs::create_dir(&later).is_ok()
+                && mount(Some("tmpfs"), &later, Some("tmpfs"), MsFlags::empty(), Some("size=1m")).is_ok();
+            let second = t.elapsed().as_nanos() as u64;
+            let msg = if ok { [first.to_le_bytes(), second.to_le_bytes()].concat() } else { vec![0xff; 16] };
+            let _ = write(&w, &msg);
             // SAFETY: _exit in a forked child.
             unsafe { libc::_exit(0) }
         }
         ForkResult::Parent { child } => {
             drop(w);
-            let mut buf = [0u8; 8];
+            let mut buf = [0u8; 16];
             let _ = read(std::os::fd::AsRawFd::as_raw_fd(&r), &mut buf);
             let _ = waitpid(child, None);
             let _ = std::fs::remove_dir(dir);
-            Duration::from_nanos(u64::from_le_bytes(buf))
+            let _ = std::fs::remove_dir(&later);
+            let n = |b: &[u8]| Duration::from_nanos(u64::from_le_bytes(b.try_into().expect("8 bytes")));
+            (n(&buf[..8]), n(&buf[8..]))
         }
     }
 }
@@ -81,37 +92,43 @@ text.en = "new mount namespace and a tmpfs"
 do = ["unshare mnt", "mkdir $WORK/m", "mount tmpfs $WORK/m size=1m"]
 show = ["ns", "mounts $WORK"]
 expect = ["sandbox.ns.mnt != host.ns.mnt", "sandbox.mounts has $WORK/m", "host.mounts lacks $WORK/m"]
+[[step]]
+text.en = "a second tmpfs"
+do = ["mkdir $WORK/m2", "mount tmpfs $WORK/m2 size=1m"]
+show = ["mounts $WORK"]
+expect = ["sandbox.mounts has $WORK/m2", "host.mounts lacks $WORK/m2"]
 "#;
 
-/// Step overhead: (full step + render) − (bare syscalls), `n` times each.
+/// Step overhead: (full step + render) − (its bare syscalls), for the first step of a fresh
+/// sandbox and for a later step, `n` times each.
 pub fn step(n: usize, session: &mut Session) -> String {
     let lesson = crate::lesson::parse_lesson("bench", STEP_LESSON).expect("valid");
     let style = Style { lang: crate::lesson::Lang::En, width: 100 };
-    let mut full = Vec::with_capacity(n);
-    let mut raw = Vec::with_capacity(n);
-    let mut spawn = Vec::with_capacity(n);
+    let (mut raw1, mut raw2, mut full1, mut full2, mut spawn) = (vec![], vec![], vec![], vec![], vec![]);
     let scratch = std::env::temp_dir().join(format!("nsdojo-bench-{}", session.id()));
     for _ in 0..n {
-        raw.push(raw_syscalls(&scratch));
+        let (a, b) = raw_syscalls(&scratch);
+        raw1.push(a);
+        raw2.push(b);
         let mut lab = Lab::new(lesson.clone(), session, None).expect("lab");
-        // The sandbox is forked on first use; time it apart from the step.
+        // The sandbox is forked on first use; time it apart from the steps.
         let t = Instant::now();
         let _ = lab.sandbox_pid();
         spawn.push(t.elapsed());
-        let t = Instant::now();
-        let report = lab.run_step(0).expect("step");
-        let text = render::step(&style, &lab.lesson, &report, &|s| lab.expand(s));
-        full.push(t.elapsed());
-        assert!(report.passed() && !text.is_empty());
+        for (i, into) in [&mut full1, &mut full2].into_iter().enumerate() {
+            let t = Instant::now();
+            let report = lab.run_step(i).expect("step");
+            let text = render::step(&style, &lab.lesson, &report, &|s| lab.expand(s));
+            into.push(t.elapsed());
+            assert!(report.passed() && !text.is_empty(), "bench step {} failed", i + 1);
+        }
         let work = lab.work_dir().to_path_buf();
         drop(lab);
         session.remove_dir(&work);
     }
     // Where the time goes: the parts of a step, measured alone.
     let host_pid = std::process::id() as i32;
-    let mut proc_read = Vec::new();
-    let mut host_snap = Vec::new();
-    let mut rendering = Vec::new();
+    let (mut proc_read, mut host_snap, mut rendering) = (vec![], vec![], vec![]);
     let needs = crate::observe::Needs::default();
     let mut lab = Lab::new(lesson.clone(), session, None).expect("lab");
     let report = lab.run_step(0).expect("step");
@@ -129,16 +146,21 @@ pub fn step(n: usize, session: &mut Session) -> String {
     let work = lab.work_dir().to_path_buf();
     drop(lab);
     session.remove_dir(&work);
-    let raw_median = stats(raw.clone()).median;
-    let overhead: Vec<Duration> = full.iter().map(|f| f.saturating_sub(raw_median)).collect();
+    let over = |full: &[Duration], raw: &[Duration]| {
+        let m = stats(raw.to_vec()).median;
+        stats(full.iter().map(|f| f.saturating_sub(m)).collect())
+    };
     [
-        line("bare syscalls (unshare+make-rprivate+mkdir+mount)", &stats(raw)),
-        line("full step (2 snapshots x 2 sides, actions, checks, render)", &stats(full)),
-        line("overhead of the step over its syscalls", &stats(overhead)),
+        line("first step: bare syscalls (unshare+make-rprivate+mkdir+mount)", &stats(raw1.clone())),
+        line("first step: full (2 snapshots x 2 sides, actions, checks, render)", &stats(full1.clone())),
+        line("first step: overhead over its syscalls", &over(&full1, &raw1)),
+        line("later step: bare syscalls (mkdir+mount)", &stats(raw2.clone())),
+        line("later step: full", &stats(full2.clone())),
+        line("later step: overhead over its syscalls", &over(&full2, &raw2)),
         line("forking a sandbox (once per lesson)", &stats(spawn)),
-        line("  part: /proc/PID reads of one side", &stats(proc_read)),
+        line("  part: /proc/PID reads of one side (all of them)", &stats(proc_read)),
         line("  part: the host's snapshot", &stats(host_snap)),
-        line("  part: rendering the step", &stats(rendering)),
+        line("  part: rendering a step", &stats(rendering)),
     ]
     .join("\n")
 }

@@ -185,7 +185,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Cmd::Ns { pid }) => {
             let pid = pid.unwrap_or(std::process::id() as i32);
-            let facts = nsdojo::observe::ProcFacts::read(pid);
+            // Only the namespace links: what lsns -p shows.
+            let facts = nsdojo::observe::ProcFacts::read_some(pid, &nsdojo::observe::Needs::default());
             if facts.ns.is_empty() {
                 anyhow::bail!("no process {pid} (or no permission to read /proc/{pid}/ns)");
             }
@@ -219,8 +220,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Run { ids, all, check, record }) => {
-            let all_lessons = load_lessons(&cli)?;
-            let chosen = choose(&all_lessons, ids, *all)?;
+            // Built-in lessons named on the command line are parsed alone (faster start).
+            let picked = match (&cli.lessons, *all) {
+                (None, false) => lesson::builtin_selected(ids),
+                _ => None,
+            };
+            let chosen = match picked {
+                Some(p) if !p.is_empty() => p,
+                _ => choose(&load_lessons(&cli)?, ids, *all)?,
+            };
             need_root()?;
             guard::install_signal_handlers();
             let mut session = guard::Session::start()?;

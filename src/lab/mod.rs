@@ -5,6 +5,7 @@
 //! result is a [`StepReport`], pure data that the renderer turns into text,
 //! so the REPL, `run` and transcripts all show the same thing.
 
+mod actions;
 mod host;
 
 use std::path::PathBuf;
@@ -298,33 +299,11 @@ impl Lab {
         // A Ctrl-C pressed at the prompt (between readline calls) must not abort this step.
         let _ = crate::guard::interrupted();
         let before = self.sides(&needs)?;
-        let mut actions = Vec::new();
-        let mut aborted = None;
-        for (action, src) in step.actions.iter().zip(&step.action_src) {
-            // Per action: `$PID` changes when `unshare pid` hands over to a new agent.
-            let vars = self.vars();
-            let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let expanded = action.expand(&pairs);
-            self.record_before(&expanded).map_err(|e| LabError::Work { path: "/run/nsdojo".into(), source: e })?;
-            let outcome = match &expanded {
-                a if a.is_host() => self.host_perform(a),
-                Action::Burn { secs } => self.burn(*secs)?,
-                a => {
-                    let out = self.sandbox()?.perform(a)?;
-                    if out.forked_agent {
-                        self.publish_pid();
-                    }
-                    out
-                }
-            };
-            let failed = outcome.error.clone();
-            actions.push(ActionReport { src: self.expand(src), on_host: expanded.is_host(), outcome });
-            if let Some(msg) = failed {
-                aborted = Some(msg);
-                break;
-            }
-        }
-        let after = self.sides(&needs)?;
+        let (actions, aborted, sandbox_after) = self.perform_actions(&step, &needs)?;
+        let after = match sandbox_after {
+            Some(sandbox) => Sides { sandbox, host: Snapshot::of_host(&needs) },
+            None => self.sides(&needs)?,
+        };
         let cgroup_files = (files_before, self.group_files());
         let facts = StepFacts { before: &before, after: &after, actions: &actions };
         let checks = step

@@ -274,6 +274,28 @@ pub enum LoadError {
     Empty(String),
 }
 
+/// The id a lesson source declares (`id = "…"` on a line of its own), without parsing it.
+fn declared_id(src: &str) -> Option<&str> {
+    src.lines().find_map(|l| {
+        l.trim().strip_prefix("id")?.trim_start().strip_prefix('=')?.trim().strip_prefix('"')?.strip_suffix('"')
+    })
+}
+
+/// Only the built-in lessons named by `keys` (ids or 1-based numbers), parsed; the others are
+/// not (parsing all thirteen is most of the cost of starting `nsdojo run X`).
+pub fn builtin_selected(keys: &[String]) -> Option<Vec<Lesson>> {
+    let mut picked = Vec::new();
+    for key in keys {
+        let index = match key.parse::<usize>() {
+            Ok(n) => n.checked_sub(1).filter(|i| *i < BUILTIN.len())?,
+            Err(_) => BUILTIN.iter().position(|(_, src)| declared_id(src) == Some(key.as_str()))?,
+        };
+        let (name, src) = BUILTIN[index];
+        picked.push(parse_lesson(&format!("builtin:{name}"), src).expect("built-in lessons are validated by tests"));
+    }
+    Some(picked)
+}
+
 pub fn builtin() -> Vec<Lesson> {
     BUILTIN
         .iter()
@@ -463,6 +485,19 @@ expect = ["sandbox.ns.mnt != host.ns.mnt"]
     fn line_col_counts_characters() {
         assert_eq!(line_col("ab\n한글x", 3 + 6), (2, 3));
         assert_eq!(line_col("abc", 0), (1, 1));
+    }
+
+    #[test]
+    fn selected_builtins_match_the_full_list() {
+        let all = builtin();
+        for (i, l) in all.iter().enumerate() {
+            assert_eq!(declared_id(BUILTIN[i].1), Some(l.id.as_str()));
+            let by_id = builtin_selected(std::slice::from_ref(&l.id)).unwrap();
+            let by_number = builtin_selected(&[(i + 1).to_string()]).unwrap();
+            assert_eq!((by_id[0].id.as_str(), by_number[0].id.as_str()), (l.id.as_str(), l.id.as_str()));
+        }
+        assert!(builtin_selected(&["nope".into()]).is_none());
+        assert!(builtin_selected(&["0".into()]).is_none());
     }
 
     #[test]

@@ -70,15 +70,7 @@ impl ProcFacts {
 
     /// The namespaces always (every step's verify commands use them), the rest as needed.
     pub fn read_some(pid: i32, needs: &super::Needs) -> ProcFacts {
-        let mut ns = BTreeMap::new();
-        for t in Ns::ALL {
-            if let Some(ino) = fs::read_link(format!("/proc/{pid}/ns/{}", t.name()))
-                .ok()
-                .and_then(|p| parse_ns_link(&p.to_string_lossy()))
-            {
-                ns.insert(t, ino);
-            }
-        }
+        let ns = if pid == std::process::id() as i32 { own_namespaces().clone() } else { namespaces(pid) };
         let when = |wanted: bool, name: &str| if wanted { read(pid, name) } else { String::new() };
         ProcFacts {
             pid,
@@ -120,6 +112,25 @@ pub fn cgroup_path(lines: &[String], controller: &str) -> Option<String> {
         }
     }
     unified
+}
+
+fn namespaces(pid: i32) -> BTreeMap<Ns, u64> {
+    let mut ns = BTreeMap::new();
+    for t in Ns::ALL {
+        if let Some(ino) =
+            fs::read_link(format!("/proc/{pid}/ns/{}", t.name())).ok().and_then(|p| parse_ns_link(&p.to_string_lossy()))
+        {
+            ns.insert(t, ino);
+        }
+    }
+    ns
+}
+
+/// nsdojo's own namespaces, read once: the host process never changes them (the sandbox
+/// does), so every snapshot of terminal #2 would read the same eight links again.
+fn own_namespaces() -> &'static BTreeMap<Ns, u64> {
+    static OWN: std::sync::OnceLock<BTreeMap<Ns, u64>> = std::sync::OnceLock::new();
+    OWN.get_or_init(|| namespaces(std::process::id() as i32))
 }
 
 /// Host PIDs of the children of `pid` (scans /proc; works without CONFIG_PROC_CHILDREN).

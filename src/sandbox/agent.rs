@@ -54,6 +54,27 @@ pub fn serve(mut stream: UnixStream, keep_propagation: bool) -> ! {
                     reap_until(child);
                 }
             },
+            Request::Batch { actions, observe } => {
+                let mut outcomes = Vec::with_capacity(actions.len());
+                for action in &actions {
+                    match perform(action, &mut origin) {
+                        Performed::Done(outcome) => {
+                            let failed = outcome.error.is_some();
+                            outcomes.push(outcome);
+                            if failed {
+                                break;
+                            }
+                        }
+                        // The parent stays behind as reaper; the child carries on with the batch.
+                        Performed::Forked { child } => {
+                            drop(stream);
+                            reap_until(child);
+                        }
+                    }
+                }
+                let observed = observe.map(|needs| Box::new(InsideFacts::collect(&needs)));
+                Reply::Batched { outcomes, observed }
+            }
         };
         if send(&mut stream, &reply).is_err() {
             exit(0);

@@ -65,7 +65,11 @@ impl Sandbox {
             ForkResult::Parent { child } => {
                 drop(agent_end);
                 crate::guard::track_pid(child.as_raw());
-                Ok(Sandbox { root: child, agent: child.as_raw(), stream: host_end })
+                let mut sandbox = Sandbox { root: child, agent: child.as_raw(), stream: host_end };
+                // One exchange now: after fork both processes take copy-on-write faults on
+                // their first writes; that is the cost of starting a sandbox, not of a step.
+                sandbox.ask(&Request::Observe(crate::observe::Needs::default()))?;
+                Ok(sandbox)
             }
         }
     }
@@ -86,20 +90,49 @@ impl Sandbox {
         })
     }
 
+    /// After `unshare pid` the old agent is the reaper; its only child is the new agent.
+    fn follow_fork(&mut self, out: &Outcome) {
+        if out.forked_agent {
+            if let Some(&child) = procfs::children_of(self.agent).first() {
+                crate::guard::track_pid(child);
+                self.agent = child;
+            }
+        }
+    }
+
     /// Perform one action inside.
     pub fn perform(&mut self, action: &Action) -> Result<Outcome, SandboxError> {
         match self.ask(&Request::Perform(action.clone()))? {
             Reply::Performed(out) => {
-                if out.forked_agent {
-                    // The old agent is now the reaper; its only child is the new agent.
-                    if let Some(&child) = procfs::children_of(self.agent).first() {
-                        crate::guard::track_pid(child);
-                        self.agent = child;
-                    }
-                }
+                self.follow_fork(&out);
                 Ok(out)
             }
-            Reply::Observed(_) => Err(SandboxError::Protocol),
+            _ => Err(SandboxError::Protocol),
+        }
+    }
+
+    /// Perform actions in one round trip (stopping at the first failure), and observe after
+    /// them if `observe` is given.
+    pub fn perform_batch(
+        &mut self,
+        actions: &[Action],
+        observe: Option<&crate::observe::Needs>,
+    ) -> Result<(Vec<Outcome>, Option<Snapshot>), SandboxError> {
+        let req = Request::Batch { actions: actions.to_vec(), observe: observe.cloned() };
+        match self.ask(&req)? {
+            Reply::Batched { outcomes, observed } => {
+                for out in &outcomes {
+                    self.follow_fork(out);
+                }
+                let snapshot = match (observed, observe) {
+                    (Some(inside), Some(needs)) => {
+                        Some(Snapshot { proc: ProcFacts::read_some(self.agent, needs), inside: *inside })
+                    }
+                    _ => None,
+                };
+                Ok((outcomes, snapshot))
+            }
+            _ => Err(SandboxError::Protocol),
         }
     }
 
@@ -107,7 +140,7 @@ impl Sandbox {
     pub fn observe(&mut self, needs: &crate::observe::Needs) -> Result<Snapshot, SandboxError> {
         let inside = match self.ask(&Request::Observe(needs.clone()))? {
             Reply::Observed(f) => *f,
-            Reply::Performed(_) => return Err(SandboxError::Protocol),
+            _ => return Err(SandboxError::Protocol),
         };
         Ok(Snapshot { proc: ProcFacts::read_some(self.agent, needs), inside })
     }

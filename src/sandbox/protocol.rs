@@ -18,12 +18,19 @@ pub const MAX_FRAME: usize = 16 << 20;
 pub enum Request {
     Perform(Action),
     Observe(Needs),
+    /// Several actions in one round trip, stopping at the first that fails (outside `try`),
+    /// then, if asked, the inside facts: a step costs two round trips instead of one per action.
+    Batch {
+        actions: Vec<Action>,
+        observe: Option<Needs>,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Reply {
     Performed(Outcome),
     Observed(Box<InsideFacts>),
+    Batched { outcomes: Vec<Outcome>, observed: Option<Box<InsideFacts>> },
 }
 
 /// Output of a shell command run for a step.
