@@ -45,9 +45,9 @@ impl Lab {
             if first.is_host() || is_burn(&first) {
                 self.record_before(&first).map_err(record_err)?;
                 let outcome = match &first {
-                    Action::Burn { secs } => self.burn(*secs)?,
+                    Action::Burn { secs, stress } => self.burn(*secs, *stress)?,
                     Action::Try(inner) if is_burn(inner) => match **inner {
-                        Action::Burn { secs } => Outcome { error: None, ..self.burn(secs)? },
+                        Action::Burn { secs, stress } => Outcome { error: None, ..self.burn(secs, stress)? },
                         _ => unreachable!("is_burn"),
                     },
                     a => self.host_perform(a),

@@ -149,9 +149,9 @@ impl Lab {
     }
 
     /// `burn N`: the sandbox starts a busy loop; the host meters it ~4×/s like `top`.
-    pub(super) fn burn(&mut self, secs: u32) -> Result<Outcome, LabError> {
+    pub(super) fn burn(&mut self, secs: u32, stress: bool) -> Result<Outcome, LabError> {
         let agent = self.sandbox()?.pid();
-        let mut out = self.sandbox()?.perform(&Action::Burn { secs })?;
+        let mut out = self.sandbox()?.perform(&Action::Burn { secs, stress })?;
         if out.error.is_some() {
             return Ok(out);
         }
@@ -164,8 +164,19 @@ impl Lab {
                 crate::observe::procfs::parse_nspid(&status).last() == Some(&inner)
             })
         });
+        // stress burns in its worker, a child it forks at once.
+        let burner = if out.burner_is_stress { burner.and_then(stress_worker) } else { burner };
         let result = match burner {
-            Some(pid) => self.meter(pid, secs, &mut out),
+            Some(pid) => {
+                let r = self.meter(pid, secs, &mut out);
+                if out.burner_is_stress {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                    out.trace.push(
+                        Syscall::ok(format!("kill({pid}, SIGKILL)"), 0).with_note("the stress worker, from the host"),
+                    );
+                }
+                r
+            }
             None => Err("the burner did not start".to_string()),
         };
         let stop = self.sandbox()?.perform(&Action::BurnStop)?;
@@ -218,6 +229,17 @@ impl Lab {
         out.output = Some(crate::sandbox::ShellOutput { stdout: text, ..Default::default() });
         Ok(())
     }
+}
+
+/// The worker `stress -c 1` forks (waiting a little for it to appear).
+fn stress_worker(master: i32) -> Option<i32> {
+    for _ in 0..100 {
+        if let Some(&w) = crate::observe::procfs::children_of(master).first() {
+            return Some(w);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
 }
 
 fn average(samples: &[MeterSample]) -> f64 {

@@ -56,7 +56,7 @@ impl Repl {
         }
     }
 
-    pub fn run(&mut self, banner: &str) -> anyhow::Result<()> {
+    pub fn run(&mut self, banner: &str) -> Result<(), ReadlineError> {
         let mut ed = rustyline::Editor::<complete::Completer, rustyline::history::DefaultHistory>::new()?;
         ed.set_helper(Some(complete::Completer::new(&self.lessons)));
         let history = history_path();
@@ -103,7 +103,7 @@ impl Repl {
                 let _ = std::fs::create_dir_all(dir);
             }
             let _ = ed.save_history(h);
-            chown_to_invoker(h);
+            crate::progress::chown_to_invoker(h);
         }
         self.leave_lesson();
         Ok(())
@@ -396,20 +396,5 @@ fn history_path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("NSDOJO_HISTORY") {
         return Some(PathBuf::from(p));
     }
-    let home = match std::env::var("SUDO_USER") {
-        Ok(u) if !u.is_empty() && u != "root" => nix::unistd::User::from_name(&u).ok().flatten().map(|u| u.dir),
-        _ => std::env::var_os("HOME").map(PathBuf::from),
-    }?;
-    Some(home.join(".local/state/nsdojo/history"))
-}
-
-/// Files written as root in a sudo user's home belong to that user.
-fn chown_to_invoker(p: &std::path::Path) {
-    let id = |v: &str| std::env::var(v).ok().and_then(|s| s.parse::<u32>().ok());
-    if let (Some(uid), Some(gid)) = (id("SUDO_UID"), id("SUDO_GID")) {
-        let _ = std::os::unix::fs::chown(p, Some(uid), Some(gid));
-        if let Some(d) = p.parent() {
-            let _ = std::os::unix::fs::chown(d, Some(uid), Some(gid));
-        }
-    }
+    crate::progress::invoking_home().map(|home| home.join(".local/state/nsdojo/history"))
 }

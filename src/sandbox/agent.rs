@@ -19,9 +19,12 @@ use crate::observe::InsideFacts;
 
 /// Set up a freshly forked agent process (both the first and a PID-namespace child).
 pub fn become_child_agent() {
-    // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers.
+    // SAFETY: prctl takes plain integers. PDEATHSIG: die with the host. CHILD_SUBREAPER:
+    // orphans of the sandbox (a killed stress's worker, a shell's background job) come back
+    // to the agent, which reaps them between requests, instead of to the host's init.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
     }
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
         // SAFETY: restoring default dispositions inherited from the host.
@@ -38,7 +41,8 @@ pub fn serve(mut stream: UnixStream, keep_propagation: bool) -> ! {
     crate::guard::close_inherited_watchdog_fd();
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
     become_child_agent();
-    let mut origin = Origin { unshared: Vec::new(), keep_propagation, burner: None, made_netns_dir: false };
+    let mut origin =
+        Origin { unshared: Vec::new(), keep_propagation, burner: None, stress: None, made_netns_dir: false };
     loop {
         reap_orphans();
         let req: Request = match recv(&mut stream, &|| false) {

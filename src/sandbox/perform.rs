@@ -29,6 +29,8 @@ pub struct Origin {
     pub made_netns_dir: bool,
     /// The CPU burner started by `burn`, stopped by the host's `BurnStop`.
     pub burner: Option<crate::cgroup::Burner>,
+    /// Or `stress -c 1`, when the lesson asked for it and the sandbox has it.
+    pub stress: Option<std::process::Child>,
     /// Namespaces this sandbox has left the host's copy of.
     pub unshared: Vec<Ns>,
     /// Debug switch for the propagation test: do not make / private after unshare(mnt).
@@ -293,20 +295,63 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
             trace.push(sc);
             out.output = Some(output);
         }
-        Action::Burn { .. } => {
-            let mut b = crate::cgroup::Burner::spawn_held().map_err(|e| format!("could not start the burner: {e}"))?;
-            let pid = b.pid();
-            trace
-                .push(Syscall::ok("fork()", pid as i64).with_note("a busy loop, in whatever cgroup terminal #1 is in"));
-            b.release().map_err(|e| format!("could not start the burner: {e}"))?;
-            out.burner_pid = Some(pid);
-            origin.burner = Some(b);
+        Action::Burn { secs, stress } => {
+            let stress_path = if *stress { crate::host::which("stress") } else { None };
+            if let Some(path) = stress_path {
+                // As the deck: `stress -c 1`. Its worker (a child) burns; it stops by itself
+                // shortly after the measurement if nothing else stops it first.
+                let limit = (secs + 2).to_string();
+                let argv = ["-c", "1", "-t", limit.as_str()];
+                let call = format!(
+                    "execve({}, [\"stress\", \"-c\", \"1\", \"-t\", {}])",
+                    quote(&path.display().to_string()),
+                    quote(&limit)
+                );
+                let child = std::process::Command::new(&path)
+                    .args(argv)
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .map_err(|e| format!("could not start stress: {e}"))?;
+                trace.push(
+                    Syscall::ok(call, child.id() as i64)
+                        .with_note("stress forks one worker that spins; the meter follows the worker"),
+                );
+                out.burner_pid = Some(child.id() as i32);
+                out.burner_is_stress = true;
+                origin.stress = Some(child);
+            } else {
+                if *stress {
+                    trace.push(Syscall::ok("/* stress is not installed here: nsdojo's own busy loop instead */", 0));
+                }
+                let mut b =
+                    crate::cgroup::Burner::spawn_held().map_err(|e| format!("could not start the burner: {e}"))?;
+                let pid = b.pid();
+                trace.push(
+                    Syscall::ok("fork()", pid as i64).with_note("a busy loop, in whatever cgroup terminal #1 is in"),
+                );
+                b.release().map_err(|e| format!("could not start the burner: {e}"))?;
+                out.burner_pid = Some(pid);
+                origin.burner = Some(b);
+            }
         }
         Action::BurnStop => {
             if let Some(b) = origin.burner.take() {
                 let pid = b.pid();
                 let _ = b.stop();
                 trace.push(Syscall::ok(format!("kill({pid}, SIGKILL)"), 0));
+            }
+            if let Some(mut child) = origin.stress.take() {
+                // The host has stopped the worker; now the stress parent, which would wait for it.
+                // The worker, if still there, comes back to the agent (a subreaper) and is reaped.
+                let _ = child.kill();
+                let _ = child.wait();
+                for w in crate::observe::procfs::children_of(nix::unistd::getpid().as_raw()) {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(w), nix::sys::signal::Signal::SIGKILL);
+                    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(w), None);
+                }
+                trace.push(Syscall::ok(format!("kill({}, SIGKILL)", child.id()), 0));
             }
         }
         Action::Hog { bytes } => return super::pressure::hog(*bytes, out).map(|_| None),

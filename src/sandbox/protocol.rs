@@ -53,6 +53,8 @@ pub struct Outcome {
     pub forked_agent: bool,
     /// PID (as the agent sees it) of a CPU burner it started (`burn`).
     pub burner_pid: Option<i32>,
+    /// The burner is `stress`, whose child does the burning.
+    pub burner_is_stress: bool,
     /// %CPU samples taken by the host while the burner ran.
     pub meter: Vec<MeterSample>,
 }

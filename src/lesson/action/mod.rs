@@ -151,6 +151,8 @@ pub enum Action {
     /// Run a CPU burner in the sandbox for `secs` seconds while the host meters it like `top`.
     Burn {
         secs: u32,
+        /// Use `stress -c 1` (as the deck does) when the sandbox has it, else nsdojo's own loop.
+        stress: bool,
     },
     /// Stop the burner (internal: sent by the host after metering).
     BurnStop,

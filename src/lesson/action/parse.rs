@@ -277,10 +277,14 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
             }
         },
         "burn" => {
-            arity(1, "burn SECONDS (e.g. burn 3s)")?;
-            match quantity(&args[0], &[("s", 1), ("", 1)]).filter(|s| (1..=60).contains(s)) {
-                Some(secs) => Action::Burn { secs: secs as u32 },
-                None => return Err(err(format!("bad duration `{}` (1s to 60s)", args[0]))),
+            let stress = match args.get(1).map(String::as_str) {
+                None => false,
+                Some("stress") if args.len() == 2 => true,
+                _ => return Err(err("expected `burn SECONDS [stress]` (e.g. burn 3s, burn 4s stress)".into())),
+            };
+            match args.first().and_then(|a| quantity(a, &[("s", 1), ("", 1)])).filter(|s| (1..=60).contains(s)) {
+                Some(secs) => Action::Burn { secs: secs as u32, stress },
+                None => return Err(err(format!("bad duration `{}` (1s to 60s)", args.first().map_or("", |a| a)))),
             }
         }
         "hog" => {
@@ -412,7 +416,10 @@ mod tests {
             parse_action("cgroup limit memory 32M"),
             Ok(Action::CgroupLimit { controller: "memory".into(), value: 32 << 20 })
         );
-        assert_eq!(parse_action("burn 3s"), Ok(Action::Burn { secs: 3 }));
+        assert_eq!(parse_action("burn 3s"), Ok(Action::Burn { secs: 3, stress: false }));
+        assert_eq!(parse_action("burn 4s stress"), Ok(Action::Burn { secs: 4, stress: true }));
+        assert!(parse_action("burn 4s hard").is_err());
+        assert!(parse_action("burn").is_err());
         assert_eq!(parse_action("hog 64M"), Ok(Action::Hog { bytes: 64 << 20 }));
         assert_eq!(parse_action("forks 50"), Ok(Action::Forks { count: 50 }));
         assert_eq!(parse_action("netns add nsdojo-$SESSION"), Ok(Action::NetnsAdd("nsdojo-$SESSION".into())));
