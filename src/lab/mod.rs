@@ -139,7 +139,8 @@ impl Lab {
     /// `rootfs`: the prepared root filesystem, for lessons that need one; each lesson works on
     /// its own copy in the work directory, so the cache is never changed by a lesson.
     pub fn new(lesson: Lesson, session: &mut Session, rootfs: Option<PathBuf>) -> Result<Lab, LabError> {
-        let work = PathBuf::from(format!("/tmp/nsdojo-{}-{}", session.id(), lesson.id));
+        // One lesson at a time per session: its directory goes before the next lesson starts.
+        let work = PathBuf::from(format!("/tmp/nsdojo-{}", session.id()));
         let err = |source| LabError::Work { path: work.display().to_string(), source };
         session.add_dir(work.clone()).map_err(err)?;
         std::fs::create_dir_all(&work).map_err(err)?;

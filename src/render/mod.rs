@@ -159,14 +159,15 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
                 Cell::new(mark(&row.host, row.host_changed)),
             ]);
         }
-        let _ = writeln!(o, "\n{}  {}", title.bold(), format!("(* = {})", label(style.lang, "changed")).dimmed());
+        let legend = format!("(* = {})", label(style.lang, "changed"));
+        let _ = writeln!(o, "\n{}", wrap(style, &format!("{title}  {legend}"), "").bold());
         let _ = writeln!(o, "{t}");
     }
     if !r.checks.is_empty() {
         let _ = writeln!(o, "\n{}:", label(style.lang, "checks").bold());
         for c in &r.checks {
             if c.verdict.passed {
-                let _ = writeln!(o, "  {} {}", "✔".green().bold(), c.src);
+                let _ = writeln!(o, "{}", wrap(style, &format!("✔ {}", c.src), "  ").green());
             } else {
                 let why = format!("✘ {}   (left = {}, right = {})", c.src, c.verdict.left, c.verdict.right);
                 let _ = writeln!(o, "{}", wrap(style, &why, "  ").red());

@@ -13,6 +13,9 @@ fn snap(mnt: u64, host: &str) -> Snapshot {
     Snapshot { proc, inside: InsideFacts { hostname: host.into(), ..Default::default() } }
 }
 
+/// A check long enough to wrap at 80 columns.
+const LONG: &str = "sandbox.mount[/tmp/nsdojo-25116-6297-pivot_root/new-root/with/a/long/path].propagation == private";
+
 fn report() -> (Lesson, StepReport) {
     let lesson = crate::lesson::builtin().into_iter().find(|l| l.id == "mnt").unwrap();
     let before = Sides { sandbox: snap(4026531832, "vm"), host: snap(4026531832, "vm") };
@@ -39,6 +42,10 @@ fn report() -> (Lesson, StepReport) {
             CheckReport {
                 src: "sandbox.ns.uts != host.ns.uts".into(),
                 verdict: Verdict { passed: false, left: Value::Int(3), right: Value::Int(3) },
+            },
+            CheckReport {
+                src: LONG.into(),
+                verdict: Verdict { passed: true, left: Value::Int(1), right: Value::Int(1) },
             },
         ],
         work: "/tmp/w".into(),

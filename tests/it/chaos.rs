@@ -18,11 +18,6 @@ fn jitter(max_ms: u64) -> Duration {
     Duration::from_millis(n % max_ms)
 }
 
-fn watchdogs() -> Vec<i32> {
-    let out = Command::new("pgrep").args(["-x", "nsdojo-watchdog"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect()
-}
-
 #[test]
 fn sigkill_at_random_points_then_cleanup_restores_the_host() {
     let _g = require_root!();
@@ -32,10 +27,11 @@ fn sigkill_at_random_points_then_cleanup_restores_the_host() {
     for round in 0..24 {
         let lesson = lessons[round % lessons.len()];
         let mut child = start(&["run", lesson]);
+        let watchdog = crate::harness::watchdog_of(child.id() as i32);
         std::thread::sleep(jitter(400));
         // Every other round the watchdog dies too, so only `nsdojo cleanup` can help.
         if round % 2 == 1 {
-            for w in watchdogs() {
+            if let Some(w) = watchdog {
                 let _ = kill(Pid::from_raw(w), Signal::SIGKILL);
             }
         }
@@ -43,7 +39,7 @@ fn sigkill_at_random_points_then_cleanup_restores_the_host() {
         let _ = child.wait();
         // Wait for a surviving watchdog to finish its work.
         let t = Instant::now();
-        while !watchdogs().is_empty() && t.elapsed() < Duration::from_secs(5) {
+        while watchdog.is_some_and(crate::harness::alive) && t.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(10));
         }
         Test::new().args(["cleanup"]).succeeds();

@@ -40,10 +40,8 @@ fn sigkill_of_everything_then_nsdojo_cleanup() {
     let (mut p, _home) = repl(&[]);
     let sandbox = lesson_steps(&mut p, "mnt", 2);
     // Kill the watchdog first so only `nsdojo cleanup` can help, then the host.
-    let watchdogs = std::process::Command::new("pgrep").args(["-x", "nsdojo-watchdog"]).output().unwrap();
-    for w in String::from_utf8_lossy(&watchdogs.stdout).lines() {
-        kill(Pid::from_raw(w.trim().parse().unwrap()), Signal::SIGKILL).unwrap();
-    }
+    let watchdog = crate::harness::watchdog_of(pid_of_repl(&p)).expect("the session's watchdog");
+    kill(Pid::from_raw(watchdog), Signal::SIGKILL).unwrap();
     kill(Pid::from_raw(pid_of_repl(&p)), Signal::SIGKILL).unwrap();
     let _ = p.exp_eof();
     std::thread::sleep(std::time::Duration::from_millis(100));
@@ -116,13 +114,8 @@ fn a_new_session_offers_to_clean_what_a_killed_one_left() {
     let before = HostState::now();
     let (mut p, _home) = repl(&[]);
     lesson_steps(&mut p, "mnt", 2);
-    for w in String::from_utf8_lossy(
-        &std::process::Command::new("pgrep").args(["-x", "nsdojo-watchdog"]).output().unwrap().stdout,
-    )
-    .lines()
-    {
-        kill(Pid::from_raw(w.trim().parse().unwrap()), Signal::SIGKILL).unwrap();
-    }
+    let watchdog = crate::harness::watchdog_of(pid_of_repl(&p)).expect("the session's watchdog");
+    kill(Pid::from_raw(watchdog), Signal::SIGKILL).unwrap();
     kill(Pid::from_raw(pid_of_repl(&p)), Signal::SIGKILL).unwrap();
     let _ = p.exp_eof();
     let _ = p.process.wait();

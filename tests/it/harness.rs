@@ -196,3 +196,22 @@ pub fn alive(pid: i32) -> bool {
         Err(_) => false,
     }
 }
+
+/// The watchdog of the session whose nsdojo process is `owner`, from its session record
+/// (so a test never touches another session's watchdog).
+pub fn watchdog_of(owner: i32) -> Option<i32> {
+    for _ in 0..100 {
+        for e in std::fs::read_dir("/run/nsdojo").into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().starts_with(&format!("{owner}-")) {
+                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                if let Some(w) = text.split("\"watchdog\":").nth(1) {
+                    if let Ok(pid) = w.trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap_or("").parse() {
+                        return Some(pid);
+                    }
+                }
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    None
+}
