@@ -137,7 +137,8 @@ impl Record {
     pub fn save(&self) -> std::io::Result<()> {
         fs::DirBuilder::new().recursive(true).mode(0o700).create(RUN_DIR)?;
         fs::set_permissions(RUN_DIR, fs::Permissions::from_mode(0o700))?;
-        let tmp = Path::new(RUN_DIR).join(format!(".{}.tmp", self.id));
+        // A temp name of this process's own: another session may hand over a dir to this record.
+        let tmp = Path::new(RUN_DIR).join(format!(".{}.{}.tmp", self.id, std::process::id()));
         fs::write(&tmp, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
         fs::rename(tmp, Self::path(&self.id))
     }
@@ -241,8 +242,10 @@ impl Session {
     /// Start a session: write its record and fork the watchdog.
     pub fn start() -> std::io::Result<Session> {
         let pid = std::process::id() as i32;
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        let id = format!("{pid}-{:04x}", nanos & 0xffff);
+        // Unguessable: the id names /tmp/nsdojo-ID, which no other user may create first.
+        let mut random = [0u8; 4];
+        fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut random))?;
+        let id = format!("{pid}-{:08x}", u32::from_le_bytes(random));
         let record = Record { id, owner: pid, ..Default::default() };
         record.save()?;
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;

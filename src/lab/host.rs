@@ -32,7 +32,7 @@ impl Lab {
                 return Outcome { error: None, ..o };
             }
             Action::HostSh(cmd) => {
-                let (sc, output) = shell::run(cmd, shell::TIMEOUT);
+                let (sc, output) = shell::run(cmd, shell::timeout());
                 out.trace.push(sc);
                 out.output = Some(output);
                 Ok(())

@@ -143,7 +143,12 @@ impl Lab {
         let work = PathBuf::from(format!("/tmp/nsdojo-{}", session.id()));
         let err = |source| LabError::Work { path: work.display().to_string(), source };
         session.add_dir(work.clone()).map_err(err)?;
-        std::fs::create_dir_all(&work).map_err(err)?;
+        // Made here, now, 0700 and not before by anyone else: a directory another user could
+        // have created would let them swap the rootfs a root shell then runs from.
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new().mode(0o700).create(&work).map_err(err)?;
+        }
         let mut lab = Lab {
             lesson,
             sandbox: None,

@@ -206,7 +206,7 @@ impl Repl {
                 None => eprintln!("nsdojo: unknown language `{l}` (en or ko)"),
             },
             Command::Host(cmd) => {
-                let (_, out) = crate::sandbox::shell::run(&cmd, crate::sandbox::shell::TIMEOUT);
+                let (_, out) = crate::sandbox::shell::run(&cmd, crate::sandbox::shell::timeout());
                 print_output(&out);
             }
             other => self.in_lesson(other),
@@ -318,7 +318,7 @@ impl Repl {
             },
             Command::Sh(c) => lab.sh(&c).map(|out| print_output(&out)),
             Command::Compare(c) => lab.sh(&c).map(|inside| {
-                let (_, outside) = crate::sandbox::shell::run(&c, crate::sandbox::shell::TIMEOUT);
+                let (_, outside) = crate::sandbox::shell::run(&c, crate::sandbox::shell::timeout());
                 let pid = lab.sandbox.as_ref().map_or(0, |s| s.pid());
                 print!("{}", render::compare(&self.style, pid, &inside.stdout, &outside.stdout));
             }),
@@ -369,7 +369,7 @@ fn print_output(out: &crate::sandbox::ShellOutput) {
     print!("{}", out.stdout);
     eprint!("{}", out.stderr);
     if out.timed_out {
-        eprintln!("nsdojo: the command was killed after {} s", crate::sandbox::shell::TIMEOUT.as_secs());
+        eprintln!("nsdojo: the command was killed after {} s", crate::sandbox::shell::timeout().as_secs());
     } else if out.status != 0 {
         eprintln!("{}", format!("(exit status {})", out.status).dimmed());
     }

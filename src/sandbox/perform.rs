@@ -291,7 +291,7 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
             res.map_err(|e| errno_line(&format!("write {path}"), e))?;
         }
         Action::Sh(cmd) | Action::HostSh(cmd) => {
-            let (sc, output) = shell::run(cmd, shell::TIMEOUT);
+            let (sc, output) = shell::run(cmd, shell::timeout());
             trace.push(sc);
             out.output = Some(output);
         }
@@ -371,7 +371,7 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
             });
         }
         Action::ExecAs { argv0, path } => {
-            let (sc, output) = shell::run_as(argv0, path, shell::TIMEOUT);
+            let (sc, output) = shell::run_as(argv0, path, shell::timeout());
             trace.push(sc);
             out.output = Some(output);
         }

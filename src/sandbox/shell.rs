@@ -20,7 +20,11 @@ use nix::unistd::Pid;
 use super::protocol::ShellOutput;
 use crate::trace::{quote, Syscall};
 
-pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a step's command may run: 10 s, or NSDOJO_SH_TIMEOUT seconds (for tests).
+pub fn timeout() -> Duration {
+    let secs = std::env::var("NSDOJO_SH_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(10u64);
+    Duration::from_secs(secs.clamp(1, 600))
+}
 const MAX_OUTPUT: usize = 256 * 1024;
 
 /// Run `/bin/sh -c CMD`; the syscall line reads like strace's execve.
@@ -42,17 +46,25 @@ pub fn run_as(argv0: &str, path: &str, timeout: Duration) -> (Syscall, ShellOutp
 fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscall, ShellOutput) {
     // stdin: a pipe closed at once, not /dev/null, which a chroot or a fresh
     // rootfs may not have (opening it there fails with ENOENT before exec).
-    let mut child =
-        match command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT));
-                return (
-                    Syscall::failed(call, errno).with_note("no such program at this root"),
-                    ShellOutput { status: 127, stderr: e.to_string(), ..Default::default() },
-                );
-            }
-        };
+    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    // SAFETY: the hook only calls prctl, which is async-signal-safe. The command has its own
+    // group (so a timeout kills the whole pipeline) and dies with whoever started it.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let mut child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT));
+            return (
+                Syscall::failed(call, errno).with_note("no such program at this root"),
+                ShellOutput { status: 127, stderr: e.to_string(), ..Default::default() },
+            );
+        }
+    };
     drop(child.stdin.take());
     let mut out = child.stdout.take().expect("piped");
     let mut err = child.stderr.take().expect("piped");
@@ -77,6 +89,11 @@ fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscal
         match poll(&mut fds, ms) {
             Ok(0) => continue,
             Ok(_) => {}
+            // Ctrl-C on the host: stop the command like a timeout.
+            Err(nix::errno::Errno::EINTR) if crate::guard::interrupted() => {
+                timed_out = true;
+                break;
+            }
             Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => break,
         }
@@ -91,6 +108,15 @@ fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscal
         }
         if err_open && ready[idx] {
             err_open = pump(&mut err, &mut stderr);
+        }
+    }
+    // The pipes can close while the command still runs (`exec >/dev/null; sleep 60`):
+    // wait for it against the same deadline, not without limit.
+    while !timed_out {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => break,
+            Ok(None) if Instant::now() >= deadline || crate::guard::interrupted() => timed_out = true,
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
         }
     }
     if timed_out {

@@ -44,3 +44,18 @@ fn korean_text_when_asked() {
         .stdout_has("호스트 이름을 바꿉니다")
         .stdout_has("터미널 #1 (샌드박스)");
 }
+
+#[test]
+fn a_command_that_closes_its_pipes_still_meets_the_time_limit() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let lesson = crate::harness::repo("tests/lessons/hanging-commands.toml");
+    let t = std::time::Instant::now();
+    let d = Test::new()
+        .env("NSDOJO_SH_TIMEOUT", "1")
+        .args(["--lessons".as_ref(), lesson.as_os_str(), "run".as_ref(), "hang".as_ref(), "--check".as_ref()])
+        .succeeds();
+    assert!(t.elapsed() < std::time::Duration::from_secs(10), "took {:?}", t.elapsed());
+    assert_eq!(d.stdout().matches("killed after 1 s").count(), 2, "{}", d.stdout());
+    before.assert_unchanged_since("hanging commands");
+}
