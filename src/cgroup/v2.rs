@@ -150,6 +150,17 @@ impl Backend for V2Group {
     fn remove(&mut self, trace: &mut Trace) -> Result<(), CgroupError> {
         fs::rmdir_patiently(&self.dir, trace)?;
         let enabled = std::mem::take(&mut self.enabled);
+        // Another nsdojo session's group may rely on what this one enabled: leave it on then
+        // (the last session out turns it off).
+        if other_nsdojo_groups(&self.parent) {
+            return Ok(());
+        }
         disable(&self.parent, &enabled, trace)
     }
+}
+
+/// Does the parent still hold a group another nsdojo session made?
+fn other_nsdojo_groups(parent: &Path) -> bool {
+    std::fs::read_dir(parent)
+        .is_ok_and(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("nsdojo-") && e.path().is_dir()))
 }

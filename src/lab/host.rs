@@ -102,6 +102,12 @@ impl Lab {
                 let dir = std::path::Path::new(crate::sandbox::netdev::NETNS_DIR);
                 let dir_is_new = !dir.exists();
                 let path = std::path::PathBuf::from(crate::sandbox::netdev::netns_path(name));
+                // A name that exists is someone else's: the sandbox's O_EXCL create will fail,
+                // and cleanup must not remove it.
+                if path.exists() {
+                    return Ok(());
+                }
+                self.netns.borrow_mut().push(path.clone());
                 crate::guard::record_add(&self.session_id, |r| {
                     r.mounts.push(path);
                     if dir_is_new {
@@ -134,6 +140,26 @@ impl Lab {
                 (p.display().to_string().trim_start_matches(&parent).trim_start_matches('/').to_string(), v)
             })
             .collect()
+    }
+
+    /// Unmount and remove the named network namespaces this lesson made (on reset and when
+    /// the lesson ends), and /run/netns if this session made it and it is empty now.
+    pub(super) fn remove_netns(&mut self) {
+        let paths: Vec<std::path::PathBuf> = self.netns.borrow_mut().drain(..).collect();
+        if paths.is_empty() {
+            return;
+        }
+        for p in &paths {
+            let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
+            let _ = std::fs::remove_file(p);
+        }
+        let dir = std::path::PathBuf::from(crate::sandbox::netdev::NETNS_DIR);
+        let _ = crate::guard::record_add(&self.session_id, |r| {
+            r.mounts.retain(|m| !paths.contains(m));
+            if r.empty_dirs.contains(&dir) && std::fs::remove_dir(&dir).is_ok() {
+                r.empty_dirs.retain(|d| d != &dir);
+            }
+        });
     }
 
     /// Kill what is in the group (the sandbox is gone by now) and remove it.

@@ -133,6 +133,8 @@ pub struct Lab {
     pub live: bool,
     /// The prepared rootfs this lesson copies from.
     rootfs_src: Option<PathBuf>,
+    /// Named network namespaces recorded for this lesson (removed on reset and at the end).
+    netns: std::cell::RefCell<Vec<PathBuf>>,
 }
 
 impl Lab {
@@ -160,6 +162,7 @@ impl Lab {
             group: None,
             live: false,
             rootfs_src: None,
+            netns: std::cell::RefCell::new(Vec::new()),
         };
         if lab.lesson.rootfs {
             lab.rootfs_src = Some(rootfs.ok_or(LabError::NoRootfs)?);
@@ -223,6 +226,7 @@ impl Lab {
         self.sandbox = None;
         self.publish_pid();
         self.remove_group();
+        self.remove_netns();
         self.next = 0;
         self.last = None;
         // Whatever the steps left in the work dir goes too (mounts died with the sandbox).
@@ -353,6 +357,7 @@ impl Drop for Lab {
     fn drop(&mut self) {
         self.sandbox = None;
         self.remove_group();
+        self.remove_netns();
     }
 }
 

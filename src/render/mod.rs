@@ -178,7 +178,9 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
     let cmds: Vec<String> =
         st.show.iter().flat_map(|v| views::verify_commands(&expand(v), r.sandbox_pid, &changed)).collect();
     let _ = writeln!(o, "\n{}", format!("{}:", label(style.lang, "verify")).dimmed());
-    let enter = format!("sudo nsenter -t {} -a sh   # {}", r.sandbox_pid, label(style.lang, "enter"));
+    // -r -w: also its root and working directory (nsenter -a alone keeps the host's, which
+    // matters in the chroot lessons); `sudo nsdojo attach` does the same.
+    let enter = format!("sudo nsenter -t {} -a -r -w sh   # {}", r.sandbox_pid, label(style.lang, "enter"));
     let _ = writeln!(o, "{}", wrap(style, &enter, "  ").dimmed());
     for c in cmds {
         let _ = writeln!(o, "{}", wrap(style, &c, "  ").dimmed());

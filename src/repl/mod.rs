@@ -99,11 +99,13 @@ impl Repl {
             }
         }
         if let Some(h) = &history {
-            if let Some(dir) = h.parent() {
-                let _ = std::fs::create_dir_all(dir);
+            // Root writes into the student's home: only where no symlink leads elsewhere.
+            if crate::progress::prepare_dir(h)
+                && !std::fs::symlink_metadata(h).is_ok_and(|m| m.file_type().is_symlink())
+            {
+                let _ = ed.save_history(h);
+                crate::progress::chown_to_invoker(h);
             }
-            let _ = ed.save_history(h);
-            crate::progress::chown_to_invoker(h);
         }
         self.leave_lesson();
         Ok(())

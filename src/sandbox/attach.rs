@@ -88,6 +88,8 @@ pub fn attach(pid: i32, cmd: &[String]) -> Result<i32, AttachError> {
     match unsafe { fork() }.map_err(|e| sys("fork", &e))? {
         ForkResult::Parent { child } => wait_code(child),
         ForkResult::Child => {
+            // Not the host any more: do not keep the watchdog waiting if the host dies.
+            crate::guard::close_inherited_watchdog_fd();
             let code = (|| -> Result<i32, String> {
                 for (ns, f) in &fds {
                     setns(f.as_fd(), super::perform::clone_flag(*ns).0)

@@ -93,7 +93,13 @@ impl Sandbox {
     /// After `unshare pid` the old agent is the reaper; its only child is the new agent.
     fn follow_fork(&mut self, out: &Outcome) {
         if out.forked_agent {
-            if let Some(&child) = procfs::children_of(self.agent).first() {
+            // The new agent is PID 1 of its namespace: the child whose innermost NSpid is 1
+            // (another child, e.g. an orphan the agent reaped as subreaper, is not).
+            let pid1 = procfs::children_of(self.agent).into_iter().find(|c| {
+                let status = std::fs::read_to_string(format!("/proc/{c}/status")).unwrap_or_default();
+                procfs::parse_nspid(&status).last() == Some(&1)
+            });
+            if let Some(child) = pid1 {
                 crate::guard::track_pid(child);
                 self.agent = child;
             }

@@ -160,7 +160,8 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
             trace
                 .record(format!("unshare({})", names.join("|")), unshare(flags))
                 .map_err(|e| errno_line("unshare", e))?;
-            for ns in set {
+            // The mount namespace counts as ours (mounts allowed) only once `/` is private in it.
+            for ns in set.iter().filter(|n| **n != Ns::Mnt) {
                 if !origin.unshared.contains(ns) {
                     origin.unshared.push(*ns);
                 }
@@ -176,6 +177,9 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
                             "as unshare(1) does by default: nothing mounted here can propagate to the host".into(),
                         );
                     }
+                }
+                if !origin.unshared.contains(&Ns::Mnt) {
+                    origin.unshared.push(Ns::Mnt);
                 }
             }
             if set.contains(&Ns::Pid) {
@@ -307,7 +311,17 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
                     quote(&path.display().to_string()),
                     quote(&limit)
                 );
-                let child = std::process::Command::new(&path)
+                // Its own process group, so stopping it stops its worker too; PDEATHSIG so it
+                // does not outlive the agent.
+                let mut cmd = std::process::Command::new(&path);
+                // SAFETY: the hook only calls prctl, which is async-signal-safe.
+                unsafe {
+                    std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                        Ok(())
+                    });
+                }
+                let child = std::os::unix::process::CommandExt::process_group(&mut cmd, 0)
                     .args(argv)
                     .stdin(std::process::Stdio::piped())
                     .stdout(std::process::Stdio::null())
@@ -345,12 +359,9 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
             if let Some(mut child) = origin.stress.take() {
                 // The host has stopped the worker; now the stress parent, which would wait for it.
                 // The worker, if still there, comes back to the agent (a subreaper) and is reaped.
-                let _ = child.kill();
+                let group = nix::unistd::Pid::from_raw(child.id() as i32);
+                let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
                 let _ = child.wait();
-                for w in crate::observe::procfs::children_of(nix::unistd::getpid().as_raw()) {
-                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(w), nix::sys::signal::Signal::SIGKILL);
-                    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(w), None);
-                }
                 trace.push(Syscall::ok(format!("kill({}, SIGKILL)", child.id()), 0));
             }
         }

@@ -128,8 +128,13 @@ fn dirs_below(root: &str, depth: usize, out: &mut BTreeSet<String>) {
     for e in rd.flatten() {
         if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
             let p = e.path().display().to_string();
-            // The VM's own process manager creates and removes memory:/process_api/* groups.
-            if p.contains("/process_api") {
+            // The VM's own process manager creates and removes memory:/process_api/* groups; only
+            // nsdojo's groups (nested there on v1) are compared below it.
+            let ours = e.file_name().to_string_lossy().starts_with("nsdojo-");
+            if p.contains("/process_api") && !ours {
+                if depth > 1 {
+                    dirs_below(&p, depth - 1, out);
+                }
                 continue;
             }
             out.insert(p.clone());
@@ -151,7 +156,7 @@ impl HostState {
             })
             .collect();
         let mut cgroup_dirs = BTreeSet::new();
-        dirs_below("/sys/fs/cgroup", 3, &mut cgroup_dirs);
+        dirs_below("/sys/fs/cgroup", 5, &mut cgroup_dirs);
         let netns = std::fs::read_dir("/run/netns")
             .ok()
             .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect());

@@ -31,7 +31,7 @@ pub fn lesson_steps(p: &mut PtySession, lesson: &str, steps: usize) -> i32 {
     for i in 1..=steps {
         p.send_line("next").unwrap();
         // Every step ends with how to enter terminal #1 from a second terminal.
-        let (_, m) = p.exp_regex(r"nsenter -t \d+ -a sh").unwrap();
+        let (_, m) = p.exp_regex(r"nsenter -t \d+ -a -r -w sh").unwrap();
         pid = m.split_whitespace().nth(2).unwrap().parse().unwrap();
         p.exp_regex(&format!(r"nsdojo\[{lesson} {i}/\d+\]> ")).unwrap();
     }
@@ -130,4 +130,21 @@ fn attach_from_a_second_terminal_sees_the_sandbox() {
     p.send_line("quit").unwrap();
     p.exp_eof().unwrap();
     before.assert_unchanged_since("attach");
+}
+
+/// `again` over the step that makes a named netns: the lesson's netns is removed with the
+/// sandbox, so making it again works, and nothing is left when the lesson ends.
+#[test]
+fn again_over_the_named_netns_step() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let (mut p, _home) = repl(&[]);
+    lesson_steps(&mut p, "net", 3);
+    p.send_line("again").unwrap();
+    let (seen, _) = p.exp_regex(r"nsdojo\[net 3/4\]> ").unwrap();
+    assert!(seen.contains("bind mount keeps the namespace alive"), "{seen}");
+    assert!(!seen.contains("File exists") && !seen.contains("step stopped"), "{seen}");
+    p.send_line("quit").unwrap();
+    p.exp_eof().unwrap();
+    before.assert_unchanged_since("again over netns add");
 }

@@ -94,3 +94,29 @@ fn doctor_tells_what_the_machine_offers() {
         assert!(out.contains(line), "{line}: {out}");
     }
 }
+
+#[test]
+fn root_does_not_follow_a_symlink_planted_in_the_students_home() {
+    let _g = require_root!();
+    let top = tempfile::tempdir().unwrap();
+    let home = top.path().join("student");
+    let victim = top.path().join("victim");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&victim).unwrap();
+    std::os::unix::fs::symlink(&victim, home.join(".local")).unwrap();
+    as_student(&home, "lesson uts\\nnext\\nquit\\n");
+    let written: Vec<_> = walk(&victim);
+    assert!(written.is_empty(), "nsdojo wrote through the symlink: {written:?}");
+    assert_eq!(std::fs::metadata(&victim).unwrap().uid(), 0, "and chowned nothing there");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        out.push(e.path());
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        }
+    }
+    out
+}

@@ -53,6 +53,20 @@ fn v2_enables_only_missing_controllers_and_restores_them() {
 }
 
 #[test]
+fn v2_leaves_controllers_on_while_another_sessions_group_needs_them() {
+    let (tmp, layout) = v2_tree("cpuset cpu io memory hugetlb pids\n", "\n");
+    let mut t = Trace::default();
+    let g = Group::create(&layout, "nsdojo-a", &[Cpu], &mut t).unwrap();
+    populate_v2(&tmp.path().join("nsdojo-a"));
+    // A second session's group appears while the first is running.
+    std::fs::create_dir(tmp.path().join("nsdojo-b")).unwrap();
+    unpopulate(&g.paths());
+    let mut t = Trace::default();
+    g.remove(&mut t).unwrap();
+    assert!(!lines(&t).iter().any(|l| l.contains("\"-cpu\"")), "{:?}", lines(&t));
+}
+
+#[test]
 fn v2_with_controllers_already_enabled_leaves_subtree_control_alone() {
     let (tmp, layout) = v2_tree("cpu memory pids\n", "cpu memory pids\n");
     let mut t = Trace::default();
