@@ -165,6 +165,12 @@ fn banner() -> String {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let lang = lang_of(&cli)?;
+    if let Some(d) = &cli.rootfs {
+        // A lesson works on a copy of its rootfs: / would mean copying the whole host.
+        if std::fs::canonicalize(d).is_ok_and(|c| c == std::path::Path::new("/")) {
+            anyhow::bail!("--rootfs {}: the host's own root is not a rootfs (lessons copy it)", d.display());
+        }
+    }
     let style = Style::detect(lang);
     match &cli.cmd {
         Some(Cmd::List) => {

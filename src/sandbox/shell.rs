@@ -112,11 +112,16 @@ fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscal
     }
     // The pipes can close while the command still runs (`exec >/dev/null; sleep 60`):
     // wait for it against the same deadline, not without limit.
+    // Usually it is exiting already: back off from 50 µs, so that costs nothing.
+    let mut nap = Duration::from_micros(50);
     while !timed_out {
         match child.try_wait() {
             Ok(Some(_)) | Err(_) => break,
             Ok(None) if Instant::now() >= deadline || crate::guard::interrupted() => timed_out = true,
-            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Ok(None) => {
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(Duration::from_millis(5));
+            }
         }
     }
     if timed_out {
