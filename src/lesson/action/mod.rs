@@ -49,34 +49,6 @@ impl Ns {
     pub fn parse(s: &str) -> Option<Ns> {
         Ns::ALL.into_iter().find(|n| n.name() == s)
     }
-
-    /// The `unshare(1)` option for this namespace, for the "lab command" lines.
-    pub fn unshare_flag(self) -> &'static str {
-        match self {
-            Ns::Mnt => "-m",
-            Ns::Uts => "-u",
-            Ns::Ipc => "-i",
-            Ns::Pid => "-p",
-            Ns::Net => "-n",
-            Ns::User => "-U",
-            Ns::Cgroup => "-C",
-            Ns::Time => "-T",
-        }
-    }
-
-    /// The `nsenter(1)` option that joins this namespace.
-    pub fn nsenter_flag(self) -> &'static str {
-        match self {
-            Ns::Mnt => "-m",
-            Ns::Uts => "-u",
-            Ns::Ipc => "-i",
-            Ns::Pid => "-p",
-            Ns::Net => "-n",
-            Ns::User => "-U",
-            Ns::Cgroup => "-C",
-            Ns::Time => "-T",
-        }
-    }
 }
 
 impl fmt::Display for Ns {
