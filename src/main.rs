@@ -62,8 +62,12 @@ enum Cmd {
     },
     /// Validate lesson files; errors as file:line:col: message.
     Check {
-        /// Files or directories (default: the built-in lessons).
+        /// Files or directories (default: the built-in lessons); with --mutate, lesson ids.
         paths: Vec<PathBuf>,
+        /// Run each step once without each of its actions: some check of the step must fail
+        /// (root; prints killed / survived / waived per mutant and a score).
+        #[arg(long)]
+        mutate: bool,
     },
     /// Join the running sandbox (terminal #1) from a second terminal, like nsenter -t PID -a.
     Attach {
@@ -177,7 +181,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", render::lesson_list(&style, &load_lessons(&cli)?, None));
             Ok(ExitCode::SUCCESS)
         }
-        Some(Cmd::Check { paths }) => check(paths),
+        Some(Cmd::Check { paths, mutate: false }) => check(paths),
+        Some(Cmd::Check { paths, mutate: true }) => {
+            let ids: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            let chosen = choose(&load_lessons(&cli)?, &ids, ids.is_empty())?;
+            need_root()?;
+            guard::install_signal_handlers();
+            let mut session = guard::Session::start()?;
+            let result = mutate(&style, &mut session, chosen, &mut rootfs_provider(&cli));
+            session.finish();
+            result
+        }
         Some(Cmd::Doctor) => {
             print!("{}", doctor());
             println!("rootfs:             {}", rootfs_provider(&cli).describe());
@@ -286,6 +300,64 @@ fn choose(all: &[Lesson], keys: &[String], every: bool) -> anyhow::Result<Vec<Le
             })
         })
         .collect()
+}
+
+/// `check --mutate`: one line per mutant, a score, exit 1 unless every mutant is killed or waived.
+fn mutate(
+    style: &Style,
+    session: &mut guard::Session,
+    lessons: Vec<Lesson>,
+    provider: &mut nsdojo::rootfs::Provider,
+) -> anyhow::Result<ExitCode> {
+    use nsdojo::lab::mutate::{self, MutantVerdict, Score};
+    let ko = style.lang == Lang::Ko;
+    let mut all = Vec::new();
+    for l in lessons {
+        let audit = nsdojo::audit::HostAudit::now();
+        let rootfs = rootfs_for(&l, provider)?;
+        let mut print = |m: &mutate::Mutant| {
+            let at = format!("{} {}.{}", m.lesson, m.step + 1, m.action + 1);
+            let (word, why) = match &m.verdict {
+                MutantVerdict::Killed(by) => ("killed".green(), format!("✘ {}", by[0])),
+                MutantVerdict::Survived(None) => (
+                    "survived".red().bold(),
+                    if ko { "이 단계의 검사가 모두 통과" } else { "every check of the step still holds" }.into(),
+                ),
+                MutantVerdict::Survived(Some(stop)) => {
+                    ("survived".red().bold(), format!("{stop}; every check still holds"))
+                }
+                MutantVerdict::Waived(why) => ("waived".yellow(), why.clone()),
+                MutantVerdict::Broken(why) => ("broken".red().bold(), why.clone()),
+            };
+            println!("{word:<9} {at:<16} {:<34} {}", m.src, why.dimmed());
+        };
+        all.extend(mutate::run_lesson(&l, session, rootfs, &mut print)?);
+        let id = session.id().to_string();
+        nsdojo::audit::warn_if_changed(
+            &audit.only_session(&id),
+            &nsdojo::audit::HostAudit::now().only_session(&id),
+            &format!("mutants of {}", l.id),
+        );
+    }
+    let s = Score::of(&all);
+    let waived: Vec<String> = all
+        .iter()
+        .filter_map(|m| match &m.verdict {
+            MutantVerdict::Waived(_) => Some(format!("{} {}.{}", m.lesson, m.step + 1, m.action + 1)),
+            _ => None,
+        })
+        .collect();
+    println!(
+        "mutation score: {}/{} killed ({:.1}%), {} survived, {} broken, {} waived{}",
+        s.killed,
+        s.killed + s.survived + s.broken,
+        s.percent(),
+        s.survived,
+        s.broken,
+        s.waived,
+        if waived.is_empty() { String::new() } else { format!(" ({})", waived.join(", ")) }
+    );
+    Ok(if s.all_killed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// Run every step of each lesson; returns how many steps failed.

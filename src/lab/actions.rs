@@ -32,7 +32,13 @@ fn forks_agent(a: &Action) -> bool {
 pub(super) type Performed = (Vec<ActionReport>, Option<String>, Option<Snapshot>);
 
 impl Lab {
-    pub(super) fn perform_actions(&mut self, step: &Step, needs: &Needs) -> Result<Performed, LabError> {
+    /// Perform the step's actions in order; `removed` (0-based) is left out, for a mutant.
+    pub(super) fn perform_actions(
+        &mut self,
+        step: &Step,
+        needs: &Needs,
+        removed: Option<usize>,
+    ) -> Result<Performed, LabError> {
         let record_err = |e| LabError::Work { path: "/run/nsdojo".into(), source: e };
         let mut reports = Vec::new();
         let mut after = None;
@@ -42,6 +48,17 @@ impl Lab {
             let vars = self.vars();
             let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let first = step.actions[i].expand(&pairs);
+            if removed == Some(i) {
+                let src = format!("✂ {}", self.expand(&step.action_src[i]));
+                reports.push(ActionReport {
+                    src,
+                    on_host: first.is_host(),
+                    removed: true,
+                    outcome: Outcome::default(),
+                });
+                i += 1;
+                continue;
+            }
             if first.is_host() || is_burn(&first) {
                 self.record_before(&first).map_err(record_err)?;
                 let outcome = match &first {
@@ -53,7 +70,12 @@ impl Lab {
                     a => self.host_perform(a),
                 };
                 let failed = outcome.error.clone();
-                reports.push(ActionReport { src: self.expand(&step.action_src[i]), on_host: first.is_host(), outcome });
+                reports.push(ActionReport {
+                    src: self.expand(&step.action_src[i]),
+                    on_host: first.is_host(),
+                    removed: false,
+                    outcome,
+                });
                 if failed.is_some() {
                     return Ok((reports, failed, None));
                 }
@@ -61,7 +83,10 @@ impl Lab {
                 continue;
             }
             let mut batch = vec![first];
-            while !forks_agent(batch.last().expect("non-empty")) && i + batch.len() < n {
+            while !forks_agent(batch.last().expect("non-empty"))
+                && i + batch.len() < n
+                && removed != Some(i + batch.len())
+            {
                 let next = step.actions[i + batch.len()].expand(&pairs);
                 if next.is_host() || is_burn(&next) {
                     break;
@@ -81,7 +106,12 @@ impl Lab {
             let mut failed = None;
             for (k, outcome) in outcomes.into_iter().enumerate() {
                 failed = failed.or_else(|| outcome.error.clone());
-                reports.push(ActionReport { src: self.expand(&step.action_src[i + k]), on_host: false, outcome });
+                reports.push(ActionReport {
+                    src: self.expand(&step.action_src[i + k]),
+                    on_host: false,
+                    removed: false,
+                    outcome,
+                });
             }
             if failed.is_some() || done < batch.len() {
                 return Ok((reports, failed.or(Some("the sandbox stopped mid-step".into())), after));

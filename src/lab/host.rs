@@ -4,9 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::{ActionReport, Lab, LabError};
+use super::{Lab, LabError};
 use crate::cgroup::{self, Controller, CpuSampler, Group, Layout};
-use crate::lesson::expect::Value;
 use crate::lesson::Action;
 use crate::sandbox::protocol::MeterSample;
 use crate::sandbox::{shell, Outcome};
@@ -125,7 +124,7 @@ impl Lab {
             let mut files = Self::files_of(g);
             if g.controllers().contains(&Controller::Memory) {
                 if let Ok(ev) = g.memory_events() {
-                    files.push(("oom_kill (memory.events / memory.oom_control)".into(), ev.oom_kill.to_string()));
+                    files.push((super::facts::OOM_KILL_ROW.into(), ev.oom_kill.to_string()));
                 }
             }
             files
@@ -250,7 +249,7 @@ impl Lab {
             }
             out.meter.push(sample);
         }
-        let avg = average(&out.meter);
+        let avg = super::facts::average(&out.meter);
         let text = format!("PID {pid}: average {avg:.1}% CPU over {secs} s ({} samples)\n", out.meter.len());
         out.output = Some(crate::sandbox::ShellOutput { stdout: text, ..Default::default() });
         Ok(())
@@ -266,31 +265,6 @@ fn stress_worker(master: i32) -> Option<i32> {
         std::thread::sleep(Duration::from_millis(5));
     }
     None
-}
-
-fn average(samples: &[MeterSample]) -> f64 {
-    if samples.is_empty() {
-        return 0.0;
-    }
-    samples.iter().map(|s| s.percent).sum::<f64>() / samples.len() as f64
-}
-
-/// `step.cpu`, `step.confined`, `step.throttled` from the step's burn.
-pub(super) fn meter_fact(shape: &str, actions: &[ActionReport]) -> Value {
-    let Some(meter) = actions.iter().rev().map(|a| &a.outcome.meter).find(|m| !m.is_empty()) else {
-        return Value::Missing("no burn in this step".into());
-    };
-    match shape {
-        "cpu" => Value::Int(average(meter).round() as i64),
-        "confined" => match meter.iter().map(|s| s.confined).collect::<Option<Vec<bool>>>() {
-            Some(all) => Value::Bool(all.iter().all(|c| *c)),
-            None => Value::Bool(false),
-        },
-        _ => match (meter.first().and_then(|s| s.nr_throttled), meter.last().and_then(|s| s.nr_throttled)) {
-            (Some(a), Some(b)) => Value::Int(b.saturating_sub(a) as i64),
-            _ => Value::Missing("no cpu.stat for this burn".into()),
-        },
-    }
 }
 
 /// What `unshare --map-root-user` does from outside: setgroups first (an unprivileged

@@ -6,12 +6,14 @@
 //! so the REPL, `run` and transcripts all show the same thing.
 
 mod actions;
+mod facts;
 mod host;
+pub mod mutate;
 
 use std::path::PathBuf;
 
 use crate::guard::Session;
-use crate::lesson::expect::{FactRef, FactSource, Operand, Side, Value, Verdict};
+use crate::lesson::expect::Verdict;
 use crate::lesson::{Action, Lesson, Step};
 use crate::observe::{Needs, Snapshot};
 use crate::sandbox::{Outcome, Sandbox, SandboxError};
@@ -27,6 +29,8 @@ pub struct Sides {
 pub struct ActionReport {
     pub src: String,
     pub on_host: bool,
+    /// Left out on purpose (a mutant of `nsdojo check --mutate`): nothing was done.
+    pub removed: bool,
     pub outcome: Outcome,
 }
 
@@ -59,47 +63,6 @@ pub struct StepReport {
 impl StepReport {
     pub fn passed(&self) -> bool {
         self.aborted.is_none() && self.checks.iter().all(|c| c.verdict.passed)
-    }
-}
-
-/// What a step's facts are looked up in.
-struct StepFacts<'a> {
-    before: &'a Sides,
-    after: &'a Sides,
-    actions: &'a [ActionReport],
-}
-
-impl FactSource for StepFacts<'_> {
-    fn fact(&self, f: &FactRef) -> Value {
-        match f.side {
-            Side::Sandbox => self.after.sandbox.fact(f),
-            Side::Host => self.after.host.fact(f),
-            Side::BeforeSandbox => self.before.sandbox.fact(f),
-            Side::BeforeHost => self.before.host.fact(f),
-            Side::Step => {
-                let last_sh = self.actions.iter().rev().find_map(|a| a.outcome.output.as_ref());
-                match f.shape().as_str() {
-                    "errno" => Value::Text(
-                        self.actions
-                            .iter()
-                            .rev()
-                            .find_map(|a| a.outcome.trace.calls.iter().rev().find_map(|c| c.errno()))
-                            .map_or("none".into(), |e| format!("{e:?}")),
-                    ),
-                    "stdout" => {
-                        last_sh.map_or(Value::Missing("no sh in this step".into()), |o| Value::Text(o.stdout.clone()))
-                    }
-                    "stderr" => {
-                        last_sh.map_or(Value::Missing("no sh in this step".into()), |o| Value::Text(o.stderr.clone()))
-                    }
-                    "status" => {
-                        last_sh.map_or(Value::Missing("no sh in this step".into()), |o| Value::Int(o.status as i64))
-                    }
-                    "cpu" | "confined" | "throttled" => host::meter_fact(&f.shape(), self.actions),
-                    other => Value::Missing(format!("unknown step fact {other}")),
-                }
-            }
-        }
     }
 }
 
@@ -244,21 +207,9 @@ impl Lab {
     fn needs(&self, step: &Step) -> Needs {
         let mut needs = Needs::default();
         for e in &step.expects {
-            let mut facts = vec![&e.left];
-            if let Operand::Fact(f) = &e.right {
-                facts.push(f);
-            }
-            for f in facts {
-                match f.shape().as_str() {
-                    "ls" | "exists" => needs.paths.extend(f.arg().map(|a| self.expand(a))),
-                    "ps" | "ps.count" => needs.processes = true,
-                    "ifaces" | "iface.state" => needs.ifaces = true,
-                    "ipc.queues" => needs.ipc = true,
-                    "mounts" | "mount.fstype" | "mount.propagation" => needs.mounts = true,
-                    "cgroup" => needs.cgroup = true,
-                    "uid_map" | "gid_map" | "setgroups" => needs.ids = true,
-                    "root" | "cwd" => needs.root = true,
-                    _ => {}
+            for f in expand_expect(e, self).facts() {
+                if let crate::lesson::fact::Fact::Side { fact, .. } = f {
+                    fact.add_needs(&mut needs);
                 }
             }
         }
@@ -303,19 +254,31 @@ impl Lab {
 
     /// Run step `index` (0-based) and advance past it.
     pub fn run_step(&mut self, index: usize) -> Result<StepReport, LabError> {
+        self.run_step_without(index, None)
+    }
+
+    /// Run step `index` with action `removed` (0-based) left out: a mutant for
+    /// `nsdojo check --mutate`, which asks whether some check of the step notices.
+    pub fn run_step_without(&mut self, index: usize, removed: Option<usize>) -> Result<StepReport, LabError> {
         let step = self.lesson.steps.get(index).cloned().ok_or(LabError::NoStep(index + 1))?;
         let needs = self.needs(&step);
         let files_before = self.group_files();
         // A Ctrl-C pressed at the prompt (between readline calls) must not abort this step.
         let _ = crate::guard::interrupted();
         let before = self.sides(&needs)?;
-        let (actions, aborted, sandbox_after) = self.perform_actions(&step, &needs)?;
+        let (actions, aborted, sandbox_after) = self.perform_actions(&step, &needs, removed)?;
         let after = match sandbox_after {
             Some(sandbox) => Sides { sandbox, host: Snapshot::of_host(&needs) },
             None => self.sides(&needs)?,
         };
         let cgroup_files = (files_before, self.group_files());
-        let facts = StepFacts { before: &before, after: &after, actions: &actions };
+        let facts = facts::StepFacts {
+            before: &before,
+            after: &after,
+            actions: &actions,
+            planned: step.actions.len(),
+            group: (&cgroup_files.0, &cgroup_files.1),
+        };
         let checks = step
             .expects
             .iter()
@@ -362,13 +325,5 @@ impl Drop for Lab {
 }
 
 fn expand_expect(e: &crate::lesson::Expect, lab: &Lab) -> crate::lesson::Expect {
-    let f = |s: &str| lab.expand(s);
-    crate::lesson::Expect {
-        left: e.left.with_args_expanded(&f),
-        op: e.op,
-        right: match &e.right {
-            Operand::Fact(r) => Operand::Fact(r.with_args_expanded(&f)),
-            Operand::Literal(l) => Operand::Literal(lab.expand(l)),
-        },
-    }
+    e.map_args(&|s: &str| lab.expand(s))
 }

@@ -6,13 +6,16 @@
 //! sandbox.hostname != before.sandbox.hostname
 //! sandbox.pid == 1                         step.errno == EINVAL
 //! sandbox.ls[/] lacks boot                 sandbox.iface[lo].state == DOWN
+//! action[1].errno == EBUSY                 group.limit[cpu] == 30
 //! ```
 //!
 //! A check compares a *fact* of one side (sandbox = terminal #1, host =
 //! terminal #2, `before.` = the same side before the step, `step.` = what the
-//! step's actions returned) with another fact or a literal. Facts are named
-//! here and looked up by whoever holds the snapshots ([`FactSource`]), which
-//! keeps lessons pure data. Unknown facts are rejected when the lesson loads.
+//! step's actions returned, `action[N].` = what action N returned, `group.` =
+//! the session's cgroup) with another fact or a literal. Facts are typed
+//! ([`super::fact`]) and answered by whoever holds the snapshots
+//! ([`FactSource`]), which keeps lessons pure data. Unknown facts are rejected
+//! when the lesson loads.
 
 use std::fmt;
 
@@ -26,140 +29,8 @@ use nom::{
     IResult,
 };
 
-/// Whose view a fact is taken from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Side {
-    Sandbox,
-    Host,
-    BeforeSandbox,
-    BeforeHost,
-    Step,
-}
-
-impl Side {
-    fn prefix(self) -> &'static str {
-        match self {
-            Side::Sandbox => "sandbox",
-            Side::Host => "host",
-            Side::BeforeSandbox => "before.sandbox",
-            Side::BeforeHost => "before.host",
-            Side::Step => "step",
-        }
-    }
-}
-
-/// One part of a fact path: `mount[/tmp/x]` is `{ name: "mount", arg: Some("/tmp/x") }`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Segment {
-    pub name: String,
-    pub arg: Option<String>,
-}
-
-/// A named fact of one side, e.g. `sandbox.ns.mnt`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct FactRef {
-    pub side: Side,
-    pub path: Vec<Segment>,
-}
-
-impl FactRef {
-    /// The path without arguments, e.g. `mount.fstype` for `mount[/x].fstype`.
-    pub fn shape(&self) -> String {
-        self.path.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(".")
-    }
-
-    /// The first argument in the path (`/x` in `mount[/x].fstype`).
-    pub fn arg(&self) -> Option<&str> {
-        self.path.iter().find_map(|s| s.arg.as_deref())
-    }
-
-    pub fn with_args_expanded(&self, f: &dyn Fn(&str) -> String) -> FactRef {
-        FactRef {
-            side: self.side,
-            path: self.path.iter().map(|s| Segment { name: s.name.clone(), arg: s.arg.as_deref().map(f) }).collect(),
-        }
-    }
-}
-
-impl fmt::Display for FactRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.side.prefix())?;
-        for s in &self.path {
-            write!(f, ".{}", s.name)?;
-            if let Some(a) = &s.arg {
-                write!(f, "[{a}]")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The fact shapes a side can answer, with a one-line meaning each
-/// (also the reference table of the authoring guide).
-pub const SIDE_FACTS: &[(&str, &str)] = &[
-    ("ns.<type>", "namespace inode of mnt uts ipc pid net user cgroup time"),
-    ("mounts", "list of mount points"),
-    ("mount[PATH].fstype", "filesystem type mounted at PATH"),
-    ("mount[PATH].propagation", "private, shared or slave"),
-    ("hostname", "the UTS hostname"),
-    ("pid", "the sandbox agent's PID as seen from inside (host: its own PID)"),
-    ("ps", "list of process names visible in /proc"),
-    ("ps.count", "number of processes visible"),
-    ("ifaces", "list of network interfaces"),
-    ("iface[NAME].state", "UP or DOWN"),
-    ("uid", "the effective user id"),
-    ("gid", "the effective group id"),
-    ("uid_map", "the uid_map lines, blank when nothing is mapped"),
-    ("gid_map", "the gid_map lines"),
-    ("setgroups", "allow or deny"),
-    ("cgroup", "the lines of /proc/PID/cgroup"),
-    ("cgroup[CONTROLLER]", "the cgroup path for one controller (`` for v2's 0::)"),
-    ("ipc.queues", "number of SysV message queues"),
-    ("root", "the root directory, as readlink /proc/PID/root"),
-    ("cwd", "the working directory, as readlink /proc/PID/cwd"),
-    ("ls[PATH]", "names in directory PATH"),
-    ("exists[PATH]", "true if PATH exists"),
-];
-
-pub const STEP_FACTS: &[(&str, &str)] = &[
-    ("errno", "errno name of the last failed call (`none` if all succeeded)"),
-    ("stdout", "standard output of the step's last sh"),
-    ("stderr", "standard error of the step's last sh"),
-    ("status", "exit status of the step's last sh (or hog, forks)"),
-    ("cpu", "average %CPU the meter measured during the step's burn"),
-    ("confined", "true if the burner was in the session's cgroup at every sample"),
-    ("throttled", "periods the CPU controller throttled during the burn"),
-];
-
-const NS_NAMES: [&str; 8] = ["mnt", "uts", "ipc", "pid", "net", "user", "cgroup", "time"];
-
-fn known(side: Side, shape: &str, has_arg: bool) -> bool {
-    if side == Side::Step {
-        return STEP_FACTS.iter().any(|(k, _)| *k == shape) && !has_arg;
-    }
-    if let Some(ns) = shape.strip_prefix("ns.") {
-        return NS_NAMES.contains(&ns) && !has_arg;
-    }
-    SIDE_FACTS.iter().any(|(k, _)| {
-        let plain: String = strip_args(k);
-        plain == shape && (k.contains('[') == has_arg)
-    })
-}
-
-/// A fact key without its `[ARG]` parts: `mount[PATH].fstype` → `mount.fstype`.
-pub fn strip_args(k: &str) -> String {
-    let mut out = String::new();
-    let mut depth = 0;
-    for c in k.chars() {
-        match c {
-            '[' => depth += 1,
-            ']' => depth -= 1,
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    out
-}
+use super::fact::Segment;
+pub use super::fact::{Fact, FACT_TABLE, GROUP_TABLE, RESULT_TABLE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -192,13 +63,13 @@ impl Op {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operand {
-    Fact(FactRef),
+    Fact(Fact),
     Literal(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expect {
-    pub left: FactRef,
+    pub left: Fact,
     pub op: Op,
     pub right: Operand,
 }
@@ -243,7 +114,7 @@ impl Value {
 
 /// Whoever holds the snapshots answers facts.
 pub trait FactSource {
-    fn fact(&self, fact: &FactRef) -> Value;
+    fn fact(&self, fact: &Fact) -> Value;
 }
 
 /// The outcome of one check, with the values it compared (for the ✘ line).
@@ -255,6 +126,26 @@ pub struct Verdict {
 }
 
 impl Expect {
+    /// The same check with `$WORK`-style variables expanded in paths and literals.
+    pub fn map_args(&self, f: &dyn Fn(&str) -> String) -> Expect {
+        Expect {
+            left: self.left.map_args(f),
+            op: self.op,
+            right: match &self.right {
+                Operand::Fact(r) => Operand::Fact(r.map_args(f)),
+                Operand::Literal(l) => Operand::Literal(f(l)),
+            },
+        }
+    }
+
+    /// The facts this check reads.
+    pub fn facts(&self) -> impl Iterator<Item = &Fact> {
+        std::iter::once(&self.left).chain(match &self.right {
+            Operand::Fact(f) => Some(f),
+            Operand::Literal(_) => None,
+        })
+    }
+
     pub fn evaluate(&self, src: &dyn FactSource) -> Verdict {
         let left = src.fact(&self.left);
         let right = match &self.right {
@@ -315,29 +206,17 @@ fn ident(i: &str) -> IResult<&str, &str> {
 
 fn segment(i: &str) -> IResult<&str, Segment> {
     map(pair(ident, opt(delimited(char('['), take_while1(|c| c != ']'), char(']')))), |(n, a): (&str, Option<&str>)| {
-        Segment { name: n.to_string(), arg: a.map(str::to_string) }
+        (n.to_string(), a.map(str::to_string))
     })(i)
 }
 
-fn side(i: &str) -> IResult<&str, Side> {
-    alt((
-        map(tag("before.sandbox"), |_| Side::BeforeSandbox),
-        map(tag("before.host"), |_| Side::BeforeHost),
-        map(tag("sandbox"), |_| Side::Sandbox),
-        map(tag("host"), |_| Side::Host),
-        map(tag("step"), |_| Side::Step),
-    ))(i)
-}
-
-fn fact(i: &str) -> IResult<&str, FactRef> {
-    map(
-        pair(terminated(side, char('.')), pair(segment, many0(preceded(char('.'), segment)))),
-        |(side, (first, rest))| {
-            let mut path = vec![first];
-            path.extend(rest);
-            FactRef { side, path }
-        },
-    )(i)
+/// A written fact path: `before.`, then dotted segments (`sandbox.mount[/x].fstype`).
+fn fact_path(i: &str) -> IResult<&str, (bool, Vec<Segment>)> {
+    map(pair(opt(tag("before.")), pair(segment, many0(preceded(char('.'), segment)))), |(before, (first, rest))| {
+        let mut path = vec![first];
+        path.extend(rest);
+        (before.is_some(), path)
+    })(i)
 }
 
 fn op(i: &str) -> IResult<&str, Op> {
@@ -368,10 +247,15 @@ pub fn parse_expect(line: &str) -> Result<Expect, ParseError> {
     if s.is_empty() {
         return Err(ParseError { offset: 0, message: "empty expectation".into() });
     }
-    let (rest, left) = fact(s).map_err(|_| ParseError {
+    let expected_fact = || ParseError {
         offset: lead,
-        message: "expected a fact such as `sandbox.ns.mnt`, `host.mounts` or `step.errno`".into(),
-    })?;
+        message: "expected a fact such as `sandbox.ns.mnt`, `host.mounts`, `step.errno` or `action[1].status`".into(),
+    };
+    if !FACT_PREFIXES.iter().any(|p| s.starts_with(p)) {
+        return Err(expected_fact());
+    }
+    let (rest, (before, path)) = fact_path(s).map_err(|_| expected_fact())?;
+    let left = Fact::from_path(before, &path).map_err(|message| ParseError { offset: lead, message })?;
     let at = |r: &str| lead + s.len() - r.len();
     let (rest, op) = delimited(multispace1, op, multispace1)(rest).map_err(|_| ParseError {
         offset: at(rest),
@@ -380,8 +264,10 @@ pub fn parse_expect(line: &str) -> Result<Expect, ParseError> {
     let rhs_at = at(rest);
     let rhs = rest.trim_end();
     let right = if FACT_PREFIXES.iter().any(|p| rhs.starts_with(p)) {
-        match all_consuming(fact)(rhs) {
-            Ok((_, f)) => Operand::Fact(f),
+        match all_consuming(fact_path)(rhs) {
+            Ok((_, (before, path))) => {
+                Operand::Fact(Fact::from_path(before, &path).map_err(|message| ParseError { offset: rhs_at, message })?)
+            }
             Err(_) => {
                 return Err(ParseError { offset: rhs_at, message: format!("malformed fact `{}`", rhs.escape_debug()) })
             }
@@ -397,28 +283,11 @@ pub fn parse_expect(line: &str) -> Result<Expect, ParseError> {
             }
         }
     };
-    for f in std::iter::once(&left).chain(match &right {
-        Operand::Fact(f) => Some(f),
-        Operand::Literal(_) => None,
-    }) {
-        let shape = f.shape();
-        if !known(f.side, &shape, f.arg().is_some()) {
-            let offset = lead + s.find(&f.to_string()).unwrap_or(0);
-            let list: Vec<&str> = if f.side == Side::Step {
-                STEP_FACTS.iter().map(|(k, _)| *k).collect()
-            } else {
-                SIDE_FACTS.iter().map(|(k, _)| *k).collect()
-            };
-            return Err(ParseError {
-                offset,
-                message: format!("unknown fact `{}` (known: {})", f.to_string().escape_debug(), list.join(", ")),
-            });
-        }
-    }
     Ok(Expect { left, op, right })
 }
 
-const FACT_PREFIXES: [&str; 4] = ["sandbox.", "host.", "before.", "step."];
+/// How a fact begins; a literal that begins so must be quoted.
+const FACT_PREFIXES: [&str; 6] = ["sandbox.", "host.", "before.", "step.", "action[", "group."];
 
 fn literal_needs_quotes(l: &str) -> bool {
     l.is_empty() || l.contains(char::is_whitespace) || FACT_PREFIXES.iter().any(|p| l.starts_with(p))
@@ -443,7 +312,7 @@ mod tests {
 
     struct Facts(HashMap<String, Value>);
     impl FactSource for Facts {
-        fn fact(&self, f: &FactRef) -> Value {
+        fn fact(&self, f: &Fact) -> Value {
             self.0.get(&f.to_string()).cloned().unwrap_or(Value::Missing("not set".into()))
         }
     }

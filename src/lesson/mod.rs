@@ -8,6 +8,7 @@
 
 pub mod action;
 pub mod expect;
+pub mod fact;
 pub mod text;
 pub mod trust;
 
@@ -45,6 +46,18 @@ pub struct Step {
     pub show: Vec<String>,
     pub expects: Vec<Expect>,
     pub hint: Option<Text>,
+    /// Actions whose removal no check of this step is expected to notice, with why.
+    pub waivers: Vec<Waiver>,
+}
+
+/// `mutation_waiver = [{ action = N, why = "…" }]`: `nsdojo check --mutate` reports
+/// this mutant as waived, with the reason, instead of as a survivor.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Waiver {
+    /// 1-based, as in `action[N]`.
+    pub action: usize,
+    pub why: String,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +102,8 @@ struct RawStep {
     expect: Vec<Spanned<String>>,
     #[serde(default)]
     hint: Option<Text>,
+    #[serde(default)]
+    mutation_waiver: Vec<Spanned<Waiver>>,
 }
 
 /// What `show` may name.
@@ -196,7 +211,34 @@ pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
         let mut expects = Vec::new();
         for x in &raw_step.expect {
             let start = string_content_start(src, x.span().start);
-            expects.push(expect::parse_expect(x.get_ref()).map_err(|e| err_at(start + e.offset, e.message))?);
+            let parsed = expect::parse_expect(x.get_ref()).map_err(|e| err_at(start + e.offset, e.message))?;
+            for f in parsed.facts() {
+                if let fact::Fact::Result { action: Some(n), .. } = f {
+                    if *n > actions.len() {
+                        let msg = format!("`action[{n}]`: this step has {} action(s) in `do`", actions.len());
+                        return Err(err_at(start, msg));
+                    }
+                }
+            }
+            expects.push(parsed);
+        }
+        let mut waivers = Vec::new();
+        for w in raw_step.mutation_waiver {
+            let at = w.span().start;
+            let w = w.into_inner();
+            if w.action == 0 || w.action > actions.len() {
+                return Err(err_at(
+                    at,
+                    format!("mutation_waiver: action {} is not in `do` (1 to {})", w.action, actions.len()),
+                ));
+            }
+            if w.why.trim().len() < 10 {
+                return Err(err_at(
+                    at,
+                    "mutation_waiver: say why no check can notice this action (`why = \"…\"`)".into(),
+                ));
+            }
+            waivers.push(w);
         }
         let mut show = Vec::new();
         for s in &raw_step.show {
@@ -222,6 +264,7 @@ pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
             show,
             expects,
             hint: raw_step.hint,
+            waivers,
         });
     }
     Ok(Lesson {

@@ -138,6 +138,8 @@ pub struct Needs {
     pub cgroup: bool,
     pub ids: bool,
     pub root: bool,
+    /// /proc/PID/status: NSpid and capabilities.
+    pub status: bool,
     /// Directories to list (`ls PATH` views, `ls[PATH]` and `exists[PATH]` facts).
     pub paths: Vec<String>,
 }
@@ -152,6 +154,7 @@ impl Needs {
             cgroup: true,
             ids: true,
             root: true,
+            status: true,
             paths: Vec::new(),
         }
     }

@@ -7,14 +7,16 @@
 //! host side reads its own PID and collects inside facts itself; the sandbox
 //! side reads the agent's PID from outside and asks the agent for the rest.
 
+pub mod caps;
 pub mod inside;
 pub mod mountinfo;
 pub mod procfs;
 
 use serde::{Deserialize, Serialize};
 
-use crate::lesson::expect::{FactRef, Value};
-use crate::lesson::Ns;
+use crate::lesson::expect::Value;
+use crate::lesson::fact::SideFact;
+use caps::cap_names;
 pub use inside::{InsideFacts, Needs};
 pub use procfs::ProcFacts;
 
@@ -40,72 +42,73 @@ impl Snapshot {
         }
     }
 
-    /// Answer a fact path (see `lesson::expect::SIDE_FACTS`).
-    pub fn fact(&self, f: &FactRef) -> Value {
-        let shape = f.shape();
-        let arg = f.arg().unwrap_or("");
-        let missing = |why: &str| Value::Missing(why.to_string());
-        if let Some(ns) = shape.strip_prefix("ns.") {
-            return match Ns::parse(ns).and_then(|n| self.proc.ns.get(&n)) {
-                Some(ino) => Value::Int(*ino as i64),
-                None => missing("no such namespace on this kernel"),
-            };
-        }
+    /// Answer one fact of this side (see `lesson::fact::FACT_TABLE`).
+    pub fn fact(&self, f: &SideFact) -> Value {
+        let missing = |why: String| Value::Missing(why);
         let list_of = |r: &Result<Vec<String>, String>| match r {
             Ok(v) => Value::List(v.clone()),
             Err(e) => Value::Missing(e.clone()),
         };
-        match shape.as_str() {
-            "mounts" => Value::List(self.proc.mounts.iter().map(|m| m.mount_point.clone()).collect()),
-            "mount.fstype" | "mount.propagation" => {
-                match self.proc.mounts.iter().rev().find(|m| m.mount_point == arg) {
-                    Some(m) if shape == "mount.fstype" => Value::Text(m.fstype.clone()),
-                    Some(m) => Value::Text(m.propagation_kind().into()),
-                    None => missing(&format!("nothing is mounted at {arg}")),
-                }
-            }
-            "hostname" => Value::Text(self.inside.hostname.clone()),
-            "pid" => Value::Int(self.inside.pid as i64),
-            "ps" => list_of(&self.inside.processes.clone().map(|v| v.into_iter().map(|p| p.name).collect())),
-            "ps.count" => match &self.inside.processes {
+        let mount = |at: &str| self.proc.mounts.iter().rev().find(|m| m.mount_point == at);
+        match f {
+            SideFact::Ns(ns) => match self.proc.ns.get(ns) {
+                Some(ino) => Value::Int(*ino as i64),
+                None => missing("no such namespace on this kernel".into()),
+            },
+            SideFact::Mounts => Value::List(self.proc.mounts.iter().map(|m| m.mount_point.clone()).collect()),
+            SideFact::MountFstype(at) => mount(at)
+                .map_or_else(|| missing(format!("nothing is mounted at {at}")), |m| Value::Text(m.fstype.clone())),
+            SideFact::MountPropagation(at) => mount(at).map_or_else(
+                || missing(format!("nothing is mounted at {at}")),
+                |m| Value::Text(m.propagation_kind().into()),
+            ),
+            SideFact::Hostname => Value::Text(self.inside.hostname.clone()),
+            SideFact::Pid => Value::Int(self.inside.pid as i64),
+            SideFact::NsPid if self.proc.nspid.is_empty() => missing("no NSpid in /proc/PID/status".into()),
+            SideFact::NsPid => Value::List(self.proc.nspid.iter().map(i32::to_string).collect()),
+            SideFact::Caps => match self.proc.cap_eff {
+                Some(mask) => Value::List(cap_names(mask)),
+                None => missing("no CapEff in /proc/PID/status".into()),
+            },
+            SideFact::Ps => list_of(&self.inside.processes.clone().map(|v| v.into_iter().map(|p| p.name).collect())),
+            SideFact::PsCount => match &self.inside.processes {
                 Ok(v) => Value::Int(v.len() as i64),
                 Err(e) => Value::Missing(e.clone()),
             },
-            "ifaces" => list_of(&self.inside.ifaces.clone().map(|v| v.into_iter().map(|i| i.name).collect())),
-            "iface.state" => match &self.inside.ifaces {
-                Ok(v) => match v.iter().find(|i| i.name == arg) {
+            SideFact::Ifaces => list_of(&self.inside.ifaces.clone().map(|v| v.into_iter().map(|i| i.name).collect())),
+            SideFact::IfaceState(name) => match &self.inside.ifaces {
+                Ok(v) => match v.iter().find(|i| &i.name == name) {
                     Some(i) => Value::Text(if i.up { "UP" } else { "DOWN" }.into()),
-                    None => missing(&format!("no interface {arg}")),
+                    None => missing(format!("no interface {name}")),
                 },
                 Err(e) => Value::Missing(e.clone()),
             },
-            "uid" => Value::Int(self.inside.uid as i64),
-            "gid" => Value::Int(self.inside.gid as i64),
-            "uid_map" => Value::Text(self.proc.uid_map.clone()),
-            "gid_map" => Value::Text(self.proc.gid_map.clone()),
-            "setgroups" => Value::Text(self.proc.setgroups.clone()),
-            "cgroup" if f.arg().is_none() => Value::List(self.cgroup_lines().to_vec()),
-            "cgroup" => match procfs::cgroup_path(self.cgroup_lines(), arg) {
+            SideFact::Uid => Value::Int(self.inside.uid as i64),
+            SideFact::Gid => Value::Int(self.inside.gid as i64),
+            SideFact::UidMap => Value::Text(self.proc.uid_map.clone()),
+            SideFact::GidMap => Value::Text(self.proc.gid_map.clone()),
+            SideFact::Setgroups => Value::Text(self.proc.setgroups.clone()),
+            SideFact::Cgroup => Value::List(self.cgroup_lines().to_vec()),
+            SideFact::CgroupOf(c) => match procfs::cgroup_path(self.cgroup_lines(), c) {
                 Some(p) => Value::Text(p),
-                None => missing(&format!("no cgroup line for {arg}")),
+                None => missing(format!("no cgroup line for {c}")),
             },
-            "ipc.queues" => match &self.inside.msg_queues {
+            SideFact::IpcQueues => match &self.inside.msg_queues {
                 Ok(v) => Value::Int(v.len() as i64),
                 Err(e) => Value::Missing(e.clone()),
             },
-            "root" => Value::Text(self.proc.root.clone()),
-            "cwd" => Value::Text(self.proc.cwd.clone()),
-            "ls" => match self.inside.listings.get(arg) {
+            SideFact::Root => Value::Text(self.proc.root.clone()),
+            SideFact::Cwd => Value::Text(self.proc.cwd.clone()),
+            SideFact::Ls(p) => match self.inside.listings.get(p) {
                 Some(r) => list_of(r),
-                None => missing(&format!("{arg} was not listed")),
+                None => missing(format!("{p} was not listed")),
             },
-            "exists" => match self.inside.listings.get(arg) {
+            SideFact::Exists(p) => match self.inside.listings.get(p) {
                 Some(Ok(_)) => Value::Bool(true),
                 Some(Err(e)) if e.contains("Not a directory") => Value::Bool(true),
                 Some(Err(_)) => Value::Bool(false),
-                None => missing(&format!("{arg} was not looked at")),
+                None => missing(format!("{p} was not looked at")),
             },
-            other => missing(&format!("unknown fact {other}")),
         }
     }
 }
@@ -114,11 +117,16 @@ impl Snapshot {
 mod tests {
     use super::*;
     use crate::lesson::expect::{parse_expect, FactSource};
+    use crate::lesson::fact::Fact;
+    use crate::lesson::Ns;
 
     struct One(Snapshot);
     impl FactSource for One {
-        fn fact(&self, f: &FactRef) -> Value {
-            self.0.fact(f)
+        fn fact(&self, f: &Fact) -> Value {
+            match f {
+                Fact::Side { fact, .. } => self.0.fact(fact),
+                other => Value::Missing(format!("{other} is not a side fact")),
+            }
         }
     }
 
@@ -127,6 +135,8 @@ mod tests {
         proc.ns.insert(Ns::Mnt, 42);
         proc.mounts = mountinfo::parse(include_str!("../../tests/fixtures/mountinfo-systemd-shared.txt"));
         proc.cgroup = vec!["1:cpu:/my".into(), "0::/".into()];
+        proc.nspid = vec![6863, 1];
+        proc.cap_eff = Some((1 << 21) | (1 << 27));
         let mut inside = InsideFacts { hostname: "box".into(), pid: 1, ..Default::default() };
         inside.ifaces = Ok(vec![inside::Iface { name: "lo".into(), up: false, addrs: vec![] }]);
         inside.listings.insert("/".into(), Ok(vec!["bin".into(), "etc".into()]));
@@ -150,6 +160,10 @@ mod tests {
             ("sandbox.ls[/] lacks boot", true),
             ("sandbox.exists[/] == true", true),
             ("sandbox.ns.uts == 42", false),
+            ("sandbox.nspid has 1", true),
+            ("sandbox.caps has cap_mknod", true),
+            ("sandbox.caps lacks cap_sys_ptrace", true),
+            ("sandbox.caps has cap_sys_ptrace", false),
         ] {
             assert_eq!(parse_expect(check).unwrap().evaluate(&s).passed, want, "{check}");
         }

@@ -28,6 +28,8 @@ pub struct ProcFacts {
     pub cwd: String,
     /// PIDs of the process in each nested PID namespace (NSpid in status).
     pub nspid: Vec<i32>,
+    /// Effective capabilities (CapEff in status); None when status was not read.
+    pub cap_eff: Option<u64>,
 }
 
 /// `mnt:[4026531832]` → 4026531832
@@ -54,6 +56,12 @@ pub fn normalize_map(text: &str) -> String {
         .join("\n")
 }
 
+/// `CapEff:\t000001ffffffffff` → the mask.
+pub fn parse_cap_eff(status: &str) -> Option<u64> {
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?.trim();
+    u64::from_str_radix(hex, 16).ok()
+}
+
 pub fn parse_nspid(status: &str) -> Vec<i32> {
     status
         .lines()
@@ -72,6 +80,7 @@ impl ProcFacts {
     pub fn read_some(pid: i32, needs: &super::Needs) -> ProcFacts {
         let ns = if pid == std::process::id() as i32 { own_namespaces().clone() } else { namespaces(pid) };
         let when = |wanted: bool, name: &str| if wanted { read(pid, name) } else { String::new() };
+        let status = when(needs.processes || needs.status, "status");
         ProcFacts {
             pid,
             ns,
@@ -82,7 +91,8 @@ impl ProcFacts {
             setgroups: when(needs.ids, "setgroups").trim().to_string(),
             root: if needs.root { link(pid, "root") } else { String::new() },
             cwd: if needs.root { link(pid, "cwd") } else { String::new() },
-            nspid: parse_nspid(&when(needs.processes, "status")),
+            nspid: parse_nspid(&status),
+            cap_eff: parse_cap_eff(&status),
         }
     }
 
@@ -165,6 +175,8 @@ mod tests {
         assert_eq!(normalize_map("         0          0 4294967295\n"), "0 0 4294967295");
         assert_eq!(normalize_map(""), "");
         assert_eq!(parse_nspid("Name:\tx\nNSpid:\t6863\t1\n"), vec![6863, 1]);
+        assert_eq!(parse_cap_eff("CapPrm:\t0\nCapEff:\t000001ffffffffff\n"), Some(0x1ff_ffff_ffff));
+        assert_eq!(parse_cap_eff("Name:\tx\n"), None);
     }
 
     #[test]

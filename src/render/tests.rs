@@ -30,7 +30,7 @@ fn report() -> (Lesson, StepReport) {
         index: 0,
         total: lesson.steps.len(),
         sandbox_pid: 4711,
-        actions: vec![ActionReport { src: "unshare mnt".into(), on_host: false, outcome }],
+        actions: vec![ActionReport { src: "unshare mnt".into(), on_host: false, removed: false, outcome }],
         aborted: None,
         before,
         after,

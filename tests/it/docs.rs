@@ -11,6 +11,7 @@
 
 use std::process::Command;
 
+use nsdojo::lesson::fact::{Table, FACT_TABLE, GROUP_TABLE, RESULT_TABLE};
 use nsdojo::lesson::{self, action, expect, Lesson};
 
 use crate::harness::{bin, repo, require_root, HostState, Test};
@@ -295,26 +296,17 @@ fn every_expectation_example_parses() {
             n += 1;
         }
     }
-    assert!(n >= lesson::expect::SIDE_FACTS.len() + lesson::expect::STEP_FACTS.len(), "only {n} examples");
+    assert!(n >= FACT_TABLE.len() + RESULT_TABLE.len() + GROUP_TABLE.len(), "only {n} examples");
 }
 
-/// `mount[PATH].fstype` → `mount.fstype`: the shape FactRef::shape gives.
-fn shape_of(key: &str) -> String {
-    lesson::expect::strip_args(key)
-}
-
-fn fact_row<'a>(rows: &[&'a Row], key: &str, step: bool) -> Option<&'a Row> {
+/// A row of the Expectations tables that names `key` and has an example checking that fact.
+fn fact_row<'a>(rows: &[&'a Row], key: &str, table: Table) -> Option<&'a Row> {
     rows.iter().copied().find(|r| {
         code_spans(r.key()).iter().any(|k| k == key)
             && r.examples().iter().any(|e| {
                 let Ok(x) = expect::parse_expect(e) else { return false };
-                let is_step = x.left.to_string().starts_with("step.");
-                let shape = x.left.shape();
-                let matches = match key.strip_suffix("<type>") {
-                    Some(prefix) => shape.starts_with(prefix),
-                    None => shape == shape_of(key),
-                };
-                is_step == step && matches
+                let found = x.facts().any(|f| f.table_key() == (table, key.to_string()));
+                found
             })
     })
 }
@@ -324,17 +316,13 @@ fn every_fact_operator_and_side_is_documented_with_an_example() {
     let md = read(GUIDE);
     let all = rows(&md);
     let exp = rows_in(&all, "Expectations");
-    for (fact, _) in expect::SIDE_FACTS {
-        assert!(
-            fact_row(&exp, fact, false).is_some(),
-            "{GUIDE}: the fact `{fact}` (SIDE_FACTS) needs a row whose example checks it, e.g. `sandbox.{fact} == …`"
-        );
-    }
-    for (fact, _) in expect::STEP_FACTS {
-        assert!(
-            fact_row(&exp, fact, true).is_some(),
-            "{GUIDE}: the step fact `{fact}` (STEP_FACTS) needs a row whose example checks it: `step.{fact} …`"
-        );
+    for (table, rows) in [(Table::Side, FACT_TABLE), (Table::Result, RESULT_TABLE), (Table::Group, GROUP_TABLE)] {
+        for (fact, _) in rows {
+            assert!(
+                fact_row(&exp, fact, table).is_some(),
+                "{GUIDE}: the fact `{fact}` ({table:?} table) needs a row whose example checks it"
+            );
+        }
     }
     for ns in lesson::Ns::ALL {
         assert!(md.contains(&format!("`{}`", ns.name())), "{GUIDE}: the namespace type `{ns}` is not named");
@@ -350,7 +338,7 @@ fn every_fact_operator_and_side_is_documented_with_an_example() {
         });
         assert!(documented, "{GUIDE}: the operator `{op}` needs a row with an example that uses it");
     }
-    for side in ["sandbox", "host", "before.sandbox", "before.host", "step"] {
+    for side in ["sandbox", "host", "before.sandbox", "before.host", "step", "action[N]", "group", "before.group"] {
         let documented = exp.iter().any(|r| {
             code_spans(r.key()).iter().any(|k| k == side)
                 && r.examples().iter().any(|e| {
@@ -360,7 +348,8 @@ fn every_fact_operator_and_side_is_documented_with_an_example() {
                         expect::Operand::Literal(_) => String::new(),
                     };
                     // `before.sandbox.x` does not start with `sandbox.`: a prefix test is exact.
-                    let prefix = format!("{side}.");
+                    let prefix = format!("{}.", side.trim_end_matches("N]"));
+                    let prefix = if side == "action[N]" { "action[".to_string() } else { prefix };
                     x.left.to_string().starts_with(&prefix) || right.starts_with(&prefix)
                 })
         });

@@ -1,0 +1,187 @@
+//! Check mutation testing: does each step's check notice when its action is missing?
+//!
+//! A lesson teaches an effect and proves it with checks. A check that still
+//! passes when the action it is about was never made proves nothing, so for every
+//! action that changes state (all but the observation-only `sh` and `host sh`), a
+//! mutant runs the lesson up to that step with that one action left out, and at
+//! least one check *of that same step* must fail. A later step noticing is not
+//! enough: the student reads the checks of the step they are on. Where no check can
+//! notice, the lesson says why in a `mutation_waiver`, and the report prints it.
+
+use std::path::PathBuf;
+
+use super::{Lab, LabError};
+use crate::guard::Session;
+use crate::lesson::{Action, Lesson};
+
+/// One action left out of one step.
+#[derive(Debug, Clone)]
+pub struct Mutant {
+    pub lesson: String,
+    /// 0-based step and action.
+    pub step: usize,
+    pub action: usize,
+    /// The action line as written.
+    pub src: String,
+    pub verdict: MutantVerdict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MutantVerdict {
+    /// These checks of the step failed without the action.
+    Killed(Vec<String>),
+    /// Every check of the step still held (the step may have stopped early, with why).
+    Survived(Option<String>),
+    /// The lesson waives this mutant, for this reason.
+    Waived(String),
+    /// An earlier step failed on its own: the mutant says nothing.
+    Broken(String),
+}
+
+/// Only observes: running it or not changes nothing a check could see.
+pub fn observes_only(a: &Action) -> bool {
+    match a {
+        Action::Sh(_) | Action::HostSh(_) => true,
+        Action::Try(inner) => observes_only(inner),
+        _ => false,
+    }
+}
+
+/// (step, action) of every mutant of a lesson, in order.
+pub fn mutants_of(lesson: &Lesson) -> Vec<(usize, usize)> {
+    lesson
+        .steps
+        .iter()
+        .enumerate()
+        .flat_map(|(s, step)| {
+            step.actions.iter().enumerate().filter(|(_, a)| !observes_only(a)).map(move |(a, _)| (s, a))
+        })
+        .collect()
+}
+
+/// Run every mutant of `lesson`, calling `each` as each is decided.
+pub fn run_lesson(
+    lesson: &Lesson,
+    session: &mut Session,
+    rootfs: Option<PathBuf>,
+    each: &mut dyn FnMut(&Mutant),
+) -> Result<Vec<Mutant>, LabError> {
+    let mut lab = Lab::new(lesson.clone(), session, rootfs)?;
+    let mut out = Vec::new();
+    for (step, action) in mutants_of(lesson) {
+        let s = &lesson.steps[step];
+        let waiver = s.waivers.iter().find(|w| w.action == action + 1);
+        let verdict = match waiver {
+            Some(w) => MutantVerdict::Waived(w.why.trim().to_string()),
+            None => run_one(&mut lab, step, action)?,
+        };
+        let m = Mutant { lesson: lesson.id.clone(), step, action, src: s.action_src[action].clone(), verdict };
+        each(&m);
+        out.push(m);
+    }
+    let work = lab.work_dir().to_path_buf();
+    drop(lab);
+    session.remove_dir(&work);
+    Ok(out)
+}
+
+fn run_one(lab: &mut Lab, step: usize, action: usize) -> Result<MutantVerdict, LabError> {
+    lab.reset();
+    for i in 0..step {
+        let r = lab.run_step(i)?;
+        if !r.passed() {
+            return Ok(MutantVerdict::Broken(format!("step {} fails without any mutation", i + 1)));
+        }
+    }
+    let r = lab.run_step_without(step, Some(action))?;
+    let failed: Vec<String> = r.checks.iter().filter(|c| !c.verdict.passed).map(|c| c.src.clone()).collect();
+    Ok(if failed.is_empty() { MutantVerdict::Survived(r.aborted) } else { MutantVerdict::Killed(failed) })
+}
+
+/// Killed, waived, and all, for the closing line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Score {
+    pub killed: usize,
+    pub waived: usize,
+    pub survived: usize,
+    pub broken: usize,
+}
+
+impl Score {
+    pub fn of(mutants: &[Mutant]) -> Score {
+        let mut s = Score::default();
+        for m in mutants {
+            match m.verdict {
+                MutantVerdict::Killed(_) => s.killed += 1,
+                MutantVerdict::Waived(_) => s.waived += 1,
+                MutantVerdict::Survived(_) => s.survived += 1,
+                MutantVerdict::Broken(_) => s.broken += 1,
+            }
+        }
+        s
+    }
+
+    /// Killed among those not waived, in %.
+    pub fn percent(&self) -> f64 {
+        let judged = self.killed + self.survived + self.broken;
+        if judged == 0 {
+            100.0
+        } else {
+            self.killed as f64 * 100.0 / judged as f64
+        }
+    }
+
+    pub fn all_killed(&self) -> bool {
+        self.survived == 0 && self.broken == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observation_only_actions_are_not_mutated() {
+        let src = r#"
+id = "m"
+title.en = "m"
+[[step]]
+text.en = "a"
+do = ["unshare uts", "sh hostname", "try host sh true", "sethostname x", "try pivot_root . old"]
+expect = ["sandbox.hostname == x"]
+[[step]]
+text.en = "b"
+do = ["host sh ls"]
+expect = ["step.status == 0"]
+"#;
+        let l = crate::lesson::parse_lesson("m.toml", src).unwrap();
+        assert_eq!(mutants_of(&l), vec![(0, 0), (0, 3), (0, 4)]);
+    }
+
+    #[test]
+    fn waivers_need_a_reason_and_a_real_action() {
+        let base = "id = \"m\"\ntitle.en = \"m\"\n[[step]]\ntext.en = \"a\"\ndo = [\"unshare uts\"]\n";
+        let ok = format!("{base}mutation_waiver = [{{ action = 1, why = \"the next step proves it\" }}]\n");
+        let l = crate::lesson::parse_lesson("m.toml", &ok).unwrap();
+        assert_eq!(l.steps[0].waivers[0].action, 1);
+        let far = format!("{base}mutation_waiver = [{{ action = 2, why = \"the next step proves it\" }}]\n");
+        let e = crate::lesson::parse_lesson("m.toml", &far).unwrap_err();
+        assert!(e.message.contains("action 2 is not in `do`"), "{e}");
+        let terse = format!("{base}mutation_waiver = [{{ action = 1, why = \"x\" }}]\n");
+        assert!(crate::lesson::parse_lesson("m.toml", &terse).unwrap_err().message.contains("say why"));
+    }
+
+    #[test]
+    fn the_score_counts_waivers_apart() {
+        let m = |v| Mutant { lesson: "l".into(), step: 0, action: 0, src: String::new(), verdict: v };
+        let s = Score::of(&[
+            m(MutantVerdict::Killed(vec!["x".into()])),
+            m(MutantVerdict::Killed(vec!["y".into()])),
+            m(MutantVerdict::Survived(None)),
+            m(MutantVerdict::Waived("because".into())),
+        ]);
+        assert_eq!(s, Score { killed: 2, waived: 1, survived: 1, broken: 0 });
+        assert!((s.percent() - 66.666).abs() < 0.01);
+        assert!(!s.all_killed());
+    }
+}
