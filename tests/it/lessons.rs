@@ -104,3 +104,46 @@ fn shown_facts_match_what_standard_tools_read() {
 
     before.assert_unchanged_since("sampled lessons");
 }
+
+/// `check --mutate` over the built-in lessons: each state-changing action, left out, makes a
+/// check of its own step fail; the few waivers are printed with their reasons.
+#[test]
+fn every_builtin_mutant_is_killed_by_its_own_step() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let d = Test::new().args(["--no-color", "check", "--mutate"]).succeeds();
+    let out = d.stdout();
+    assert!(!out.contains("survived ") && !out.contains("broken "), "{out}");
+    let score = out.lines().find(|l| l.starts_with("mutation score:")).expect("a score line");
+    let (killed, judged) = score["mutation score: ".len()..].split_once(' ').unwrap().0.split_once('/').unwrap();
+    assert_eq!(killed, judged, "{score}");
+    assert!(killed.parse::<usize>().unwrap() >= 60, "{score}");
+    let waived = out.lines().filter(|l| l.starts_with("waived")).count();
+    assert!(waived <= 3, "at most a handful of waivers: {out}");
+    before.assert_unchanged_since("check --mutate");
+}
+
+/// The mutation tester itself can fail: a check that holds without its action survives.
+#[test]
+fn a_check_blind_to_its_action_is_reported_as_a_survivor() {
+    let _g = require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let lesson = |expect: &str| {
+        format!(
+            "id = \"blind\"\ntitle.en = \"blind\"\n[[step]]\ntext.en = \"rename\"\n\
+             do = [\"unshare uts\", \"sethostname dojo-mutant\"]\nexpect = [{expect}]\n"
+        )
+    };
+    let file = dir.path().join("blind.toml");
+    std::fs::write(&file, lesson("\"sandbox.ns.uts != host.ns.uts\"")).unwrap();
+    let args = |d: &std::path::Path| {
+        vec!["--no-color".into(), "--lessons".into(), d.as_os_str().to_owned(), "check".into(), "--mutate".into()]
+    };
+    let d = Test::new().args(args(dir.path())).fails_with(1);
+    assert!(d.stdout().contains("killed    blind 1.1"), "{}", d.stdout());
+    assert!(d.stdout().contains("survived  blind 1.2"), "{}", d.stdout());
+    assert!(d.stdout().contains("1/2 killed"), "{}", d.stdout());
+    std::fs::write(&file, lesson("\"sandbox.ns.uts != host.ns.uts\", \"sandbox.hostname == dojo-mutant\"")).unwrap();
+    let d = Test::new().args(args(dir.path())).succeeds();
+    assert!(d.stdout().contains("2/2 killed"), "{}", d.stdout());
+}
