@@ -22,9 +22,12 @@ mount_snapshot /proc/1/mountinfo >"$tmp/before"
 hostname_before=$(hostname)
 
 [ $# -gt 0 ] || set -- --all
-echo "== nsdojo run $* --check"
+# Then the cgroup lessons' mutants: on this layout (v2) too, leaving out `cgroup create`,
+# `cgroup limit` or `cgroup join` must make a check of the same step fail.
+echo "== nsdojo run $* --check; nsdojo check --mutate (the cgroup lessons)"
 start=$(date +%s)
-mountwatch "$tmp/watch" /proc/1/mountinfo -- nsdojo run "$@" --check
+mountwatch "$tmp/watch" /proc/1/mountinfo -- sh -c \
+  'nsdojo run "$@" --check && nsdojo check --mutate cgroup-cpu cgroup-memory cgroup-pids' sh "$@"
 rc=$?
 echo "== nsdojo exited $rc after $(($(date +%s) - start)) s"
 
@@ -40,7 +43,7 @@ echo "== init mount namespace: ${count:-?} change(s) during the run"
 [ -z "$seen$after" ] || printf '%s\n%s\n' "$seen" "$after" | sed '/^$/d; s/^/   /' | sort -u
 problems=''
 problem() { problems="${problems:+$problems; }$*"; }
-[ "$rc" -eq 0 ] || problem "nsdojo run $* --check exited $rc"
+[ "$rc" -eq 0 ] || problem "nsdojo run $* --check, then check --mutate, exited $rc"
 [ -z "$after" ] || problem "the init mount namespace differs after the run: $(echo "$after" | tr '\n' ' ')"
 [ -z "$during" ] || problem "the init mount namespace changed during the run: $(echo "$during" | tr '\n' ' ')"
 [ "$count" = 0 ] || [ -n "$seen" ] || problem "the init mount table changed $count time(s) during the run, too briefly to see what"
