@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::wait::waitpid;
-use nix::unistd::{fork, pipe, read, write, ForkResult};
+use nix::unistd::{pipe, read, write, ForkResult};
 
 use crate::guard::Session;
 use crate::lab::Lab;
@@ -52,8 +52,8 @@ pub fn line(name: &str, s: &Stats) -> String {
 fn raw_syscalls(dir: &Path) -> (Duration, Duration) {
     let (r, w) = pipe().expect("pipe");
     let later = dir.with_extension("2");
-    // SAFETY: single-threaded; the child makes syscalls and _exits.
-    match unsafe { fork() }.expect("fork") {
+    // The child makes syscalls and _exits.
+    match crate::process::fork().expect("fork") {
         ForkResult::Child => {
             let t = Instant::now();
             let ok = unshare(CloneFlags::CLONE_NEWNS).is_ok()

@@ -28,23 +28,48 @@ use serde::{Deserialize, Serialize};
 pub const RUN_DIR: &str = "/run/nsdojo";
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// What the fatal-signal handler kills: each sandbox process by its pidfd (a number
+/// alone could have been reused), and, for the agent that is our own unreaped child, its
+/// process group too. Fixed-size and lock-free, because a signal handler reads it.
+struct Tracked {
+    pid: AtomicI32,
+    /// The pidfd, or -1 on a kernel without pidfds (then the PID is used).
+    fd: AtomicI32,
+    /// Our own child, not yet reaped: its process group cannot be anyone else's.
+    child: AtomicBool,
+}
+
 const NO_PID: i32 = 0;
-static PIDS: [AtomicI32; 16] = [const { AtomicI32::new(NO_PID) }; 16];
+const TRACKED: usize = 64;
+static PIDS: [Tracked; TRACKED] =
+    [const { Tracked { pid: AtomicI32::new(NO_PID), fd: AtomicI32::new(-1), child: AtomicBool::new(false) } }; TRACKED];
 static WATCHDOG_FD: AtomicI32 = AtomicI32::new(-1);
 static mut SAVED_TERMIOS: Option<libc::termios> = None;
 
-/// Remember a sandbox PID so a fatal signal can kill it.
-pub fn track_pid(pid: i32) {
+/// Remember a sandbox process so a fatal signal can kill it. The table is full only if
+/// something leaks handles; then say so, loudly, rather than drop the entry silently.
+pub fn track(p: &crate::process::Pidfd, child: bool) {
     for slot in &PIDS {
-        if slot.compare_exchange(NO_PID, pid, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+        if slot.pid.compare_exchange(NO_PID, p.pid(), Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            slot.fd.store(p.raw_fd(), Ordering::SeqCst);
+            slot.child.store(child, Ordering::SeqCst);
             return;
         }
     }
+    eprintln!(
+        "nsdojo: internal error: {TRACKED} sandbox processes tracked already; process {} would survive a fatal signal",
+        p.pid()
+    );
 }
 
-pub fn untrack_pid(pid: i32) {
+/// Forget a process before its pidfd is closed.
+pub fn untrack(p: &crate::process::Pidfd) {
     for slot in &PIDS {
-        let _ = slot.compare_exchange(pid, NO_PID, Ordering::SeqCst, Ordering::SeqCst);
+        if slot.pid.load(Ordering::SeqCst) == p.pid() && slot.fd.load(Ordering::SeqCst) == p.raw_fd() {
+            slot.fd.store(-1, Ordering::SeqCst);
+            slot.child.store(false, Ordering::SeqCst);
+            slot.pid.store(NO_PID, Ordering::SeqCst);
+        }
     }
 }
 
@@ -58,16 +83,17 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 }
 
 extern "C" fn on_fatal(sig: libc::c_int) {
-    // Only async-signal-safe calls: kill, tcsetattr, write, _exit.
+    // Only async-signal-safe calls: pidfd_send_signal, kill, tcsetattr, write, _exit.
     for slot in &PIDS {
-        let pid = slot.load(Ordering::SeqCst);
-        if pid > 0 {
-            // SAFETY: kill(2) is async-signal-safe.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::kill(-pid, libc::SIGKILL);
-            }
+        let pid = slot.pid.load(Ordering::SeqCst);
+        if pid <= 0 {
+            continue;
         }
+        crate::process::kill_from_signal_handler(
+            pid,
+            slot.fd.load(Ordering::SeqCst),
+            slot.child.load(Ordering::SeqCst),
+        );
     }
     // SAFETY: reading a value written once before handlers were installed; tcsetattr is async-signal-safe.
     unsafe {
@@ -249,8 +275,8 @@ impl Session {
         let record = Record { id, owner: pid, ..Default::default() };
         record.save()?;
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-        // SAFETY: single-threaded host; the child only reads a pipe and cleans files, then _exits.
-        match unsafe { nix::unistd::fork() }? {
+        // The child only reads a pipe and cleans files, then _exits.
+        match crate::process::fork()? {
             nix::unistd::ForkResult::Child => {
                 drop(w);
                 watchdog(r, &record.id)
@@ -339,10 +365,8 @@ fn watchdog(r: OwnedFd, id: &str) -> ! {
 
 /// Is a process alive, not a zombie, and named `comm`?
 fn alive_as(pid: i32, comm: &str) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
-    let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { return false };
-    let state = stat[close + 1..].trim_start().chars().next().unwrap_or('?');
-    pid > 0 && stat[open + 1..close].starts_with(comm) && state != 'Z' && state != 'X'
+    let Ok(stat) = crate::observe::procfs::stat(pid) else { return false };
+    pid > 0 && stat.comm.starts_with(comm) && stat.state != 'Z' && stat.state != 'X'
 }
 
 /// `nsdojo cleanup`: clean records whose owner is gone.

@@ -13,6 +13,7 @@ pub mod host;
 pub mod lab;
 pub mod lesson;
 pub mod observe;
+pub mod process;
 pub mod progress;
 pub mod render;
 pub mod repl;

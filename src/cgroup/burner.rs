@@ -15,14 +15,18 @@
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, getpid, pipe, write, ForkResult, Pid};
+use nix::unistd::{getpid, pipe, write, ForkResult, Pid};
+
+use crate::process::Pidfd;
 
 /// A forked busy loop, held until released; killed and reaped on drop.
 #[derive(Debug)]
 pub struct Burner {
     pid: Pid,
+    /// The child, held from the fork on: signals go through this, never through `pid`.
+    held: Pidfd,
     go: Option<OwnedFd>,
     reaped: bool,
 }
@@ -52,13 +56,25 @@ impl Burner {
     pub fn spawn_held() -> io::Result<Burner> {
         let (read_end, write_end) = pipe()?;
         let parent = getpid().as_raw();
-        // SAFETY: the child runs only `child`, which is async-signal-safe.
-        match unsafe { fork() }? {
+        // The child runs only `child`, which is async-signal-safe.
+        match crate::process::fork()? {
             ForkResult::Child => {
                 drop(write_end);
                 child(&read_end, parent)
             }
-            ForkResult::Parent { child } => Ok(Burner { pid: child, go: Some(write_end), reaped: false }),
+            ForkResult::Parent { child } => {
+                let held = match Pidfd::open(child.as_raw()) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        // Our unreaped child: its PID is still its own. Let it run into
+                        // `_exit` (the pipe closes) and reap it.
+                        drop(write_end);
+                        let _ = waitpid(child, None);
+                        return Err(e);
+                    }
+                };
+                Ok(Burner { pid: child, held, go: Some(write_end), reaped: false })
+            }
         }
     }
 
@@ -81,7 +97,7 @@ impl Burner {
 
     fn kill_and_reap(&mut self) -> io::Result<WaitStatus> {
         self.go = None;
-        let _ = kill(self.pid, Signal::SIGKILL);
+        let _ = self.held.signal(Signal::SIGKILL);
         let status = waitpid(self.pid, None)?;
         self.reaped = true;
         Ok(status)

@@ -78,7 +78,7 @@ fn remove_tree(path: &Path, depth: u32, trace: &mut Trace) -> Result<(), CgroupE
         // Signal each pid once; then only wait for the kernel to drop it from the list.
         for pid in pids {
             if !killed.contains(&pid) {
-                fs::kill9(pid, trace)?;
+                fs::kill9(pid, path, trace)?;
                 killed.push(pid);
             }
         }

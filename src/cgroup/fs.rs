@@ -19,8 +19,7 @@ use std::thread::sleep;
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use super::CgroupError;
 use crate::trace::{quote, Syscall, Trace};
@@ -125,9 +124,17 @@ pub(crate) fn rmdir_patiently(path: &Path, trace: &mut Trace) -> Result<(), Cgro
     }
 }
 
-/// `kill(<pid>, SIGKILL)`; ESRCH (already gone) counts as success.
-pub(crate) fn kill9(pid: i32, trace: &mut Trace) -> Result<(), CgroupError> {
-    let res = kill(Pid::from_raw(pid), Signal::SIGKILL).map(|_| 0);
+/// `kill(<pid>, SIGKILL)` to a member of the group at `dir`; ESRCH (already gone) counts
+/// as success. The PID came from `cgroup.procs` and may have been reused since: the process
+/// is held by a pidfd first, and signalled only if it is still listed in the group.
+pub(crate) fn kill9(pid: i32, dir: &Path, trace: &mut Trace) -> Result<(), CgroupError> {
+    let still_member = |p: i32| procs(dir).is_ok_and(|list| list.contains(&p));
+    let res = match crate::process::Pidfd::open_checked(pid, still_member) {
+        Some(held) => {
+            held.signal(Signal::SIGKILL).map(|_| 0).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+        }
+        None => Err(Errno::ESRCH),
+    };
     let p = PathBuf::new();
     match push(trace, format!("kill({pid}, SIGKILL)"), res, "kill", &p) {
         Ok(_) | Err(CgroupError::Syscall { errno: Errno::ESRCH, .. }) => Ok(()),

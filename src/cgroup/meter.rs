@@ -19,11 +19,7 @@ use std::time::Instant;
 /// `)` (a process may name itself `a) b`), so fields are counted from the
 /// *last* `)`: after it come state (field 3) ... utime (14), stime (15).
 pub fn parse_proc_stat_ticks(text: &str) -> Option<(u64, u64)> {
-    let after_comm = &text[text.rfind(')')? + 1..];
-    let mut fields = after_comm.split_whitespace().skip(11); // fields 3..=13
-    let utime = fields.next()?.parse().ok()?;
-    let stime = fields.next()?.parse().ok()?;
-    Some((utime, stime))
+    crate::observe::procfs::parse_stat(text).map(|s| (s.utime, s.stime))
 }
 
 /// %CPU for `ticks` of CPU time over `seconds` of wall time.
@@ -44,10 +40,8 @@ pub struct CpuSampler {
 }
 
 fn read_ticks(pid: i32) -> io::Result<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let (u, s) = parse_proc_stat_ticks(&text)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("unexpected /proc/{pid}/stat: {text:?}")))?;
-    Ok(u + s)
+    let s = crate::observe::procfs::stat(pid)?;
+    Ok(s.utime + s.stime)
 }
 
 impl CpuSampler {

@@ -186,7 +186,8 @@ impl Lab {
         let burner = out.burner_pid.and_then(|inner| {
             crate::observe::procfs::children_of(agent).into_iter().find(|p| {
                 let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
-                crate::observe::procfs::parse_nspid(&status).last() == Some(&inner)
+                crate::observe::procfs::parent_of(*p) == Some(agent)
+                    && crate::observe::procfs::parse_nspid(&status).last() == Some(&inner)
             })
         });
         // stress burns in its worker, a child it forks at once.
@@ -195,7 +196,12 @@ impl Lab {
             Some(pid) => {
                 let r = self.meter(pid, secs, &mut out);
                 if out.burner_is_stress {
-                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                    // Not our child: held by a pidfd, then checked to be the stress worker still.
+                    if let Some(worker) = crate::process::Pidfd::open_checked(pid, |p| {
+                        crate::observe::procfs::stat(p).is_ok_and(|s| s.comm == "stress" && s.state != 'Z')
+                    }) {
+                        worker.kill();
+                    }
                     out.trace.push(
                         Syscall::ok(format!("kill({pid}, SIGKILL)"), 0).with_note("the stress worker, from the host"),
                     );

@@ -174,8 +174,8 @@ impl Fact {
         };
         let unknown = |table: &[(&str, &str)], prefix: &str| {
             let shown: String = path_text(path);
-            let list: Vec<String> = table.iter().map(|(k, _)| format!("{prefix}{k}")).collect();
-            format!("unknown fact `{}` (known: {})", shown.escape_debug(), list.join(", "))
+            let list: Vec<&str> = table.iter().map(|(k, _)| *k).collect();
+            format!("unknown fact `{}` (known after `{prefix}`: {})", shown.escape_debug(), list.join(", "))
         };
         match (root.as_str(), root_arg) {
             ("sandbox" | "host", None) => {
@@ -487,7 +487,7 @@ mod tests {
         let e = Fact::from_path(false, &[seg("group", None), seg("file", Some("../x"))]).unwrap_err();
         assert!(e.contains("unknown fact"), "{e}");
         let e = Fact::from_path(false, &[seg("sandbox", None), seg("ns", None), seg("bogus", None)]).unwrap_err();
-        assert!(e.contains("sandbox.ns.<type>"), "{e}");
+        assert!(e.contains("after `sandbox.`: ns.<type>"), "{e}");
     }
 
     #[test]

@@ -153,16 +153,66 @@ pub fn children_of(pid: i32) -> Vec<i32> {
         .collect()
 }
 
-/// The parent PID from /proc/PID/stat (the command name may hold spaces and parentheses).
+/// The fields of `/proc/PID/stat` nsdojo uses. This is the one place that file is parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stat {
+    pub comm: String,
+    /// R, S, D, Z, X, …
+    pub state: char,
+    pub ppid: i32,
+    /// CPU time in clock ticks, user and system.
+    pub utime: u64,
+    pub stime: u64,
+    /// When the process started, in clock ticks after boot: with the PID, a process's identity.
+    pub start_time: u64,
+}
+
+/// Parse `/proc/PID/stat`. The command name may hold spaces and parentheses, so the
+/// fields are counted from the last `)`; anything malformed is None, never a panic.
+pub fn parse_stat(text: &str) -> Option<Stat> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text.get(open + 1..close)?.to_string();
+    // Field 3 (state) is index 0 here, so field N is index N - 3.
+    let fields: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
+    let num = |field: usize| fields.get(field - 3).and_then(|f| f.parse::<u64>().ok());
+    Some(Stat {
+        comm,
+        state: fields.first()?.chars().next()?,
+        ppid: fields.get(1)?.parse().ok()?,
+        utime: num(14)?,
+        stime: num(15)?,
+        start_time: num(22)?,
+    })
+}
+
+/// `/proc/PID/stat` of a live process (or a zombie).
+pub fn stat(pid: i32) -> std::io::Result<Stat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    parse_stat(&text).ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("unexpected /proc/{pid}/stat: {text:?}"))
+    })
+}
+
+/// The parent PID from /proc/PID/stat.
 pub fn parent_of(pid: i32) -> Option<i32> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.split(' ').nth(1)?.parse().ok()
+    stat(pid).ok().map(|s| s.ppid)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stat_fields_survive_odd_names_and_garbage() {
+        let line = "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 150 30 0 0 20 0 1 0 987654 0 0";
+        let s = parse_stat(line).unwrap();
+        assert_eq!((s.comm.as_str(), s.state, s.ppid), ("a) b (c)", 'S', 1));
+        assert_eq!((s.utime, s.stime, s.start_time), (150, 30, 987654));
+        for bad in ["", "no parens", "1 (x", "1 (x) S", "1 (x) S 1 2 3", ")(", "1 (x) S -1 2"] {
+            assert_eq!(parse_stat(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn ns_links() {

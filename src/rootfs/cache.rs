@@ -22,10 +22,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use nix::errno::Errno;
-use nix::sys::signal::kill;
-use nix::unistd::Pid;
-
 use super::error::{IoContext, RootfsError};
 
 const META: &str = "meta";
@@ -187,7 +183,8 @@ fn remove_abandoned(cache_dir: &Path) {
         };
         let pid = rest.rsplit('-').nth(1).and_then(|p| p.parse::<i32>().ok());
         if let Some(pid) = pid.filter(|&p| p > 0) {
-            if kill(Pid::from_raw(pid), None) == Err(Errno::ESRCH) {
+            // The owner is gone when it has no /proc entry (a probe, not a signal).
+            if !Path::new(&format!("/proc/{pid}")).exists() {
                 let _ = fs::remove_dir_all(entry.path());
             }
         }

@@ -41,6 +41,9 @@ pub fn serve(mut stream: UnixStream, keep_propagation: bool) -> ! {
     crate::guard::close_inherited_watchdog_fd();
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
     become_child_agent();
+    // Terminal #1's commands search the standard PATH, like a login shell's: the host's
+    // PATH may name directories that a chroot or pivot_root leaves behind.
+    std::env::set_var("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     let mut origin =
         Origin { unshared: Vec::new(), keep_propagation, burner: None, stress: None, made_netns_dir: false };
     loop {

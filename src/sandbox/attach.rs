@@ -14,7 +14,7 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use nix::sched::setns;
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{chroot, execvp, fchdir, fork, ForkResult};
+use nix::unistd::{chroot, execvp, fchdir, ForkResult};
 
 use crate::lesson::Ns;
 
@@ -84,8 +84,8 @@ pub fn attach(pid: i32, cmd: &[String]) -> Result<i32, AttachError> {
             .collect::<Result<_, _>>()?
     };
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    // SAFETY: nsdojo is single-threaded; the child only makes syscalls and execs or _exits.
-    match unsafe { fork() }.map_err(|e| sys("fork", &e))? {
+    // The child only makes syscalls and execs or _exits.
+    match crate::process::fork().map_err(|e| sys("fork", &e))? {
         ForkResult::Parent { child } => wait_code(child),
         ForkResult::Child => {
             // Not the host any more: do not keep the watchdog waiting if the host dies.
@@ -103,8 +103,7 @@ pub fn attach(pid: i32, cmd: &[String]) -> Result<i32, AttachError> {
                 chroot(".").map_err(|e| format!("chroot: {}", e.desc()))?;
                 fchdir(cwd.as_raw_fd()).map_err(|e| format!("fchdir(cwd): {}", e.desc()))?;
                 // A PID namespace applies to children: fork once more and exec there.
-                // SAFETY: still single-threaded.
-                match unsafe { fork() }.map_err(|e| format!("fork: {}", e.desc()))? {
+                match crate::process::fork().map_err(|e| e.to_string())? {
                     ForkResult::Parent { child } => Ok(wait_code(child).unwrap_or(1)),
                     ForkResult::Child => {
                         let e = execvp(&argv[0], &argv).unwrap_err();

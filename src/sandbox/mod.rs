@@ -16,19 +16,21 @@ pub mod shell;
 
 use std::os::unix::net::UnixStream;
 
-use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::{ForkResult, Pid};
 
 use crate::lesson::Action;
 use crate::observe::{procfs, ProcFacts, Snapshot};
+use crate::process::Pidfd;
 use protocol::{recv, send, Reply, Request};
 pub use protocol::{Outcome, ShellOutput};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
-    #[error("could not start the sandbox: fork failed: {0}")]
-    Fork(nix::Error),
+    #[error("could not start the sandbox: {0}")]
+    Fork(crate::process::ForkError),
+    #[error("could not hold the sandbox process (pidfd_open): {0}")]
+    Hold(std::io::Error),
     #[error("could not create the socketpair to the sandbox: {0}")]
     Socket(std::io::Error),
     #[error("interrupted")]
@@ -41,9 +43,9 @@ pub enum SandboxError {
 
 pub struct Sandbox {
     /// The first agent: the host's own child, the one to wait for.
-    root: Pid,
-    /// The live agent (differs from `root` after `unshare pid`).
-    agent: i32,
+    root: Pidfd,
+    /// The live agent (another process than `root` after `unshare pid`: its child).
+    agent: Option<Pidfd>,
     stream: UnixStream,
 }
 
@@ -55,17 +57,26 @@ impl Sandbox {
         use std::io::Write;
         let _ = std::io::stdout().flush();
         let _ = std::io::stderr().flush();
-        // SAFETY: nsdojo's host process is single-threaded (rule of the house), so the
-        // child may run ordinary Rust code; it never returns into the host's code.
-        match unsafe { fork() }.map_err(SandboxError::Fork)? {
+        // The child runs ordinary Rust code (the host is single-threaded, which the fork
+        // checks); it never returns into the host's code.
+        match crate::process::fork().map_err(SandboxError::Fork)? {
             ForkResult::Child => {
                 drop(host_end);
                 agent::serve(agent_end, keep_propagation)
             }
             ForkResult::Parent { child } => {
                 drop(agent_end);
-                crate::guard::track_pid(child.as_raw());
-                let mut sandbox = Sandbox { root: child, agent: child.as_raw(), stream: host_end };
+                // Our child, unreaped: its PID is ours to hold until we wait for it.
+                let root = match Pidfd::open(child.as_raw()) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        crate::process::kill_unreaped_child(child.as_raw());
+                        let _ = waitpid(child, None);
+                        return Err(SandboxError::Hold(e));
+                    }
+                };
+                crate::guard::track(&root, true);
+                let mut sandbox = Sandbox { root, agent: None, stream: host_end };
                 // One exchange now: after fork both processes take copy-on-write faults on
                 // their first writes; that is the cost of starting a sandbox, not of a step.
                 sandbox.ask(&Request::Observe(crate::observe::Needs::default()))?;
@@ -76,7 +87,7 @@ impl Sandbox {
 
     /// Host PID of the live agent.
     pub fn pid(&self) -> i32 {
-        self.agent
+        self.agent.as_ref().unwrap_or(&self.root).pid()
     }
 
     fn ask(&mut self, req: &Request) -> Result<Reply, SandboxError> {
@@ -95,13 +106,18 @@ impl Sandbox {
         if out.forked_agent {
             // The new agent is PID 1 of its namespace: the child whose innermost NSpid is 1
             // (another child, e.g. an orphan the agent reaped as subreaper, is not).
-            let pid1 = procfs::children_of(self.agent).into_iter().find(|c| {
+            let parent = self.pid();
+            let is_new_agent = |c: i32| {
                 let status = std::fs::read_to_string(format!("/proc/{c}/status")).unwrap_or_default();
-                procfs::parse_nspid(&status).last() == Some(&1)
-            });
-            if let Some(child) = pid1 {
-                crate::guard::track_pid(child);
-                self.agent = child;
+                procfs::parent_of(c) == Some(parent) && procfs::parse_nspid(&status).last() == Some(&1)
+            };
+            // Checked again once held: the scan's PID could have been reused in between.
+            let pid1 = procfs::children_of(parent).into_iter().find_map(|c| Pidfd::open_checked(c, is_new_agent));
+            if let Some(held) = pid1 {
+                crate::guard::track(&held, false);
+                if let Some(old) = self.agent.replace(held) {
+                    crate::guard::untrack(&old);
+                }
             }
         }
     }
@@ -132,7 +148,7 @@ impl Sandbox {
                 }
                 let snapshot = match (observed, observe) {
                     (Some(inside), Some(needs)) => {
-                        Some(Snapshot { proc: ProcFacts::read_some(self.agent, needs), inside: *inside })
+                        Some(Snapshot { proc: ProcFacts::read_some(self.pid(), needs), inside: *inside })
                     }
                     _ => None,
                 };
@@ -148,19 +164,21 @@ impl Sandbox {
             Reply::Observed(f) => *f,
             _ => return Err(SandboxError::Protocol),
         };
-        Ok(Snapshot { proc: ProcFacts::read_some(self.agent, needs), inside })
+        Ok(Snapshot { proc: ProcFacts::read_some(self.pid(), needs), inside })
     }
 
     /// Kill the sandbox and everything in it, and wait for it.
     pub fn kill(&mut self) {
-        // SIGKILL to PID 1 of a PID namespace kills every process in it.
-        for pid in [self.agent, self.root.as_raw()] {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
+        // SIGKILL to PID 1 of a PID namespace kills every process in it; the first agent's
+        // process group holds the commands it started before any `unshare pid`.
+        if let Some(agent) = self.agent.take() {
+            agent.kill();
+            crate::guard::untrack(&agent);
         }
-        let _ = waitpid(self.root, None);
-        crate::guard::untrack_pid(self.agent);
-        crate::guard::untrack_pid(self.root.as_raw());
+        self.root.kill();
+        crate::process::kill_group_of_unreaped_child(self.root.pid());
+        let _ = waitpid(Pid::from_raw(self.root.pid()), None);
+        crate::guard::untrack(&self.root);
     }
 }
 

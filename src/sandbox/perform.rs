@@ -12,7 +12,7 @@
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
-use nix::unistd::{chdir, chroot, fork, pivot_root, sethostname, ForkResult};
+use nix::unistd::{chdir, chroot, pivot_root, sethostname, ForkResult};
 
 use super::protocol::Outcome;
 use super::shell;
@@ -184,8 +184,8 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
             }
             if set.contains(&Ns::Pid) {
                 // A new PID namespace applies to children only: fork, and the child becomes the agent.
-                // SAFETY: the agent is single-threaded; the child continues with plain Rust code.
-                match unsafe { fork() } {
+                // The agent is single-threaded; the child continues with plain Rust code.
+                match crate::process::fork() {
                     Ok(ForkResult::Parent { child }) => return Ok(Some(child)),
                     Ok(ForkResult::Child) => {
                         super::agent::become_child_agent();
@@ -195,10 +195,11 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
                         );
                         out.forked_agent = true;
                     }
-                    Err(e) => {
+                    Err(crate::process::ForkError::Fork(e)) => {
                         trace.push(Syscall::failed("fork()", e));
                         return Err(errno_line("fork", e));
                     }
+                    Err(threaded) => return Err(threaded.to_string()),
                 }
             }
         }
@@ -359,8 +360,7 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
             if let Some(mut child) = origin.stress.take() {
                 // The host has stopped the worker; now the stress parent, which would wait for it.
                 // The worker, if still there, comes back to the agent (a subreaper) and is reaped.
-                let group = nix::unistd::Pid::from_raw(child.id() as i32);
-                let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+                crate::process::kill_group_of_unreaped_child(child.id() as i32);
                 let _ = child.wait();
                 trace.push(Syscall::ok(format!("kill({}, SIGKILL)", child.id()), 0));
             }

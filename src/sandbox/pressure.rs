@@ -4,25 +4,28 @@
 //! Both run in the agent, so the processes are in terminal #1's cgroup.
 
 use nix::errno::Errno;
-use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::{ForkResult, Pid};
 
 use super::protocol::{Outcome, ShellOutput};
+use crate::process::Pidfd;
 use crate::trace::Syscall;
 
 fn child_setup() {
-    // SAFETY: plain prctl: the child dies with the agent.
+    // SAFETY: plain prctl, then _exit in a forked child if it failed: a child that would
+    // outlive the agent must not run at all.
     unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            libc::_exit(126);
+        }
     }
 }
 
 /// Fork a child that allocates and touches `bytes`; report how it ended.
 pub fn hog(bytes: u64, out: &mut Outcome) -> Result<(), String> {
     let mib = bytes >> 20;
-    // SAFETY: the agent is single-threaded; the child allocates, touches and _exits.
-    match unsafe { fork() } {
+    // The child allocates, touches and _exits.
+    match crate::process::fork() {
         Ok(ForkResult::Child) => {
             child_setup();
             let mut v: Vec<u8> = Vec::new();
@@ -56,20 +59,20 @@ pub fn hog(bytes: u64, out: &mut Outcome) -> Result<(), String> {
             out.output = Some(ShellOutput { stdout: format!("{text}\n"), status, ..Default::default() });
             Ok(())
         }
-        Err(e) => {
+        Err(crate::process::ForkError::Fork(e)) => {
             out.trace.push(Syscall::failed("fork()", e));
             Err(format!("fork failed: {e}"))
         }
+        Err(threaded) => Err(threaded.to_string()),
     }
 }
-
 /// Try to start `count` sleeping processes at once; count how many the kernel allowed.
 pub fn forks(count: u32, out: &mut Outcome) -> Result<(), String> {
-    let mut started: Vec<Pid> = Vec::new();
+    let mut started: Vec<(Pid, Option<Pidfd>)> = Vec::new();
     let mut refused: Option<Errno> = None;
     for _ in 0..count {
-        // SAFETY: single-threaded agent; the child only pauses until killed.
-        match unsafe { fork() } {
+        // The child only pauses until killed.
+        match crate::process::fork() {
             Ok(ForkResult::Child) => {
                 child_setup();
                 loop {
@@ -77,11 +80,13 @@ pub fn forks(count: u32, out: &mut Outcome) -> Result<(), String> {
                     unsafe { libc::pause() };
                 }
             }
-            Ok(ForkResult::Parent { child }) => started.push(child),
-            Err(e) => {
+            // Held at once; an unreaped child's PID is its own even if pidfd_open failed.
+            Ok(ForkResult::Parent { child }) => started.push((child, Pidfd::open(child.as_raw()).ok())),
+            Err(crate::process::ForkError::Fork(e)) => {
                 refused = Some(e);
                 break;
             }
+            Err(threaded) => return Err(threaded.to_string()),
         }
     }
     out.trace.push(
@@ -94,11 +99,15 @@ pub fn forks(count: u32, out: &mut Outcome) -> Result<(), String> {
         }
         out.trace.push(sc);
     }
-    for p in &started {
-        let _ = kill(*p, Signal::SIGKILL);
+    for (pid, held) in &started {
+        match held {
+            Some(h) => h.kill(),
+            // Unreaped (we wait below), so the PID is still this child's.
+            None => crate::process::kill_unreaped_child(pid.as_raw()),
+        }
     }
-    for p in &started {
-        let _ = waitpid(*p, None);
+    for (pid, _) in &started {
+        let _ = waitpid(*pid, None);
     }
     let text = format!(
         "started {} of {count} processes{}\n",

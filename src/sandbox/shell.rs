@@ -14,8 +14,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
 
 use super::protocol::ShellOutput;
 use crate::trace::{quote, Syscall};
@@ -113,26 +111,25 @@ fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscal
     // The pipes can close while the command still runs (`exec >/dev/null; sleep 60`):
     // wait for it against the same deadline, not without limit.
     // Usually it is exiting already: back off from 50 µs, so that costs nothing.
+    // It is only looked at (WNOWAIT), not reaped: while it stays unreaped its process group
+    // is certainly its own, so the group can be killed safely below.
     let mut nap = Duration::from_micros(50);
-    while !timed_out {
-        match child.try_wait() {
-            Ok(Some(_)) | Err(_) => break,
-            Ok(None) if Instant::now() >= deadline || crate::guard::interrupted() => timed_out = true,
-            Ok(None) => {
-                std::thread::sleep(nap);
-                nap = (nap * 2).min(Duration::from_millis(5));
-            }
+    let leader = child.id() as i32;
+    while !timed_out && !crate::process::child_exited(leader) {
+        if Instant::now() >= deadline || crate::guard::interrupted() {
+            timed_out = true;
+        } else {
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(Duration::from_millis(5));
         }
     }
-    if timed_out {
-        let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-    }
+    // A command that timed out, and the background jobs any command left behind, die with
+    // its process group — before the leader is reaped.
+    crate::process::kill_group_of_unreaped_child(leader);
     let status = match child.wait() {
         Ok(s) => s.code().unwrap_or_else(|| 128 + std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(0)),
         Err(_) => -1,
     };
-    // Background jobs the command left behind die with its process group.
-    let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
     let output = ShellOutput {
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),

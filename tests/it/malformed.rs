@@ -56,7 +56,12 @@ const CASES: &[Case] = &[
     case("action-escaped-newline.toml", 7, 20, "unknown namespace `u\\nts`"),
     // expectations
     case("expect-unknown-side.toml", 9, 12, "expected a fact such as `sandbox.ns.mnt`"),
-    case("expect-unknown-fact.toml", 9, 12, "unknown fact `sandbox.nss.mnt` (known: ns.<type>, mounts"),
+    case(
+        "expect-unknown-fact.toml",
+        9,
+        12,
+        "unknown fact `sandbox.nss.mnt` (known after `sandbox.`: ns.<type>, mounts",
+    ),
     case("expect-unknown-fact-right.toml", 9, 32, "unknown fact `host.hostnme`"),
     // An operator error points at the blank before where the operator should be.
     case("expect-missing-operator.toml", 9, 26, "expected an operator: == != has lacks"),

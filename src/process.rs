@@ -1,0 +1,211 @@
+//! The processes nsdojo starts and signals: forked through one door, signalled
+//! only through a handle that cannot hit a stranger.
+//!
+//! nsdojo runs as root, so `kill(pid)` with a number that was reaped and reused
+//! would signal whatever process got that number. A [`Pidfd`] is taken when a
+//! process becomes known and names that process for as long as it is held; the
+//! kernel refuses to signal through it once the process is gone (ESRCH). On
+//! kernels without pidfds (before 5.3, e.g. the deck's Ubuntu 18.04) the handle
+//! falls back to the PID *and its start time*, checked before every signal: a
+//! reused PID has another start time. (That check leaves a window of a few
+//! microseconds between the read and the kill; pidfds close it.)
+//!
+//! Forking a process with more than one thread is unsafe (the child inherits
+//! locks held by threads that do not exist in it), and `unshare(CLONE_NEWUSER)`
+//! fails in one. [`fork`] checks that the caller really is single-threaded and
+//! refuses otherwise, loudly, so a future thread cannot slip in unnoticed.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+use nix::unistd::ForkResult;
+
+use crate::observe::procfs;
+
+/// How many threads this process has (`Threads:` in /proc/self/status).
+pub fn threads() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Threads:"))?.trim().parse().ok()
+}
+
+/// Why [`fork`] refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ForkError {
+    #[error("refusing to fork: this process has {0} threads (nsdojo's host must stay single-threaded)")]
+    Threaded(usize),
+    #[error("fork: {0}")]
+    Fork(#[from] Errno),
+}
+
+impl From<ForkError> for std::io::Error {
+    fn from(e: ForkError) -> Self {
+        match e {
+            ForkError::Fork(errno) => errno.into(),
+            threaded => std::io::Error::other(threaded.to_string()),
+        }
+    }
+}
+
+/// The one `fork()` of nsdojo: only from a single-threaded process. The child must not
+/// return into code that assumes it is the parent (each caller's child path ends in
+/// `_exit` or `exec`).
+pub fn fork() -> Result<ForkResult, ForkError> {
+    match threads() {
+        Some(1) => {}
+        Some(n) => return Err(ForkError::Threaded(n)),
+        // No /proc to ask (a chroot without it): the sandbox agent, which never starts threads.
+        None => {}
+    }
+    // SAFETY: the process has exactly one thread (checked just above), so the child
+    // inherits no lock held by another thread; callers keep the child's path short.
+    Ok(unsafe { nix::unistd::fork() }?)
+}
+
+/// A process held by a pidfd (or, on old kernels, by its PID and start time).
+#[derive(Debug)]
+pub struct Pidfd {
+    pid: i32,
+    fd: Option<OwnedFd>,
+    start_time: Option<u64>,
+}
+
+impl Pidfd {
+    /// Hold process `pid`. Call it while the process is certainly the one meant: a child
+    /// not yet reaped, or right after finding it, then check again that it is (see
+    /// [`Pidfd::open_checked`]).
+    pub fn open(pid: i32) -> std::io::Result<Pidfd> {
+        if pid <= 0 {
+            return Err(Errno::EINVAL.into());
+        }
+        // SAFETY: pidfd_open takes a PID and flags and returns a new fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if fd >= 0 {
+            // SAFETY: the kernel just gave us this fd; nothing else owns it.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+            return Ok(Pidfd { pid, fd: Some(fd), start_time: None });
+        }
+        match Errno::last() {
+            Errno::ENOSYS => {
+                let start = procfs::stat(pid)?.start_time;
+                Ok(Pidfd { pid, fd: None, start_time: Some(start) })
+            }
+            e => Err(e.into()),
+        }
+    }
+
+    /// Hold `pid` only if `is_it` still says it is the process meant *after* the handle is
+    /// taken: a PID found by a scan of /proc may have been reused in between, and the
+    /// check after opening is about the held process.
+    pub fn open_checked(pid: i32, is_it: impl Fn(i32) -> bool) -> Option<Pidfd> {
+        let held = Pidfd::open(pid).ok()?;
+        is_it(pid).then_some(held)
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The pidfd's number (-1 on a kernel without pidfds), for the fatal-signal handler.
+    pub fn raw_fd(&self) -> i32 {
+        self.fd.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+    }
+
+    /// Signal the held process; ESRCH once it is gone (never another process).
+    pub fn signal(&self, sig: Signal) -> std::io::Result<()> {
+        match &self.fd {
+            Some(fd) => {
+                // SAFETY: pidfd_send_signal with a pidfd we own, no siginfo, no flags.
+                let r = unsafe {
+                    libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), sig as libc::c_int, 0usize, 0u32)
+                };
+                if r == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            }
+            None => {
+                let now = procfs::stat(self.pid).map(|s| s.start_time).map_err(|_| Errno::ESRCH)?;
+                if Some(now) != self.start_time {
+                    return Err(Errno::ESRCH.into());
+                }
+                Ok(nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid), sig)?)
+            }
+        }
+    }
+
+    /// SIGKILL, ignoring ESRCH (already gone).
+    pub fn kill(&self) {
+        let _ = self.signal(Signal::SIGKILL);
+    }
+}
+
+/// SIGKILL to every process in the group that `leader` leads. Sound only while the leader
+/// is a child of ours not yet reaped: until then its PID, and so the group's ID, cannot be
+/// given to anyone else. The one place nsdojo signals a process group.
+pub fn kill_group_of_unreaped_child(leader: i32) {
+    if leader > 0 {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(leader), Signal::SIGKILL);
+    }
+}
+
+/// SIGKILL to a child of ours not yet reaped (its PID cannot have been reused), for when
+/// no pidfd could be had.
+pub fn kill_unreaped_child(pid: i32) {
+    if pid > 0 {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+    }
+}
+
+/// SIGKILL from the fatal-signal handler, with raw system calls only (async-signal-safe):
+/// through the pidfd `fd`; without one (kernel < 5.3), to `pid`, a process the session
+/// still tracks (it untracks before reaping); and to the group of `pid` when it is our
+/// unreaped child.
+pub fn kill_from_signal_handler(pid: i32, fd: i32, child: bool) {
+    // SAFETY: pidfd_send_signal and kill are system calls, safe in a signal handler.
+    unsafe {
+        if fd >= 0 {
+            libc::syscall(libc::SYS_pidfd_send_signal, fd, libc::SIGKILL, 0usize, 0u32);
+        } else if pid > 0 {
+            libc::kill(pid, libc::SIGKILL);
+        }
+        if child && pid > 0 {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Has child `pid` exited? Checks without reaping it (`waitid(WNOWAIT)`), so its group can
+/// still be killed safely, then the caller reaps it.
+pub fn child_exited(pid: i32) -> bool {
+    // SAFETY: waitid fills a siginfo_t we own; WNOWAIT leaves the child waitable.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let r = libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT);
+        r == 0 && info.si_pid() != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_harness_is_threaded_so_fork_refuses() {
+        // cargo's test harness runs tests on threads: exactly what fork must refuse.
+        if threads().unwrap_or(1) > 1 {
+            assert!(matches!(fork(), Err(ForkError::Threaded(_))));
+        }
+    }
+
+    #[test]
+    fn a_pidfd_for_ourselves_and_none_for_nonsense() {
+        let me = Pidfd::open(std::process::id() as i32).expect("our own pidfd");
+        assert_eq!(me.pid(), std::process::id() as i32);
+        me.signal(Signal::SIGCONT).expect("signal 0-like SIGCONT to ourselves");
+        assert!(Pidfd::open(0).is_err());
+        assert!(Pidfd::open(-5).is_err());
+        assert!(Pidfd::open_checked(std::process::id() as i32, |_| false).is_none());
+    }
+}
