@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use colored::Colorize;
 
+use nsdojo::i18n::{did_you_mean, io_error, pad, t, tf};
 use nsdojo::lesson::{self, Lang, Lesson};
 use nsdojo::render::{self, Style};
 use nsdojo::{guard, host, lab, repl};
@@ -98,18 +99,35 @@ fn main() -> ExitCode {
     if cli.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         colored::control::set_override(false);
     }
+    // An unknown --lang is itself an error, told in the environment's language.
+    let lang = cli.lang.as_deref().and_then(Lang::parse).unwrap_or_else(Lang::from_env);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("nsdojo: {e:#}");
+            eprintln!("nsdojo: {}", localized(&e, lang));
             ExitCode::from(EXIT_USAGE)
         }
     }
 }
 
+/// An error in `lang`: the library's errors know their Korean; the rest is already in `lang`.
+fn localized(e: &anyhow::Error, lang: Lang) -> String {
+    if let Some(e) = e.downcast_ref::<nsdojo::sandbox::attach::AttachError>() {
+        e.localized(lang)
+    } else if let Some(e) = e.downcast_ref::<lab::LabError>() {
+        e.localized(lang)
+    } else if let Some(e) = e.downcast_ref::<nsdojo::rootfs::RootfsError>() {
+        e.localized(lang)
+    } else if let Some(e) = e.downcast_ref::<std::io::Error>() {
+        io_error(lang, e)
+    } else {
+        format!("{e:#}")
+    }
+}
+
 fn lang_of(cli: &Cli) -> anyhow::Result<Lang> {
     match &cli.lang {
-        Some(l) => Lang::parse(l).ok_or_else(|| anyhow::anyhow!("unknown language `{l}`: use en or ko")),
+        Some(l) => Lang::parse(l).ok_or_else(|| anyhow::anyhow!(tf(Lang::from_env(), "unknown_language_cli", &[l]))),
         None => Ok(Lang::from_env()),
     }
 }
@@ -143,24 +161,16 @@ pub fn rootfs_for(lesson: &Lesson, provider: &mut nsdojo::rootfs::Provider) -> a
     Ok(Some(provider.path()?))
 }
 
-fn need_root() -> anyhow::Result<()> {
+fn need_root(lang: Lang) -> anyhow::Result<()> {
     if !host::is_root() {
-        anyhow::bail!(
-            "the lab creates namespaces and mounts, which needs root: run `sudo nsdojo` (`nsdojo doctor` tells more)"
-        );
+        anyhow::bail!(t(lang, "need_root"));
     }
     Ok(())
 }
 
-fn banner() -> String {
-    format!(
-        "{} {} — containers without Docker\nhost: {} · {} · / is {}",
-        "nsdojo".bold().cyan(),
-        env!("CARGO_PKG_VERSION"),
-        host::kernel(),
-        host::cgroup_layout(),
-        host::root_propagation()
-    )
+fn banner(lang: Lang) -> String {
+    let facts = tf(lang, "banner_host", &[&host::kernel(), &host::cgroup_layout(lang), &host::root_propagation()]);
+    format!("{} {} — {}\n{facts}", "nsdojo".bold().cyan(), env!("CARGO_PKG_VERSION"), t(lang, "tagline"))
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -168,7 +178,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(d) = &cli.rootfs {
         // A lesson works on a copy of its rootfs: / would mean copying the whole host.
         if std::fs::canonicalize(d).is_ok_and(|c| c == std::path::Path::new("/")) {
-            anyhow::bail!("--rootfs {}: the host's own root is not a rootfs (lessons copy it)", d.display());
+            anyhow::bail!(tf(lang, "rootfs_is_host_root", &[&d.display()]));
         }
     }
     let style = Style::detect(lang);
@@ -177,16 +187,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", render::lesson_list(&style, &load_lessons(&cli)?, None));
             Ok(ExitCode::SUCCESS)
         }
-        Some(Cmd::Check { paths }) => check(paths),
+        Some(Cmd::Check { paths }) => check(lang, paths),
         Some(Cmd::Doctor) => {
-            print!("{}", doctor());
-            println!("rootfs:             {}", rootfs_provider(&cli).describe());
+            print!("{}", doctor(lang));
+            println!("{}{}", pad(t(lang, "doctor_rootfs"), 20), rootfs_provider(&cli).describe(lang));
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Attach { session, cmd }) => {
-            need_root()?;
+            need_root(lang)?;
             let (_, pid) = nsdojo::sandbox::attach::find_target(session.as_deref())?;
-            let code = nsdojo::sandbox::attach::attach(pid, cmd)?;
+            let code = nsdojo::sandbox::attach::attach(lang, pid, cmd)?;
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
         Some(Cmd::Ns { pid }) => {
@@ -194,7 +204,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // Only the namespace links: what lsns -p shows.
             let facts = nsdojo::observe::ProcFacts::read_some(pid, &nsdojo::observe::Needs::default());
             if facts.ns.is_empty() {
-                anyhow::bail!("no process {pid} (or no permission to read /proc/{pid}/ns)");
+                anyhow::bail!(tf(lang, "no_process", &[&pid]));
             }
             println!("{:>12} {:<7} PID", "NS", "TYPE");
             for (ns, ino) in &facts.ns {
@@ -203,7 +213,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Bench { what, n }) => {
-            need_root()?;
+            need_root(lang)?;
             let mut session = guard::Session::start()?;
             let out = match what.as_str() {
                 "step" => nsdojo::bench::step(*n, &mut session),
@@ -215,13 +225,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Cleanup) => {
-            need_root()?;
+            need_root(lang)?;
             let done = guard::cleanup_dead();
             if done.is_empty() {
-                println!("nothing to clean up");
+                println!("{}", t(lang, "cleanup_nothing"));
             }
             for d in done {
-                println!("removed {d}");
+                println!("{}", guard::removed_line(lang, &d));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -233,15 +243,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let chosen = match picked {
                 Some(p) if !p.is_empty() => p,
-                _ => choose(&load_lessons(&cli)?, ids, *all)?,
+                _ => choose(lang, &load_lessons(&cli)?, ids, *all)?,
             };
-            need_root()?;
+            need_root(lang)?;
             guard::install_signal_handlers();
             let mut session = guard::Session::start()?;
             let mut transcript = match record {
                 Some(f) => Some(
                     nsdojo::render::transcript::Transcript::create(f)
-                        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", f.display()))?,
+                        .map_err(|e| anyhow::anyhow!(tf(lang, "cannot_write", &[&f.display(), &io_error(lang, &e)])))?,
                 ),
                 None => None,
             };
@@ -249,18 +259,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let failed = run_lessons(&style, &mut session, chosen, transcript.as_mut(), &mut provider)?;
             session.finish();
             if failed > 0 && *check {
-                eprintln!("nsdojo: {failed} step(s) failed their checks");
+                eprintln!("nsdojo: {}", tf(lang, "steps_failed", &[&failed]));
                 return Ok(ExitCode::from(1));
             }
             Ok(ExitCode::SUCCESS)
         }
         None => {
             let lessons = load_lessons(&cli)?;
-            need_root()?;
+            need_root(lang)?;
             guard::install_signal_handlers();
             let session = guard::Session::start()?;
             let mut provider = rootfs_provider(&cli);
-            let banner = format!("{}\nrootfs: {}", banner(), provider.describe());
+            let banner = format!("{}\n{}", banner(lang), tf(lang, "rootfs_line", &[&provider.describe(lang)]));
             let mut r = repl::Repl::new(lessons, session, style, provider);
             r.run(&banner)?;
             r.session.finish();
@@ -269,20 +279,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn choose(all: &[Lesson], keys: &[String], every: bool) -> anyhow::Result<Vec<Lesson>> {
+fn choose(lang: Lang, all: &[Lesson], keys: &[String], every: bool) -> anyhow::Result<Vec<Lesson>> {
     if every {
         return Ok(all.to_vec());
     }
     if keys.is_empty() {
-        anyhow::bail!("name the lessons to run (ids or numbers), or --all");
+        anyhow::bail!(t(lang, "name_lessons"));
     }
     keys.iter()
         .map(|k| {
             lesson::find(all, k).map(|(_, l)| l.clone()).ok_or_else(|| {
                 let ids: Vec<&str> = all.iter().map(|l| l.id.as_str()).collect();
-                let hint =
-                    nsdojo::suggest::nearest(k, &ids).map(|s| format!(": did you mean `{s}`?")).unwrap_or_default();
-                anyhow::anyhow!("no lesson `{k}`{hint} (`nsdojo list` shows them)")
+                let hint = did_you_mean(lang, nsdojo::suggest::nearest(k, &ids));
+                anyhow::anyhow!(tf(lang, "no_such_lesson_cli", &[k, &hint]))
             })
         })
         .collect()
@@ -297,15 +306,17 @@ fn run_lessons(
     provider: &mut nsdojo::rootfs::Provider,
 ) -> anyhow::Result<usize> {
     let mut failed = 0;
+    let lang = style.lang;
     for l in lessons {
         println!("\n{}", l.title.get(style.lang).bold().cyan());
         let audit = nsdojo::audit::HostAudit::now();
-        let what = format!("lesson {}", l.id);
+        let what = tf(lang, "audit_lesson", &[&l.id]);
         let rootfs = rootfs_for(&l, provider)?;
         if rootfs.is_some() {
-            println!("rootfs: {}", provider.describe());
+            println!("{}", tf(lang, "rootfs_line", &[&provider.describe(lang)]));
         }
         let mut lab = lab::Lab::new(l, session, rootfs)?;
+        lab.lang = lang;
         // The meter redraws one line; only on a terminal.
         lab.live = std::io::IsTerminal::is_terminal(&std::io::stdout());
         for i in 0..lab.lesson.steps.len() {
@@ -320,7 +331,7 @@ fn run_lessons(
             }
             if !report.passed() {
                 failed += 1;
-                eprintln!("nsdojo: {} step {} failed", lab.lesson.id, i + 1);
+                eprintln!("nsdojo: {}", tf(lang, "step_failed", &[&lab.lesson.id, &(i + 1)]));
             }
         }
         let work = lab.work_dir().to_path_buf();
@@ -331,6 +342,7 @@ fn run_lessons(
             &audit.only_session(&id),
             &nsdojo::audit::HostAudit::now().only_session(&id),
             &what,
+            lang,
         ) {
             failed += 1;
         }
@@ -338,10 +350,10 @@ fn run_lessons(
     Ok(failed)
 }
 
-fn check(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
+fn check(lang: Lang, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
     if paths.is_empty() {
         let n = lesson::builtin().len();
-        println!("{n} built-in lessons are valid");
+        println!("{}", tf(lang, "builtin_valid", &[&n]));
         return Ok(ExitCode::SUCCESS);
     }
     let mut bad = 0;
@@ -369,7 +381,7 @@ fn check(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
                         eprintln!("{e}");
                     }
                     None => {
-                        println!("{}: ok ({}, {} steps)", f.display(), l.id, l.steps.len());
+                        println!("{}", tf(lang, "lesson_file_ok", &[&f.display(), &l.id, &l.steps.len()]));
                         good.push(l);
                     }
                 },
@@ -383,38 +395,37 @@ fn check(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
     Ok(if bad > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-fn doctor() -> String {
+fn doctor(lang: Lang) -> String {
     let yes_no = |b: bool| {
         if b {
-            "yes".green().to_string()
+            t(lang, "doctor_yes").green().to_string()
         } else {
-            "no".red().to_string()
+            t(lang, "doctor_no").red().to_string()
         }
     };
+    // Labels padded by terminal columns: Korean letters are two wide.
+    let line = |key: &str, value: &str| format!("{}{value}\n", pad(t(lang, key), 20));
     let mut o = String::new();
-    o.push_str(&format!(
-        "root:               {}{}\n",
-        yes_no(host::is_root()),
-        if host::is_root() { "" } else { "  → run with sudo" }
-    ));
-    o.push_str(&format!("kernel:             {}\n", host::kernel()));
-    o.push_str(&format!("cgroups:            {}\n", host::cgroup_layout()));
-    o.push_str(&format!("/ propagation:      {}\n", host::root_propagation()));
+    let sudo = if host::is_root() { "" } else { t(lang, "doctor_run_sudo") };
+    o.push_str(&line("doctor_root", &format!("{}{sudo}", yes_no(host::is_root()))));
+    o.push_str(&line("doctor_kernel", &host::kernel()));
+    o.push_str(&line("doctor_cgroups", &host::cgroup_layout(lang)));
+    o.push_str(&line("doctor_propagation", &host::root_propagation()));
     let userns = std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
         .unwrap_or(0)
         > 0;
-    o.push_str(&format!("user namespaces:    {}\n", yes_no(userns)));
+    o.push_str(&line("doctor_userns", &yes_no(userns)));
     for (tool, why) in [
-        ("busybox", "apt-get install busybox-static (small static rootfs)"),
-        ("stress", "apt-get install stress (optional CPU burner)"),
-        ("ip", "apt-get install iproute2"),
-        ("nsenter", "apt-get install util-linux"),
+        ("busybox", "doctor_busybox"),
+        ("stress", "doctor_stress"),
+        ("ip", "doctor_iproute"),
+        ("nsenter", "doctor_utillinux"),
     ] {
         match host::which(tool) {
             Some(p) => o.push_str(&format!("{tool:<20}{}\n", p.display())),
-            None => o.push_str(&format!("{tool:<20}{}  → {why}\n", "not found".yellow())),
+            None => o.push_str(&format!("{tool:<20}{}  → {}\n", t(lang, "doctor_not_found").yellow(), t(lang, why))),
         }
     }
     o
