@@ -151,7 +151,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("doctor_root", "root:", "root 권한:"),
     ("doctor_run_sudo", "  → run with sudo", "  → sudo로 실행하세요"),
     ("doctor_kernel", "kernel:", "커널:"),
-    ("doctor_cgroups", "cgroups:", "cgroup:"),
+    ("doctor_cgroups", "cgroups:", "cgroup 구성:"),
     ("doctor_propagation", "/ propagation:", "/의 전파 방식:"),
     ("doctor_userns", "user namespaces:", "사용자 네임스페이스:"),
     ("doctor_rootfs", "rootfs:", "rootfs 준비:"),

@@ -339,7 +339,7 @@ fn english_from_catalog(text: &str) -> Vec<String> {
     let pairs = nsdojo::i18n::CATALOG.iter().map(|(_, en, ko)| (*en, *ko)).chain(nsdojo::i18n::MACHINE.iter().copied());
     let mut found = Vec::new();
     for (en, ko) in pairs {
-        for piece in en.split(|c| c == '{' || c == '}').filter(|p| p.parse::<usize>().is_err()) {
+        for piece in en.split(['{', '}']).filter(|p| p.parse::<usize>().is_err()) {
             let piece = piece.trim_matches(|c: char| !c.is_ascii_alphanumeric());
             let words = piece.split_whitespace().filter(|w| w.chars().filter(char::is_ascii_alphabetic).count() >= 3);
             if words.count() >= 2 && !ko.contains(piece) && text.contains(piece) && !found.iter().any(|f| f == piece) {
