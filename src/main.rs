@@ -190,7 +190,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Cmd::Check { paths }) => check(lang, paths),
         Some(Cmd::Doctor) => {
             print!("{}", doctor(lang));
-            println!("{}{}", pad(t(lang, "doctor_rootfs"), 20), rootfs_provider(&cli).describe(lang));
+            println!("{}{}", pad(&format!("{} ", t(lang, "doctor_rootfs")), 20), rootfs_provider(&cli).describe(lang));
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Attach { session, cmd }) => {
@@ -404,7 +404,7 @@ fn doctor(lang: Lang) -> String {
         }
     };
     // Labels padded by terminal columns: Korean letters are two wide.
-    let line = |key: &str, value: &str| format!("{}{value}\n", pad(t(lang, key), 20));
+    let line = |key: &str, value: &str| format!("{}{value}\n", pad(&format!("{} ", t(lang, key)), 20));
     let mut o = String::new();
     let sudo = if host::is_root() { "" } else { t(lang, "doctor_run_sudo") };
     o.push_str(&line("doctor_root", &format!("{}{sudo}", yes_no(host::is_root()))));
