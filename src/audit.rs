@@ -124,16 +124,16 @@ impl HostAudit {
 }
 
 /// Print a loud warning if the host changed; true if it did.
-pub fn warn_if_changed(before: &HostAudit, after: &HostAudit, what: &str) -> bool {
+pub fn warn_if_changed(before: &HostAudit, after: &HostAudit, what: &str, lang: crate::lesson::Lang) -> bool {
     let diff = before.differences(after);
     if diff.is_empty() {
         return false;
     }
     use colored::Colorize;
-    eprintln!("{}", format!("nsdojo: WARNING: the host changed during {what}:").red().bold());
+    eprintln!("{}", crate::i18n::tf(lang, "audit_warning", &[&what]).red().bold());
     for d in &diff {
         eprintln!("  {}", d.red());
     }
-    eprintln!("{}", "  (other programs may have done this; `nsdojo cleanup` removes what nsdojo left)".dimmed());
+    eprintln!("{}", crate::i18n::t(lang, "audit_others").dimmed());
     true
 }

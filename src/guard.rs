@@ -247,6 +247,18 @@ impl Record {
     }
 }
 
+/// One thing `Record::clean` removed ("empty dir /x"), as a line in `lang`.
+pub fn removed_line(lang: crate::lesson::Lang, done: &str) -> String {
+    use crate::i18n::tf;
+    let what = match (done.strip_prefix("empty dir "), done.strip_prefix("dir ")) {
+        (Some(p), _) => tf(lang, "removed_empty_dir", &[&p]),
+        (None, Some(p)) => tf(lang, "removed_dir", &[&p]),
+        // netns and cgroup are names in both languages.
+        (None, None) => done.to_string(),
+    };
+    tf(lang, "removed", &[&what])
+}
+
 /// Add to a session's record on disk (the record file is the source of truth,
 /// so the watchdog and `nsdojo cleanup` see everything added so far).
 pub fn record_add(id: &str, change: impl FnOnce(&mut Record)) -> std::io::Result<()> {

@@ -17,16 +17,17 @@ pub fn root_propagation() -> String {
 }
 
 /// A one-line description of the cgroup layout from the mount table.
-pub fn cgroup_layout() -> String {
+pub fn cgroup_layout(lang: crate::lesson::Lang) -> String {
+    use crate::i18n::{t, tf};
     let m = mountinfo::parse(&fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
     let v1: Vec<&str> =
         m.iter().filter(|e| e.fstype == "cgroup").filter_map(|e| e.mount_point.rsplit('/').next()).collect();
     let v2 = m.iter().find(|e| e.fstype == "cgroup2");
     match (v1.is_empty(), v2) {
-        (true, Some(e)) => format!("cgroup v2 at {}", e.mount_point),
-        (false, Some(e)) => format!("hybrid: cgroup v1 ({}) + cgroup2 at {}", v1.join(","), e.mount_point),
-        (false, None) => format!("cgroup v1 ({})", v1.join(",")),
-        (true, None) => "no cgroup filesystem mounted".into(),
+        (true, Some(e)) => tf(lang, "cgroup_v2", &[&e.mount_point]),
+        (false, Some(e)) => tf(lang, "cgroup_hybrid", &[&v1.join(","), &e.mount_point]),
+        (false, None) => tf(lang, "cgroup_v1", &[&v1.join(",")]),
+        (true, None) => t(lang, "cgroup_none").into(),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod cgroup;
 pub mod guard;
 pub mod host;
+pub mod i18n;
 pub mod lab;
 pub mod lesson;
 pub mod observe;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use colored::Colorize;
 
+use nsdojo::i18n::{did_you_mean, io_error, pad, t, tf};
 use nsdojo::lesson::{self, Lang, Lesson};
 use nsdojo::render::{self, Style};
 use nsdojo::{guard, host, lab, repl};
@@ -102,18 +103,35 @@ fn main() -> ExitCode {
     if cli.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         colored::control::set_override(false);
     }
+    // An unknown --lang is itself an error, told in the environment's language.
+    let lang = cli.lang.as_deref().and_then(Lang::parse).unwrap_or_else(Lang::from_env);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("nsdojo: {e:#}");
+            eprintln!("nsdojo: {}", localized(&e, lang));
             ExitCode::from(EXIT_USAGE)
         }
     }
 }
 
+/// An error in `lang`: the library's errors know their Korean; the rest is already in `lang`.
+fn localized(e: &anyhow::Error, lang: Lang) -> String {
+    if let Some(e) = e.downcast_ref::<nsdojo::sandbox::attach::AttachError>() {
+        e.localized(lang)
+    } else if let Some(e) = e.downcast_ref::<lab::LabError>() {
+        e.localized(lang)
+    } else if let Some(e) = e.downcast_ref::<nsdojo::rootfs::RootfsError>() {
+        e.localized(lang)
+    } else if let Some(e) = e.downcast_ref::<std::io::Error>() {
+        io_error(lang, e)
+    } else {
+        format!("{e:#}")
+    }
+}
+
 fn lang_of(cli: &Cli) -> anyhow::Result<Lang> {
     match &cli.lang {
-        Some(l) => Lang::parse(l).ok_or_else(|| anyhow::anyhow!("unknown language `{l}`: use en or ko")),
+        Some(l) => Lang::parse(l).ok_or_else(|| anyhow::anyhow!(tf(Lang::from_env(), "unknown_language_cli", &[l]))),
         None => Ok(Lang::from_env()),
     }
 }
@@ -147,24 +165,16 @@ pub fn rootfs_for(lesson: &Lesson, provider: &mut nsdojo::rootfs::Provider) -> a
     Ok(Some(provider.path()?))
 }
 
-fn need_root() -> anyhow::Result<()> {
+fn need_root(lang: Lang) -> anyhow::Result<()> {
     if !host::is_root() {
-        anyhow::bail!(
-            "the lab creates namespaces and mounts, which needs root: run `sudo nsdojo` (`nsdojo doctor` tells more)"
-        );
+        anyhow::bail!(t(lang, "need_root"));
     }
     Ok(())
 }
 
-fn banner() -> String {
-    format!(
-        "{} {} — containers without Docker\nhost: {} · {} · / is {}",
-        "nsdojo".bold().cyan(),
-        env!("CARGO_PKG_VERSION"),
-        host::kernel(),
-        host::cgroup_layout(),
-        host::root_propagation()
-    )
+fn banner(lang: Lang) -> String {
+    let facts = tf(lang, "banner_host", &[&host::kernel(), &host::cgroup_layout(lang), &host::root_propagation()]);
+    format!("{} {} — {}\n{facts}", "nsdojo".bold().cyan(), env!("CARGO_PKG_VERSION"), t(lang, "tagline"))
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -172,7 +182,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(d) = &cli.rootfs {
         // A lesson works on a copy of its rootfs: / would mean copying the whole host.
         if std::fs::canonicalize(d).is_ok_and(|c| c == std::path::Path::new("/")) {
-            anyhow::bail!("--rootfs {}: the host's own root is not a rootfs (lessons copy it)", d.display());
+            anyhow::bail!(tf(lang, "rootfs_is_host_root", &[&d.display()]));
         }
     }
     let style = Style::detect(lang);
@@ -181,11 +191,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", render::lesson_list(&style, &load_lessons(&cli)?, None));
             Ok(ExitCode::SUCCESS)
         }
-        Some(Cmd::Check { paths, mutate: false }) => check(paths),
+        Some(Cmd::Check { paths, mutate: false }) => check(lang, paths),
         Some(Cmd::Check { paths, mutate: true }) => {
             let ids: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-            let chosen = choose(&load_lessons(&cli)?, &ids, ids.is_empty())?;
-            need_root()?;
+            let chosen = choose(lang, &load_lessons(&cli)?, &ids, ids.is_empty())?;
+            need_root(lang)?;
             guard::install_signal_handlers();
             let mut session = guard::Session::start()?;
             let result = mutate(&style, &mut session, chosen, &mut rootfs_provider(&cli));
@@ -193,14 +203,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             result
         }
         Some(Cmd::Doctor) => {
-            print!("{}", doctor());
-            println!("rootfs:             {}", rootfs_provider(&cli).describe());
+            print!("{}", doctor(lang));
+            println!("{}{}", pad(&format!("{} ", t(lang, "doctor_rootfs")), 20), rootfs_provider(&cli).describe(lang));
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Attach { session, cmd }) => {
-            need_root()?;
+            need_root(lang)?;
             let (_, pid) = nsdojo::sandbox::attach::find_target(session.as_deref())?;
-            let code = nsdojo::sandbox::attach::attach(pid, cmd)?;
+            let code = nsdojo::sandbox::attach::attach(lang, pid, cmd)?;
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
         Some(Cmd::Ns { pid }) => {
@@ -208,7 +218,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // Only the namespace links: what lsns -p shows.
             let facts = nsdojo::observe::ProcFacts::read_some(pid, &nsdojo::observe::Needs::default());
             if facts.ns.is_empty() {
-                anyhow::bail!("no process {pid} (or no permission to read /proc/{pid}/ns)");
+                anyhow::bail!(tf(lang, "no_process", &[&pid]));
             }
             println!("{:>12} {:<7} PID", "NS", "TYPE");
             for (ns, ino) in &facts.ns {
@@ -217,7 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Bench { what, n }) => {
-            need_root()?;
+            need_root(lang)?;
             let mut session = guard::Session::start()?;
             let out = match what.as_str() {
                 "step" => nsdojo::bench::step(*n, &mut session),
@@ -229,13 +239,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Cleanup) => {
-            need_root()?;
+            need_root(lang)?;
             let done = guard::cleanup_dead();
             if done.is_empty() {
-                println!("nothing to clean up");
+                println!("{}", t(lang, "cleanup_nothing"));
             }
             for d in done {
-                println!("removed {d}");
+                println!("{}", guard::removed_line(lang, &d));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -247,15 +257,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let chosen = match picked {
                 Some(p) if !p.is_empty() => p,
-                _ => choose(&load_lessons(&cli)?, ids, *all)?,
+                _ => choose(lang, &load_lessons(&cli)?, ids, *all)?,
             };
-            need_root()?;
+            need_root(lang)?;
             guard::install_signal_handlers();
             let mut session = guard::Session::start()?;
             let mut transcript = match record {
                 Some(f) => Some(
                     nsdojo::render::transcript::Transcript::create(f)
-                        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", f.display()))?,
+                        .map_err(|e| anyhow::anyhow!(tf(lang, "cannot_write", &[&f.display(), &io_error(lang, &e)])))?,
                 ),
                 None => None,
             };
@@ -263,18 +273,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let failed = run_lessons(&style, &mut session, chosen, transcript.as_mut(), &mut provider)?;
             session.finish();
             if failed > 0 && *check {
-                eprintln!("nsdojo: {failed} step(s) failed their checks");
+                eprintln!("nsdojo: {}", tf(lang, "steps_failed", &[&failed]));
                 return Ok(ExitCode::from(1));
             }
             Ok(ExitCode::SUCCESS)
         }
         None => {
             let lessons = load_lessons(&cli)?;
-            need_root()?;
+            need_root(lang)?;
             guard::install_signal_handlers();
             let session = guard::Session::start()?;
             let mut provider = rootfs_provider(&cli);
-            let banner = format!("{}\nrootfs: {}", banner(), provider.describe());
+            let banner = format!("{}\n{}", banner(lang), tf(lang, "rootfs_line", &[&provider.describe(lang)]));
             let mut r = repl::Repl::new(lessons, session, style, provider);
             r.run(&banner)?;
             r.session.finish();
@@ -283,20 +293,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn choose(all: &[Lesson], keys: &[String], every: bool) -> anyhow::Result<Vec<Lesson>> {
+fn choose(lang: Lang, all: &[Lesson], keys: &[String], every: bool) -> anyhow::Result<Vec<Lesson>> {
     if every {
         return Ok(all.to_vec());
     }
     if keys.is_empty() {
-        anyhow::bail!("name the lessons to run (ids or numbers), or --all");
+        anyhow::bail!(t(lang, "name_lessons"));
     }
     keys.iter()
         .map(|k| {
             lesson::find(all, k).map(|(_, l)| l.clone()).ok_or_else(|| {
                 let ids: Vec<&str> = all.iter().map(|l| l.id.as_str()).collect();
-                let hint =
-                    nsdojo::suggest::nearest(k, &ids).map(|s| format!(": did you mean `{s}`?")).unwrap_or_default();
-                anyhow::anyhow!("no lesson `{k}`{hint} (`nsdojo list` shows them)")
+                let hint = did_you_mean(lang, nsdojo::suggest::nearest(k, &ids));
+                anyhow::anyhow!(tf(lang, "no_such_lesson_cli", &[k, &hint]))
             })
         })
         .collect()
@@ -310,33 +319,35 @@ fn mutate(
     provider: &mut nsdojo::rootfs::Provider,
 ) -> anyhow::Result<ExitCode> {
     use nsdojo::lab::mutate::{self, MutantVerdict, Score};
-    let ko = style.lang == Lang::Ko;
+    let lang = style.lang;
     let mut all = Vec::new();
     for l in lessons {
         let audit = nsdojo::audit::HostAudit::now();
         let rootfs = rootfs_for(&l, provider)?;
         let mut print = |m: &mutate::Mutant| {
             let at = format!("{} {}.{}", m.lesson, m.step + 1, m.action + 1);
+            // Padded before it is coloured: escape codes have no width.
+            let word = |key: &str| pad(t(lang, key), 9);
             let (word, why) = match &m.verdict {
-                MutantVerdict::Killed(by) => ("killed".green(), format!("✘ {}", by[0])),
-                MutantVerdict::Survived(None) => (
-                    "survived".red().bold(),
-                    if ko { "이 단계의 검사가 모두 통과" } else { "every check of the step still holds" }.into(),
-                ),
+                MutantVerdict::Killed(by) => (word("mut_killed").green(), format!("✘ {}", by[0])),
+                MutantVerdict::Survived(None) => (word("mut_survived").red().bold(), t(lang, "mut_holds").into()),
                 MutantVerdict::Survived(Some(stop)) => {
-                    ("survived".red().bold(), format!("{stop}; every check still holds"))
+                    (word("mut_survived").red().bold(), tf(lang, "mut_stopped_holds", &[stop]))
                 }
-                MutantVerdict::Waived(why) => ("waived".yellow(), why.clone()),
-                MutantVerdict::Broken(why) => ("broken".red().bold(), why.clone()),
+                MutantVerdict::Waived(why) => (word("mut_waived").yellow(), why.clone()),
+                MutantVerdict::Broken(step) => {
+                    (word("mut_broken").red().bold(), tf(lang, "mut_broken_step", &[&(step + 1)]))
+                }
             };
-            println!("{word:<9} {at:<16} {:<34} {}", m.src, why.dimmed());
+            println!("{word} {at:<16} {:<34} {}", m.src, why.dimmed());
         };
         all.extend(mutate::run_lesson(&l, session, rootfs, &mut print)?);
         let id = session.id().to_string();
         nsdojo::audit::warn_if_changed(
             &audit.only_session(&id),
             &nsdojo::audit::HostAudit::now().only_session(&id),
-            &format!("mutants of {}", l.id),
+            &tf(lang, "mut_audit", &[&l.id]),
+            lang,
         );
     }
     let s = Score::of(&all);
@@ -347,16 +358,10 @@ fn mutate(
             _ => None,
         })
         .collect();
-    println!(
-        "mutation score: {}/{} killed ({:.1}%), {} survived, {} broken, {} waived{}",
-        s.killed,
-        s.killed + s.survived + s.broken,
-        s.percent(),
-        s.survived,
-        s.broken,
-        s.waived,
-        if waived.is_empty() { String::new() } else { format!(" ({})", waived.join(", ")) }
-    );
+    let waived = if waived.is_empty() { String::new() } else { format!(" ({})", waived.join(", ")) };
+    let percent = format!("{:.1}", s.percent());
+    let judged = s.killed + s.survived + s.broken;
+    println!("{}", tf(lang, "mut_score", &[&s.killed, &judged, &percent, &s.survived, &s.broken, &s.waived, &waived]));
     Ok(if s.all_killed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
@@ -369,15 +374,17 @@ fn run_lessons(
     provider: &mut nsdojo::rootfs::Provider,
 ) -> anyhow::Result<usize> {
     let mut failed = 0;
+    let lang = style.lang;
     for l in lessons {
         println!("\n{}", l.title.get(style.lang).bold().cyan());
         let audit = nsdojo::audit::HostAudit::now();
-        let what = format!("lesson {}", l.id);
+        let what = tf(lang, "audit_lesson", &[&l.id]);
         let rootfs = rootfs_for(&l, provider)?;
         if rootfs.is_some() {
-            println!("rootfs: {}", provider.describe());
+            println!("{}", tf(lang, "rootfs_line", &[&provider.describe(lang)]));
         }
         let mut lab = lab::Lab::new(l, session, rootfs)?;
+        lab.lang = lang;
         // The meter redraws one line; only on a terminal.
         lab.live = std::io::IsTerminal::is_terminal(&std::io::stdout());
         for i in 0..lab.lesson.steps.len() {
@@ -392,7 +399,7 @@ fn run_lessons(
             }
             if !report.passed() {
                 failed += 1;
-                eprintln!("nsdojo: {} step {} failed", lab.lesson.id, i + 1);
+                eprintln!("nsdojo: {}", tf(lang, "step_failed", &[&lab.lesson.id, &(i + 1)]));
             }
         }
         let work = lab.work_dir().to_path_buf();
@@ -403,6 +410,7 @@ fn run_lessons(
             &audit.only_session(&id),
             &nsdojo::audit::HostAudit::now().only_session(&id),
             &what,
+            lang,
         ) {
             failed += 1;
         }
@@ -410,10 +418,10 @@ fn run_lessons(
     Ok(failed)
 }
 
-fn check(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
+fn check(lang: Lang, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
     if paths.is_empty() {
         let n = lesson::builtin().len();
-        println!("{n} built-in lessons are valid");
+        println!("{}", tf(lang, "builtin_valid", &[&n]));
         return Ok(ExitCode::SUCCESS);
     }
     let mut bad = 0;
@@ -441,7 +449,7 @@ fn check(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
                         eprintln!("{e}");
                     }
                     None => {
-                        println!("{}: ok ({}, {} steps)", f.display(), l.id, l.steps.len());
+                        println!("{}", tf(lang, "lesson_file_ok", &[&f.display(), &l.id, &l.steps.len()]));
                         good.push(l);
                     }
                 },
@@ -455,38 +463,37 @@ fn check(paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
     Ok(if bad > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-fn doctor() -> String {
+fn doctor(lang: Lang) -> String {
     let yes_no = |b: bool| {
         if b {
-            "yes".green().to_string()
+            t(lang, "doctor_yes").green().to_string()
         } else {
-            "no".red().to_string()
+            t(lang, "doctor_no").red().to_string()
         }
     };
+    // Labels padded by terminal columns: Korean letters are two wide.
+    let line = |key: &str, value: &str| format!("{}{value}\n", pad(&format!("{} ", t(lang, key)), 20));
     let mut o = String::new();
-    o.push_str(&format!(
-        "root:               {}{}\n",
-        yes_no(host::is_root()),
-        if host::is_root() { "" } else { "  → run with sudo" }
-    ));
-    o.push_str(&format!("kernel:             {}\n", host::kernel()));
-    o.push_str(&format!("cgroups:            {}\n", host::cgroup_layout()));
-    o.push_str(&format!("/ propagation:      {}\n", host::root_propagation()));
+    let sudo = if host::is_root() { "" } else { t(lang, "doctor_run_sudo") };
+    o.push_str(&line("doctor_root", &format!("{}{sudo}", yes_no(host::is_root()))));
+    o.push_str(&line("doctor_kernel", &host::kernel()));
+    o.push_str(&line("doctor_cgroups", &host::cgroup_layout(lang)));
+    o.push_str(&line("doctor_propagation", &host::root_propagation()));
     let userns = std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
         .unwrap_or(0)
         > 0;
-    o.push_str(&format!("user namespaces:    {}\n", yes_no(userns)));
+    o.push_str(&line("doctor_userns", &yes_no(userns)));
     for (tool, why) in [
-        ("busybox", "apt-get install busybox-static (small static rootfs)"),
-        ("stress", "apt-get install stress (optional CPU burner)"),
-        ("ip", "apt-get install iproute2"),
-        ("nsenter", "apt-get install util-linux"),
+        ("busybox", "doctor_busybox"),
+        ("stress", "doctor_stress"),
+        ("ip", "doctor_iproute"),
+        ("nsenter", "doctor_utillinux"),
     ] {
         match host::which(tool) {
             Some(p) => o.push_str(&format!("{tool:<20}{}\n", p.display())),
-            None => o.push_str(&format!("{tool:<20}{}  → {why}\n", "not found".yellow())),
+            None => o.push_str(&format!("{tool:<20}{}  → {}\n", t(lang, "doctor_not_found").yellow(), t(lang, why))),
         }
     }
     o

@@ -138,13 +138,13 @@ impl Progress {
     }
 
     /// "23/61 steps" and a line per lesson.
-    pub fn summary(&self, lessons: &[Lesson]) -> String {
+    pub fn summary(&self, lang: crate::lesson::Lang, lessons: &[Lesson]) -> String {
         let total: usize = lessons.iter().map(|l| l.steps.len()).sum();
         let done: usize = lessons
             .iter()
             .map(|l| self.done.get(&l.id).map_or(0, |d| d.iter().filter(|n| **n <= l.steps.len()).count()))
             .sum();
-        let mut o = format!("{done}/{total} steps\n");
+        let mut o = crate::i18n::tf(lang, "progress_total", &[&done, &total]) + "\n";
         for l in lessons {
             let n = self.done.get(&l.id).map_or(0, Vec::len).min(l.steps.len());
             let mark = if n == l.steps.len() {
@@ -175,7 +175,9 @@ mod tests {
         p.mark("mnt", 2);
         assert_eq!(p.resume_at(mnt), 2);
         assert_eq!(p.current.as_deref(), Some("mnt"));
-        assert!(p.summary(&lessons).starts_with("2/"), "{}", p.summary(&lessons));
-        assert!(p.summary(&lessons).contains("mnt            2/4"));
+        let en = p.summary(crate::lesson::Lang::En, &lessons);
+        assert!(en.starts_with("2/"), "{en}");
+        assert!(en.contains("mnt            2/4"));
+        assert!(p.summary(crate::lesson::Lang::Ko, &lessons).contains("단계 완료"));
     }
 }

@@ -145,10 +145,14 @@ pub fn repl_command(bytes: &[u8]) -> Result<(), String> {
             return Err(format!("{line:?}: argument {s:?} is empty or untrimmed"));
         }
         Ok(_) => {}
-        Err(m) => {
-            one_line("repl", m)?;
-            if m.chars().count() > 200 {
-                return Err(format!("{line:?}: error message of {} characters", m.chars().count()));
+        Err(e) => {
+            // The message is one line in either language.
+            for lang in [nsdojo::lesson::Lang::En, nsdojo::lesson::Lang::Ko] {
+                let m = e.localized(lang);
+                one_line("repl", &m)?;
+                if m.chars().count() > 200 {
+                    return Err(format!("{line:?}: error message of {} characters", m.chars().count()));
+                }
             }
         }
     }

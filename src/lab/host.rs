@@ -249,14 +249,15 @@ impl Lab {
             };
             let sample = MeterSample { at_ms: start.elapsed().as_millis() as u64, ..sample };
             if self.live {
-                print!("\r{}", crate::render::meter_line(pid, &sample));
+                print!("\r{}", crate::render::meter_line(self.lang, pid, &sample));
                 use std::io::Write;
                 let _ = std::io::stdout().flush();
             }
             out.meter.push(sample);
         }
         let avg = super::facts::average(&out.meter);
-        let text = format!("PID {pid}: average {avg:.1}% CPU over {secs} s ({} samples)\n", out.meter.len());
+        let avg = format!("{avg:.1}");
+        let text = crate::i18n::tf(self.lang, "meter_average", &[&pid, &avg, &secs, &out.meter.len()]) + "\n";
         out.output = Some(crate::sandbox::ShellOutput { stdout: text, ..Default::default() });
         Ok(())
     }

@@ -80,6 +80,20 @@ pub enum LabError {
     Rootfs(String),
 }
 
+impl LabError {
+    /// The message in the session's language (Display stays English, for logs and scripts).
+    pub fn localized(&self, lang: crate::lesson::Lang) -> String {
+        use crate::i18n::{io_error, machine_text, t, tf};
+        match self {
+            LabError::Sandbox(e) => e.localized(lang),
+            LabError::Work { path, source } => tf(lang, "err_work", &[path, &io_error(lang, source)]),
+            LabError::NoStep(n) => tf(lang, "err_no_step", &[n]),
+            LabError::NoRootfs => t(lang, "err_no_rootfs").to_string(),
+            LabError::Rootfs(e) => tf(lang, "err_rootfs_copy", &[&machine_text(lang, e)]),
+        }
+    }
+}
+
 /// One lesson in progress: its sandbox, its work directory, where we are.
 pub struct Lab {
     pub lesson: Lesson,
@@ -98,6 +112,8 @@ pub struct Lab {
     rootfs_src: Option<PathBuf>,
     /// Named network namespaces recorded for this lesson (removed on reset and at the end).
     netns: std::cell::RefCell<Vec<PathBuf>>,
+    /// The language of what the lab prints itself (the meter, a failed reset).
+    pub lang: crate::lesson::Lang,
 }
 
 impl Lab {
@@ -126,6 +142,7 @@ impl Lab {
             live: false,
             rootfs_src: None,
             netns: std::cell::RefCell::new(Vec::new()),
+            lang: crate::lesson::Lang::default(),
         };
         if lab.lesson.rootfs {
             lab.rootfs_src = Some(rootfs.ok_or(LabError::NoRootfs)?);
@@ -199,7 +216,7 @@ impl Lab {
             }
         }
         if let Err(e) = self.copy_rootfs() {
-            eprintln!("nsdojo: {e}");
+            eprintln!("nsdojo: {}", e.localized(self.lang));
         }
     }
 

@@ -34,8 +34,8 @@ pub enum MutantVerdict {
     Survived(Option<String>),
     /// The lesson waives this mutant, for this reason.
     Waived(String),
-    /// An earlier step failed on its own: the mutant says nothing.
-    Broken(String),
+    /// An earlier step (0-based) failed on its own: the mutant says nothing.
+    Broken(usize),
 }
 
 /// Only observes: running it or not changes nothing a check could see.
@@ -90,7 +90,7 @@ fn run_one(lab: &mut Lab, step: usize, action: usize) -> Result<MutantVerdict, L
     for i in 0..step {
         let r = lab.run_step(i)?;
         if !r.passed() {
-            return Ok(MutantVerdict::Broken(format!("step {} fails without any mutation", i + 1)));
+            return Ok(MutantVerdict::Broken(i));
         }
     }
     let r = lab.run_step_without(step, Some(action))?;

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use colored::Colorize;
 use comfy_table::{presets, Cell, ContentArrangement, Table};
 
+use crate::i18n::{machine_text, t, tf};
 use crate::lab::StepReport;
 use crate::lesson::{Lang, Lesson, Ns};
 
@@ -37,27 +38,9 @@ fn tty_width() -> Option<u16> {
     }
 }
 
-/// UI labels: (key, English, Korean).
-const LABELS: &[(&str, &str, &str)] = &[
-    ("lab", "lab command", "실습 명령"),
-    ("syscalls", "system calls nsdojo made", "nsdojo가 호출한 시스템 콜"),
-    ("sandbox", "terminal #1 (sandbox)", "터미널 #1 (샌드박스)"),
-    ("host", "terminal #2 (host)", "터미널 #2 (호스트)"),
-    ("checks", "checks", "확인"),
-    (
-        "verify",
-        "terminal #2 — see it yourself from a second terminal",
-        "터미널 #2 — 두 번째 터미널에서 직접 확인해 보세요",
-    ),
-    ("stopped", "step stopped", "단계가 중단되었습니다"),
-    ("hint", "hint", "힌트"),
-    ("changed", "changed by this step", "이번 단계에서 바뀜"),
-    ("enter", "enter terminal #1", "터미널 #1로 들어가기"),
-];
-
-/// A UI label in the chosen language.
+/// A UI label in the chosen language (the labels live in the message catalog).
 pub fn label(lang: Lang, key: &str) -> &'static str {
-    LABELS.iter().find(|(k, _, _)| *k == key).map_or("", |(_, en, ko)| if lang == Lang::Ko { ko } else { en })
+    crate::i18n::t(lang, key)
 }
 
 /// Wrap to the terminal width (Korean is double-width; textwrap knows).
@@ -126,6 +109,7 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
             let colored = if c.result.is_ok() { line.green() } else { line.red() };
             let _ = writeln!(o, "{colored}");
             if let Some(n) = &c.note {
+                let n = machine_text(style.lang, n);
                 let _ = writeln!(o, "{}", wrap(style, &format!("↳ {n}"), "      ").dimmed());
             }
         }
@@ -139,6 +123,7 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
         }
     }
     if let Some(why) = &r.aborted {
+        let why = machine_text(style.lang, why);
         let _ = writeln!(o, "  {} {}: {why}", "✘".red().bold(), label(style.lang, "stopped"));
     }
     for v in &st.show {
@@ -147,7 +132,7 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
             o.push_str(&cgroup_files(style, r));
             continue;
         }
-        let (title, rows) = views::rows(&v, &r.before, &r.after);
+        let (title, rows) = views::rows(style.lang, &v, &r.before, &r.after);
         if rows.is_empty() {
             continue;
         }
@@ -169,14 +154,15 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
             if c.verdict.passed {
                 let _ = writeln!(o, "{}", wrap(style, &format!("✔ {}", c.src), "  ").green());
             } else {
-                let why = format!("✘ {}   (left = {}, right = {})", c.src, c.verdict.left, c.verdict.right);
+                let values = tf(style.lang, "check_values", &[&c.verdict.left, &c.verdict.right]);
+                let why = format!("✘ {}   {values}", c.src);
                 let _ = writeln!(o, "{}", wrap(style, &why, "  ").red());
             }
         }
     }
     let changed = changed_ns(r);
     let cmds: Vec<String> =
-        st.show.iter().flat_map(|v| views::verify_commands(&expand(v), r.sandbox_pid, &changed)).collect();
+        st.show.iter().flat_map(|v| views::verify_commands(style.lang, &expand(v), r.sandbox_pid, &changed)).collect();
     let _ = writeln!(o, "\n{}", format!("{}:", label(style.lang, "verify")).dimmed());
     // -r -w: also its root and working directory (nsenter -a alone keeps the host's, which
     // matters in the chroot lessons); `sudo nsdojo attach` does the same.
@@ -194,7 +180,7 @@ const ALL_VIEWS: &[&str] = &["ns", "mounts /", "hostname", "ps", "net", "ids", "
 pub fn state(style: &Style, sides: &crate::lab::Sides, pid: i32) -> String {
     let mut o = String::new();
     for v in ALL_VIEWS {
-        let (title, rows) = views::rows(v, sides, sides);
+        let (title, rows) = views::rows(style.lang, v, sides, sides);
         let mut t = table(style, pid);
         for row in rows {
             t.add_row(vec![row.label, row.sandbox, row.host]);
@@ -208,8 +194,8 @@ pub fn state(style: &Style, sides: &crate::lab::Sides, pid: i32) -> String {
 pub fn diff(style: &Style, r: &StepReport) -> String {
     let mut o = String::new();
     for v in ALL_VIEWS {
-        let (title, rows) = views::rows(v, &r.before, &r.after);
-        let (_, old) = views::rows(v, &r.before, &r.before);
+        let (title, rows) = views::rows(style.lang, v, &r.before, &r.after);
+        let (_, old) = views::rows(style.lang, v, &r.before, &r.before);
         let was = |label: &str, host: bool| {
             old.iter().find(|x| x.label == label).map_or("—".to_string(), |x| {
                 if host {
@@ -241,7 +227,8 @@ pub fn diff(style: &Style, r: &StepReport) -> String {
         let _ = writeln!(o, "{}\n{t}", title.bold());
     }
     if o.is_empty() {
-        o.push_str("the last step changed nothing that nsdojo observes\n");
+        o.push_str(t(style.lang, "diff_nothing"));
+        o.push('\n');
     }
     o
 }
@@ -249,11 +236,12 @@ pub fn diff(style: &Style, r: &StepReport) -> String {
 /// The session cgroup's files, before and after the step (the "cgget" view).
 fn cgroup_files(style: &Style, r: &StepReport) -> String {
     let (before, after) = &r.cgroup_files;
-    let mut t = Table::new();
-    t.load_preset(presets::UTF8_FULL_CONDENSED)
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(style.width.saturating_sub(2))
-        .set_header(vec!["file", "before", "after"]);
+        .set_header(["cgfiles_file", "cgfiles_before", "cgfiles_after"].map(|k| t(style.lang, k)));
     let names: Vec<&String> = after.iter().map(|(n, _)| n).chain(before.iter().map(|(n, _)| n)).collect();
     let mut seen = Vec::new();
     for n in names {
@@ -266,39 +254,44 @@ fn cgroup_files(style: &Style, r: &StepReport) -> String {
         };
         let (b, a) = (get(before), get(after));
         let changed = b != a;
-        t.add_row(vec![n.clone(), b, mark(&a, changed)]);
+        table.add_row(vec![n.clone(), b, mark(&a, changed)]);
     }
     if seen.is_empty() {
-        return format!("\n{}\n", "cgroup files: no cgroup yet".dimmed());
+        return format!("\n{}\n", t(style.lang, "cgfiles_none").dimmed());
     }
-    format!("\n{}  {}\n{t}\n", "cgroup files (cat)".bold(), format!("(* = {})", label(style.lang, "changed")).dimmed())
+    let legend = format!("(* = {})", label(style.lang, "changed"));
+    format!("\n{}  {}\n{table}\n", t(style.lang, "cgfiles_title").bold(), legend.dimmed())
 }
 
 /// `compare CMD`: both outputs side by side, differing lines marked.
 pub fn compare(style: &Style, pid: i32, sandbox: &str, host: &str) -> String {
     let (a, b): (Vec<&str>, Vec<&str>) = (sandbox.lines().collect(), host.lines().collect());
-    let mut t = table(style, pid);
+    let mut out = table(style, pid);
     let mut differ = 0;
     for i in 0..a.len().max(b.len()) {
         let (x, y) = (a.get(i).copied().unwrap_or(""), b.get(i).copied().unwrap_or(""));
         let same = x == y;
         differ += usize::from(!same);
-        t.add_row(vec![format!("{}", i + 1), mark(x, !same), mark(y, !same)]);
+        out.add_row(vec![format!("{}", i + 1), mark(x, !same), mark(y, !same)]);
     }
-    let verdict = if differ == 0 { "same on both sides".to_string() } else { format!("{differ} line(s) differ (*)") };
-    format!("{t}\n{}\n", verdict.bold())
+    let verdict = if differ == 0 {
+        t(style.lang, "compare_same").to_string()
+    } else {
+        tf(style.lang, "compare_differ", &[&differ])
+    };
+    format!("{out}\n{}\n", verdict.bold())
 }
 
 /// One line of the live CPU meter, like a row of `top`.
-pub fn meter_line(pid: i32, s: &crate::sandbox::protocol::MeterSample) -> String {
+pub fn meter_line(lang: Lang, pid: i32, s: &crate::sandbox::protocol::MeterSample) -> String {
     let filled = ((s.percent / 100.0) * 30.0).round().clamp(0.0, 30.0) as usize;
     let bar = format!("{}{}", "█".repeat(filled), "░".repeat(30 - filled));
     let conf = match s.confined {
-        Some(true) => " in the cgroup",
-        Some(false) => " NOT in the cgroup",
+        Some(true) => t(lang, "meter_in"),
+        Some(false) => t(lang, "meter_not_in"),
         None => "",
     };
-    let thr = s.nr_throttled.map(|t| format!(" throttled {t}")).unwrap_or_default();
+    let thr = s.nr_throttled.map(|n| tf(lang, "meter_throttled", &[&n])).unwrap_or_default();
     format!("  {:>5.1}s  PID {pid}  {bar} {:>5.1}% CPU{conf}{thr}   ", s.at_ms as f64 / 1000.0, s.percent)
 }
 
@@ -309,11 +302,11 @@ pub fn lesson_list(style: &Style, lessons: &[Lesson], current: Option<&str>) -> 
         let cur = if Some(l.id.as_str()) == current { "▶" } else { " " };
         let _ = writeln!(
             o,
-            "{cur} {:>2}. {:<12} {} ({} steps)",
+            "{cur} {:>2}. {:<12} {} {}",
             i + 1,
             l.id.bold(),
             l.title.get(style.lang),
-            l.steps.len()
+            tf(style.lang, "list_steps", &[&l.steps.len()])
         );
     }
     o

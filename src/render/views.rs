@@ -1,7 +1,9 @@
 //! The tables a step can `show`: one row per fact, terminal #1 (sandbox)
 //! beside terminal #2 (host), and a cell marked when the step changed it.
 
+use crate::i18n::{t, tf};
 use crate::lab::Sides;
+use crate::lesson::Lang;
 use crate::lesson::Ns;
 use crate::observe::Snapshot;
 
@@ -39,13 +41,13 @@ fn list(items: &[String], max: usize) -> String {
 }
 
 /// Build the rows for one `show` entry (already `$VAR`-expanded).
-pub fn rows(view: &str, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
+pub fn rows(lang: Lang, view: &str, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
     let mut words = view.split_whitespace();
     let name = words.next().unwrap_or("");
     let arg = words.next();
     match name {
         "ns" => (
-            "namespaces (readlink /proc/PID/ns/*)".into(),
+            t(lang, "view_ns").into(),
             Ns::ALL
                 .iter()
                 .filter(|n| after.host.proc.ns.contains_key(n))
@@ -77,20 +79,24 @@ pub fn rows(view: &str, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
             }
             if rows.is_empty() {
                 rows.push(Row {
-                    label: arg.unwrap_or("(all)").into(),
-                    sandbox: "nothing mounted".into(),
+                    label: arg.unwrap_or(t(lang, "view_all")).into(),
+                    sandbox: t(lang, "view_nothing_mounted").into(),
                     sandbox_changed: false,
-                    host: "nothing mounted".into(),
+                    host: t(lang, "view_nothing_mounted").into(),
                     host_changed: false,
                 });
             }
-            (format!("mounts{} (/proc/PID/mountinfo)", arg.map(|a| format!(" under {a}")).unwrap_or_default()), rows)
+            let title = match arg {
+                Some(a) => tf(lang, "view_mounts_under", &[&a]),
+                None => t(lang, "view_mounts").to_string(),
+            };
+            (title, rows)
         }
         "hostname" => ("hostname".into(), vec![row("hostname", before, after, &|s| s.inside.hostname.clone())]),
         "ps" => (
-            "processes (ls /proc)".into(),
+            t(lang, "view_ps").into(),
             vec![
-                row("visible", before, after, &|s| match &s.inside.processes {
+                row(t(lang, "view_visible"), before, after, &|s| match &s.inside.processes {
                     Ok(p) => p.len().to_string(),
                     Err(e) => e.clone(),
                 }),
@@ -98,7 +104,7 @@ pub fn rows(view: &str, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
                     Ok(p) => list(&p.iter().map(|p| format!("{:<5} {}", p.pid, p.name)).collect::<Vec<_>>(), 8),
                     Err(e) => e.clone(),
                 }),
-                row("agent's PIDs (NSpid)", before, after, &|s| {
+                row(t(lang, "view_agent_pids"), before, after, &|s| {
                     s.proc.nspid.iter().map(i32::to_string).collect::<Vec<_>>().join(" → ")
                 }),
             ],
@@ -120,25 +126,22 @@ pub fn rows(view: &str, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
                 }),
                 Err(e) => e.clone(),
             };
-            (
-                "network interfaces (ip -br a)".into(),
-                names.iter().map(|n| row(n.clone(), before, after, &|s| cell(s, n))).collect(),
-            )
+            (t(lang, "view_net").into(), names.iter().map(|n| row(n.clone(), before, after, &|s| cell(s, n))).collect())
         }
         "ids" => (
-            "user and group ids".into(),
+            t(lang, "view_ids").into(),
             vec![
                 row("uid / gid", before, after, &|s| format!("{} / {}", s.inside.uid, s.inside.gid)),
                 row("uid_map", before, after, &|s| {
                     if s.proc.uid_map.is_empty() {
-                        "(empty)".into()
+                        t(lang, "view_empty").into()
                     } else {
                         s.proc.uid_map.clone()
                     }
                 }),
                 row("gid_map", before, after, &|s| {
                     if s.proc.gid_map.is_empty() {
-                        "(empty)".into()
+                        t(lang, "view_empty").into()
                     } else {
                         s.proc.gid_map.clone()
                     }
@@ -150,7 +153,7 @@ pub fn rows(view: &str, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
             let ctrls: Vec<String> =
                 after.host.proc.cgroup.iter().filter_map(|l| l.split(':').nth(1).map(str::to_string)).collect();
             (
-                "cgroups (/proc/PID/cgroup)".into(),
+                t(lang, "view_cgroup").into(),
                 ctrls
                     .iter()
                     .map(|c| {
@@ -164,15 +167,15 @@ pub fn rows(view: &str, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
             )
         }
         "ipc" => (
-            "SysV message queues (ipcs -q)".into(),
-            vec![row("queues", before, after, &|s| match &s.inside.msg_queues {
-                Ok(q) if q.is_empty() => "none".into(),
+            t(lang, "view_ipc").into(),
+            vec![row(t(lang, "view_queues"), before, after, &|s| match &s.inside.msg_queues {
+                Ok(q) if q.is_empty() => t(lang, "view_none").into(),
                 Ok(q) => q.join("\n"),
                 Err(e) => e.clone(),
             })],
         ),
         "root" => (
-            "root and working directory".into(),
+            t(lang, "view_root").into(),
             vec![
                 row("root (/proc/PID/root)", before, after, &|s| s.proc.root.clone()),
                 row("cwd (/proc/PID/cwd)", before, after, &|s| s.proc.cwd.clone()),
@@ -194,7 +197,7 @@ pub fn rows(view: &str, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
 }
 
 /// Commands a student can type in a second terminal to see the same facts.
-pub fn verify_commands(view: &str, pid: i32, changed_ns: &[Ns]) -> Vec<String> {
+pub fn verify_commands(lang: Lang, view: &str, pid: i32, changed_ns: &[Ns]) -> Vec<String> {
     let mut words = view.split_whitespace();
     let name = words.next().unwrap_or("");
     let arg = words.next().unwrap_or("");
@@ -204,7 +207,10 @@ pub fn verify_commands(view: &str, pid: i32, changed_ns: &[Ns]) -> Vec<String> {
             list.iter().map(|n| format!("readlink /proc/{pid}/ns/{}", n.name())).collect()
         }
         "mounts" if arg.is_empty() => vec![format!("findmnt -N {pid}")],
-        "mounts" => vec![format!("findmnt -N {pid} | grep {arg}"), format!("findmnt | grep {arg}   # the host's view")],
+        "mounts" => vec![
+            format!("findmnt -N {pid} | grep {arg}"),
+            format!("findmnt | grep {arg}   # {}", t(lang, "view_hosts_view")),
+        ],
         "hostname" => vec![format!("nsenter -t {pid} -u hostname")],
         "ps" => vec![format!("nsenter -t {pid} -p -m ps aux"), format!("grep NSpid /proc/{pid}/status")],
         "net" => vec![format!("nsenter -t {pid} -n ip -br a")],

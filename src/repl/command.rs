@@ -1,5 +1,7 @@
 //! The REPL's command grammar: one word, then arguments.
 
+use crate::i18n::tf;
+use crate::lesson::Lang;
 use crate::suggest;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +70,32 @@ pub fn names() -> Vec<&'static str> {
     COMMANDS.iter().map(|c| c.0).chain(ALIASES.iter().copied()).collect()
 }
 
-pub fn parse(line: &str) -> Result<Command, String> {
+/// A line the grammar refuses; shown as one line in the session's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    NoArguments(String),
+    NeedsCommand(String),
+    Unknown { shown: String, nearest: Option<&'static str> },
+}
+
+impl ParseError {
+    pub fn localized(&self, lang: Lang) -> String {
+        match self {
+            ParseError::NoArguments(w) => tf(lang, "no_args", &[w]),
+            ParseError::NeedsCommand(w) => tf(lang, "needs_command", &[w]),
+            ParseError::Unknown { shown, nearest: Some(s) } => tf(lang, "unknown_command_hint", &[shown, s]),
+            ParseError::Unknown { shown, nearest: None } => tf(lang, "unknown_command", &[shown]),
+        }
+    }
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.localized(Lang::En))
+    }
+}
+
+pub fn parse(line: &str) -> Result<Command, ParseError> {
     let line = line.trim();
     if line.is_empty() {
         return Ok(Command::Empty);
@@ -84,7 +111,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         if rest.is_empty() {
             Ok(c)
         } else {
-            Err(format!("`{word}` takes no arguments"))
+            Err(ParseError::NoArguments(word.to_string()))
         }
     };
     match word {
@@ -110,20 +137,15 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "lang" => Ok(Command::Lang((!rest.is_empty()).then(|| rest.to_string()))),
         other => {
             let shown: String = other.chars().take(40).collect();
-            Err(match suggest::nearest(other, &names()) {
-                Some(s) => {
-                    format!("unknown command `{shown}`: did you mean `{s}`? (`help` lists them)")
-                }
-                None => format!("unknown command `{shown}` (`help` lists the commands)"),
-            })
+            Err(ParseError::Unknown { shown, nearest: suggest::nearest(other, &names()) })
         }
     }
 }
 
-fn nonempty(s: &str, what: &str) -> Result<String, String> {
+fn nonempty(s: &str, what: &str) -> Result<String, ParseError> {
     let s = s.trim();
     if s.is_empty() {
-        Err(format!("`{what}` needs a command, e.g. `{what} ls /`"))
+        Err(ParseError::NeedsCommand(what.to_string()))
     } else {
         Ok(s.to_string())
     }
@@ -150,12 +172,13 @@ mod tests {
 
     #[test]
     fn mistakes_get_one_clear_line() {
-        let e = parse("nxt").unwrap_err();
+        let e = parse("nxt").unwrap_err().to_string();
         assert!(e.contains("did you mean `next`"), "{e}");
-        assert!(parse("next 3").unwrap_err().contains("takes no arguments"));
+        assert!(parse("nxt").unwrap_err().localized(Lang::Ko).contains("혹시 `next` 말인가요?"));
+        assert!(parse("next 3").unwrap_err().to_string().contains("takes no arguments"));
         assert!(parse("sh").is_err());
         assert!(parse("!").is_err());
-        let e = parse("\u{0}\u{1b}[A").unwrap_err();
+        let e = parse("\u{0}\u{1b}[A").unwrap_err().to_string();
         assert!(!e.contains('\n'));
     }
 }

@@ -14,6 +14,7 @@ use colored::Colorize;
 use rustyline::error::ReadlineError;
 
 use crate::guard::Session;
+use crate::i18n::{did_you_mean, io_error, t, tf};
 use crate::lab::{Lab, LabError, Sides};
 use crate::lesson::{self, Lang, Lesson};
 use crate::render::{self, Style};
@@ -66,34 +67,35 @@ impl Repl {
         println!("{banner}");
         self.offer_cleanup(&mut ed);
         println!("{}", render::lesson_list(&self.style, &self.lessons, None));
-        println!("{}", hello(self.style.lang).dimmed());
+        println!("{}", t(self.style.lang, "hello").dimmed());
         loop {
             match ed.readline(&self.prompt()) {
                 Ok(line) => {
                     if !line.trim().is_empty() {
                         let _ = ed.add_history_entry(line.as_str());
                     }
+                    let lang = self.style.lang;
                     if std::mem::take(&mut self.confirm_reset) {
                         if line.trim() == "yes" {
                             self.progress.clear();
-                            println!("progress forgotten");
+                            println!("{}", t(lang, "progress_forgotten"));
                         } else {
-                            println!("progress kept");
+                            println!("{}", t(lang, "progress_kept"));
                         }
                         continue;
                     }
                     match command::parse(&line) {
                         Ok(Command::Quit) => break,
                         Ok(cmd) => self.dispatch(cmd),
-                        Err(e) => eprintln!("{} {e}", "nsdojo:".red()),
+                        Err(e) => eprintln!("{} {}", "nsdojo:".red(), e.localized(lang)),
                     }
                 }
                 Err(ReadlineError::Interrupted) => {
-                    println!("{}", "(Ctrl-C: nothing to stop. `quit` or Ctrl-D leaves.)".dimmed());
+                    println!("{}", t(self.style.lang, "ctrl_c").dimmed());
                 }
                 Err(ReadlineError::Eof) => break,
                 Err(e) => {
-                    eprintln!("nsdojo: terminal error: {e}");
+                    eprintln!("nsdojo: {}", tf(self.style.lang, "terminal_error", &[&e]));
                     break;
                 }
             }
@@ -120,26 +122,24 @@ impl Repl {
         if dead.is_empty() {
             return;
         }
-        println!(
-            "{}",
-            format!("A killed nsdojo session left things on this host ({} session record(s)).", dead.len()).yellow()
-        );
-        let answer = ed.readline("Clean them up now? [Y/n] ").unwrap_or_default();
+        let lang = self.style.lang;
+        println!("{}", tf(lang, "cleanup_found", &[&dead.len()]).yellow());
+        let answer = ed.readline(t(lang, "cleanup_ask")).unwrap_or_default();
         if answer.trim().is_empty() || answer.trim().eq_ignore_ascii_case("y") {
             for r in dead {
                 for done in r.clean() {
-                    println!("removed {done}");
+                    println!("{}", crate::guard::removed_line(lang, &done));
                 }
             }
         } else {
-            println!("{}", "left as is: `sudo nsdojo cleanup` removes them later".dimmed());
+            println!("{}", t(lang, "cleanup_left").dimmed());
         }
     }
 
     fn leave_lesson(&mut self) {
         if let Some(lab) = self.lab.take() {
             let work = lab.work_dir().to_path_buf();
-            let what = format!("lesson {}", lab.lesson.id);
+            let what = tf(self.style.lang, "audit_lesson", &[&lab.lesson.id]);
             drop(lab);
             self.session.remove_dir(&work);
             if let Some(before) = self.audit.take() {
@@ -148,6 +148,7 @@ impl Repl {
                     &before.only_session(&id),
                     &crate::audit::HostAudit::now().only_session(&id),
                     &what,
+                    self.style.lang,
                 );
             }
         }
@@ -156,9 +157,9 @@ impl Repl {
     fn error(&mut self, e: LabError) {
         match e {
             LabError::Sandbox(SandboxError::Interrupted) => {
-                eprintln!("{}", "interrupted: the step was abandoned and the sandbox reset".yellow());
+                eprintln!("{}", t(self.style.lang, "interrupted").yellow());
             }
-            other => eprintln!("{} {other}", "nsdojo:".red()),
+            other => eprintln!("{} {}", "nsdojo:".red(), other.localized(self.style.lang)),
         }
         if let Some(lab) = &mut self.lab {
             lab.reset();
@@ -177,39 +178,46 @@ impl Repl {
                 )
             }
             Command::Lesson(None) => match (&self.lab, self.progress.current.clone()) {
-                (Some(l), _) => println!("{} — step {}/{}", l.lesson.title.get(lang), l.next, l.lesson.steps.len()),
+                (Some(l), _) => {
+                    println!("{}", tf(lang, "where", &[&l.lesson.title.get(lang), &l.next, &l.lesson.steps.len()]))
+                }
                 (None, Some(id)) => self.resume(&id),
-                (None, None) => println!("no lesson yet: `lessons` lists them, `lesson 1` starts the first"),
+                (None, None) => println!("{}", t(lang, "no_lesson_yet")),
             },
-            Command::Progress => print!("{}", self.progress.summary(&self.lessons)),
+            Command::Progress => print!("{}", self.progress.summary(lang, &self.lessons)),
             Command::ResetProgress => {
-                println!("forget every completed step? type `yes` to confirm");
+                println!("{}", t(lang, "progress_confirm"));
                 self.confirm_reset = true;
             }
             Command::Record(None) => match &self.transcript {
-                Some(t) => println!("recording to {}", t.path),
-                None => println!("not recording: `record FILE` starts"),
+                Some(r) => println!("{}", tf(lang, "recording_to", &[&r.path])),
+                None => println!("{}", t(lang, "not_recording_hint")),
             },
             Command::Record(Some(f)) if f == "off" => match self.transcript.take() {
-                Some(t) => println!("transcript written to {}", t.path),
-                None => println!("not recording"),
+                Some(r) => println!("{}", tf(lang, "transcript_written", &[&r.path])),
+                None => println!("{}", t(lang, "not_recording")),
             },
             Command::Record(Some(f)) => match crate::render::transcript::Transcript::create(std::path::Path::new(&f)) {
-                Ok(t) => {
-                    println!("recording every step to {f} (`record off` stops)");
-                    self.transcript = Some(t);
+                Ok(r) => {
+                    println!("{}", tf(lang, "recording_started", &[&f]));
+                    self.transcript = Some(r);
                 }
-                Err(e) => eprintln!("nsdojo: cannot write {f}: {e}"),
+                Err(e) => eprintln!("nsdojo: {}", tf(lang, "cannot_write", &[&f, &io_error(lang, &e)])),
             },
             Command::Lesson(Some(key)) => self.start(&key),
-            Command::Lang(None) => println!("language: {}", lang.code()),
+            Command::Lang(None) => println!("{}", tf(lang, "language", &[&lang.code()])),
             Command::Lang(Some(l)) => match Lang::parse(&l) {
-                Some(l) => self.style.lang = l,
-                None => eprintln!("nsdojo: unknown language `{l}` (en or ko)"),
+                Some(l) => {
+                    self.style.lang = l;
+                    if let Some(lab) = &mut self.lab {
+                        lab.lang = l;
+                    }
+                }
+                None => eprintln!("nsdojo: {}", tf(lang, "unknown_language", &[&l])),
             },
             Command::Host(cmd) => {
                 let (_, out) = crate::sandbox::shell::run(&cmd, crate::sandbox::shell::timeout());
-                print_output(&out);
+                print_output(lang, &out);
             }
             other => self.in_lesson(other),
         }
@@ -221,7 +229,7 @@ impl Repl {
         let Some(lab) = self.lab.as_mut() else { return };
         let at = self.progress.resume_at(&lab.lesson).min(lab.lesson.steps.len().saturating_sub(1));
         if at > 0 {
-            println!("{}", format!("resuming: replaying steps 1–{at} quietly…").dimmed());
+            println!("{}", tf(self.style.lang, "resuming", &[&at]).dimmed());
             if let Err(e) = lab.replay(at) {
                 self.error(e);
             }
@@ -231,8 +239,10 @@ impl Repl {
     fn start(&mut self, key: &str) {
         let Some((_, lesson)) = lesson::find(&self.lessons, key) else {
             let ids: Vec<&str> = self.lessons.iter().map(|l| l.id.as_str()).collect();
-            let hint = crate::suggest::nearest(key, &ids).map(|s| format!(": did you mean `{s}`?")).unwrap_or_default();
-            eprintln!("nsdojo: no lesson `{}`{hint} (`lessons` lists them)", key.chars().take(40).collect::<String>());
+            let lang = self.style.lang;
+            let hint = did_you_mean(lang, crate::suggest::nearest(key, &ids));
+            let shown: String = key.chars().take(40).collect();
+            eprintln!("nsdojo: {}", tf(lang, "no_such_lesson", &[&shown, &hint]));
             return;
         };
         let lesson = lesson.clone();
@@ -242,7 +252,7 @@ impl Repl {
             true => match self.rootfs.path() {
                 Ok(p) => Some(p),
                 Err(e) => {
-                    eprintln!("nsdojo: this lesson needs a root filesystem: {e}");
+                    eprintln!("nsdojo: {}", tf(self.style.lang, "needs_rootfs", &[&e.localized(self.style.lang)]));
                     return;
                 }
             },
@@ -252,20 +262,21 @@ impl Repl {
             Ok(mut lab) => {
                 lab.live = true;
                 let lang = self.style.lang;
+                lab.lang = lang;
                 println!("\n{}", lab.lesson.title.get(lang).bold().cyan());
                 if !lab.lesson.intro.is_empty() {
                     println!("{}", lab.lesson.intro.get(lang));
                 }
-                println!("{}", format!("({} steps: `next` runs step 1)", lab.lesson.steps.len()).dimmed());
+                println!("{}", tf(lang, "lesson_steps", &[&lab.lesson.steps.len()]).dimmed());
                 self.lab = Some(lab);
             }
-            Err(e) => eprintln!("nsdojo: {e}"),
+            Err(e) => eprintln!("nsdojo: {}", e.localized(self.style.lang)),
         }
     }
 
     fn in_lesson(&mut self, cmd: Command) {
         let Some(lab) = self.lab.as_mut() else {
-            eprintln!("nsdojo: no lesson yet: `lesson 1` starts the first (`lessons` lists them)");
+            eprintln!("nsdojo: {}", t(self.style.lang, "no_lesson_started"));
             return;
         };
         let lang = self.style.lang;
@@ -274,7 +285,7 @@ impl Repl {
             && lab.next < lab.lesson.steps.len() + usize::from(matches!(cmd, Command::Again));
         let result: Result<(), LabError> = match cmd {
             Command::Next if lab.next >= lab.lesson.steps.len() => {
-                println!("{}", "lesson complete ✔ — `lessons` for the next one, `reset` to start over".green());
+                println!("{}", t(lang, "lesson_done_reset").green());
                 Ok(())
             }
             Command::Next => lab.run_step(lab.next).map(|_| ()),
@@ -283,7 +294,7 @@ impl Repl {
                 let to = current.min(lab.next);
                 lab.replay(to).map(|_| {
                     let st = &lab.lesson.steps[to];
-                    println!("{} {}\n{}", "back before step".dimmed(), to + 1, st.text.get(lang));
+                    println!("{}\n{}", tf(lang, "back_before", &[&(to + 1)]).dimmed(), st.text.get(lang));
                 })
             }
             Command::Show => {
@@ -298,19 +309,19 @@ impl Repl {
                 let st = &lab.lesson.steps[if lab.next == 0 { 0 } else { current }];
                 match &st.hint {
                     Some(h) => println!("{}: {}", render::label(lang, "hint"), h.get(lang)),
-                    None => println!("no hint for this step"),
+                    None => println!("{}", t(lang, "no_hint")),
                 }
                 Ok(())
             }
             Command::Reset => {
                 lab.reset();
-                println!("sandbox reset; `next` starts again at step 1");
+                println!("{}", t(lang, "reset_done"));
                 Ok(())
             }
             Command::Diff => {
                 match &lab.last {
                     Some(r) => print!("{}", render::diff(&self.style, r)),
-                    None => println!("no step has run yet"),
+                    None => println!("{}", t(lang, "no_step_yet")),
                 }
                 Ok(())
             }
@@ -318,16 +329,16 @@ impl Repl {
                 false => lab.replay(0).map(|_| ()).and_then(|_| state(lab, &self.style)),
                 true => state(lab, &self.style),
             },
-            Command::Sh(c) => lab.sh(&c).map(|out| print_output(&out)),
+            Command::Sh(c) => lab.sh(&c).map(|out| print_output(lang, &out)),
             Command::Compare(c) => lab.sh(&c).map(|inside| {
                 let (_, outside) = crate::sandbox::shell::run(&c, crate::sandbox::shell::timeout());
                 let pid = lab.sandbox.as_ref().map_or(0, |s| s.pid());
                 print!("{}", render::compare(&self.style, pid, &inside.stdout, &outside.stdout));
             }),
             Command::Shell => lab.sandbox_pid().map(|pid| {
-                println!("{}", format!("a shell inside terminal #1 (PID {pid}); `exit` comes back").dimmed());
-                if let Err(e) = crate::sandbox::attach::attach(pid, &[]) {
-                    eprintln!("nsdojo: {e}");
+                println!("{}", tf(lang, "shell_enter", &[&pid]).dimmed());
+                if let Err(e) = crate::sandbox::attach::attach(lang, pid, &[]) {
+                    eprintln!("nsdojo: {}", e.localized(lang));
                 }
             }),
             _ => Ok(()),
@@ -341,6 +352,7 @@ impl Repl {
 
     fn print_last(&mut self) {
         let Some(lab) = self.lab.as_ref() else { return };
+        let lang = self.style.lang;
         if let Some(r) = &lab.last {
             let expand = |s: &str| lab.expand(s);
             print!("{}", render::step(&self.style, &lab.lesson, r, &expand));
@@ -352,9 +364,9 @@ impl Repl {
             }
             if lab.next >= lab.lesson.steps.len() {
                 if r.passed() {
-                    println!("{}", "lesson complete ✔ — `lessons` for the next one".green().bold());
+                    println!("{}", t(lang, "lesson_done").green().bold());
                 } else {
-                    println!("{}", "end of the lesson, but this step's checks failed: `again` re-runs it".yellow());
+                    println!("{}", t(lang, "lesson_end_failed").yellow());
                 }
             }
         }
@@ -367,20 +379,13 @@ fn state(lab: &mut Lab, style: &Style) -> Result<(), LabError> {
     Ok(())
 }
 
-fn print_output(out: &crate::sandbox::ShellOutput) {
+fn print_output(lang: Lang, out: &crate::sandbox::ShellOutput) {
     print!("{}", out.stdout);
     eprint!("{}", out.stderr);
     if out.timed_out {
-        eprintln!("nsdojo: the command was killed after {} s", crate::sandbox::shell::timeout().as_secs());
+        eprintln!("nsdojo: {}", tf(lang, "killed_after", &[&crate::sandbox::shell::timeout().as_secs()]));
     } else if out.status != 0 {
-        eprintln!("{}", format!("(exit status {})", out.status).dimmed());
-    }
-}
-
-fn hello(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Ko => "`lesson 1`로 시작하고, `next`로 한 단계씩 진행합니다. `help`로 명령 목록을 볼 수 있습니다.",
-        Lang::En => "Start with `lesson 1`, then `next` for each step. `help` lists the commands.",
+        eprintln!("{}", tf(lang, "exit_status", &[&out.status]).dimmed());
     }
 }
 

@@ -78,6 +78,23 @@ pub enum RootfsError {
 }
 
 impl RootfsError {
+    /// The message in the session's language (Display stays English); the rarer
+    /// failures, about ELF files and tarballs, stay English: they name files and formats.
+    pub fn localized(&self, lang: crate::lesson::Lang) -> String {
+        use crate::i18n::{io_error, tf};
+        match self {
+            RootfsError::DirMissing(p) => tf(lang, "rootfs_dir_missing", &[&p.display()]),
+            RootfsError::NotADirectory(p) => tf(lang, "rootfs_not_dir", &[&p.display()]),
+            RootfsError::NoShell(p) => tf(lang, "rootfs_no_shell", &[&p.display()]),
+            RootfsError::NoSpace { path } => tf(lang, "rootfs_no_space", &[&path.display()]),
+            RootfsError::NothingToBuildFrom { path_env } => tf(lang, "rootfs_nothing", &[path_env]),
+            RootfsError::Io { op, path, error } => {
+                tf(lang, "rootfs_io", &[op, &path.display(), &io_error(lang, error)])
+            }
+            other => other.to_string(),
+        }
+    }
+
     /// The common case: a syscall on `path` failed while doing `op`.
     pub(crate) fn io(op: &'static str, path: &Path, error: io::Error) -> Self {
         RootfsError::Io { op, path: path.to_path_buf(), error }

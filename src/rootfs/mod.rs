@@ -95,6 +95,24 @@ impl fmt::Display for Origin {
     }
 }
 
+impl Origin {
+    /// Display, in the session's language.
+    pub fn localized(&self, lang: crate::lesson::Lang) -> String {
+        use crate::i18n::tf;
+        match self {
+            Origin::Busybox(p) => tf(lang, "origin_busybox", &[&p.display()]),
+            Origin::HostBinaries(progs) => {
+                let names: Vec<_> = progs.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy()).collect();
+                let shown = names.iter().take(5).map(|n| n.as_ref()).collect::<Vec<_>>().join(", ");
+                let more = if names.len() > 5 { ", ..." } else { "" };
+                tf(lang, "origin_host", &[&names.len(), &format!("{shown}{more}")])
+            }
+            Origin::Dir(p) => tf(lang, "origin_dir", &[&p.display()]),
+            Origin::Tar(p) => tf(lang, "origin_tar", &[&p.display()]),
+        }
+    }
+}
+
 /// A rootfs ready to chroot or pivot_root into.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rootfs {

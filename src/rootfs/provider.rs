@@ -28,18 +28,17 @@ impl Provider {
     }
 
     /// One line for the banner and `doctor`.
-    pub fn describe(&mut self) -> String {
+    pub fn describe(&mut self, lang: crate::lesson::Lang) -> String {
+        use crate::i18n::{t, tf};
         match self.get() {
-            Ok(r) => format!(
-                "{} — {} files, {} KiB{}",
-                r.origin,
-                r.files,
-                r.bytes / 1024,
-                r.built_in
-                    .map(|d| format!(", built in {:.1} ms", d.as_secs_f64() * 1000.0))
-                    .unwrap_or_else(|| ", cached".into())
-            ),
-            Err(e) => format!("unavailable: {e}"),
+            Ok(r) => {
+                let how = match r.built_in {
+                    Some(d) => tf(lang, "rootfs_built_in", &[&format!("{:.1}", d.as_secs_f64() * 1000.0)]),
+                    None => t(lang, "rootfs_cached").to_string(),
+                };
+                tf(lang, "rootfs_describe", &[&r.origin.localized(lang), &r.files, &(r.bytes / 1024), &how])
+            }
+            Err(e) => tf(lang, "rootfs_unavailable", &[&e.localized(lang)]),
         }
     }
 }

@@ -32,6 +32,20 @@ pub enum AttachError {
     Sys(String),
 }
 
+impl AttachError {
+    /// The message in the session's language (Display stays English).
+    pub fn localized(&self, lang: crate::lesson::Lang) -> String {
+        use crate::i18n::{t, tf};
+        match self {
+            AttachError::NoSession => t(lang, "err_no_session").to_string(),
+            AttachError::Ambiguous(n, ids) => tf(lang, "err_ambiguous", &[n, ids]),
+            AttachError::NotFound(id) => tf(lang, "err_session_not_found", &[id]),
+            AttachError::Gone(pid) => tf(lang, "err_gone", &[pid]),
+            AttachError::Sys(e) => tf(lang, "err_attach", &[e]),
+        }
+    }
+}
+
 /// Find the target: the only live session with a sandbox, or the one named.
 pub fn find_target(session: Option<&str>) -> Result<(String, i32), AttachError> {
     let live: Vec<(String, i32)> = crate::guard::Record::load_all()
@@ -59,7 +73,7 @@ pub fn find_target(session: Option<&str>) -> Result<(String, i32), AttachError> 
 }
 
 /// Run `cmd` (or an interactive shell) inside the sandbox; returns its exit code.
-pub fn attach(pid: i32, cmd: &[String]) -> Result<i32, AttachError> {
+pub fn attach(lang: crate::lesson::Lang, pid: i32, cmd: &[String]) -> Result<i32, AttachError> {
     let sys = |what: &str, e: &dyn std::fmt::Display| AttachError::Sys(format!("{what}: {e}"));
     // Open everything before joining anything.
     let mine = crate::observe::ProcFacts::read(std::process::id() as i32).ns;
@@ -107,13 +121,14 @@ pub fn attach(pid: i32, cmd: &[String]) -> Result<i32, AttachError> {
                     ForkResult::Parent { child } => Ok(wait_code(child).unwrap_or(1)),
                     ForkResult::Child => {
                         let e = execvp(&argv[0], &argv).unwrap_err();
-                        eprintln!("nsdojo attach: cannot run {:?}: {}", argv[0], e.desc());
+                        let what = format!("{:?}", argv[0]);
+                        eprintln!("nsdojo attach: {}", crate::i18n::tf(lang, "err_cannot_run", &[&what, &e.desc()]));
                         Ok(127)
                     }
                 }
             })();
             let code = code.unwrap_or_else(|e| {
-                eprintln!("nsdojo attach: {e}");
+                eprintln!("nsdojo attach: {}", AttachError::Sys(e).localized(lang));
                 1
             });
             // SAFETY: _exit in a forked child.

@@ -49,6 +49,21 @@ pub struct Sandbox {
     stream: UnixStream,
 }
 
+impl SandboxError {
+    /// The message in the session's language (Display stays English).
+    pub fn localized(&self, lang: crate::lesson::Lang) -> String {
+        use crate::i18n::{io_error, t, tf};
+        match self {
+            SandboxError::Fork(e) => tf(lang, "err_fork", &[e]),
+            SandboxError::Socket(e) => tf(lang, "err_socket", &[&io_error(lang, e)]),
+            SandboxError::Hold(e) => tf(lang, "err_hold", &[&io_error(lang, e)]),
+            SandboxError::Interrupted => t(lang, "err_interrupted").to_string(),
+            SandboxError::Lost(e) => tf(lang, "err_lost", &[&io_error(lang, e)]),
+            SandboxError::Protocol => t(lang, "err_protocol").to_string(),
+        }
+    }
+}
+
 impl Sandbox {
     /// Fork a new agent. The host must be single-threaded here (it is: no threads anywhere).
     pub fn spawn() -> Result<Sandbox, SandboxError> {

@@ -11,6 +11,7 @@ mod chaos;
 mod docs;
 mod fuzz_corpus;
 mod guard;
+mod korean;
 mod lessons;
 mod malformed;
 mod provision;
