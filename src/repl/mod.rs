@@ -254,7 +254,7 @@ impl Repl {
                 let lang = self.style.lang;
                 println!("\n{}", lab.lesson.title.get(lang).bold().cyan());
                 if !lab.lesson.intro.is_empty() {
-                    println!("{}", lab.lesson.intro.get(lang));
+                    println!("{}", lab.expand(&lab.lesson.intro.get(lang)));
                 }
                 println!("{}", format!("({} steps: `next` runs step 1)", lab.lesson.steps.len()).dimmed());
                 self.lab = Some(lab);
@@ -283,13 +283,13 @@ impl Repl {
                 let to = current.min(lab.next);
                 lab.replay(to).map(|_| {
                     let st = &lab.lesson.steps[to];
-                    println!("{} {}\n{}", "back before step".dimmed(), to + 1, st.text.get(lang));
+                    println!("{} {}\n{}", "back before step".dimmed(), to + 1, lab.expand(&st.text.get(lang)));
                 })
             }
             Command::Show => {
                 let st = &lab.lesson.steps[current.min(lab.lesson.steps.len() - 1)];
-                println!("{}", st.text.get(lang));
-                if let Some(sh) = &st.shell {
+                println!("{}", lab.expand(&st.text.get(lang)));
+                if let Some(sh) = lab.shell_line(st) {
                     println!("$ {sh}");
                 }
                 Ok(())
@@ -297,7 +297,7 @@ impl Repl {
             Command::Hint => {
                 let st = &lab.lesson.steps[if lab.next == 0 { 0 } else { current }];
                 match &st.hint {
-                    Some(h) => println!("{}: {}", render::label(lang, "hint"), h.get(lang)),
+                    Some(h) => println!("{}: {}", render::label(lang, "hint"), lab.expand(&h.get(lang))),
                     None => println!("no hint for this step"),
                 }
                 Ok(())
