@@ -393,7 +393,7 @@ fn run_lessons(
             print!("{}", render::step(style, &lab.lesson, &report, &expand));
             if let Some(t) = transcript.as_deref_mut() {
                 if i == 0 {
-                    t.lesson(style, &lab.lesson);
+                    t.lesson(style, &lab.lesson, &expand);
                 }
                 t.step(style, &lab.lesson, &report, &expand);
             }

@@ -116,6 +116,11 @@ impl Group {
         self.backend.dirs()
     }
 
+    /// The directory that holds `c`'s files, if the group has `c`.
+    pub fn dir_for(&self, c: Controller) -> Option<&Path> {
+        self.backend.dir_for(c)
+    }
+
     fn dir(&self, c: Controller) -> Result<&Path, CgroupError> {
         self.backend.dir_for(c).ok_or_else(|| CgroupError::NotInGroup { group: self.name.clone(), controller: c })
     }

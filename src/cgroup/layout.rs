@@ -190,6 +190,22 @@ impl Layout {
         }
     }
 
+    /// Where a group `name` with controller `c` lives, or will be made, under the cgroups the
+    /// caller names in `parent` (parsed /proc/self/cgroup; empty: directly under the root):
+    /// v1 `<c's mount>/<parent's c path>/<name>`, v2 `<root>/<parent's 0:: path>/<name>`.
+    /// `None` when no v1 hierarchy serves `c`. [`Group::create_within`](super::Group) makes
+    /// exactly this directory; lessons show it as `$CGROUP`.
+    pub fn group_dir(&self, parent: &[super::CgroupLine], name: &str, c: super::Controller) -> Option<PathBuf> {
+        let (base, within) = match self {
+            Layout::V1 { controllers, .. } => {
+                (controllers.get(c.name())?, super::stat::path_for(parent, Some(c.name())))
+            }
+            Layout::V2 { root } => (root, super::stat::path_for(parent, None)),
+        };
+        let within = within.unwrap_or("/").trim_matches('/');
+        Some(if within.is_empty() { base.join(name) } else { base.join(within).join(name) })
+    }
+
     /// Can a group get this controller? v1: a hierarchy is mounted for it;
     /// v2: the root's cgroup.controllers lists it.
     pub fn controller_available(&self, name: &str) -> bool {

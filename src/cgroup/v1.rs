@@ -44,7 +44,7 @@ impl V1Group {
         let Layout::V1 { controllers, .. } = layout else { unreachable!("V1Group on a v2 layout") };
         let mut hierarchies: Vec<Hierarchy> = Vec::new();
         for &c in wanted {
-            let Some(mount) = controllers.get(c.name()) else {
+            let Some(dir) = layout.group_dir(parent, name, c) else {
                 let mounted: Vec<&str> = controllers.keys().map(String::as_str).collect();
                 return Err(CgroupError::ControllerMissing(format!(
                     "cgroup v1: no hierarchy is mounted for the {c} controller (mounted: {})",
@@ -52,7 +52,6 @@ impl V1Group {
                 )));
             };
             let parent_path = stat::path_for(parent, Some(c.name())).unwrap_or("/");
-            let dir = mount.join(parent_path.trim_matches('/')).join(name);
             match hierarchies.iter_mut().find(|h| h.dir == dir) {
                 Some(h) => h.serves.push(c),
                 None => {
@@ -91,15 +90,35 @@ impl Backend for V1Group {
 
     fn set_memory_limit(&self, bytes: u64, trace: &mut Trace) -> Result<(), CgroupError> {
         let dir = self.dir_for(Controller::Memory).expect("checked by Group");
-        fs::write(&dir.join("memory.limit_in_bytes"), &bytes.to_string(), trace)?;
-        if let Some(last) = trace.calls.last_mut() {
-            last.note = Some(
-                "v1 limits RAM only: with swap on, the group can still swap out \
-                 (memory.memsw.limit_in_bytes, left alone here)"
-                    .into(),
-            );
+        let limit = dir.join("memory.limit_in_bytes");
+        // memory.memsw.* (RAM + swap) exists only when the kernel accounts swap. Without the
+        // same limit there, the group swaps out instead of meeting the OOM killer (v2's
+        // memory.swap.max=0). The kernel keeps memsw >= limit at every moment: raise memsw
+        // first, lower it last.
+        let memsw = dir.join("memory.memsw.limit_in_bytes");
+        if !memsw.exists() {
+            fs::write(&limit, &bytes.to_string(), trace)?;
+            if let Some(last) = trace.calls.last_mut() {
+                last.note = Some(
+                    "no memory.memsw.limit_in_bytes (swap is not accounted): with swap on, \
+                     the group can still swap out instead of being OOM-killed"
+                        .into(),
+                );
+            }
+            return Ok(());
         }
-        Ok(())
+        let current = fs::read(&limit)?.trim().parse::<u64>().unwrap_or(u64::MAX);
+        let note = "RAM + swap: the same limit, so the group cannot swap out instead of hitting it";
+        if bytes >= current {
+            fs::write(&memsw, &bytes.to_string(), trace)?;
+            trace.calls.last_mut().expect("just written").note = Some(note.into());
+            fs::write(&limit, &bytes.to_string(), trace)
+        } else {
+            fs::write(&limit, &bytes.to_string(), trace)?;
+            fs::write(&memsw, &bytes.to_string(), trace)?;
+            trace.calls.last_mut().expect("just written").note = Some(note.into());
+            Ok(())
+        }
     }
 
     fn limit_paths(&self) -> Vec<PathBuf> {
@@ -108,7 +127,7 @@ impl Backend for V1Group {
             for c in &h.serves {
                 let files: &[&str] = match c {
                     Controller::Cpu => &["cpu.cfs_period_us", "cpu.cfs_quota_us"],
-                    Controller::Memory => &["memory.limit_in_bytes"],
+                    Controller::Memory => &["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"],
                     Controller::Pids => &["pids.max"],
                 };
                 out.extend(files.iter().map(|f| h.dir.join(f)));

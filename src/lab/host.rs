@@ -14,11 +14,28 @@ use crate::trace::Syscall;
 const METER_EVERY: Duration = Duration::from_millis(250);
 const INTERRUPTED: &str = "interrupted";
 
-fn controller(name: &str) -> Controller {
+pub(super) fn controller(name: &str) -> Controller {
     match name {
         "memory" => Controller::Memory,
         "pids" => Controller::Pids,
         _ => Controller::Cpu,
+    }
+}
+
+/// The session's group name.
+pub(super) fn group_name(session_id: &str) -> String {
+    format!("nsdojo-{session_id}")
+}
+
+/// Where the session's group goes: on v1 inside nsdojo's own groups (this VM accounts memory
+/// per process_api/<id>; Ubuntu 18.04 puts a login under user.slice); on v2 a leaf under the
+/// root, since an inner node with processes cannot enable controllers for its children.
+pub(super) fn group_parent(layout: &Layout) -> Vec<cgroup::CgroupLine> {
+    match layout {
+        Layout::V1 { .. } => {
+            cgroup::parse_proc_cgroup(&std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default())
+        }
+        Layout::V2 { .. } => Vec::new(),
     }
 }
 
@@ -69,19 +86,11 @@ impl Lab {
         }
         let layout = Layout::detect().map_err(|e| e.to_string())?;
         let controllers: Vec<Controller> = names.iter().map(|n| controller(n)).collect();
-        let name = format!("nsdojo-{}", self.session_id);
+        let name = group_name(&self.session_id);
         crate::guard::record_add(&self.session_id, |r| r.cgroup_names.push(name.clone()))
             .map_err(|e| format!("could not record the cgroup in the session file: {e}"))?;
-        let group = match &layout {
-            // v1: nest inside our own groups (this VM accounts memory per process_api/<id>).
-            Layout::V1 { .. } => {
-                let own = cgroup::parse_proc_cgroup(&std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default());
-                Group::create_within(&layout, &own, &name, &controllers, &mut out.trace)
-            }
-            // v2: a leaf under the root; inner nodes with processes cannot enable controllers.
-            Layout::V2 { .. } => Group::create(&layout, &name, &controllers, &mut out.trace),
-        }
-        .map_err(|e| e.to_string())?;
+        let group = Group::create_within(&layout, &group_parent(&layout), &name, &controllers, &mut out.trace)
+            .map_err(|e| e.to_string())?;
         let paths = group.paths();
         if let Err(e) = crate::guard::record_add(&self.session_id, |r| r.cgroups.extend(paths.iter().cloned())) {
             let mut t = crate::trace::Trace::default();

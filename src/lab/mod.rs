@@ -58,6 +58,8 @@ pub struct StepReport {
     pub work: String,
     /// The session cgroup's limit files (name, value), before and after the step.
     pub cgroup_files: (Files, Files),
+    /// The step's `shell` for this machine's layout, variables expanded.
+    pub shell: Option<String>,
 }
 
 impl StepReport {
@@ -114,6 +116,8 @@ pub struct Lab {
     netns: std::cell::RefCell<Vec<PathBuf>>,
     /// The language of what the lab prints itself (the meter, a failed reset).
     pub lang: crate::lesson::Lang,
+    /// This host's cgroup layout (`None`: no usable cgroupfs), for `shell` and `$CGROUP`.
+    layout: Option<crate::cgroup::Layout>,
 }
 
 impl Lab {
@@ -143,6 +147,7 @@ impl Lab {
             rootfs_src: None,
             netns: std::cell::RefCell::new(Vec::new()),
             lang: crate::lesson::Lang::default(),
+            layout: crate::cgroup::Layout::detect().ok(),
         };
         if lab.lesson.rootfs {
             lab.rootfs_src = Some(rootfs.ok_or(LabError::NoRootfs)?);
@@ -165,16 +170,47 @@ impl Lab {
         &self.work
     }
 
-    /// `$WORK`, `$ROOTFS`, `$SESSION` and `$PID` (the live sandbox's host PID).
+    /// `$WORK`, `$ROOTFS`, `$SESSION`, `$PID` (the live sandbox's host PID), `$HOST_PID`
+    /// (nsdojo's own), and `$CGROUP`, `$CGROUP_PARENT` in a lesson that makes a cgroup.
     fn vars(&self) -> Vec<(&'static str, String)> {
-        let mut v = vec![("WORK", self.work.display().to_string()), ("SESSION", self.session_id.clone())];
+        let mut v = vec![
+            ("WORK", self.work.display().to_string()),
+            ("SESSION", self.session_id.clone()),
+            ("HOST_PID", std::process::id().to_string()),
+        ];
         if let Some(r) = &self.rootfs {
             v.push(("ROOTFS", r.display().to_string()));
         }
         if let Some(sb) = &self.sandbox {
             v.push(("PID", sb.pid().to_string()));
         }
+        if let Some(dir) = self.cgroup_dir() {
+            let parent = dir.parent().map(|p| p.display().to_string()).unwrap_or_default();
+            v.push(("CGROUP", dir.display().to_string()));
+            v.push(("CGROUP_PARENT", parent));
+        }
         v
+    }
+
+    /// `$CGROUP`: the directory of the session's group for the first controller the lesson's
+    /// `cgroup create` names: the real one once made, before that where it will be made.
+    fn cgroup_dir(&self) -> Option<PathBuf> {
+        let first = self.lesson.steps.iter().flat_map(|s| &s.actions).find_map(|a| match a {
+            Action::CgroupCreate(names) => names.first(),
+            _ => None,
+        })?;
+        let c = host::controller(first);
+        if let Some(dir) = self.group.as_ref().and_then(|g| g.dir_for(c)) {
+            return Some(dir.to_path_buf());
+        }
+        let layout = self.layout.as_ref()?;
+        layout.group_dir(&host::group_parent(layout), &host::group_name(&self.session_id), c)
+    }
+
+    /// The step's lab command for this machine's cgroup layout, variables expanded.
+    pub fn shell_line(&self, step: &Step) -> Option<String> {
+        let v2 = matches!(self.layout, Some(crate::cgroup::Layout::V2 { .. }));
+        step.shell.as_ref().map(|s| self.expand(s.pick(v2)))
     }
 
     pub fn expand(&self, s: &str) -> String {
@@ -316,6 +352,7 @@ impl Lab {
             checks,
             work: self.work.display().to_string(),
             cgroup_files,
+            shell: self.shell_line(&step),
         };
         self.next = index + 1;
         self.last = Some(report.clone());

@@ -39,7 +39,7 @@ pub struct Lesson {
 #[derive(Debug, Clone)]
 pub struct Step {
     pub text: Text,
-    pub shell: Option<String>,
+    pub shell: Option<Shell>,
     pub actions: Vec<Action>,
     /// The action lines as written, for display (`$WORK` unexpanded).
     pub action_src: Vec<String>,
@@ -93,7 +93,7 @@ impl RawText {
 struct RawStep {
     text: RawText,
     #[serde(default)]
-    shell: Option<String>,
+    shell: Option<Shell>,
     #[serde(default, rename = "do")]
     actions: Vec<Spanned<String>>,
     #[serde(default)]
@@ -104,6 +104,33 @@ struct RawStep {
     hint: Option<Text>,
     #[serde(default)]
     mutation_waiver: Vec<Spanned<Waiver>>,
+}
+
+/// A step's `shell` (the deck's command for it): one line, or one per cgroup layout, since
+/// the same step is `cgset -r cpu.cfs_quota_us=30000` on v1 and `echo … > cpu.max` on v2.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged, expecting = "a string, or a table { v1 = \"…\", v2 = \"…\" }")]
+pub enum Shell {
+    Any(String),
+    ByCgroup(CgroupShell),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CgroupShell {
+    pub v1: String,
+    pub v2: String,
+}
+
+impl Shell {
+    /// The line for this machine: `v2` on a cgroup v2 (unified) host, else `v1`.
+    pub fn pick(&self, cgroup_v2: bool) -> &str {
+        match self {
+            Shell::Any(s) => s,
+            Shell::ByCgroup(t) if cgroup_v2 => &t.v2,
+            Shell::ByCgroup(t) => &t.v1,
+        }
+    }
 }
 
 /// What `show` may name.
@@ -522,6 +549,24 @@ expect = ["sandbox.ns.mnt != host.ns.mnt"]
         assert!(e.message.contains("unknown view"), "{e}");
         let e = error_of("id = \"x\"\ntitle.en = \"X\"\n");
         assert!(e.message.contains("no steps"), "{e}");
+    }
+
+    #[test]
+    fn shell_is_a_line_or_one_per_cgroup_layout() {
+        let l = parse_lesson("demo.toml", GOOD).unwrap();
+        assert_eq!(l.steps[0].shell.as_ref().map(|s| s.pick(true)), Some("unshare -m"));
+        let table = GOOD.replace(
+            "shell = \"unshare -m\"",
+            "shell = { v1 = \"cgset -r cpu.cfs_quota_us=30000 g\", v2 = \"echo '30000 100000' > $CGROUP/cpu.max\" }",
+        );
+        let sh = parse_lesson("demo.toml", &table).unwrap().steps[0].shell.clone().unwrap();
+        assert_eq!(sh.pick(false), "cgset -r cpu.cfs_quota_us=30000 g");
+        assert_eq!(sh.pick(true), "echo '30000 100000' > $CGROUP/cpu.max");
+        for bad in ["shell = { v1 = \"a\" }", "shell = { v1 = \"a\", v2 = \"b\", v3 = \"c\" }", "shell = 3"] {
+            let e = error_of(&GOOD.replace("shell = \"unshare -m\"", bad));
+            assert_eq!(e.line, 8, "{bad}: {e}");
+            assert!(e.message.contains("v1 = "), "{bad}: {e}");
+        }
     }
 
     #[test]

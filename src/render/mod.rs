@@ -93,8 +93,8 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
         head.bold().cyan(),
         "─".repeat((style.width as usize).saturating_sub(head.chars().count()).min(60)).cyan()
     );
-    let _ = writeln!(o, "{}\n", wrap(style, &st.text.get(style.lang), ""));
-    if let Some(sh) = &st.shell {
+    let _ = writeln!(o, "{}\n", wrap(style, &expand(&st.text.get(style.lang)), ""));
+    if let Some(sh) = &r.shell {
         let line = wrap(style, &format!("{}: $ {sh}", label(style.lang, "lab")), "");
         let _ = writeln!(o, "{}", line.bold());
     }

@@ -50,6 +50,7 @@ fn report() -> (Lesson, StepReport) {
         ],
         work: "/tmp/w".into(),
         cgroup_files: (vec![], vec![]),
+        shell: Some("unshare -m /bin/bash".into()),
     };
     (lesson, r)
 }

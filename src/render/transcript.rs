@@ -22,10 +22,10 @@ impl Transcript {
         Ok(Transcript { file, path: path.display().to_string() })
     }
 
-    pub fn lesson(&mut self, style: &super::Style, lesson: &Lesson) {
+    pub fn lesson(&mut self, style: &super::Style, lesson: &Lesson, expand: &dyn Fn(&str) -> String) {
         let _ = writeln!(self.file, "## {} — {}\n", lesson.id, lesson.title.get(style.lang));
         if !lesson.intro.is_empty() {
-            let _ = writeln!(self.file, "{}\n", lesson.intro.get(style.lang));
+            let _ = writeln!(self.file, "{}\n", expand(&lesson.intro.get(style.lang)));
         }
     }
 

@@ -265,7 +265,7 @@ impl Repl {
                 lab.lang = lang;
                 println!("\n{}", lab.lesson.title.get(lang).bold().cyan());
                 if !lab.lesson.intro.is_empty() {
-                    println!("{}", lab.lesson.intro.get(lang));
+                    println!("{}", lab.expand(&lab.lesson.intro.get(lang)));
                 }
                 println!("{}", tf(lang, "lesson_steps", &[&lab.lesson.steps.len()]).dimmed());
                 self.lab = Some(lab);
@@ -294,13 +294,13 @@ impl Repl {
                 let to = current.min(lab.next);
                 lab.replay(to).map(|_| {
                     let st = &lab.lesson.steps[to];
-                    println!("{}\n{}", tf(lang, "back_before", &[&(to + 1)]).dimmed(), st.text.get(lang));
+                    println!("{}\n{}", tf(lang, "back_before", &[&(to + 1)]).dimmed(), lab.expand(&st.text.get(lang)));
                 })
             }
             Command::Show => {
                 let st = &lab.lesson.steps[current.min(lab.lesson.steps.len() - 1)];
-                println!("{}", st.text.get(lang));
-                if let Some(sh) = &st.shell {
+                println!("{}", lab.expand(&st.text.get(lang)));
+                if let Some(sh) = lab.shell_line(st) {
                     println!("$ {sh}");
                 }
                 Ok(())
@@ -308,7 +308,7 @@ impl Repl {
             Command::Hint => {
                 let st = &lab.lesson.steps[if lab.next == 0 { 0 } else { current }];
                 match &st.hint {
-                    Some(h) => println!("{}: {}", render::label(lang, "hint"), h.get(lang)),
+                    Some(h) => println!("{}: {}", render::label(lang, "hint"), lab.expand(&h.get(lang))),
                     None => println!("{}", t(lang, "no_hint")),
                 }
                 Ok(())

@@ -15,6 +15,11 @@ fn cpu_memory_and_pids_lessons_pass_and_leave_no_group_behind() {
     let out = d.stdout();
     assert!(out.contains("OOM killer enforced the memory limit"), "{out}");
     assert!(out.contains("fork() = -1 EAGAIN"), "{out}");
+    // Lab commands and texts name the group's real directory, for this machine's layout.
+    assert!(!out.contains("$CGROUP"), "every $CGROUP is expanded: {out}");
+    let v2 = matches!(nsdojo::cgroup::Layout::detect(), Ok(nsdojo::cgroup::Layout::V2 { .. }));
+    let create = if v2 { "lab command: $ echo +memory > " } else { "lab command: $ cgcreate -g memory:mycgroup" };
+    assert!(out.contains(create), "{out}");
     before.assert_unchanged_since("the cgroup lessons");
 }
 

@@ -95,9 +95,9 @@ fn shown_facts_match_what_standard_tools_read() {
     assert!(ps.split_whitespace().count() <= 3, "ps inside sees only the sandbox: {ps}");
     quit(p);
 
-    // user: uid_map as shown.
+    // user: uid_map as shown (step 4 writes it).
     let (mut p, _h) = repl(&[]);
-    let pid = lesson_steps(&mut p, "user", 3);
+    let pid = lesson_steps(&mut p, "user", 4);
     let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
     assert_eq!(map.split_whitespace().collect::<Vec<_>>(), ["0", "1000", "1"]);
     quit(p);

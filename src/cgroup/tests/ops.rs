@@ -101,6 +101,57 @@ fn memory_limits_on_both_layouts() {
     assert_eq!((ev.oom_kill, ev.oom), (1, Some(1)));
 }
 
+/// With swap accounted (memory.memsw.*), v1 limits RAM + swap too, in the order the kernel
+/// accepts (memsw >= limit at every moment): lowering writes the limit first, raising memsw.
+#[test]
+fn v1_memory_limit_covers_swap_when_the_kernel_accounts_it() {
+    let (_tmp, layout) = v1_tree();
+    let mut t = Trace::default();
+    let g = Group::create(&layout, "g", &[Memory], &mut t).unwrap();
+    let dir = g.paths()[0].clone();
+    populate_v1(&dir, "memory");
+    put(&dir.join("memory.memsw.limit_in_bytes"), "9223372036854771712\n");
+    let n = t.calls.len();
+    g.set_memory_limit(32 << 20, &mut t).unwrap();
+    let written: Vec<String> = lines(&t)[n..].to_vec();
+    assert_eq!(written.len(), 2, "{written:?}");
+    assert!(written[0].contains("memory.limit_in_bytes") && written[1].contains("memory.memsw.limit_in_bytes"));
+    assert_eq!(get(&dir.join("memory.memsw.limit_in_bytes")), "33554432");
+    assert!(t.calls.last().unwrap().note.as_deref().unwrap().contains("swap"));
+    let n = t.calls.len();
+    g.set_memory_limit(64 << 20, &mut t).unwrap();
+    let written: Vec<String> = lines(&t)[n..].to_vec();
+    assert!(written[0].contains("memory.memsw.limit_in_bytes") && written[1].contains("memory.limit_in_bytes"));
+    assert_eq!(
+        (get(&dir.join("memory.limit_in_bytes")), get(&dir.join("memory.memsw.limit_in_bytes"))),
+        ("67108864".into(), "67108864".into())
+    );
+    assert!(g.limit_files().iter().any(|(p, v)| p.ends_with("memory.memsw.limit_in_bytes") && v == "67108864"));
+}
+
+/// `Layout::group_dir` names the directory `create_within` makes, on both layouts, nested or not.
+#[test]
+fn group_dir_is_where_the_group_is_made() {
+    let (tmp, layout) = v1_tree();
+    fs::create_dir_all(tmp.path().join("memory/process_api/d5eb")).unwrap();
+    let me = parse_proc_cgroup("4:memory:/process_api/d5eb\n1:cpu:/\n0::/\n");
+    assert_eq!(layout.group_dir(&me, "g", Memory), Some(tmp.path().join("memory/process_api/d5eb/g")));
+    assert_eq!(layout.group_dir(&me, "g", Cpu), Some(tmp.path().join("cpu/g")));
+    assert_eq!(layout.group_dir(&[], "g", Pids), Some(tmp.path().join("pids/g")));
+    let mut t = Trace::default();
+    let g = Group::create_within(&layout, &me, "g", &[Cpu, Memory], &mut t).unwrap();
+    assert_eq!(g.paths(), vec![layout.group_dir(&me, "g", Cpu).unwrap(), layout.group_dir(&me, "g", Memory).unwrap()]);
+    let no_pids = Layout::V1 { controllers: BTreeMap::new(), unified: None };
+    assert_eq!(no_pids.group_dir(&[], "g", Pids), None);
+
+    let (tmp, layout) = v2_tree("cpu\n", "cpu\n");
+    assert_eq!(layout.group_dir(&[], "g", Cpu), Some(tmp.path().join("g")));
+    let nested = parse_proc_cgroup("0::/user.slice\n");
+    assert_eq!(layout.group_dir(&nested, "g", Cpu), Some(tmp.path().join("user.slice/g")));
+    let g = Group::create(&layout, "g", &[Cpu], &mut t).unwrap();
+    assert_eq!(g.paths(), vec![layout.group_dir(&[], "g", Cpu).unwrap()]);
+}
+
 #[test]
 fn pids_and_wrong_controller() {
     let (_tmp, layout) = v1_tree();
