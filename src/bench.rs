@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
-use nix::sys::wait::waitpid;
 use nix::unistd::{pipe, read, write, ForkResult};
 
 use crate::guard::Session;
@@ -75,7 +74,7 @@ fn raw_syscalls(dir: &Path) -> (Duration, Duration) {
             drop(w);
             let mut buf = [0u8; 16];
             let _ = read(std::os::fd::AsRawFd::as_raw_fd(&r), &mut buf);
-            let _ = waitpid(child, None);
+            crate::process::reap(child.as_raw());
             let _ = std::fs::remove_dir(dir);
             let _ = std::fs::remove_dir(&later);
             let n = |b: &[u8]| Duration::from_nanos(u64::from_le_bytes(b.try_into().expect("8 bytes")));

@@ -22,3 +22,4 @@ pub mod rootfs;
 pub mod sandbox;
 pub mod suggest;
 pub mod trace;
+pub mod userfile;

@@ -176,6 +176,21 @@ pub fn kill_from_signal_handler(pid: i32, fd: i32, child: bool) {
     }
 }
 
+/// Wait for child `pid` to end and reap it, retrying when a signal interrupts the wait
+/// (the host's SIGINT handler has no SA_RESTART): a Ctrl-C must not leave a zombie.
+pub fn reap(pid: i32) -> Option<nix::sys::wait::WaitStatus> {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    loop {
+        match waitpid(nix::unistd::Pid::from_raw(pid), None) {
+            Ok(s @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => return Some(s),
+            // Stopped or continued: it has not ended yet.
+            Ok(_) | Err(Errno::EINTR) => continue,
+            // ECHILD: not our child, or reaped already.
+            Err(_) => return None,
+        }
+    }
+}
+
 /// Has child `pid` exited? Checks without reaping it (`waitid(WNOWAIT)`), so its group can
 /// still be killed safely, then the caller reaps it.
 pub fn child_exited(pid: i32) -> bool {

@@ -16,7 +16,7 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::signal::Signal;
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::wait::WaitStatus;
 use nix::unistd::{getpid, pipe, write, ForkResult, Pid};
 
 use crate::process::Pidfd;
@@ -69,7 +69,7 @@ impl Burner {
                         // Our unreaped child: its PID is still its own. Let it run into
                         // `_exit` (the pipe closes) and reap it.
                         drop(write_end);
-                        let _ = waitpid(child, None);
+                        crate::process::reap(child.as_raw());
                         return Err(e);
                     }
                 };
@@ -98,7 +98,8 @@ impl Burner {
     fn kill_and_reap(&mut self) -> io::Result<WaitStatus> {
         self.go = None;
         let _ = self.held.signal(Signal::SIGKILL);
-        let status = waitpid(self.pid, None)?;
+        let status =
+            crate::process::reap(self.pid.as_raw()).ok_or_else(|| io::Error::from(nix::errno::Errno::ECHILD))?;
         self.reaped = true;
         Ok(status)
     }

@@ -10,6 +10,8 @@ use crate::lesson::Lang;
 pub const MACHINE: &[(&str, &str)] = &[
     ("no such program at this root", "이 루트에는 그런 프로그램이 없습니다"),
     ("exit status {0}", "종료 상태 {0}"),
+    ("stopped by Ctrl-C", "Ctrl-C로 멈췄습니다"),
+    ("interrupted", "중단됨"),
     ("killed after {0} s: the command did not finish", "{0}초 안에 끝나지 않아 강제 종료했습니다"),
     ("{0} does not exist here: mkdir it first", "여기에는 {0} 경로가 없습니다. 먼저 mkdir로 만드세요"),
     (

@@ -174,6 +174,7 @@ mod tests {
             stderr: String::new(),
             status,
             timed_out: false,
+            interrupted: false,
         });
         ActionReport {
             src: String::new(),

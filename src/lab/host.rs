@@ -50,8 +50,14 @@ impl Lab {
             Action::HostSh(cmd) => {
                 let (sc, output) = shell::run(cmd, shell::timeout());
                 out.trace.push(sc);
+                // Ctrl-C stopped the command: the step stops with it, as it does in the sandbox.
+                let stopped = output.interrupted;
                 out.output = Some(output);
-                Ok(())
+                if stopped {
+                    Err(INTERRUPTED.to_string())
+                } else {
+                    Ok(())
+                }
             }
             Action::CgroupCreate(names) => self.create_group(names, &mut out),
             Action::CgroupLimit { controller: c, value } => match &self.group {

@@ -15,10 +15,10 @@ pub struct Transcript {
 
 impl Transcript {
     pub fn create(path: &Path) -> std::io::Result<Transcript> {
-        let mut file = File::create(path)?;
+        // Opened as the invoking user (or refused if a link could redirect root's write).
+        let mut file = crate::userfile::create_for_invoker(path)?;
         writeln!(file, "# nsdojo transcript\n")?;
         writeln!(file, "{}\n", super::super::host::kernel())?;
-        crate::progress::chown_to_invoker(path);
         Ok(Transcript { file, path: path.display().to_string() })
     }
 

@@ -16,8 +16,7 @@ pub mod shell;
 
 use std::os::unix::net::UnixStream;
 
-use nix::sys::wait::waitpid;
-use nix::unistd::{ForkResult, Pid};
+use nix::unistd::ForkResult;
 
 use crate::lesson::Action;
 use crate::observe::{procfs, ProcFacts, Snapshot};
@@ -86,7 +85,7 @@ impl Sandbox {
                     Ok(p) => p,
                     Err(e) => {
                         crate::process::kill_unreaped_child(child.as_raw());
-                        let _ = waitpid(child, None);
+                        crate::process::reap(child.as_raw());
                         return Err(SandboxError::Hold(e));
                     }
                 };
@@ -192,7 +191,7 @@ impl Sandbox {
         }
         self.root.kill();
         crate::process::kill_group_of_unreaped_child(self.root.pid());
-        let _ = waitpid(Pid::from_raw(self.root.pid()), None);
+        crate::process::reap(self.root.pid());
         crate::guard::untrack(&self.root);
     }
 }

@@ -4,7 +4,7 @@
 //! Both run in the agent, so the processes are in terminal #1's cgroup.
 
 use nix::errno::Errno;
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::wait::WaitStatus;
 use nix::unistd::{ForkResult, Pid};
 
 use super::protocol::{Outcome, ShellOutput};
@@ -47,9 +47,9 @@ pub fn hog(bytes: u64, out: &mut Outcome) -> Result<(), String> {
                 Syscall::ok("fork()", child.as_raw() as i64)
                     .with_note(format!("the child allocates and touches {mib} MiB")),
             );
-            let (status, text) = match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, c)) => (c, format!("the child allocated {mib} MiB and exited {c}: nothing stopped it")),
-                Ok(WaitStatus::Signaled(_, sig, _)) => (
+            let (status, text) = match crate::process::reap(child.as_raw()) {
+                Some(WaitStatus::Exited(_, c)) => (c, format!("the child allocated {mib} MiB and exited {c}: nothing stopped it")),
+                Some(WaitStatus::Signaled(_, sig, _)) => (
                     128 + sig as i32,
                     format!("the child was killed by {sig:?} before it had {mib} MiB: the OOM killer enforced the memory limit"),
                 ),
@@ -107,7 +107,7 @@ pub fn forks(count: u32, out: &mut Outcome) -> Result<(), String> {
         }
     }
     for (pid, _) in &started {
-        let _ = waitpid(*pid, None);
+        crate::process::reap(pid.as_raw());
     }
     let text = format!(
         "started {} of {count} processes{}\n",

@@ -40,6 +40,9 @@ pub struct ShellOutput {
     pub stderr: String,
     pub status: i32,
     pub timed_out: bool,
+    /// Stopped by Ctrl-C on the host: the step stops too.
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// What performing one action did.

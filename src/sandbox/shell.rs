@@ -70,6 +70,7 @@ fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscal
     let (mut out_open, mut err_open) = (true, true);
     let deadline = Instant::now() + timeout;
     let mut timed_out = false;
+    let mut interrupted = false;
     while out_open || err_open {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -89,7 +90,7 @@ fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscal
             Ok(_) => {}
             // Ctrl-C on the host: stop the command like a timeout.
             Err(nix::errno::Errno::EINTR) if crate::guard::interrupted() => {
-                timed_out = true;
+                (timed_out, interrupted) = (true, true);
                 break;
             }
             Err(nix::errno::Errno::EINTR) => continue,
@@ -116,7 +117,9 @@ fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscal
     let mut nap = Duration::from_micros(50);
     let leader = child.id() as i32;
     while !timed_out && !crate::process::child_exited(leader) {
-        if Instant::now() >= deadline || crate::guard::interrupted() {
+        if crate::guard::interrupted() {
+            (timed_out, interrupted) = (true, true);
+        } else if Instant::now() >= deadline {
             timed_out = true;
         } else {
             std::thread::sleep(nap);
@@ -135,9 +138,12 @@ fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscal
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
         status,
         timed_out,
+        interrupted,
     };
     let mut sc = Syscall::ok(call, 0);
-    if timed_out {
+    if interrupted {
+        sc = sc.with_note("stopped by Ctrl-C");
+    } else if timed_out {
         sc = sc.with_note(format!("killed after {} s: the command did not finish", timeout.as_secs()));
     } else if status != 0 {
         sc = sc.with_note(format!("exit status {status}"));

@@ -66,6 +66,11 @@ impl Test {
         self
     }
 
+    pub fn without_env(mut self, k: &str) -> Test {
+        self.cmd.env_remove(k);
+        self
+    }
+
     pub fn run(mut self) -> Done {
         Done { out: self.cmd.output().expect("run nsdojo") }
     }

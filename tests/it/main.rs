@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod adversarial;
 mod bad_input;
 mod cgroup;
 mod chaos;

@@ -1,0 +1,141 @@
+//! Files nsdojo writes for the person at the keyboard (`--record FILE`), opened so
+//! that root cannot be led to write somewhere else.
+//!
+//! Under sudo the file is opened by a child that has become the invoking user
+//! (SUDO_UID/SUDO_GID, no supplementary groups): whatever that user could not
+//! write, nsdojo does not write either, and a symlink someone planted leads only
+//! where that user may go. The open file is handed back over a socket
+//! (SCM_RIGHTS), so root writes through it without ever opening the path.
+//! Run as root without sudo, the path is opened with O_NOFOLLOW and without
+//! truncating, and refused unless the file is root's own with a single link
+//! (a hard link into /etc would otherwise be truncated); then it is truncated.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use nix::fcntl::{open, OFlag};
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use nix::sys::stat::{fstat, Mode};
+use nix::unistd::ForkResult;
+
+/// The invoking user under sudo (uid, gid), if it is not root.
+fn sudo_user() -> Option<(u32, u32)> {
+    let id = |v: &str| std::env::var(v).ok().and_then(|s| s.parse::<u32>().ok());
+    match (id("SUDO_UID"), id("SUDO_GID")) {
+        (Some(uid), Some(gid)) if uid != 0 => Some((uid, gid)),
+        _ => None,
+    }
+}
+
+const FLAGS: OFlag = OFlag::O_WRONLY.union(OFlag::O_CREAT).union(OFlag::O_NOFOLLOW).union(OFlag::O_CLOEXEC);
+
+/// Create or truncate `path` for writing, as the person who ran nsdojo may.
+pub fn create_for_invoker(path: &Path) -> io::Result<File> {
+    let fd = match sudo_user() {
+        Some((uid, gid)) => open_as(path, uid, gid)?,
+        None => open_as_root(path)?,
+    };
+    let file = File::from(fd);
+    file.set_len(0)?;
+    Ok(file)
+}
+
+fn open_as_root(path: &Path) -> io::Result<OwnedFd> {
+    let raw = open(path, FLAGS, Mode::from_bits_truncate(0o644)).map_err(|e| refuse(e.into()))?;
+    // SAFETY: open just returned this descriptor; nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let st = fstat(fd.as_raw_fd())?;
+    let regular = (st.st_mode & libc::S_IFMT) == libc::S_IFREG;
+    if !regular || st.st_uid != 0 || st.st_nlink != 1 {
+        let why = if !regular {
+            "not a regular file"
+        } else if st.st_uid != 0 {
+            "owned by another user"
+        } else {
+            "it has other hard links"
+        };
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
+    }
+    Ok(fd)
+}
+
+/// The caller names the path; this says what is wrong with it.
+fn refuse(e: io::Error) -> io::Error {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        io::Error::new(io::ErrorKind::PermissionDenied, "is a symbolic link")
+    } else {
+        e
+    }
+}
+
+/// Open `path` in a child running as `uid:gid`, and receive the descriptor.
+fn open_as(path: &Path, uid: u32, gid: u32) -> io::Result<OwnedFd> {
+    let (parent_end, child_end) = UnixStream::pair()?;
+    match crate::process::fork()? {
+        ForkResult::Child => {
+            drop(parent_end);
+            let code = match become_and_open(path, uid, gid) {
+                Ok(fd) => send_fd(&child_end, Ok(fd.as_raw_fd())),
+                Err(e) => send_fd(&child_end, Err(e.raw_os_error().unwrap_or(libc::EIO))),
+            };
+            // SAFETY: _exit in a forked child: no destructors or atexit handlers of the parent.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            drop(child_end);
+            let got = recv_fd(&parent_end);
+            crate::process::reap(child.as_raw());
+            match got {
+                Ok(fd) => Ok(fd),
+                Err(errno) => Err(refuse(io::Error::from_raw_os_error(errno))),
+            }
+        }
+    }
+}
+
+fn become_and_open(path: &Path, uid: u32, gid: u32) -> io::Result<OwnedFd> {
+    nix::unistd::setgroups(&[])?;
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(gid))?;
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(uid))?;
+    let raw = open(path, FLAGS, Mode::from_bits_truncate(0o644))?;
+    // SAFETY: open just returned this descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// One byte (0: a descriptor follows; else the errno) with the descriptor as SCM_RIGHTS.
+fn send_fd(sock: &UnixStream, what: Result<RawFd, i32>) -> i32 {
+    let (byte, fds) = match what {
+        Ok(fd) => (0u8, vec![fd]),
+        Err(errno) => (errno.clamp(1, 255) as u8, vec![]),
+    };
+    let iov = [io::IoSlice::new(std::slice::from_ref(&byte))];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
+    match sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::empty(), None) {
+        Ok(_) => 0,
+        Err(_) => 1,
+    }
+}
+
+fn recv_fd(sock: &UnixStream) -> Result<OwnedFd, i32> {
+    let mut byte = [0u8; 1];
+    let mut iov = [io::IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+        .map_err(|e| e as i32)?;
+    let mut fd = None;
+    for c in msg.cmsgs().map_err(|e| e as i32)? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the kernel installed these descriptors in this process for us.
+            fd = fds.first().map(|&f| unsafe { OwnedFd::from_raw_fd(f) });
+        }
+    }
+    match (msg.bytes, byte[0], fd) {
+        (1, 0, Some(fd)) => Ok(fd),
+        (1, errno, None) if errno != 0 => Err(errno as i32),
+        _ => Err(libc::EIO),
+    }
+}
