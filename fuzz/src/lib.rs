@@ -176,3 +176,57 @@ mod tests {
         super::repl_command(b"lesson uts").unwrap();
     }
 }
+
+/// A fresh, empty scratch directory for one input (no tempfile crate here: the fuzz crate
+/// and `cargo test` both include this file).
+fn scratch() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let d =
+        std::env::temp_dir().join(format!("nsdojo-fuzz-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir(&d).expect("scratch dir");
+    d
+}
+
+/// `nsdojo::rootfs::read_elf` on arbitrary bytes: no panic (no overflow either, in debug
+/// builds), and an error is one line.
+pub fn elf(bytes: &[u8]) -> Result<(), String> {
+    let dir = scratch();
+    let file = dir.join("prog");
+    std::fs::write(&file, bytes).map_err(|e| e.to_string())?;
+    let res = nsdojo::rootfs::read_elf(&file);
+    let _ = std::fs::remove_dir_all(&dir);
+    match res {
+        Ok(_) => Ok(()),
+        Err(e) => one_line("elf", &e.to_string()),
+    }
+}
+
+/// `nsdojo::rootfs::unpack` on arbitrary bytes as a tarball: no panic, an error is one line,
+/// and nothing appears outside the root it unpacks into (no `..`, no write through a link).
+pub fn tar(bytes: &[u8]) -> Result<(), String> {
+    let dir = scratch();
+    let tarball = dir.join("in.tar");
+    let root = dir.join("root");
+    let outside = dir.join("outside");
+    std::fs::write(&tarball, bytes).map_err(|e| e.to_string())?;
+    std::fs::create_dir(&root).map_err(|e| e.to_string())?;
+    std::fs::create_dir(&outside).map_err(|e| e.to_string())?;
+    let res = nsdojo::rootfs::unpack(&tarball, &root);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let outside_empty = std::fs::read_dir(&outside).map(|mut d| d.next().is_none()).unwrap_or(false);
+    let _ = std::fs::remove_dir_all(&dir);
+    if names != ["in.tar", "outside", "root"] || !outside_empty {
+        return Err(format!("unpacking wrote outside the root: {names:?}, outside empty: {outside_empty}"));
+    }
+    match res {
+        Ok(_) => Ok(()),
+        Err(e) => one_line("tar", &e.to_string()),
+    }
+}

@@ -39,9 +39,11 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
+        // Three octal digits up to \377 are a byte; `\777` does not fit one and stays as written.
+        let octal = b.get(i + 1..i + 4).filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let value = octal.map(|d| d.iter().fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0')));
+        if let (b'\\', Some(v @ 0..=255)) = (b[i], value) {
+            out.push(v as u8);
             i += 4;
         } else {
             out.push(b[i]);
@@ -89,6 +91,15 @@ mod tests {
         assert_eq!(root.fstype, "ext4");
         assert_eq!(root.propagation_kind(), "private");
         assert!(m.iter().any(|e| e.fstype == "cgroup2"));
+    }
+
+    #[test]
+    fn escapes_that_fit_no_byte_stay_as_written() {
+        assert_eq!(unescape("a\\040b"), "a b");
+        assert_eq!(unescape("\\777"), "\\777");
+        assert_eq!(unescape("\\377").as_bytes(), "\u{fffd}".as_bytes());
+        assert_eq!(unescape("end\\04"), "end\\04");
+        assert_eq!(unescape("\\"), "\\");
     }
 
     #[test]

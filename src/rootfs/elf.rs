@@ -194,14 +194,15 @@ fn read_dynamic(r: &Reader, dynamic: &Phdr, phdrs: &[Phdr], info: &mut ElfInfo) 
     let addr = strtab.ok_or("dynamic section without DT_STRTAB")?;
     let base = phdrs
         .iter()
-        .find(|p| p.kind == PT_LOAD && addr >= p.vaddr && addr < p.vaddr + p.filesz)
-        .map(|p| addr - p.vaddr + p.offset)
+        .find(|p| p.kind == PT_LOAD && addr >= p.vaddr && addr - p.vaddr < p.filesz)
+        .and_then(|p| (addr - p.vaddr).checked_add(p.offset))
         .ok_or("DT_STRTAB is outside every PT_LOAD segment")?;
     for (tag, off) in refs {
         if off >= strsz {
             return Err(format!("string offset {off} is past DT_STRSZ {strsz}"));
         }
-        let s = r.cstr(base + off, strsz - off)?;
+        let at = base.checked_add(off).ok_or("DT_STRTAB + offset overflows")?;
+        let s = r.cstr(at, strsz - off)?;
         match tag {
             DT_NEEDED => info.needed.push(s),
             DT_RPATH => info.rpath.extend(s.split(':').map(String::from)),

@@ -52,8 +52,11 @@ use std::time::{Duration, Instant};
 
 pub mod provider;
 pub use copy::{copy_tree, CopyStats};
+// The two readers of untrusted bytes, public for their fuzz targets (fuzz/).
+pub use elf::{read_elf, ElfInfo};
 pub use error::RootfsError;
 pub use provider::Provider;
+pub use tarball::{unpack, TarStats};
 
 use cache::{Building, Key};
 use error::IoContext;

@@ -1,7 +1,9 @@
 //! The fuzzers' seed corpora (`fuzz/corpus/*/`) and their findings (`fuzz/regressions/`), in process:
-//! every file goes through all four parsers (lesson, action, expect, REPL command) and must not panic
-//! and must keep the invariants the fuzz targets check. Those live in `fuzz/src/lib.rs`, included
-//! here, so `cargo test` and `cargo fuzz` check the same thing. No fork, no binary: pure parsers.
+//! every text file goes through all four text parsers (lesson, action, expect, REPL command), and
+//! the ELF and tarball corpora through the ELF reader and the tar importer; none may panic (nor
+//! overflow: tests are debug builds) and all must keep the invariants the fuzz targets check. Those
+//! live in `fuzz/src/lib.rs`, included here, so `cargo test` and `cargo fuzz` check the same thing.
+//! No fork, no binary: the readers run in process (the importer in a scratch directory).
 
 #[path = "../../fuzz/src/lib.rs"]
 mod invariants;
@@ -15,6 +17,8 @@ use crate::harness::repo;
 const KNOWN: &[(&str, &str)] = &[];
 
 const PARSERS: [&str; 4] = ["lesson", "action", "expect", "repl_command"];
+/// Readers of untrusted bytes, each with its own corpus.
+const BINARY: [&str; 2] = ["elf", "tar"];
 
 /// Run one input through one parser; a panic is reported like a broken invariant.
 fn run(parser: &str, bytes: &[u8]) -> Result<(), String> {
@@ -24,6 +28,8 @@ fn run(parser: &str, bytes: &[u8]) -> Result<(), String> {
         ("action", Some(s)) => invariants::action(s),
         ("expect", Some(s)) => invariants::expect(s),
         ("repl_command", _) => invariants::repl_command(bytes),
+        ("elf", _) => invariants::elf(bytes),
+        ("tar", _) => invariants::tar(bytes),
         // The UTF-8 targets skip what is not UTF-8, as the fuzzers do.
         _ => Ok(()),
     })
@@ -47,14 +53,31 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 fn corpus_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = PARSERS.iter().map(|t| repo("fuzz/corpus").join(t)).collect();
     dirs.push(repo("fuzz/regressions"));
+    dirs.extend(BINARY.iter().map(|t| repo("fuzz/corpus").join(t)));
     dirs
+}
+
+/// The ELF reader and the tar importer on their own corpora (binary, so not through the text parsers).
+#[test]
+fn binary_corpora_keep_the_invariants_of_their_readers() {
+    let mut failures = Vec::new();
+    for reader in BINARY {
+        let files = files_in(&repo("fuzz/corpus").join(reader));
+        assert!(files.len() >= 8, "fuzz/corpus/{reader}: only {} seeds", files.len());
+        for f in files {
+            if let Err(why) = run(reader, &std::fs::read(&f).unwrap()) {
+                failures.push(format!("{} through {reader}: {why}", f.display()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} failed:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
 fn every_corpus_file_keeps_the_invariants_of_all_parsers() {
     let mut failures = Vec::new();
     let mut inputs = 0;
-    for dir in corpus_dirs() {
+    for dir in corpus_dirs().into_iter().filter(|d| !BINARY.iter().any(|b| d.ends_with(b))) {
         let files = files_in(&dir);
         assert!(!files.is_empty(), "{} is empty", dir.display());
         for f in files {
