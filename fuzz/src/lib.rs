@@ -164,19 +164,6 @@ pub fn repl_command(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn good_inputs_hold() {
-        for l in nsdojo::lesson::BUILTIN {
-            super::lesson(l.1).unwrap();
-        }
-        super::action("unshare mnt uts").unwrap();
-        super::expect("sandbox.ns.mnt != host.ns.mnt").unwrap();
-        super::repl_command(b"lesson uts").unwrap();
-    }
-}
-
 /// A fresh, empty scratch directory for one input (no tempfile crate here: the fuzz crate
 /// and `cargo test` both include this file).
 fn scratch() -> std::path::PathBuf {
@@ -228,5 +215,18 @@ pub fn tar(bytes: &[u8]) -> Result<(), String> {
     match res {
         Ok(_) => Ok(()),
         Err(e) => one_line("tar", &e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn good_inputs_hold() {
+        for l in nsdojo::lesson::BUILTIN {
+            super::lesson(l.1).unwrap();
+        }
+        super::action("unshare mnt uts").unwrap();
+        super::expect("sandbox.ns.mnt != host.ns.mnt").unwrap();
+        super::repl_command(b"lesson uts").unwrap();
     }
 }
