@@ -28,53 +28,6 @@ pub fn invoking_home() -> Option<PathBuf> {
     }
 }
 
-/// Files written as root in a sudo user's home belong to that user. `lchown`: never
-/// through a symlink the user could have planted.
-pub fn chown_to_invoker(p: &std::path::Path) {
-    let id = |v: &str| std::env::var(v).ok().and_then(|s| s.parse::<u32>().ok());
-    if let (Some(uid), Some(gid)) = (id("SUDO_UID"), id("SUDO_GID")) {
-        let _ = std::os::unix::fs::lchown(p, Some(uid), Some(gid));
-    }
-}
-
-/// Root writes into a user's home only if no part of the path below the home is a symlink
-/// (`~/.local -> /etc` must not make root write or chown in /etc).
-pub fn safe_in_home(path: &std::path::Path) -> bool {
-    let Some(home) = invoking_home() else { return false };
-    let Ok(rest) = path.strip_prefix(&home) else { return true };
-    let mut at = home;
-    for part in rest.components() {
-        at.push(part);
-        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
-            return false;
-        }
-    }
-    true
-}
-
-/// Make the directories of `path` (owned by the invoking user), if that is safe.
-pub fn prepare_dir(path: &std::path::Path) -> bool {
-    let Some(dir) = path.parent() else { return false };
-    if !safe_in_home(path) {
-        return false;
-    }
-    let mut made = Vec::new();
-    let mut at = dir.to_path_buf();
-    while !at.exists() {
-        made.push(at.clone());
-        if !at.pop() {
-            break;
-        }
-    }
-    if std::fs::create_dir_all(dir).is_err() {
-        return false;
-    }
-    for d in made {
-        chown_to_invoker(&d);
-    }
-    safe_in_home(path)
-}
-
 impl Progress {
     pub fn default_path() -> Option<PathBuf> {
         if let Some(p) = std::env::var_os("NSDOJO_PROGRESS") {
@@ -87,7 +40,7 @@ impl Progress {
         let path = Progress::default_path();
         let mut p: Progress = path
             .as_ref()
-            .and_then(|f| std::fs::read(f).ok())
+            .and_then(|f| crate::userfile::read_as_invoker(f).ok())
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
         p.path = path;
@@ -96,23 +49,8 @@ impl Progress {
 
     pub fn save(&self) {
         let Some(path) = &self.path else { return };
-        if !prepare_dir(path) {
-            return;
-        }
-        // A temp file made fresh (O_EXCL: not through a planted link), then renamed over.
-        let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
-        let written =
-            std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).and_then(|mut f| {
-                std::io::Write::write_all(&mut f, &serde_json::to_vec_pretty(self).unwrap_or_default())
-            });
-        if written.is_ok() {
-            chown_to_invoker(&tmp);
-            if std::fs::rename(&tmp, path).is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-        } else {
-            let _ = std::fs::remove_file(&tmp);
-        }
+        // Written by the student's own process under sudo; a planted link is replaced, not followed.
+        let _ = crate::userfile::replace_as_invoker(path, &serde_json::to_vec_pretty(self).unwrap_or_default());
     }
 
     pub fn mark(&mut self, lesson: &str, step: usize) {

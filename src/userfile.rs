@@ -1,5 +1,6 @@
-//! Files nsdojo writes for the person at the keyboard (`--record FILE`), opened so
-//! that root cannot be led to write somewhere else.
+//! Files nsdojo reads and writes for the person at the keyboard (`--record FILE`,
+//! progress, REPL history), handled so that root cannot be led to read or write
+//! somewhere else.
 //!
 //! Under sudo the file is opened by a child that has become the invoking user
 //! (SUDO_UID/SUDO_GID, no supplementary groups): whatever that user could not
@@ -9,6 +10,9 @@
 //! Run as root without sudo, the path is opened with O_NOFOLLOW and without
 //! truncating, and refused unless the file is root's own with a single link
 //! (a hard link into /etc would otherwise be truncated); then it is truncated.
+//! Progress and history are read the same way and replaced atomically (a fresh
+//! temp file, O_EXCL, then rename) by the invoking user's child, so a planted
+//! link is at most replaced, never followed.
 
 use std::fs::File;
 use std::io;
@@ -71,6 +75,89 @@ fn refuse(e: io::Error) -> io::Error {
     }
 }
 
+/// The whole of `path`, read as the invoking user may (as root: not through a symlink).
+pub fn read_as_invoker(path: &Path) -> io::Result<Vec<u8>> {
+    match sudo_user() {
+        None => {
+            let raw = open(path, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
+                .map_err(|e| refuse(e.into()))?;
+            // SAFETY: open just returned this descriptor.
+            let mut f = File::from(unsafe { OwnedFd::from_raw_fd(raw) });
+            let mut out = Vec::new();
+            io::Read::read_to_end(&mut f, &mut out)?;
+            Ok(out)
+        }
+        Some((uid, gid)) => in_child_as(uid, gid, |sock| {
+            let bytes = std::fs::read(path)?;
+            io::Write::write_all(sock, &bytes)
+        }),
+    }
+}
+
+/// Replace `path` with `bytes` as the invoking user may: missing directories are made (as that
+/// user), a fresh temp file is written beside it (O_EXCL, O_NOFOLLOW) and renamed over it, so
+/// a link at `path` is replaced, never written through.
+pub fn replace_as_invoker(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let write = || -> io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+        let raw = open(
+            &tmp,
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        )?;
+        // SAFETY: open just returned this descriptor.
+        let mut f = File::from(unsafe { OwnedFd::from_raw_fd(raw) });
+        let done = io::Write::write_all(&mut f, bytes).and_then(|_| std::fs::rename(&tmp, path));
+        if done.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        done
+    };
+    match sudo_user() {
+        None => write(),
+        Some((uid, gid)) => in_child_as(uid, gid, |_| write()).map(drop),
+    }
+}
+
+/// Run `work` in a child that has become `uid:gid` (no supplementary groups); return what it
+/// wrote to its end of the socket, or the error it failed with (carried as its exit code).
+fn in_child_as(uid: u32, gid: u32, work: impl FnOnce(&mut UnixStream) -> io::Result<()>) -> io::Result<Vec<u8>> {
+    let (mut parent_end, mut child_end) = UnixStream::pair()?;
+    match crate::process::fork()? {
+        ForkResult::Child => {
+            drop(parent_end);
+            let code = match become_user(uid, gid).and_then(|_| work(&mut child_end)) {
+                Ok(()) => 0,
+                Err(e) => e.raw_os_error().unwrap_or(libc::EIO).clamp(1, 255),
+            };
+            drop(child_end);
+            // SAFETY: _exit in a forked child: no destructors or atexit handlers of the parent.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            drop(child_end);
+            // Read it all before reaping: a child blocked on a full socket would never exit.
+            let mut out = Vec::new();
+            let read = io::Read::read_to_end(&mut parent_end, &mut out);
+            match crate::process::reap(child.as_raw()) {
+                Some(nix::sys::wait::WaitStatus::Exited(_, 0)) => read.map(|_| out),
+                Some(nix::sys::wait::WaitStatus::Exited(_, errno)) => Err(io::Error::from_raw_os_error(errno)),
+                _ => Err(io::Error::other("the helper process did not finish")),
+            }
+        }
+    }
+}
+
+fn become_user(uid: u32, gid: u32) -> io::Result<()> {
+    nix::unistd::setgroups(&[])?;
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(gid))?;
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(uid))?;
+    Ok(())
+}
+
 /// Open `path` in a child running as `uid:gid`, and receive the descriptor.
 fn open_as(path: &Path, uid: u32, gid: u32) -> io::Result<OwnedFd> {
     let (parent_end, child_end) = UnixStream::pair()?;
@@ -97,9 +184,7 @@ fn open_as(path: &Path, uid: u32, gid: u32) -> io::Result<OwnedFd> {
 }
 
 fn become_and_open(path: &Path, uid: u32, gid: u32) -> io::Result<OwnedFd> {
-    nix::unistd::setgroups(&[])?;
-    nix::unistd::setgid(nix::unistd::Gid::from_raw(gid))?;
-    nix::unistd::setuid(nix::unistd::Uid::from_raw(uid))?;
+    become_user(uid, gid)?;
     let raw = open(path, FLAGS, Mode::from_bits_truncate(0o644))?;
     // SAFETY: open just returned this descriptor.
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })

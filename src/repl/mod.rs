@@ -61,8 +61,15 @@ impl Repl {
         let mut ed = rustyline::Editor::<complete::Completer, rustyline::history::DefaultHistory>::new()?;
         ed.set_helper(Some(complete::Completer::new(&self.lessons)));
         let history = history_path();
-        if let Some(h) = &history {
-            let _ = ed.load_history(h);
+        // rustyline reads and writes history by path; as root it must not touch the student's
+        // path itself. It works on a root-only copy, read and written back as the student.
+        let scratch = history_scratch();
+        if let (Some(h), Some(s)) = (&history, &scratch) {
+            if let Ok(bytes) = crate::userfile::read_as_invoker(h) {
+                if std::fs::write(s, bytes).is_ok() {
+                    let _ = ed.load_history(s);
+                }
+            }
         }
         println!("{banner}");
         self.offer_cleanup(&mut ed);
@@ -100,14 +107,13 @@ impl Repl {
                 }
             }
         }
-        if let Some(h) = &history {
-            // Root writes into the student's home: only where no symlink leads elsewhere.
-            if crate::progress::prepare_dir(h)
-                && !std::fs::symlink_metadata(h).is_ok_and(|m| m.file_type().is_symlink())
-            {
-                let _ = ed.save_history(h);
-                crate::progress::chown_to_invoker(h);
+        if let (Some(h), Some(s)) = (&history, &scratch) {
+            if ed.save_history(s).is_ok() {
+                if let Ok(bytes) = std::fs::read(s) {
+                    let _ = crate::userfile::replace_as_invoker(h, &bytes);
+                }
             }
+            let _ = std::fs::remove_file(s);
         }
         self.leave_lesson();
         Ok(())
@@ -396,6 +402,12 @@ fn help(lang: Lang) -> String {
         o.push_str(&format!("  {:<16} {text}\n", format!("{name} {args}").trim_end()));
     }
     o
+}
+
+/// A root-only file for rustyline's copy of the history, in nsdojo's 0700 run directory.
+fn history_scratch() -> Option<PathBuf> {
+    let dir = std::path::Path::new(crate::guard::RUN_DIR);
+    dir.is_dir().then(|| dir.join(format!(".history.{}", std::process::id())))
 }
 
 /// History lives in the invoking user's home (SUDO_USER under sudo).

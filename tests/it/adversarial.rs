@@ -62,3 +62,33 @@ fn record_under_sudo_writes_only_what_the_user_could() {
     assert_eq!(meta.uid(), 65534, "the handout belongs to the student");
     assert!(std::fs::read_to_string(&mine).unwrap().contains("uts"));
 }
+
+/// Progress and history (REPL) at planted symlinks to a root-owned file: as root and as
+/// nobody under sudo, the file they point at is neither written nor read into the history.
+#[test]
+fn progress_and_history_never_go_through_a_planted_link() {
+    let _g = require_root!();
+    for sudo in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let victim = victim(dir.path());
+        let (progress, history) = (dir.path().join("progress.json"), dir.path().join("history"));
+        std::os::unix::fs::symlink(&victim, &progress).unwrap();
+        std::os::unix::fs::symlink(&victim, &history).unwrap();
+        let mut cmd = std::process::Command::new(crate::harness::bin());
+        cmd.env("NO_COLOR", "1").env("NSDOJO_PROGRESS", &progress).env("NSDOJO_HISTORY", &history);
+        cmd.env_remove("SUDO_UID").env_remove("SUDO_GID").env_remove("SUDO_USER");
+        if sudo {
+            cmd.env("SUDO_UID", NOBODY).env("SUDO_GID", NOBODY).env("SUDO_USER", "nobody");
+        }
+        cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"lesson uts\nnext\nquit\n").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "sudo={sudo}: {}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n", "sudo={sudo}");
+        assert_eq!(std::fs::metadata(&victim).unwrap().uid(), 0, "sudo={sudo}: not chowned");
+        // Nothing of the victim shows up as a resumed lesson or a history line.
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("precious"), "sudo={sudo}");
+    }
+}

@@ -1,6 +1,6 @@
 //! The workshop around the lessons: transcripts, progress, compare, shell, doctor.
 
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Command;
 
 use crate::harness::{bin, require_root, HostState, Test};
@@ -26,6 +26,9 @@ fn a_recorded_run_is_a_markdown_handout() {
 /// Run a REPL script as `sudo` would run it for user `student` (uid 1000), whose home is a
 /// temp dir: in a mount namespace of the test's own, /etc/passwd is a copy that knows `student`.
 fn as_student(home: &std::path::Path, script: &str) -> String {
+    // A home as the student has it: theirs, under directories they may enter.
+    std::fs::set_permissions(home.parent().unwrap(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(home, Some(1000), Some(1000)).unwrap();
     let passwd = home.parent().unwrap().join("passwd");
     let mut text = std::fs::read_to_string("/etc/passwd").unwrap();
     text.push_str(&format!("student:x:1000:1000::{}:/bin/sh\n", home.display()));
