@@ -139,10 +139,11 @@ fn lang_of(cli: &Cli) -> anyhow::Result<Lang> {
 fn load_lessons(cli: &Cli) -> anyhow::Result<Vec<Lesson>> {
     match &cli.lessons {
         Some(dir) => {
-            if host::is_root() && !cli.trust_lessons {
+            let root_only = host::is_root() && !cli.trust_lessons;
+            if root_only {
                 nsdojo::lesson::trust::check(dir)?;
             }
-            Ok(lesson::load_paths(std::slice::from_ref(dir))?)
+            Ok(lesson::load_paths_checked(std::slice::from_ref(dir), root_only)?)
         }
         None => Ok(lesson::builtin()),
     }

@@ -32,6 +32,11 @@ pub(crate) trait Backend: std::fmt::Debug {
     fn is_member(&self, lines: &[CgroupLine]) -> bool;
     /// rmdir, then undo what `create` changed outside the group.
     fn remove(&mut self, trace: &mut Trace) -> Result<(), CgroupError>;
+    /// What `create` changed outside the group: (parent, controller) enabled in the
+    /// parent's `cgroup.subtree_control` (v2 only).
+    fn enabled_in_parent(&self) -> Vec<(PathBuf, Controller)> {
+        Vec::new()
+    }
 }
 
 /// One %CPU reading, with whether the process was in the group when it was taken.
@@ -105,6 +110,12 @@ impl Group {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// (parent, controller) this group's creation enabled in a v2 parent, which `remove`
+    /// disables again (recorded so that a killed session's cleanup can do the same).
+    pub fn enabled_in_parent(&self) -> Vec<(PathBuf, Controller)> {
+        self.backend.enabled_in_parent()
     }
 
     pub fn controllers(&self) -> &[Controller] {

@@ -206,6 +206,27 @@ impl Layout {
         Some(if within.is_empty() { base.join(name) } else { base.join(within).join(name) })
     }
 
+    /// What creating group `name` under `parent` would enable in the parent's
+    /// `cgroup.subtree_control` (v2; nothing on v1), so it can be recorded before it is done.
+    pub fn controllers_to_enable(
+        &self,
+        parent: &[super::CgroupLine],
+        name: &str,
+        wanted: &[super::Controller],
+    ) -> Vec<(PathBuf, super::Controller)> {
+        if !matches!(self, Layout::V2 { .. }) {
+            return Vec::new();
+        }
+        let Some(dir) = wanted.first().and_then(|c| self.group_dir(parent, name, *c)) else { return Vec::new() };
+        let Some(up) = dir.parent() else { return Vec::new() };
+        let active = fs::read(&up.join("cgroup.subtree_control")).unwrap_or_default();
+        wanted
+            .iter()
+            .filter(|c| !active.split_whitespace().any(|a| a == c.name()))
+            .map(|c| (up.to_path_buf(), *c))
+            .collect()
+    }
+
     /// Can a group get this controller? v1: a hierarchy is mounted for it;
     /// v2: the root's cgroup.controllers lists it.
     pub fn controller_available(&self, name: &str) -> bool {

@@ -92,6 +92,10 @@ impl Backend for V2Group {
         vec![self.dir.clone()]
     }
 
+    fn enabled_in_parent(&self) -> Vec<(PathBuf, Controller)> {
+        self.enabled.iter().map(|c| (self.parent.clone(), *c)).collect()
+    }
+
     fn dir_for(&self, c: Controller) -> Option<&Path> {
         self.controllers.contains(&c).then_some(self.dir.as_path())
     }

@@ -93,10 +93,29 @@ impl Lab {
         let layout = Layout::detect().map_err(|e| e.to_string())?;
         let controllers: Vec<Controller> = names.iter().map(|n| controller(n)).collect();
         let name = group_name(&self.session_id);
-        crate::guard::record_add(&self.session_id, |r| r.cgroup_names.push(name.clone()))
-            .map_err(|e| format!("could not record the cgroup in the session file: {e}"))?;
-        let group = Group::create_within(&layout, &group_parent(&layout), &name, &controllers, &mut out.trace)
-            .map_err(|e| e.to_string())?;
+        let parent = group_parent(&layout);
+        // Before anything is made: the name, and what v2 will enable in the parent.
+        let to_enable = layout.controllers_to_enable(&parent, &name, &controllers);
+        let mut intended: Vec<std::path::PathBuf> =
+            controllers.iter().filter_map(|c| layout.group_dir(&parent, &name, *c)).collect();
+        intended.sort();
+        intended.dedup();
+        crate::guard::record_add(&self.session_id, |r| {
+            r.cgroups_intended.extend(intended.iter().cloned());
+            r.subtree_enabled.extend(to_enable.iter().map(|(p, c)| (p.clone(), c.name().to_string())));
+        })
+        .map_err(|e| format!("could not record the cgroup in the session file: {e}"))?;
+        let made = Group::create_within(&layout, &parent, &name, &controllers, &mut out.trace);
+        // What was really enabled (nothing, if creation failed): a failed create undid its own.
+        let enabled: Vec<(std::path::PathBuf, String)> = made.as_ref().map_or_else(
+            |_| Vec::new(),
+            |g| g.enabled_in_parent().into_iter().map(|(p, c)| (p, c.name().to_string())).collect(),
+        );
+        let _ = crate::guard::record_add(&self.session_id, |r| {
+            r.subtree_enabled.retain(|e| !to_enable.iter().any(|(p, c)| e.0 == *p && e.1 == c.name()));
+            r.subtree_enabled.extend(enabled);
+        });
+        let group = made.map_err(|e| e.to_string())?;
         let paths = group.paths();
         if let Err(e) = crate::guard::record_add(&self.session_id, |r| r.cgroups.extend(paths.iter().cloned())) {
             let mut t = crate::trace::Trace::default();
@@ -180,11 +199,18 @@ impl Lab {
     pub(super) fn remove_group(&mut self) {
         if let Some(g) = self.group.take() {
             let paths = g.paths();
+            let g_enabled = g.enabled_in_parent();
             let mut t = crate::trace::Trace::default();
             if g.remove(&mut t).is_err() {
                 let _ = cgroup::remove_paths(&paths, &mut t);
             }
-            let _ = crate::guard::record_add(&self.session_id, |r| r.cgroups.retain(|p| !paths.contains(p)));
+            let enabled: Vec<(std::path::PathBuf, String)> =
+                g_enabled.into_iter().map(|(p, c)| (p, c.name().to_string())).collect();
+            let _ = crate::guard::record_add(&self.session_id, |r| {
+                r.cgroups.retain(|p| !paths.contains(p));
+                // remove() disabled these again; a later cleanup must not touch them.
+                r.subtree_enabled.retain(|e| !enabled.contains(e));
+            });
         }
     }
 

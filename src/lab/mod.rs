@@ -132,7 +132,12 @@ impl Lab {
         // have created would let them swap the rootfs a root shell then runs from.
         {
             use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new().mode(0o700).create(&work).map_err(err)?;
+            if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(&work) {
+                // Someone else's (it existed already): not ours to clean up, ever.
+                session.forget_dir(&work);
+                return Err(err(e));
+            }
+            session.own_dir(&work).map_err(err)?;
         }
         let mut lab = Lab {
             lesson,

@@ -342,6 +342,8 @@ pub enum LoadError {
     Io { path: String, source: std::io::Error },
     #[error("{0}: no lesson files (*.toml) found")]
     Empty(String),
+    #[error(transparent)]
+    Untrusted(#[from] trust::Untrusted),
 }
 
 /// The id a lesson source declares (`id = "…"` on a line of its own), without parsing it.
@@ -377,10 +379,24 @@ pub fn builtin() -> Vec<Lesson> {
 
 /// Load one lesson file.
 pub fn load_file(path: &Path) -> Result<Lesson, LoadError> {
+    load_file_checked(path, false)
+}
+
+/// [`load_file`]; with `root_only`, refuse a file a non-root user could have written. The
+/// check is made on the file as opened, and the same open file is read: swapping the path
+/// for a link between the check and the read changes nothing.
+pub fn load_file_checked(path: &Path, root_only: bool) -> Result<Lesson, LoadError> {
     use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     let shown = path.display().to_string();
     let at_start = |message: String| LessonError { file: shown.clone(), line: 1, col: 1, message };
-    let meta = std::fs::metadata(path).map_err(|source| LoadError::Io { path: shown.clone(), source })?;
+    let io = |source| LoadError::Io { path: shown.clone(), source };
+    // O_NONBLOCK: a FIFO put in place of the file must not block the open.
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if root_only {
+        trust::verdict_of(&meta, &shown)?;
+    }
     if !meta.is_file() {
         // A FIFO would block and /dev/zero would never end.
         return Err(at_start("not a regular file; a lesson is a .toml file".into()).into());
@@ -391,9 +407,7 @@ pub fn load_file(path: &Path) -> Result<Lesson, LoadError> {
         );
     }
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_LESSON_BYTES as u64 + 1).read_to_end(&mut bytes))
-        .map_err(|source| LoadError::Io { path: shown.clone(), source })?;
+    file.take(MAX_LESSON_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() > MAX_LESSON_BYTES {
         // It grew while we read it.
         return Err(at_start(format!("file is over {MAX_LESSON_BYTES} bytes; lessons are limited to that")).into());
@@ -429,6 +443,12 @@ pub fn duplicate_id(lesson: &Lesson, earlier: &[Lesson]) -> Option<LessonError> 
 
 /// Load lessons from files and directories (a directory: its `*.toml`, sorted by name).
 pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Lesson>, LoadError> {
+    load_paths_checked(paths, false)
+}
+
+/// [`load_paths`]; with `root_only`, each file as opened must be root's and not writable by
+/// group or others (see [`trust`]).
+pub fn load_paths_checked(paths: &[PathBuf], root_only: bool) -> Result<Vec<Lesson>, LoadError> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -448,7 +468,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Lesson>, LoadError> {
     }
     let mut lessons: Vec<Lesson> = Vec::new();
     for f in files {
-        let l = load_file(&f)?;
+        let l = load_file_checked(&f, root_only)?;
         if let Some(e) = duplicate_id(&l, &lessons) {
             return Err(e.into());
         }

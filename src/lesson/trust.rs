@@ -14,7 +14,12 @@ pub struct Untrusted {
 
 fn verdict(p: &Path) -> Result<(), Untrusted> {
     let meta = std::fs::metadata(p).map_err(|e| Untrusted { path: p.display().to_string(), why: e.to_string() })?;
-    let untrusted = |why: String| Err(Untrusted { path: p.display().to_string(), why });
+    verdict_of(&meta, &p.display().to_string())
+}
+
+/// The rule on what was found (for a file: the file as opened, which is what is then read).
+pub fn verdict_of(meta: &std::fs::Metadata, shown: &str) -> Result<(), Untrusted> {
+    let untrusted = |why: String| Err(Untrusted { path: shown.to_string(), why });
     if meta.uid() != 0 {
         return untrusted(format!("owned by uid {}, not root", meta.uid()));
     }

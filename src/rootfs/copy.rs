@@ -200,9 +200,11 @@ impl<'t> Copier<'t> {
             }
             self.linked.insert((meta.dev(), meta.ino()), to.to_path_buf());
         }
-        let input = File::open(from);
+        // O_NOFOLLOW: the entry was a regular file when listed; if it became a link since
+        // (someone swapped it), refuse rather than copy what the link points at.
+        let input = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(from);
         let mut input =
-            self.sys(input, "open", from, || format!("openat(AT_FDCWD, {}, O_RDONLY|O_CLOEXEC)", q(from)))?;
+            self.sys(input, "open", from, || format!("openat(AT_FDCWD, {}, O_RDONLY|O_NOFOLLOW|O_CLOEXEC)", q(from)))?;
         let output =
             OpenOptions::new().write(true).create_new(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(to);
         let call = || format!("openat(AT_FDCWD, {}, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0600)", q(to));

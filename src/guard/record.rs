@@ -1,0 +1,245 @@
+//! The session record: `/run/nsdojo/ID.json` lists every host-visible thing a
+//! session makes, so that whoever cleans up (the session, its watchdog, or
+//! `nsdojo cleanup`) removes exactly that, and nothing someone else made.
+
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::RUN_DIR;
+
+/// Host-visible things a session makes, removed when it ends.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub owner: i32,
+    /// PID of the session's watchdog.
+    #[serde(default)]
+    pub watchdog: Option<i32>,
+    /// Directories about to be made (recorded *before* mkdir, so a crash right after leaks
+    /// nothing). Without an identity in `dir_ids` one is removed only if it is still what
+    /// nsdojo would have made: empty, root's, mode 0700.
+    pub dirs: Vec<PathBuf>,
+    /// (path, device, inode) of each directory once nsdojo made it: removed, whole, only
+    /// while that path is still that directory (never a tree someone put in its place).
+    #[serde(default)]
+    pub dir_ids: Vec<(PathBuf, u64, u64)>,
+    /// cgroup directories to empty and rmdir, deepest first.
+    pub cgroups: Vec<PathBuf>,
+    /// cgroup directories about to be made (recorded *before* mkdir), at the exact paths
+    /// nsdojo computed, so a crash between mkdir and recording them leaks nothing. Only these
+    /// paths are looked at: a directory with the same name elsewhere (say in a user's
+    /// delegated subtree) is someone else's. Their parents are root's, so only root could
+    /// have made one of them.
+    #[serde(default)]
+    pub cgroups_intended: Vec<PathBuf>,
+    /// Controllers this session enabled in a v2 parent's `cgroup.subtree_control` (parent,
+    /// controller), to be disabled again as its normal exit would.
+    #[serde(default)]
+    pub subtree_enabled: Vec<(PathBuf, String)>,
+    /// Bind-mounted files to unmount and remove (named netns).
+    pub mounts: Vec<PathBuf>,
+    /// Host PID of the live sandbox agent (for `nsdojo attach`), and its lesson.
+    #[serde(default)]
+    pub sandbox: Option<i32>,
+    #[serde(default)]
+    pub lesson: Option<String>,
+    /// Directories the session created that others may share: removed only if empty.
+    #[serde(default)]
+    pub empty_dirs: Vec<PathBuf>,
+}
+
+/// Hold the run directory's lock while `f` runs: every read-modify-write of a record (this
+/// session's, its watchdog's, `nsdojo cleanup`'s, another session handing a directory over)
+/// happens under it, so none is lost. flock(2) on the directory itself: released when the
+/// process dies, and no lock file to leave behind. (The directory is removed only when empty,
+/// and whoever locks it has a record in it, so no one locks a directory on its way out.)
+fn locked<T>(f: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+    use std::os::unix::fs::OpenOptionsExt;
+    make_run_dir()?;
+    let lock = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(RUN_DIR)?;
+    nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| std::io::Error::from(e))
+        .and_then(|held| {
+            let out = f();
+            drop(held);
+            out
+        })
+}
+
+fn make_run_dir() -> std::io::Result<()> {
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(RUN_DIR)?;
+    fs::set_permissions(RUN_DIR, fs::Permissions::from_mode(0o700))
+}
+
+impl Record {
+    fn path(id: &str) -> PathBuf {
+        Path::new(RUN_DIR).join(format!("{id}.json"))
+    }
+
+    /// Write atomically (tmp + rename), so a crash never leaves half a record.
+    pub fn save(&self) -> std::io::Result<()> {
+        make_run_dir()?;
+        // A temp name of this process's own: another session may hand over a dir to this record.
+        let tmp = Path::new(RUN_DIR).join(format!(".{}.{}.tmp", self.id, std::process::id()));
+        fs::write(&tmp, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+        fs::rename(tmp, Self::path(&self.id))
+    }
+
+    /// The record of session `id`, or why it cannot be read.
+    pub fn load(id: &str) -> std::io::Result<Record> {
+        serde_json::from_slice(&fs::read(Self::path(id))?).map_err(std::io::Error::other)
+    }
+
+    pub fn load_all() -> Vec<Record> {
+        let Ok(dir) = fs::read_dir(RUN_DIR) else {
+            return Vec::new();
+        };
+        dir.filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .filter_map(|e| serde_json::from_slice(&fs::read(e.path()).ok()?).ok())
+            .collect()
+    }
+
+    /// Remove everything listed. The record goes too if everything did; else it is kept with
+    /// what is left, so `nsdojo cleanup` can try again. Returns what was removed.
+    pub fn clean(&self) -> Vec<String> {
+        let mut done = Vec::new();
+        let mut left = Record { id: self.id.clone(), owner: self.owner, watchdog: self.watchdog, ..Default::default() };
+        for m in &self.mounts {
+            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
+            match fs::remove_file(m) {
+                Ok(()) => done.push(format!("netns {}", m.display())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => left.mounts.push(m.clone()),
+            }
+        }
+        let mut cgroups = self.cgroups.clone();
+        cgroups.extend(self.cgroups_intended.iter().filter(|p| p.is_dir() && !self.cgroups.contains(p)).cloned());
+        if !cgroups.is_empty() {
+            // Kills what is left inside, removes child groups first, then the groups.
+            let mut trace = crate::trace::Trace::default();
+            let _ = crate::cgroup::remove_paths(&cgroups, &mut trace);
+            for cg in &cgroups {
+                if cg.exists() {
+                    left.cgroups.push(cg.clone());
+                } else {
+                    done.push(format!("cgroup {}", cg.display()));
+                }
+            }
+        }
+        // As the session's own exit would: the controllers it enabled, disabled again.
+        for (parent, c) in &self.subtree_enabled {
+            let file = parent.join("cgroup.subtree_control");
+            let on = fs::read_to_string(&file).is_ok_and(|t| t.split_whitespace().any(|x| x == c));
+            if !on {
+                continue;
+            }
+            match fs::write(&file, format!("-{c}")) {
+                Ok(()) => done.push(format!("cgroup.subtree_control -{c} in {}", parent.display())),
+                Err(_) => left.subtree_enabled.push((parent.clone(), c.clone())),
+            }
+        }
+        for d in &self.empty_dirs {
+            match fs::remove_dir(d) {
+                Ok(()) => done.push(format!("empty dir {}", d.display())),
+                // Another session still uses it: the last one out removes it.
+                Err(_) if d.exists() => self.hand_over(d),
+                Err(_) => {}
+            }
+        }
+        for d in &self.dirs {
+            match self.remove_own_dir(d) {
+                Ok(true) => done.push(format!("dir {}", d.display())),
+                Ok(false) => {}
+                Err(_) => left.dirs.push(d.clone()),
+            }
+        }
+        let _ = locked(|| {
+            if left.mounts.is_empty()
+                && left.cgroups.is_empty()
+                && left.dirs.is_empty()
+                && left.subtree_enabled.is_empty()
+            {
+                let _ = fs::remove_file(Self::path(&self.id));
+            } else {
+                left.save()?;
+            }
+            Ok(())
+        });
+        // Leave no trace: the run dir goes when the last session's record does.
+        let _ = fs::remove_dir(RUN_DIR);
+        done
+    }
+
+    /// Remove a directory this session recorded: with its identity, only while the path is
+    /// still that directory; without one (a crash between mkdir and recording it), only if it
+    /// is what nsdojo makes, empty. Ok(false): nothing of ours is there (left alone).
+    fn remove_own_dir(&self, d: &Path) -> std::io::Result<bool> {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = fs::symlink_metadata(d) else { return Ok(false) };
+        match self.dir_ids.iter().find(|(p, _, _)| p == d) {
+            Some((_, dev, ino)) if meta.is_dir() && meta.dev() == *dev && meta.ino() == *ino => {
+                fs::remove_dir_all(d).map(|_| true)
+            }
+            Some(_) => Ok(false),
+            None if meta.is_dir() && meta.uid() == 0 && meta.mode() & 0o7777 == 0o700 => match fs::remove_dir(d) {
+                Ok(()) => Ok(true),
+                // Not empty: not a bare mkdir of ours; someone else's, or ours with content
+                // whose identity was never recorded. Leave it.
+                Err(_) => Ok(false),
+            },
+            None => Ok(false),
+        }
+    }
+
+    /// Give an emptied-later directory to the live sessions that still have mounts in it.
+    fn hand_over(&self, dir: &Path) {
+        for other in Record::load_all() {
+            if other.id != self.id && other.mounts.iter().any(|m| m.starts_with(dir)) {
+                let _ = record_add(&other.id, |r| {
+                    if !r.empty_dirs.iter().any(|e| e == dir) {
+                        r.empty_dirs.push(dir.to_path_buf());
+                    }
+                });
+            }
+        }
+    }
+
+    /// Is the session's nsdojo still running? (A zombie is not: it only waits to be reaped.)
+    pub fn owner_alive(&self) -> bool {
+        super::alive_as(self.owner, "nsdojo")
+    }
+
+    /// Is its watchdog still waiting? (Then it cleans up by itself.)
+    pub fn watchdog_alive(&self) -> bool {
+        self.watchdog.is_some_and(|w| super::alive_as(w, "nsdojo-watchdog"))
+    }
+}
+
+/// One thing `Record::clean` removed ("empty dir /x"), as a line in `lang`.
+pub fn removed_line(lang: crate::lesson::Lang, done: &str) -> String {
+    use crate::i18n::tf;
+    let what = match (done.strip_prefix("empty dir "), done.strip_prefix("dir ")) {
+        (Some(p), _) => tf(lang, "removed_empty_dir", &[&p]),
+        (None, Some(p)) => tf(lang, "removed_dir", &[&p]),
+        // netns and cgroup are names in both languages.
+        (None, None) => done.to_string(),
+    };
+    tf(lang, "removed", &[&what])
+}
+
+/// Add to a session's record on disk (the record file is the source of truth,
+/// so the watchdog and `nsdojo cleanup` see everything added so far), under the lock.
+pub fn record_add(id: &str, change: impl FnOnce(&mut Record)) -> std::io::Result<()> {
+    locked(|| {
+        let mut rec = Record::load(id)?;
+        change(&mut rec);
+        rec.save()
+    })
+}
