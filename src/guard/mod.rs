@@ -82,9 +82,8 @@ impl Session {
     /// Record the identity of a directory this session has just made: cleanup removes the
     /// path only while it is still this directory.
     pub fn own_dir(&mut self, d: &Path) -> std::io::Result<()> {
-        use std::os::unix::fs::MetadataExt;
-        let meta = fs::symlink_metadata(d)?;
-        record_add(&self.id, |r| r.dir_ids.push((d.to_path_buf(), meta.dev(), meta.ino())))
+        let id = record::DirId::of(d)?;
+        record_add(&self.id, |r| r.dir_ids.push(id))
     }
 
     pub fn remove_dir(&mut self, d: &Path) {
@@ -93,7 +92,7 @@ impl Session {
         }
         let _ = record_add(&self.id, |r| {
             r.dirs.retain(|x| x != d);
-            r.dir_ids.retain(|(x, _, _)| x != d);
+            r.dir_ids.retain(|id| id.path != d);
         });
     }
 

@@ -3,7 +3,7 @@
 //! `nsdojo cleanup`) removes exactly that, and nothing someone else made.
 
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -22,10 +22,10 @@ pub struct Record {
     /// nothing). Without an identity in `dir_ids` one is removed only if it is still what
     /// nsdojo would have made: empty, root's, mode 0700.
     pub dirs: Vec<PathBuf>,
-    /// (path, device, inode) of each directory once nsdojo made it: removed, whole, only
-    /// while that path is still that directory (never a tree someone put in its place).
+    /// The identity of each directory once nsdojo made it: removed, whole, only while that
+    /// path is still that directory (never a tree someone put in its place).
     #[serde(default)]
-    pub dir_ids: Vec<(PathBuf, u64, u64)>,
+    pub dir_ids: Vec<DirId>,
     /// cgroup directories to empty and rmdir, deepest first.
     pub cgroups: Vec<PathBuf>,
     /// cgroup directories about to be made (recorded *before* mkdir), at the exact paths
@@ -49,6 +49,35 @@ pub struct Record {
     /// Directories the session created that others may share: removed only if empty.
     #[serde(default)]
     pub empty_dirs: Vec<PathBuf>,
+}
+
+/// Which directory a path named when nsdojo made it. The inode number alone is not enough: a
+/// file system reuses a freed one at once, so a directory removed and made again by someone
+/// else can have it; its birth time (statx) cannot be the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirId {
+    pub path: PathBuf,
+    pub dev: u64,
+    pub ino: u64,
+    /// Birth time in ns since the epoch, where the file system keeps one.
+    #[serde(default)]
+    pub born_ns: Option<u128>,
+}
+
+impl DirId {
+    pub fn of(path: &Path) -> std::io::Result<DirId> {
+        let meta = fs::symlink_metadata(path)?;
+        Ok(DirId { path: path.to_path_buf(), dev: meta.dev(), ino: meta.ino(), born_ns: born(&meta) })
+    }
+
+    /// Is `meta` (of `self.path`, not followed) still this directory?
+    fn matches(&self, meta: &fs::Metadata) -> bool {
+        meta.is_dir() && meta.dev() == self.dev && meta.ino() == self.ino && born(meta) == self.born_ns
+    }
+}
+
+fn born(meta: &fs::Metadata) -> Option<u128> {
+    meta.created().ok()?.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_nanos())
 }
 
 /// Hold the run directory's lock while `f` runs: every read-modify-write of a record (this
@@ -157,7 +186,10 @@ impl Record {
             match self.remove_own_dir(d) {
                 Ok(true) => done.push(format!("dir {}", d.display())),
                 Ok(false) => {}
-                Err(_) => left.dirs.push(d.clone()),
+                Err(_) => {
+                    left.dirs.push(d.clone());
+                    left.dir_ids.extend(self.dir_ids.iter().filter(|id| id.path == *d).cloned());
+                }
             }
         }
         let _ = locked(|| {
@@ -181,12 +213,9 @@ impl Record {
     /// still that directory; without one (a crash between mkdir and recording it), only if it
     /// is what nsdojo makes, empty. Ok(false): nothing of ours is there (left alone).
     fn remove_own_dir(&self, d: &Path) -> std::io::Result<bool> {
-        use std::os::unix::fs::MetadataExt;
         let Ok(meta) = fs::symlink_metadata(d) else { return Ok(false) };
-        match self.dir_ids.iter().find(|(p, _, _)| p == d) {
-            Some((_, dev, ino)) if meta.is_dir() && meta.dev() == *dev && meta.ino() == *ino => {
-                fs::remove_dir_all(d).map(|_| true)
-            }
+        match self.dir_ids.iter().find(|id| id.path == d) {
+            Some(id) if id.matches(&meta) => fs::remove_dir_all(d).map(|_| true),
             Some(_) => Ok(false),
             None if meta.is_dir() && meta.uid() == 0 && meta.mode() & 0o7777 == 0o700 => match fs::remove_dir(d) {
                 Ok(()) => Ok(true),
