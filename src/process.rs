@@ -62,6 +62,31 @@ pub fn fork() -> Result<ForkResult, ForkError> {
     Ok(unsafe { nix::unistd::fork() }?)
 }
 
+/// PR_SET_PDEATHSIG(SIGKILL): die with the parent. A raw prctl, async-signal-safe, so it may
+/// run in a `pre_exec` hook or a forked child; an error means the process must not run.
+pub fn die_with_parent() -> std::io::Result<()> {
+    // SAFETY: prctl with plain integers.
+    match unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+/// PR_SET_CHILD_SUBREAPER: orphans below this process come back to it, not to init.
+pub fn become_subreaper() -> std::io::Result<()> {
+    // SAFETY: prctl with plain integers.
+    match unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+/// A name for `ps` and `top` (PR_SET_NAME). Only cosmetic: a failure is ignored on purpose.
+pub fn set_name(name: &std::ffi::CStr) {
+    // SAFETY: prctl with a NUL-terminated string that outlives the call.
+    let _ = unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0) };
+}
+
 /// A process held by a pidfd (or, on old kernels, by its PID and start time).
 #[derive(Debug)]
 pub struct Pidfd {

@@ -34,9 +34,11 @@ pub struct Burner {
 fn child(read_end: &OwnedFd, parent: libc::pid_t) -> ! {
     // SAFETY: only async-signal-safe calls; the child never returns.
     unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if crate::process::die_with_parent().is_err() {
+            libc::_exit(1); // a burner that could outlive the agent must not spin
+        }
         // A name students can find in `top`, and the host can find among the agent's children.
-        libc::prctl(libc::PR_SET_NAME, c"nsdojo-burner".as_ptr() as libc::c_ulong, 0, 0, 0);
+        crate::process::set_name(c"nsdojo-burner");
         if libc::getppid() != parent {
             libc::_exit(1); // the parent died before prctl took effect
         }

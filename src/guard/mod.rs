@@ -140,10 +140,7 @@ fn watchdog(r: OwnedFd, id: &str) -> ! {
         // SAFETY: ignoring signals; the watchdog must outlive the terminal and the host.
         let _ = unsafe { nix::sys::signal::signal(s, SigHandler::SigIgn) };
     }
-    // SAFETY: plain prctl with a static C string.
-    unsafe {
-        libc::prctl(libc::PR_SET_NAME, c"nsdojo-watchdog".as_ptr() as libc::c_ulong, 0, 0, 0);
-    }
+    crate::process::set_name(c"nsdojo-watchdog");
     let mut f = fs::File::from(r);
     let mut buf = Vec::new();
     let _ = f.read_to_end(&mut buf);

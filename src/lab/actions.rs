@@ -105,6 +105,7 @@ impl Lab {
             let done = outcomes.len();
             let mut failed = None;
             for (k, outcome) in outcomes.into_iter().enumerate() {
+                self.disown_netns_if_taken(&batch[k], &outcome);
                 failed = failed.or_else(|| outcome.error.clone());
                 reports.push(ActionReport {
                     src: self.expand(&step.action_src[i + k]),

@@ -175,6 +175,26 @@ impl Lab {
             .collect()
     }
 
+    /// After `netns add`: if the file was there already (someone made it between our look and
+    /// the sandbox's O_EXCL create), it is not ours: drop it from the record, touch nothing.
+    pub(super) fn disown_netns_if_taken(&self, action: &Action, outcome: &Outcome) {
+        let name = match action {
+            Action::NetnsAdd(n) => n,
+            Action::Try(inner) => return self.disown_netns_if_taken(inner, outcome),
+            _ => return,
+        };
+        let taken = outcome
+            .trace
+            .calls
+            .iter()
+            .any(|c| c.call.starts_with("openat") && c.errno() == Some(nix::errno::Errno::EEXIST));
+        if taken {
+            let path = std::path::PathBuf::from(crate::sandbox::netdev::netns_path(name));
+            self.netns.borrow_mut().retain(|p| p != &path);
+            let _ = crate::guard::record_add(&self.session_id, |r| r.mounts.retain(|m| m != &path));
+        }
+    }
+
     /// Unmount and remove the named network namespaces this lesson made (on reset and when
     /// the lesson ends), and /run/netns if this session made it and it is empty now.
     pub(super) fn remove_netns(&mut self) {

@@ -19,21 +19,18 @@ use crate::observe::InsideFacts;
 
 /// Set up a freshly forked agent process (both the first and a PID-namespace child).
 pub fn become_child_agent() {
-    // SAFETY: prctl takes plain integers. PDEATHSIG: die with the host. CHILD_SUBREAPER:
-    // orphans of the sandbox (a killed stress's worker, a shell's background job) come back
-    // to the agent, which reaps them between requests, instead of to the host's init.
-    unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
+    // PDEATHSIG: die with the host. CHILD_SUBREAPER: orphans of the sandbox (a killed
+    // stress's worker, a shell's background job) come back to the agent, which reaps them
+    // between requests, instead of to the host's init. An agent without both must not run.
+    if crate::process::die_with_parent().and_then(|_| crate::process::become_subreaper()).is_err() {
+        exit(1);
     }
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
         // SAFETY: restoring default dispositions inherited from the host.
         let _ = unsafe { signal(sig, SigHandler::SigDfl) };
     }
-    // SAFETY: plain prctl; the name shows in `ps` so students can find terminal #1.
-    unsafe {
-        libc::prctl(libc::PR_SET_NAME, c"nsdojo-sandbox".as_ptr() as libc::c_ulong, 0, 0, 0);
-    }
+    // The name shows in `ps` so students can find terminal #1.
+    crate::process::set_name(c"nsdojo-sandbox");
 }
 
 /// Serve requests until the host closes the connection. Never returns to the host's code.

@@ -317,10 +317,7 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
                 let mut cmd = std::process::Command::new(&path);
                 // SAFETY: the hook only calls prctl, which is async-signal-safe.
                 unsafe {
-                    std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                        Ok(())
-                    });
+                    std::os::unix::process::CommandExt::pre_exec(&mut cmd, crate::process::die_with_parent);
                 }
                 let child = std::os::unix::process::CommandExt::process_group(&mut cmd, 0)
                     .args(argv)
@@ -396,10 +393,7 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
                 .record(format!("setresuid({id}, {id}, {id})"), nix::unistd::setresuid(u, u, u))
                 .map_err(|e| errno_line("setresuid", e))?;
             // The kernel clears the parent-death signal when credentials change: arm it again.
-            // SAFETY: plain prctl.
-            unsafe {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            }
+            crate::process::die_with_parent().map_err(|e| format!("prctl(PR_SET_PDEATHSIG): {e}"))?;
         }
         Action::LinkUp(name) => {
             guard(origin, Ns::Net, "change a network interface")?;

@@ -15,7 +15,7 @@ fn child_setup() {
     // SAFETY: plain prctl, then _exit in a forked child if it failed: a child that would
     // outlive the agent must not run at all.
     unsafe {
-        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+        if crate::process::die_with_parent().is_err() {
             libc::_exit(126);
         }
     }

@@ -46,12 +46,10 @@ fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscal
     // rootfs may not have (opening it there fails with ENOENT before exec).
     command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     // SAFETY: the hook only calls prctl, which is async-signal-safe. The command has its own
-    // group (so a timeout kills the whole pipeline) and dies with whoever started it.
+    // group (so a timeout kills the whole pipeline) and dies with whoever started it (if that
+    // cannot be arranged, the spawn fails).
     unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
+        command.pre_exec(crate::process::die_with_parent);
     }
     let mut child = match command.spawn() {
         Ok(c) => c,

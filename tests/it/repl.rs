@@ -148,3 +148,47 @@ fn again_over_the_named_netns_step() {
     p.exp_eof().unwrap();
     before.assert_unchanged_since("again over netns add");
 }
+
+/// Ctrl-C during a `host sh` command stops the command (its whole process group) *and* the
+/// step: the actions after it do not run.
+#[test]
+fn ctrl_c_during_a_host_command_stops_it_and_the_step() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("slow.toml"),
+        "id = \"slow\"\ntitle.en = \"slow\"\n[[step]]\ntext.en = \"a slow host command\"\n\
+         do = [\"host sh sleep 3517; true\", \"unshare uts\", \"sethostname after-ctrl-c\"]\n\
+         expect = [\"sandbox.hostname == after-ctrl-c\"]\n",
+    )
+    .unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.env("NO_COLOR", "1").env("COLUMNS", "120").env("NSDOJO_HISTORY", dir.path().join("history"));
+    cmd.env_remove("LANG").env_remove("LC_ALL").arg("--lessons").arg(dir.path());
+    let mut p = spawn_command(cmd, Some(20_000)).unwrap();
+    p.exp_string("nsdojo> ").unwrap();
+    p.send_line("lesson slow").unwrap();
+    p.exp_regex(r"nsdojo\[slow 0/1\]> ").unwrap();
+    p.send_line("next").unwrap();
+    let sleeping = || {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read(e.path().join("cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains("3517"))
+        })
+    };
+    let t0 = std::time::Instant::now();
+    while !sleeping() && t0.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(sleeping(), "the host command started");
+    p.send_control('c').unwrap();
+    p.exp_string("stopped by Ctrl-C").unwrap();
+    p.exp_regex(r"nsdojo\[slow \d/1\]> ").unwrap();
+    assert!(!sleeping(), "the command and its group are gone");
+    p.send_line("state").unwrap();
+    p.exp_string("hostname").unwrap();
+    p.send_line("quit").unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(!rest.contains("after-ctrl-c"), "the step stopped before its later actions: {rest}");
+    before.assert_unchanged_since("Ctrl-C during a host command");
+}
