@@ -49,5 +49,27 @@ problem() { problems="${problems:+$problems; }$*"; }
 [ "$count" = 0 ] || [ -n "$seen" ] || problem "the init mount table changed $count time(s) during the run, too briefly to see what"
 [ "$(hostname)" = "$hostname_before" ] || problem "the hostname changed from $hostname_before to $(hostname)"
 [ -z "$left" ] || problem "left behind: $(echo "$left" | tr '\n' ' ')"
+
+# A session killed with its watchdog after it enabled controllers in the root's
+# cgroup.subtree_control: `nsdojo cleanup` must put it back as the session's own exit would.
+echo "== cgroup-cpu killed (with its watchdog) once its group exists, then nsdojo cleanup"
+control=/sys/fs/cgroup/cgroup.subtree_control
+control_before=$(cat $control)
+nsdojo run cgroup-cpu >/dev/null 2>&1 &
+i=0
+while [ $i -lt 300 ] && ! ls -d /sys/fs/cgroup/nsdojo-* >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done
+control_during=$(cat $control)
+for rec in /run/nsdojo/*.json; do break; done
+owner=$(sed -n 's/.*"owner": *\([0-9]*\).*/\1/p' "$rec")
+watchdog=$(sed -n 's/.*"watchdog": *\([0-9]*\).*/\1/p' "$rec")
+kill -9 "$watchdog" "$owner" 2>/dev/null
+sleep 1
+nsdojo cleanup
+control_after=$(cat $control)
+echo "   subtree_control: before [$control_before], with the group [$control_during], after cleanup [$control_after]"
+[ "$control_during" != "$control_before" ] || problem "the killed session had not changed subtree_control: the check proves nothing"
+[ "$control_after" = "$control_before" ] || problem "cleanup left subtree_control as [$control_after], not [$control_before]"
+left=$(leftovers)
+[ -z "$left" ] || problem "left behind after the kill and cleanup: $(echo "$left" | tr '\n' ' ')"
 [ -z "$problems" ] || fail "$problems"
 echo "payload: PASS: every check passed; nothing leaked into the init mount namespace; hostname, /tmp, /run and cgroups as before"
