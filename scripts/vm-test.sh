@@ -148,6 +148,8 @@ root=$work/root
 mkdir -p "$root"/{bin,dev,proc,sys,run,root,etc,tmp,payload,lib,lib64,usr}
 chmod 1777 "$root/tmp"
 ln -s bin "$root/sbin"
+# As on every distribution: iproute2 looks for named netns in /var/run/netns.
+mkdir -p "$root/var" && ln -s ../run "$root/var/run"
 ln -s ../bin "$root/usr/bin"
 ln -s ../bin "$root/usr/sbin"
 cp /bin/busybox "$root/bin/busybox"
@@ -158,8 +160,17 @@ done
 strip --strip-debug -o "$root/bin/nsdojo" "$bin" 2>/dev/null || cp "$bin" "$root/bin/nsdojo"
 # mountwatch records every change to the VM's own mount table during a run (tests/kernel/lib.sh).
 gcc -O2 -Wall -Werror -o "$root/bin/mountwatch" tests/kernel/mountwatch.c || die "cannot build tests/kernel/mountwatch.c"
+# The deck's own tools where a lesson's commands use what busybox lacks (`lsns`, `ip netns`):
+# util-linux and iproute2 from this machine (scripts/test.sh installs them), as on a workshop laptop.
+extra=()
+for prog in lsns ip; do
+  path=$(command -v "$prog") || die "$prog is missing here: apt-get install util-linux iproute2"
+  rm -f "$root/bin/$prog"
+  cp -L "$path" "$root/bin/$prog"
+  extra+=("$root/bin/$prog")
+done
 # The libraries ldd names and the dynamic loader, at the paths the binaries ask for.
-ldd "$bin" "$root/bin/mountwatch" | awk '/=> \//{ print $3 } /^\t\//{ print $1 }' | sort -u | while read -r lib; do
+ldd "$bin" "$root/bin/mountwatch" "${extra[@]}" | awk '/=> \//{ print $3 } /^\t\//{ print $1 }' | sort -u | while read -r lib; do
   mkdir -p "$root$(dirname "$lib")"
   cp -L "$lib" "$root$lib"
 done

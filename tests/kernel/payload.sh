@@ -54,6 +54,8 @@ problem() { problems="${problems:+$problems; }$*"; }
 # cgroup.subtree_control: `nsdojo cleanup` must put it back as the session's own exit would.
 echo "== cgroup-cpu killed (with its watchdog) once its group exists, then nsdojo cleanup"
 control=/sys/fs/cgroup/cgroup.subtree_control
+# The VM's init enabled every controller at the root; take cpu back so the session has to.
+echo -cpu >$control || problem "could not disable cpu in $control for the test"
 control_before=$(cat $control)
 nsdojo run cgroup-cpu >/dev/null 2>&1 &
 i=0
