@@ -13,10 +13,14 @@ use nsdojo::lesson::{self, Lang, Lesson};
 use nsdojo::render::{self, Style};
 use nsdojo::{guard, host, lab, repl};
 
+/// `nsdojo 0.1.0 (commit 1a2b3c4d5e6f, x86_64-unknown-linux-musl)`: see build.rs.
+const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("NSDOJO_COMMIT"), ", ", env!("NSDOJO_TARGET"), ")");
+
 #[derive(Parser)]
 #[command(
     name = "nsdojo",
-    version,
+    version = VERSION,
     about = "Containers without Docker: namespaces, pivot_root and cgroups, step by step, for real"
 )]
 struct Cli {
@@ -100,6 +104,15 @@ const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Commands that only print (no sandbox, no socket to a dead agent to write to) end quietly
+    // when their reader goes away (`nsdojo doctor | head`), as other command-line tools do,
+    // instead of panicking on EPIPE.
+    if matches!(cli.cmd, Some(Cmd::List | Cmd::Doctor | Cmd::Ns { .. } | Cmd::Check { mutate: false, .. })) {
+        // SAFETY: restoring the default disposition of one signal, before anything else runs.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     if cli.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         colored::control::set_override(false);
     }

@@ -109,11 +109,23 @@ fn msg_queues() -> Result<Vec<String>, String> {
         for idx in 0..=max {
             let mut ds: libc::msqid_ds = std::mem::zeroed();
             if libc::msgctl(idx, libc::MSG_STAT, &mut ds) >= 0 {
-                keys.push(format!("0x{:08x}", ds.msg_perm.__key as u32));
+                keys.push(format!("0x{:08x}", ipc_key(&ds.msg_perm) as u32));
             }
         }
         Ok(keys)
     }
+}
+
+/// The key of a SysV IPC object: glibc and musl name the field differently.
+#[cfg(target_env = "musl")]
+#[allow(deprecated)] // libc will rename it to __key; until then this is its only name on musl
+fn ipc_key(perm: &libc::ipc_perm) -> libc::key_t {
+    perm.__ipc_perm_key
+}
+
+#[cfg(not(target_env = "musl"))]
+fn ipc_key(perm: &libc::ipc_perm) -> libc::key_t {
+    perm.__key
 }
 
 fn listing(path: &str) -> Result<Vec<String>, String> {

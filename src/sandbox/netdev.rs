@@ -44,7 +44,7 @@ pub fn link_up(name: &str, out: &mut Outcome) -> Result<(), String> {
         for (i, b) in name.bytes().enumerate() {
             req.ifr_name[i] = b as libc::c_char;
         }
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) < 0 {
             let e = Errno::last();
             out.trace.push(Syscall::failed(
                 format!("ioctl({}, SIOCGIFFLAGS, {{ifr_name={}}})", sock.as_raw_fd(), quote(name)),
@@ -55,7 +55,7 @@ pub fn link_up(name: &str, out: &mut Outcome) -> Result<(), String> {
         req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
         let call =
             format!("ioctl({}, SIOCSIFFLAGS, {{ifr_name={}, ifr_flags|=IFF_UP}})", sock.as_raw_fd(), quote(name));
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) < 0 {
             let e = Errno::last();
             out.trace.push(Syscall::failed(call, e));
             return Err(format!("link-up {name}: {}", e.desc()));
