@@ -7,6 +7,13 @@
 //! least one check *of that same step* must fail. A later step noticing is not
 //! enough: the student reads the checks of the step they are on. Where no check can
 //! notice, the lesson says why in a `mutation_waiver`, and the report prints it.
+//!
+//! Two rules keep the score honest. A check kills a mutant only if it *held* in the
+//! unmutated run (a check that always fails would otherwise kill everything), which
+//! is run once per lesson first. And a check about the removed action's own result
+//! (`action[N].…`) kills only where that result is what the action teaches (`exec-as`,
+//! `hog`, `forks`, `burn`, a `try`): a `chroot` or `chdir` must be noticed by the state
+//! it changes or by a later action that needed it, not by "it was not performed".
 
 use std::path::PathBuf;
 
@@ -38,6 +45,15 @@ pub enum MutantVerdict {
     Broken(usize),
 }
 
+/// An action whose point is what it returns (an exit status, an errno, a CPU share), so a
+/// check of its own result is a fair witness that it ran.
+pub fn teaches_its_result(a: &Action) -> bool {
+    matches!(
+        a,
+        Action::ExecAs { .. } | Action::Hog { .. } | Action::Forks { .. } | Action::Burn { .. } | Action::Try(_)
+    )
+}
+
 /// Only observes: running it or not changes nothing a check could see.
 pub fn observes_only(a: &Action) -> bool {
     match a {
@@ -67,13 +83,26 @@ pub fn run_lesson(
     each: &mut dyn FnMut(&Mutant),
 ) -> Result<Vec<Mutant>, LabError> {
     let mut lab = Lab::new(lesson.clone(), session, rootfs)?;
+    // The unmutated run: which checks of each step hold; a step that fails on its own
+    // leaves its mutants (and every later step's) nothing to say.
+    let mut held: Vec<Vec<bool>> = Vec::new();
+    let mut first_failing = None;
+    for i in 0..lesson.steps.len() {
+        let r = lab.run_step(i)?;
+        held.push(r.checks.iter().map(|c| c.verdict.passed).collect());
+        if !r.passed() {
+            first_failing = Some(i);
+            break;
+        }
+    }
     let mut out = Vec::new();
     for (step, action) in mutants_of(lesson) {
         let s = &lesson.steps[step];
         let waiver = s.waivers.iter().find(|w| w.action == action + 1);
-        let verdict = match waiver {
-            Some(w) => MutantVerdict::Waived(w.why.trim().to_string()),
-            None => run_one(&mut lab, step, action)?,
+        let verdict = match (waiver, first_failing) {
+            (_, Some(f)) if f <= step => MutantVerdict::Broken(f),
+            (Some(w), _) => MutantVerdict::Waived(w.why.trim().to_string()),
+            (None, _) => run_one(&mut lab, step, action, &held[step])?,
         };
         let m = Mutant { lesson: lesson.id.clone(), step, action, src: s.action_src[action].clone(), verdict };
         each(&m);
@@ -85,7 +114,7 @@ pub fn run_lesson(
     Ok(out)
 }
 
-fn run_one(lab: &mut Lab, step: usize, action: usize) -> Result<MutantVerdict, LabError> {
+fn run_one(lab: &mut Lab, step: usize, action: usize, held: &[bool]) -> Result<MutantVerdict, LabError> {
     lab.reset();
     for i in 0..step {
         let r = lab.run_step(i)?;
@@ -94,8 +123,22 @@ fn run_one(lab: &mut Lab, step: usize, action: usize) -> Result<MutantVerdict, L
         }
     }
     let r = lab.run_step_without(step, Some(action))?;
-    let failed: Vec<String> = r.checks.iter().filter(|c| !c.verdict.passed).map(|c| c.src.clone()).collect();
+    let st = &lab.lesson.steps[step];
+    let own_result_counts = teaches_its_result(&st.actions[action]);
+    let failed: Vec<String> = r
+        .checks
+        .iter()
+        .zip(&st.expects)
+        .zip(held)
+        .filter(|((c, e), held)| **held && !c.verdict.passed && (own_result_counts || !names_action(e, action + 1)))
+        .map(|((c, _), _)| c.src.clone())
+        .collect();
     Ok(if failed.is_empty() { MutantVerdict::Survived(r.aborted) } else { MutantVerdict::Killed(failed) })
+}
+
+/// Does the check read action `n`'s own result (`action[n].…`)?
+fn names_action(e: &crate::lesson::Expect, n: usize) -> bool {
+    e.facts().any(|f| matches!(f, crate::lesson::fact::Fact::Result { action: Some(k), .. } if *k == n))
 }
 
 /// Killed, waived, and all, for the closing line.

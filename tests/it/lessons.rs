@@ -147,3 +147,33 @@ fn a_check_blind_to_its_action_is_reported_as_a_survivor() {
     let d = Test::new().args(args(dir.path())).succeeds();
     assert!(d.stdout().contains("2/2 killed"), "{}", d.stdout());
 }
+
+/// Two ways a score could lie, closed: a check that fails anyway kills nothing (the step is
+/// reported broken), and "it was not performed" (a check on the removed action's own result)
+/// does not count for an action whose point is the state it changes.
+#[test]
+fn failing_checks_and_own_results_do_not_inflate_the_score() {
+    let _g = require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("liar.toml");
+    let run = |expect: &str, actions: &str| {
+        let lesson = format!(
+            "id = \"liar\"\ntitle.en = \"liar\"\n[[step]]\ntext.en = \"t\"\ndo = [{actions}]\nexpect = [{expect}]\n"
+        );
+        std::fs::write(&file, lesson).unwrap();
+        Test::new()
+            .args([
+                "--no-color".as_ref(),
+                "--lessons".as_ref(),
+                dir.path().as_os_str(),
+                "check".as_ref(),
+                "--mutate".as_ref(),
+            ])
+            .fails_with(1)
+            .stdout()
+    };
+    let out = run("\"sandbox.hostname == no-such-host\"", "\"unshare uts\", \"sethostname dojo-mutant\"");
+    assert!(out.contains("broken    liar 1.1") && out.contains("0/2 killed"), "{out}");
+    let out = run("\"action[1].errno == none\", \"action[2].errno == none\"", "\"chroot /\", \"chdir /\"");
+    assert!(out.contains("survived  liar 1.1") && out.contains("survived  liar 1.2"), "{out}");
+}
