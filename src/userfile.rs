@@ -78,20 +78,27 @@ fn refuse(e: io::Error) -> io::Error {
 /// The whole of `path`, read as the invoking user may (as root: not through a symlink).
 pub fn read_as_invoker(path: &Path) -> io::Result<Vec<u8>> {
     match sudo_user() {
-        None => {
-            let raw = open(path, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
-                .map_err(|e| refuse(e.into()))?;
-            // SAFETY: open just returned this descriptor.
-            let mut f = File::from(unsafe { OwnedFd::from_raw_fd(raw) });
-            let mut out = Vec::new();
-            io::Read::read_to_end(&mut f, &mut out)?;
-            Ok(out)
-        }
+        None => read_regular(path, OFlag::O_NOFOLLOW),
         Some((uid, gid)) => in_child_as(uid, gid, |sock| {
-            let bytes = std::fs::read(path)?;
+            let bytes = read_regular(path, OFlag::empty())?;
             io::Write::write_all(sock, &bytes)
         }),
     }
+}
+
+/// The whole of a regular file; a FIFO (or anything else) put there is refused without
+/// blocking (O_NONBLOCK).
+fn read_regular(path: &Path, extra: OFlag) -> io::Result<Vec<u8>> {
+    let raw = open(path, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | extra, Mode::empty())
+        .map_err(|e| refuse(e.into()))?;
+    // SAFETY: open just returned this descriptor.
+    let mut f = File::from(unsafe { OwnedFd::from_raw_fd(raw) });
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let mut out = Vec::new();
+    io::Read::read_to_end(&mut f, &mut out)?;
+    Ok(out)
 }
 
 /// Replace `path` with `bytes` as the invoking user may: missing directories are made (as that
@@ -129,6 +136,7 @@ fn in_child_as(uid: u32, gid: u32, work: impl FnOnce(&mut UnixStream) -> io::Res
     match crate::process::fork()? {
         ForkResult::Child => {
             drop(parent_end);
+            child_setup();
             let code = match become_user(uid, gid).and_then(|_| work(&mut child_end)) {
                 Ok(()) => 0,
                 Err(e) => e.raw_os_error().unwrap_or(libc::EIO).clamp(1, 255),
@@ -151,6 +159,16 @@ fn in_child_as(uid: u32, gid: u32, work: impl FnOnce(&mut UnixStream) -> io::Res
     }
 }
 
+/// A helper child: not the host, so it must not keep the watchdog waiting, and it must not
+/// outlive the host (a FIFO or a slow file system could hold it).
+fn child_setup() {
+    crate::guard::close_inherited_watchdog_fd();
+    if crate::process::die_with_parent().is_err() {
+        // SAFETY: _exit in a forked child.
+        unsafe { libc::_exit(libc::EIO) }
+    }
+}
+
 fn become_user(uid: u32, gid: u32) -> io::Result<()> {
     nix::unistd::setgroups(&[])?;
     nix::unistd::setgid(nix::unistd::Gid::from_raw(gid))?;
@@ -164,6 +182,7 @@ fn open_as(path: &Path, uid: u32, gid: u32) -> io::Result<OwnedFd> {
     match crate::process::fork()? {
         ForkResult::Child => {
             drop(parent_end);
+            child_setup();
             let code = match become_and_open(path, uid, gid) {
                 Ok(fd) => send_fd(&child_end, Ok(fd.as_raw_fd())),
                 Err(e) => send_fd(&child_end, Err(e.raw_os_error().unwrap_or(libc::EIO))),
@@ -209,8 +228,12 @@ fn recv_fd(sock: &UnixStream) -> Result<OwnedFd, i32> {
     let mut byte = [0u8; 1];
     let mut iov = [io::IoSliceMut::new(&mut byte)];
     let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
-        .map_err(|e| e as i32)?;
+    let msg = loop {
+        match recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            other => break other.map_err(|e| e as i32)?,
+        }
+    };
     let mut fd = None;
     for c in msg.cmsgs().map_err(|e| e as i32)? {
         if let ControlMessageOwned::ScmRights(fds) = c {

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::sys::signal::{SigHandler, Signal};
 
-pub use record::{record_add, removed_line, Record};
+pub use record::{hand_over_subtree, is_own_dir, record_add, removed_line, Record};
 pub use signals::{install_signal_handlers, interrupted, track, untrack};
 
 pub const RUN_DIR: &str = "/run/nsdojo";
@@ -48,7 +48,7 @@ impl Session {
         fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut random))?;
         let id = format!("{pid}-{:08x}", u32::from_le_bytes(random));
         let record = Record { id, owner: pid, ..Default::default() };
-        record.save()?;
+        record.create()?;
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         // The child only reads a pipe and cleans files, then _exits.
         match crate::process::fork()? {
@@ -86,9 +86,14 @@ impl Session {
         record_add(&self.id, |r| r.dir_ids.push(id))
     }
 
+    /// Remove a directory this session made, only while it still is that directory (its name
+    /// is public: if it vanished, someone else may have made one in its place).
     pub fn remove_dir(&mut self, d: &Path) {
-        if d.exists() {
-            let _ = fs::remove_dir_all(d);
+        // Kept in the record if the removal failed, for the watchdog or `nsdojo cleanup`.
+        if let Ok(rec) = Record::load(&self.id) {
+            if rec.remove_own_dir(d).is_err() {
+                return;
+            }
         }
         let _ = record_add(&self.id, |r| {
             r.dirs.retain(|x| x != d);

@@ -106,6 +106,13 @@ fn make_run_dir() -> std::io::Result<()> {
     fs::set_permissions(RUN_DIR, fs::Permissions::from_mode(0o700))
 }
 
+/// Is `d` still the directory session `id` made (its recorded identity)?
+pub fn is_own_dir(id: &str, d: &Path) -> bool {
+    let Ok(rec) = Record::load(id) else { return false };
+    let Ok(meta) = fs::symlink_metadata(d) else { return false };
+    rec.dir_ids.iter().any(|x| x.path == d && x.matches(&meta))
+}
+
 impl Record {
     fn path(id: &str) -> PathBuf {
         Path::new(RUN_DIR).join(format!("{id}.json"))
@@ -162,11 +169,16 @@ impl Record {
                 }
             }
         }
-        // As the session's own exit would: the controllers it enabled, disabled again.
+        // As the session's own exit would: the controllers it enabled, disabled again — unless
+        // another live session's group under the same parent relies on them; then the entry
+        // goes to that session's record, and the last one out turns them off.
         for (parent, c) in &self.subtree_enabled {
             let file = parent.join("cgroup.subtree_control");
             let on = fs::read_to_string(&file).is_ok_and(|t| t.split_whitespace().any(|x| x == c));
             if !on {
+                continue;
+            }
+            if hand_over_subtree(&self.id, parent, c) {
                 continue;
             }
             match fs::write(&file, format!("-{c}")) {
@@ -192,27 +204,52 @@ impl Record {
                 }
             }
         }
+        // The record as it is *now* (another session may have handed something over since it
+        // was read), less what this pass dealt with, plus what it could not: all under the lock.
         let _ = locked(|| {
-            if left.mounts.is_empty()
-                && left.cgroups.is_empty()
-                && left.dirs.is_empty()
-                && left.subtree_enabled.is_empty()
-            {
+            let Ok(mut now) = Record::load(&self.id) else {
+                // Another cleaner finished it meanwhile: do not bring it back (and take away the
+                // run dir this lock may just have made again, if it is empty).
+                let _ = fs::remove_dir(RUN_DIR);
+                return Ok(());
+            };
+            let keep = |x: &PathBuf, mine: &[PathBuf], failed: &[PathBuf]| !mine.contains(x) || failed.contains(x);
+            now.mounts.retain(|m| keep(m, &self.mounts, &left.mounts));
+            now.cgroups.retain(|c| keep(c, &self.cgroups, &left.cgroups));
+            now.cgroups_intended.retain(|c| keep(c, &self.cgroups_intended, &left.cgroups));
+            now.dirs.retain(|d| keep(d, &self.dirs, &left.dirs));
+            now.dir_ids.retain(|id| now_dirs_keep(id, &self.dirs, &left.dirs));
+            // Each was removed, or handed over to the sessions still using it.
+            now.empty_dirs.retain(|d| !self.empty_dirs.contains(d));
+            now.subtree_enabled.retain(|e| !self.subtree_enabled.contains(e) || left.subtree_enabled.contains(e));
+            let nothing_left = now.mounts.is_empty()
+                && now.cgroups.is_empty()
+                && now.cgroups_intended.is_empty()
+                && now.dirs.is_empty()
+                && now.subtree_enabled.is_empty()
+                && now.empty_dirs.is_empty();
+            if nothing_left {
                 let _ = fs::remove_file(Self::path(&self.id));
+                // Leave no trace: the run dir goes with the last session's record (under the
+                // lock, so no session is writing its first record into it right now).
+                let _ = fs::remove_dir(RUN_DIR);
             } else {
-                left.save()?;
+                now.save()?;
             }
             Ok(())
         });
-        // Leave no trace: the run dir goes when the last session's record does.
-        let _ = fs::remove_dir(RUN_DIR);
         done
+    }
+
+    /// Start a session's record, under the lock (cleanup removes an empty run dir under it).
+    pub fn create(&self) -> std::io::Result<()> {
+        locked(|| self.save())
     }
 
     /// Remove a directory this session recorded: with its identity, only while the path is
     /// still that directory; without one (a crash between mkdir and recording it), only if it
     /// is what nsdojo makes, empty. Ok(false): nothing of ours is there (left alone).
-    fn remove_own_dir(&self, d: &Path) -> std::io::Result<bool> {
+    pub(super) fn remove_own_dir(&self, d: &Path) -> std::io::Result<bool> {
         let Ok(meta) = fs::symlink_metadata(d) else { return Ok(false) };
         match self.dir_ids.iter().find(|id| id.path == d) {
             Some(id) if id.matches(&meta) => fs::remove_dir_all(d).map(|_| true),
@@ -261,6 +298,29 @@ pub fn removed_line(lang: crate::lesson::Lang, done: &str) -> String {
         (None, None) => done.to_string(),
     };
     tf(lang, "removed", &[&what])
+}
+
+fn now_dirs_keep(id: &DirId, mine: &[PathBuf], failed: &[PathBuf]) -> bool {
+    !mine.contains(&id.path) || failed.contains(&id.path)
+}
+
+/// Give a controller enabled in `parent` to another session that has a group there, so that it
+/// is turned off when the last of them is done. False if there is none.
+pub fn hand_over_subtree(from: &str, parent: &Path, controller: &str) -> bool {
+    let mut handed = false;
+    for other in Record::load_all() {
+        let has_group_there = other.cgroups.iter().chain(&other.cgroups_intended).any(|g| g.parent() == Some(parent));
+        if other.id != from && has_group_there && (other.owner_alive() || other.watchdog_alive()) {
+            let entry = (parent.to_path_buf(), controller.to_string());
+            handed |= record_add(&other.id, |r| {
+                if !r.subtree_enabled.contains(&entry) {
+                    r.subtree_enabled.push(entry.clone());
+                }
+            })
+            .is_ok();
+        }
+    }
+    handed
 }
 
 /// Add to a session's record on disk (the record file is the source of truth,

@@ -20,6 +20,7 @@ struct Tracked {
 }
 
 const NO_PID: i32 = 0;
+const CLAIMED: i32 = -1;
 const TRACKED: usize = 64;
 static PIDS: [Tracked; TRACKED] =
     [const { Tracked { pid: AtomicI32::new(NO_PID), fd: AtomicI32::new(-1), child: AtomicBool::new(false) } }; TRACKED];
@@ -29,9 +30,12 @@ static mut SAVED_TERMIOS: Option<libc::termios> = None;
 /// something leaks handles; then say so, loudly, rather than drop the entry silently.
 pub fn track(p: &crate::process::Pidfd, child: bool) {
     for slot in &PIDS {
-        if slot.pid.compare_exchange(NO_PID, p.pid(), Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+        // Claimed with a placeholder, filled, then published: the handler (which skips
+        // PIDs <= 0) never sees a PID without its pidfd.
+        if slot.pid.compare_exchange(NO_PID, CLAIMED, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
             slot.fd.store(p.raw_fd(), Ordering::SeqCst);
             slot.child.store(child, Ordering::SeqCst);
+            slot.pid.store(p.pid(), Ordering::SeqCst);
             return;
         }
     }
@@ -45,9 +49,11 @@ pub fn track(p: &crate::process::Pidfd, child: bool) {
 pub fn untrack(p: &crate::process::Pidfd) {
     for slot in &PIDS {
         if slot.pid.load(Ordering::SeqCst) == p.pid() && slot.fd.load(Ordering::SeqCst) == p.raw_fd() {
-            slot.fd.store(-1, Ordering::SeqCst);
-            slot.child.store(false, Ordering::SeqCst);
+            // The PID first: the handler skips a slot without one, and must never see this
+            // slot's PID with its pidfd already gone (it would fall back to the number).
             slot.pid.store(NO_PID, Ordering::SeqCst);
+            slot.child.store(false, Ordering::SeqCst);
+            slot.fd.store(-1, Ordering::SeqCst);
         }
     }
 }

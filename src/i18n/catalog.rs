@@ -115,6 +115,11 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("audit_lesson", "lesson {0}", "{0} 레슨"),
     ("audit_warning", "nsdojo: WARNING: the host changed during {0}:", "nsdojo: 경고: {0} 동안 호스트가 바뀌었습니다:"),
     ("audit_others", "  (other programs may have done this; `nsdojo cleanup` removes what nsdojo left)", "  (다른 프로그램이 바꿨을 수도 있습니다. nsdojo가 남긴 것은 `nsdojo cleanup` 명령으로 지웁니다)"),
+    (
+        "work_not_ours",
+        "{0} is not the directory this session made; leaving it alone",
+        "{0}은(는) 이 세션이 만든 디렉토리가 아닙니다. 건드리지 않습니다",
+    ),
     // check --mutate (main.rs).
     ("mut_killed", "killed", "잡힘"),
     ("mut_survived", "survived", "살아남음"),

@@ -111,9 +111,14 @@ impl Lab {
             |_| Vec::new(),
             |g| g.enabled_in_parent().into_iter().map(|(p, c)| (p, c.name().to_string())).collect(),
         );
+        let failed = made.is_err();
         let _ = crate::guard::record_add(&self.session_id, |r| {
             r.subtree_enabled.retain(|e| !to_enable.iter().any(|(p, c)| e.0 == *p && e.1 == c.name()));
             r.subtree_enabled.extend(enabled);
+            // Not made (EEXIST: a directory someone else made there first): not ours to remove.
+            if failed {
+                r.cgroups_intended.retain(|p| !intended.contains(p));
+            }
         });
         let group = made.map_err(|e| e.to_string())?;
         let paths = group.paths();
@@ -226,9 +231,17 @@ impl Lab {
             }
             let enabled: Vec<(std::path::PathBuf, String)> =
                 g_enabled.into_iter().map(|(p, c)| (p, c.name().to_string())).collect();
+            // remove() disabled these again, or left them on for another session's group:
+            // then that session's record takes them over, so the last one out turns them off.
+            for (parent, c) in &enabled {
+                let still_on = std::fs::read_to_string(parent.join("cgroup.subtree_control"))
+                    .is_ok_and(|t| t.split_whitespace().any(|x| x == c));
+                if still_on {
+                    crate::guard::hand_over_subtree(&self.session_id, parent, c);
+                }
+            }
             let _ = crate::guard::record_add(&self.session_id, |r| {
                 r.cgroups.retain(|p| !paths.contains(p));
-                // remove() disabled these again; a later cleanup must not touch them.
                 r.subtree_enabled.retain(|e| !enabled.contains(e));
             });
         }

@@ -250,7 +250,13 @@ impl Lab {
         self.remove_netns();
         self.next = 0;
         self.last = None;
-        // Whatever the steps left in the work dir goes too (mounts died with the sandbox).
+        // Whatever the steps left in the work dir goes too (mounts died with the sandbox) — if
+        // it still is the directory this session made (its name is public: a step may have
+        // removed it, and someone else made one in its place).
+        if !crate::guard::is_own_dir(&self.session_id, &self.work) {
+            eprintln!("nsdojo: {}", crate::i18n::tf(self.lang, "work_not_ours", &[&self.work.display()]));
+            return;
+        }
         if let Ok(entries) = std::fs::read_dir(&self.work) {
             for e in entries.flatten() {
                 let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));

@@ -391,16 +391,20 @@ pub fn load_file_checked(path: &Path, root_only: bool) -> Result<Lesson, LoadErr
     let shown = path.display().to_string();
     let at_start = |message: String| LessonError { file: shown.clone(), line: 1, col: 1, message };
     let io = |source| LoadError::Io { path: shown.clone(), source };
-    // O_NONBLOCK: a FIFO put in place of the file must not block the open.
-    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(io)?;
-    let meta = file.metadata().map_err(io)?;
+    // O_PATH first: it opens nothing (no device is touched, a FIFO does not block), yet pins
+    // the inode, whose type and owner are checked; only a regular file is then opened for
+    // reading, through that same inode (/proc/self/fd), so nothing swapped in can be read.
+    let pinned = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_PATH).open(path).map_err(io)?;
+    let meta = pinned.metadata().map_err(io)?;
     if root_only {
         trust::verdict_of(&meta, &shown)?;
     }
     if !meta.is_file() {
-        // A FIFO would block and /dev/zero would never end.
+        // A FIFO would block, /dev/zero would never end, and opening a device can act.
         return Err(at_start("not a regular file; a lesson is a .toml file".into()).into());
     }
+    let file =
+        std::fs::File::open(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&pinned))).map_err(io)?;
     if meta.len() > MAX_LESSON_BYTES as u64 {
         return Err(
             at_start(format!("file is {} bytes; lessons are limited to {MAX_LESSON_BYTES} bytes", meta.len())).into()

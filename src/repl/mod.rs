@@ -69,6 +69,8 @@ impl Repl {
                 if std::fs::write(s, bytes).is_ok() {
                     let _ = ed.load_history(s);
                 }
+                // Only for the moment rustyline reads it: a killed session leaves nothing.
+                let _ = std::fs::remove_file(s);
             }
         }
         println!("{banner}");

@@ -191,8 +191,10 @@ impl Sandbox {
         }
         self.root.kill();
         crate::process::kill_group_of_unreaped_child(self.root.pid());
-        crate::process::reap(self.root.pid());
+        // Untracked before the reap: once reaped, its PID and group ID are free for anyone,
+        // and the fatal-signal handler must not signal them by number.
         crate::guard::untrack(&self.root);
+        crate::process::reap(self.root.pid());
     }
 }
 
