@@ -5,23 +5,54 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
-  echo "scripts/test.sh: the tests create namespaces and mounts: run  sudo env \"PATH=\$PATH\" bash scripts/test.sh" >&2
+  echo "scripts/test.sh: the tests create namespaces and mounts: run  scripts/as-root bash scripts/test.sh" >&2
   exit 2
 fi
 need=()
-for pkg in busybox-static stress iproute2 util-linux procps shellcheck; do
+for pkg in busybox-static stress iproute2 util-linux procps shellcheck file qemu-user-static; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+command -v cargo >/dev/null || { echo "scripts/test.sh: cargo is missing: install Rust with rustup (https://rustup.rs), stable, 1.88 or newer" >&2; exit 2; }
+# The lint stages need rustfmt and clippy; rustup adds them, a distribution's cargo may lack them.
+for pair in fmt:rustfmt clippy:clippy; do
+  sub=${pair%%:*} component=${pair#*:}
+  cargo "$sub" --version >/dev/null 2>&1 && continue
+  if command -v rustup >/dev/null; then
+    rustup component add "$component"
+  else
+    echo "scripts/test.sh: cargo $sub is missing (install $component; with rustup: rustup component add $component)" >&2
+    exit 2
+  fi
+done
 export NSDOJO_REQUIRE_ROOT=1
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 # One test at a time: the cgroup lessons measure CPU shares (an unlimited burner must get
 # > 80 % of a CPU), which busy tests on other threads of the same run would disturb.
 cargo test --locked -- --test-threads=1
-# The second kernel: cgroup v2 only and / shared, under qemu (see tests/kernel/). It reuses the
-# debug binary cargo test just built, and fails the run if a lesson fails there.
-NSDOJO_VM_BIN=target/debug/nsdojo bash scripts/vm-test.sh
+# The static release binaries (scripts/release.sh): the aarch64 one runs under user-mode
+# emulation here; the x86_64 one runs the whole curriculum on the second kernel below.
+bash scripts/release.sh dist
+arm=$(echo dist/nsdojo-*-aarch64-unknown-linux-musl)
+qemu-aarch64-static "$arm" --version | grep -q "aarch64-unknown-linux-musl"
+qemu-aarch64-static "$arm" list >/dev/null
+qemu-aarch64-static "$arm" check
+qemu-aarch64-static "$arm" doctor >/dev/null
+echo "aarch64 binary: --version, list, check, doctor pass under qemu-aarch64-static"
+# The offline kit, installed the default way (packages included) with networking off, into a
+# private /usr/local/bin of its own mount namespace, so this machine is not changed.
+bash scripts/offline-kit.sh dist/nsdojo-kit.tar.gz
+kit=$(mktemp -d)
+tar -C "$kit" -xzf dist/nsdojo-kit.tar.gz
+# shellcheck disable=SC2016 # $1 is the inner shell's
+unshare -m -n sh -c 'mount --make-rprivate / && mount -t tmpfs kit /usr/local/bin &&
+  sh "$1"/nsdojo-kit-*/install.sh && /usr/local/bin/nsdojo check && ! ip -o link | grep -v " lo:"' sh "$kit"
+rm -rf "$kit"
+echo "offline kit: installs and runs with no network"
+# The second kernel: cgroup v2 only and / shared, under qemu (see tests/kernel/), with the
+# static x86_64 release binary; the run fails if a lesson fails there.
+NSDOJO_VM_BIN=$(echo dist/nsdojo-*-x86_64-unknown-linux-musl) bash scripts/vm-test.sh

@@ -30,9 +30,9 @@ pub struct Record {
     pub cgroups: Vec<PathBuf>,
     /// cgroup directories about to be made (recorded *before* mkdir), at the exact paths
     /// nsdojo computed, so a crash between mkdir and recording them leaks nothing. Only these
-    /// paths are looked at: a directory with the same name elsewhere (say in a user's
-    /// delegated subtree) is someone else's. Their parents are root's, so only root could
-    /// have made one of them.
+    /// paths are looked at: a directory with the same name elsewhere is someone else's. If
+    /// mkdir fails (EEXIST: someone made one there first, say in a v1 parent delegated to a
+    /// user), the paths are dropped again and never cleaned.
     #[serde(default)]
     pub cgroups_intended: Vec<PathBuf>,
     /// Controllers this session enabled in a v2 parent's `cgroup.subtree_control` (parent,

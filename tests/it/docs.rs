@@ -430,8 +430,10 @@ fn the_readme_lists_every_lesson_and_links_the_guides() {
     // The first two commands stay the first thing to copy.
     let first = blocks(&readme).into_iter().find(|b| b.lang == "sh").expect("a sh block");
     let cmds: Vec<&str> = first.text.lines().collect();
-    assert!(cmds[0].starts_with("cargo build --release && sudo ./target/release/nsdojo"), "{}", first.text);
-    assert!(cmds[1].starts_with("sudo env \"PATH=$PATH\" bash scripts/test.sh"), "{}", first.text);
+    assert!(cmds[0].starts_with("cargo build --release && scripts/as-root ./target/release/nsdojo"), "{}", first.text);
+    assert!(cmds[1].starts_with("scripts/as-root bash scripts/test.sh"), "{}", first.text);
+    // .ci/run calls the same test command.
+    assert!(read(".ci/run").contains("bash scripts/test.sh"), ".ci/run must run README's test command");
     let top = &readme[..readme.find("\n## ").expect("a `## ` section")];
     assert!(top.contains("vagrant up && vagrant ssh -c 'sudo nsdojo'"), "README.md's first part lacks the VM path");
 }
