@@ -7,7 +7,7 @@
 # Four parts, each guarded, so a second run changes nothing:
 #   1. packages  apt-get install what nsdojo uses (only the missing ones)
 #   2. rust      keep a Rust that is new enough; else the distribution's if it is new enough;
-#                else rustup (stable, minimal) in NSDOJO_RUST_HOME
+#                else rustup (stable, minimal, with rustfmt and clippy for the tests) in NSDOJO_RUST_HOME
 #   3. build     cargo build --release --locked from the source tree (cargo skips what is built)
 #   4. install   /usr/local/bin/nsdojo, only if it differs from the build
 #
@@ -152,15 +152,15 @@ if [ -z "$rust_bin" ]; then
     say "rust: the distribution's rustc (${distro:-none}) is older than $RUST_MIN: rustup into $RUST_HOME"
     if [ -x "$RUST_HOME/cargo/bin/rustup" ]; then
       run env RUSTUP_HOME="$RUST_HOME/rustup" CARGO_HOME="$RUST_HOME/cargo" \
-        "$RUST_HOME/cargo/bin/rustup" toolchain install stable --profile minimal
+        "$RUST_HOME/cargo/bin/rustup" toolchain install stable --profile minimal -c rustfmt -c clippy
       run env RUSTUP_HOME="$RUST_HOME/rustup" "$RUST_HOME/cargo/bin/rustup" default stable
     elif [ "$dry" = 1 ]; then
-      say "would run: curl https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain stable --no-modify-path (RUSTUP_HOME=$RUST_HOME/rustup CARGO_HOME=$RUST_HOME/cargo)"
+      say "would run: curl https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt -c clippy --default-toolchain stable --no-modify-path (RUSTUP_HOME=$RUST_HOME/rustup CARGO_HOME=$RUST_HOME/cargo)"
     else
       say "run: rustup-init (stable, minimal profile) into $RUST_HOME"
       curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
         RUSTUP_HOME="$RUST_HOME/rustup" CARGO_HOME="$RUST_HOME/cargo" \
-          sh -s -- -y -q --profile minimal --default-toolchain stable --no-modify-path
+          sh -s -- -y -q --profile minimal -c rustfmt -c clippy --default-toolchain stable --no-modify-path
     fi
     rust_bin=$RUST_HOME/cargo/bin
   fi

@@ -257,3 +257,32 @@ fn a_record_is_kept_until_everything_in_it_is_gone() {
     assert!(!ours.exists() && !record.exists(), "and the second try finishes the job");
     let _ = std::fs::remove_dir("/run/nsdojo");
 }
+
+/// A work dir someone else made first, at the path a running session will use (its id is no
+/// secret once the session runs: /tmp/nsdojo-ID is listed in /tmp): the lesson refuses to
+/// start there, and the directory and its files survive the session.
+#[test]
+fn a_work_dir_someone_made_first_is_refused_and_left_alone() {
+    let _g = require_root!();
+    let (mut p, _home) = crate::repl::repl(&[]);
+    let pid = p.process.child_pid.as_raw();
+    let id = std::fs::read_dir("/run/nsdojo")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".json").map(str::to_string))
+        .find(|id| id.starts_with(&format!("{pid}-")))
+        .expect("the session's record");
+    let theirs = Path::new("/tmp").join(format!("nsdojo-{id}"));
+    std::fs::create_dir(&theirs).unwrap();
+    std::fs::write(theirs.join("theirs"), "x").unwrap();
+    std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+    p.send_line("lesson mnt").unwrap();
+    p.exp_string("could not prepare the work directory").unwrap();
+    p.exp_string("File exists").unwrap();
+    p.send_line("quit").unwrap();
+    p.exp_eof().unwrap();
+    let survived = theirs.join("theirs").exists();
+    let _ = std::fs::remove_dir_all(&theirs);
+    assert!(survived, "nsdojo removed a directory it did not make");
+    assert!(!Path::new("/run/nsdojo").join(format!("{id}.json")).exists(), "and its record is gone");
+}
