@@ -30,7 +30,10 @@ struct Cli {
     /// Language of the lesson texts: en or ko (default: from LANG).
     #[arg(long, global = true, value_name = "en|ko")]
     lang: Option<String>,
-    /// No colours (also NO_COLOR=1).
+    /// Colours: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
+    color: ColorWhen,
+    /// The same as --color never.
     #[arg(long, global = true)]
     no_color: bool,
     /// Use this prepared root filesystem (it must have an executable /bin/sh).
@@ -95,8 +98,19 @@ enum Cmd {
     },
     /// Remove what killed sessions left behind (work dirs, cgroups, netns files).
     Cleanup,
-    /// What this machine offers for the lab, and what to install.
-    Doctor,
+    /// What this machine offers for the lab, and what to install; exit 1 if the lab cannot run here.
+    Doctor {
+        /// The same as JSON, for a classroom preflight script.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Exit codes: 0 fine, 1 a check failed, 2 the command could not run.
@@ -107,13 +121,16 @@ fn main() -> ExitCode {
     // Commands that only print (no sandbox, no socket to a dead agent to write to) end quietly
     // when their reader goes away (`nsdojo doctor | head`), as other command-line tools do,
     // instead of panicking on EPIPE.
-    if matches!(cli.cmd, Some(Cmd::List | Cmd::Doctor | Cmd::Ns { .. } | Cmd::Check { mutate: false, .. })) {
+    if matches!(cli.cmd, Some(Cmd::List | Cmd::Doctor { .. } | Cmd::Ns { .. } | Cmd::Check { mutate: false, .. })) {
         // SAFETY: restoring the default disposition of one signal, before anything else runs.
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
-    if cli.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    if cli.color == ColorWhen::Always && !cli.no_color {
+        colored::control::set_override(true);
+    } else if cli.no_color || cli.color == ColorWhen::Never || no_color_env {
         colored::control::set_override(false);
     }
     // An unknown --lang is itself an error, told in the environment's language.
@@ -216,10 +233,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             session.finish();
             result
         }
-        Some(Cmd::Doctor) => {
-            print!("{}", doctor(lang));
-            println!("{}{}", pad(&format!("{} ", t(lang, "doctor_rootfs")), 20), rootfs_provider(&cli).describe(lang));
-            Ok(ExitCode::SUCCESS)
+        Some(Cmd::Doctor { json }) => {
+            let report = nsdojo::doctor::Report::of_this_machine(rootfs_provider(&cli).describe(lang));
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.render(lang));
+            }
+            Ok(if report.can_run { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Some(Cmd::Attach { session, cmd }) => {
             need_root(lang)?;
@@ -475,42 +496,6 @@ fn check(lang: Lang, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if bad > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
-}
-
-fn doctor(lang: Lang) -> String {
-    let yes_no = |b: bool| {
-        if b {
-            t(lang, "doctor_yes").green().to_string()
-        } else {
-            t(lang, "doctor_no").red().to_string()
-        }
-    };
-    // Labels padded by terminal columns: Korean letters are two wide.
-    let line = |key: &str, value: &str| format!("{}{value}\n", pad(&format!("{} ", t(lang, key)), 20));
-    let mut o = String::new();
-    let sudo = if host::is_root() { "" } else { t(lang, "doctor_run_sudo") };
-    o.push_str(&line("doctor_root", &format!("{}{sudo}", yes_no(host::is_root()))));
-    o.push_str(&line("doctor_kernel", &host::kernel()));
-    o.push_str(&line("doctor_cgroups", &host::cgroup_layout(lang)));
-    o.push_str(&line("doctor_propagation", &host::root_propagation()));
-    let userns = std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or(0)
-        > 0;
-    o.push_str(&line("doctor_userns", &yes_no(userns)));
-    for (tool, why) in [
-        ("busybox", "doctor_busybox"),
-        ("stress", "doctor_stress"),
-        ("ip", "doctor_iproute"),
-        ("nsenter", "doctor_utillinux"),
-    ] {
-        match host::which(tool) {
-            Some(p) => o.push_str(&format!("{tool:<20}{}\n", p.display())),
-            None => o.push_str(&format!("{tool:<20}{}  → {}\n", t(lang, "doctor_not_found").yellow(), t(lang, why))),
-        }
-    }
-    o
 }
 
 #[cfg(test)]

@@ -176,8 +176,26 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("doctor_userns", "user namespaces:", "사용자 네임스페이스:"),
     ("doctor_rootfs", "rootfs:", "rootfs 준비:"),
     ("doctor_not_found", "not found", "찾을 수 없음"),
-    ("doctor_busybox", "apt-get install busybox-static (small static rootfs)", "apt-get install busybox-static (작은 정적 rootfs)"),
-    ("doctor_stress", "apt-get install stress (optional CPU burner)", "apt-get install stress (선택: CPU 부하 도구)"),
-    ("doctor_iproute", "apt-get install iproute2", "apt-get install iproute2 (ip 명령)"),
-    ("doctor_utillinux", "apt-get install util-linux", "apt-get install util-linux (nsenter 명령)"),
+    (
+        "doctor_busybox",
+        "apt-get install busybox-static / dnf install busybox (small static rootfs)",
+        "apt-get install busybox-static / dnf install busybox (작은 정적 rootfs)",
+    ),
+    (
+        "doctor_stress",
+        "apt-get install stress / dnf install stress (optional CPU burner)",
+        "apt-get install stress / dnf install stress (선택: CPU 부하 도구)",
+    ),
+    ("doctor_iproute", "apt-get install iproute2 / dnf install iproute", "apt-get install iproute2 / dnf install iproute (ip 명령)"),
+    (
+        "doctor_utillinux",
+        "apt-get install util-linux / dnf install util-linux",
+        "apt-get install util-linux / dnf install util-linux (nsenter 명령)",
+    ),
+    ("doctor_can_run", "the lab can run here", "이 머신에서 실습을 할 수 있습니다"),
+    (
+        "doctor_cannot_run",
+        "the lab cannot run here (see above; `doctor --json` lists why)",
+        "이 머신에서는 실습을 할 수 없습니다 (위를 보세요. `doctor --json`에 이유가 있습니다)",
+    ),
 ];

@@ -123,3 +123,33 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A classroom preflight: `doctor --json` says whether the lab can run, and the exit status
+/// agrees (0 here as root; 1 for a user who is not, with the reason).
+#[test]
+fn doctor_json_and_its_exit_status_tell_whether_the_lab_can_run() {
+    let _g = require_root!();
+    let d = Test::new().args(["doctor", "--json"]).succeeds();
+    let v: serde_json::Value = serde_json::from_str(&d.stdout()).unwrap();
+    assert_eq!(v["can_run"], true, "{}", d.stdout());
+    assert!(v["namespaces"].as_array().unwrap().iter().any(|n| n == "pid"), "{}", d.stdout());
+    assert!(v["tools"]["nsenter"].is_string(), "{}", d.stdout());
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(bin())
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["can_run"], false);
+    assert!(v["problems"][0].as_str().unwrap().contains("not root"));
+}
+
+#[test]
+fn color_always_and_never_override_the_terminal_check() {
+    let d = Test::new().args(["--color", "always", "list"]).succeeds();
+    assert!(d.stdout().contains("\u{1b}["), "always colours, even into a pipe");
+    let d = Test::new().args(["--color", "never", "list"]).succeeds();
+    assert!(!d.stdout().contains("\u{1b}["));
+}
