@@ -98,6 +98,10 @@ enum Cmd {
     },
     /// Remove what killed sessions left behind (work dirs, cgroups, netns files).
     Cleanup,
+    /// Shell completions: `nsdojo completions bash > /etc/bash_completion.d/nsdojo`.
+    Completions { shell: clap_complete::Shell },
+    /// The manual page, made from these options: `nsdojo man | man -l -`.
+    Man,
     /// What this machine offers for the lab, and what to install; exit 1 if the lab cannot run here.
     Doctor {
         /// The same as JSON, for a classroom preflight script.
@@ -121,7 +125,17 @@ fn main() -> ExitCode {
     // Commands that only print (no sandbox, no socket to a dead agent to write to) end quietly
     // when their reader goes away (`nsdojo doctor | head`), as other command-line tools do,
     // instead of panicking on EPIPE.
-    if matches!(cli.cmd, Some(Cmd::List | Cmd::Doctor { .. } | Cmd::Ns { .. } | Cmd::Check { mutate: false, .. })) {
+    if matches!(
+        cli.cmd,
+        Some(
+            Cmd::List
+                | Cmd::Doctor { .. }
+                | Cmd::Ns { .. }
+                | Cmd::Check { mutate: false, .. }
+                | Cmd::Completions { .. }
+                | Cmd::Man,
+        )
+    ) {
         // SAFETY: restoring the default disposition of one signal, before anything else runs.
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
@@ -232,6 +246,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let result = mutate(&style, &mut session, chosen, &mut rootfs_provider(&cli));
             session.finish();
             result
+        }
+        Some(Cmd::Completions { shell }) => {
+            use clap::CommandFactory;
+            clap_complete::generate(*shell, &mut Cli::command(), "nsdojo", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Man) => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Doctor { json }) => {
             let report = nsdojo::doctor::Report::of_this_machine(rootfs_provider(&cli).describe(lang));

@@ -153,3 +153,13 @@ fn color_always_and_never_override_the_terminal_check() {
     let d = Test::new().args(["--color", "never", "list"]).succeeds();
     assert!(!d.stdout().contains("\u{1b}["));
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_cli_itself() {
+    let bash = Test::new().args(["completions", "bash"]).succeeds().stdout();
+    for word in ["doctor", "cleanup", "--lessons", "--mutate"] {
+        assert!(bash.contains(word), "bash completion lacks {word}");
+    }
+    let man = Test::new().args(["man"]).succeeds().stdout();
+    assert!(man.contains(".TH nsdojo 1") && man.contains("\\-\\-rootfs"), "{}", &man[..man.len().min(400)]);
+}
