@@ -63,7 +63,10 @@ pub const MACHINE: &[(&str, &str)] = &[
         "netns add pins the namespace in the host's mount table: run it before `unshare mnt`",
         "netns add는 네임스페이스를 호스트의 마운트 테이블에 고정합니다. `unshare mnt` 액션보다 먼저 실행하세요",
     ),
-    ("the child allocates and touches {0} MiB", "자식 프로세스가 {0} MiB를 할당하고 실제로 씁니다"),
+    (
+        "the child locks its memory in RAM (mlockall: no swap to hide in), then allocates and touches {0} MiB",
+        "자식 프로세스가 메모리를 RAM에 고정하고(mlockall: 스왑으로 숨을 수 없음) {0} MiB를 할당해 실제로 씁니다",
+    ),
     ("{0} processes started", "프로세스 {0}개 시작"),
     (
         "the pids controller refused: pids.max reached (the fork bomb is contained)",

@@ -28,6 +28,14 @@ pub fn hog(bytes: u64, out: &mut Outcome) -> Result<(), String> {
     match crate::process::fork() {
         Ok(ForkResult::Child) => {
             child_setup();
+            // Locked in RAM (root may): pages that cannot be swapped out are charged to the
+            // group for good, so the limit ends in the OOM killer on every machine, also on a
+            // cgroup v1 host with swap and no swap accounting (Ubuntu 18.04's default), where
+            // the hog would otherwise just be swapped out.
+            // SAFETY: mlockall takes flags only; its failure leaves the old behaviour.
+            unsafe {
+                libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE);
+            }
             let mut v: Vec<u8> = Vec::new();
             let step = 1 << 20;
             for _ in 0..mib {
@@ -45,7 +53,7 @@ pub fn hog(bytes: u64, out: &mut Outcome) -> Result<(), String> {
         Ok(ForkResult::Parent { child }) => {
             out.trace.push(
                 Syscall::ok("fork()", child.as_raw() as i64)
-                    .with_note(format!("the child allocates and touches {mib} MiB")),
+                    .with_note(format!("the child locks its memory in RAM (mlockall: no swap to hide in), then allocates and touches {mib} MiB")),
             );
             let (status, text) = match crate::process::reap(child.as_raw()) {
                 Some(WaitStatus::Exited(_, c)) => (c, format!("the child allocated {mib} MiB and exited {c}: nothing stopped it")),
