@@ -169,8 +169,11 @@ pub fn repl_command(bytes: &[u8]) -> Result<(), String> {
 fn scratch() -> std::path::PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let d =
-        std::env::temp_dir().join(format!("nsdojo-fuzz-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let d = std::env::temp_dir().join(format!(
+        "fuzz-scratch-nsdojo-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir(&d).expect("scratch dir");
     d
