@@ -128,7 +128,13 @@ impl Unpacker<'_> {
     }
 
     fn corrupt_msg(&self, detail: &str) -> RootfsError {
-        RootfsError::TarCorrupt { tar: self.tar.to_path_buf(), detail: detail.to_string() }
+        // The tar crate quotes header bytes in its messages: a corrupt header can hold newlines
+        // and control bytes, which must not break the one-line error (found by fuzz/tar).
+        let detail: String = detail
+            .chars()
+            .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+            .collect();
+        RootfsError::TarCorrupt { tar: self.tar.to_path_buf(), detail }
     }
 
     fn escape(&self, entry: &str) -> RootfsError {
