@@ -34,7 +34,10 @@ fn sudo_user() -> Option<(u32, u32)> {
     }
 }
 
-const FLAGS: OFlag = OFlag::O_WRONLY.union(OFlag::O_CREAT).union(OFlag::O_NOFOLLOW).union(OFlag::O_CLOEXEC);
+/// O_NONBLOCK: a FIFO put at the path (no reader) fails at once instead of hanging the open;
+/// on a regular file it changes nothing.
+const FLAGS: OFlag =
+    OFlag::O_WRONLY.union(OFlag::O_CREAT).union(OFlag::O_NOFOLLOW).union(OFlag::O_NONBLOCK).union(OFlag::O_CLOEXEC);
 
 /// Create or truncate `path` for writing, as the person who ran nsdojo may.
 pub fn create_for_invoker(path: &Path) -> io::Result<File> {

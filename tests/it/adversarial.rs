@@ -33,6 +33,10 @@ fn record_refuses_a_planted_link_as_root() {
     std::fs::hard_link(&victim, &hard).unwrap();
     record(&hard).without_env("SUDO_UID").without_env("SUDO_GID").fails_with(2).stderr_has("hard links");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    // A FIFO with no reader: refused at once, not a hung session (open would block without O_NONBLOCK).
+    let fifo = dir.path().join("fifo.md");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
+    record(&fifo).without_env("SUDO_UID").without_env("SUDO_GID").fails_with(2);
     // And a plain new file works, owned by root.
     let fresh = dir.path().join("fresh.md");
     record(&fresh).without_env("SUDO_UID").without_env("SUDO_GID").succeeds();
