@@ -11,6 +11,19 @@ pub const MACHINE: &[(&str, &str)] = &[
     ("no such program at this root", "이 루트에는 그런 프로그램이 없습니다"),
     ("exit status {0}", "종료 상태 {0}"),
     ("stopped by Ctrl-C", "Ctrl-C로 멈췄습니다"),
+    (
+        "as unshare(1) does by default: nothing mounted here can propagate to the host",
+        "unshare(1)의 기본 동작과 같습니다. 여기서 마운트한 것은 호스트로 전파되지 않습니다",
+    ),
+    ("{0} failed: {1} ({2})", "{0} 실패: {1} ({2})"),
+    (
+        "root still, uid 0, but without these powers; the bounding set keeps them from coming back",
+        "여전히 uid 0인 root지만 이 권한은 없습니다. bounding set에서도 빠졌으므로 되찾을 수 없습니다",
+    ),
+    (
+        "no exec can gain privileges any more: a setuid-root program runs as the caller",
+        "이제 어떤 exec도 권한을 얻지 못합니다. setuid-root 프로그램도 호출한 사용자 권한으로 실행됩니다",
+    ),
     ("interrupted", "중단됨"),
     ("killed after {0} s: the command did not finish", "{0}초 안에 끝나지 않아 강제 종료했습니다"),
     ("{0} does not exist here: mkdir it first", "여기에는 {0} 경로가 없습니다. 먼저 mkdir로 만드세요"),

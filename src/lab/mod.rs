@@ -286,6 +286,7 @@ impl Lab {
                 "mounts" => needs.mounts = true,
                 "cgroup" => needs.cgroup = true,
                 "ids" => needs.ids = true,
+                "caps" => needs.status = true,
                 "root" => needs.root = true,
                 _ => {}
             }

@@ -20,6 +20,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("11-cgroup-cpu.toml", include_str!("../../lessons/11-cgroup-cpu.toml")),
     ("12-cgroup-memory.toml", include_str!("../../lessons/12-cgroup-memory.toml")),
     ("13-cgroup-pids.toml", include_str!("../../lessons/13-cgroup-pids.toml")),
+    ("14-doors.toml", include_str!("../../lessons/14-doors.toml")),
 ];
 
 /// Errors from loading a set of lessons.

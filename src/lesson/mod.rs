@@ -144,6 +144,7 @@ pub const SHOW_VIEWS: &[(&str, &str)] = &[
     ("ps", "processes each side sees"),
     ("net", "network interfaces and their state"),
     ("ids", "uid/gid, uid_map, gid_map, setgroups"),
+    ("caps", "effective capabilities (CapEff) and no_new_privs of both sides"),
     ("cgroup", "/proc/PID/cgroup of both sides"),
     ("ipc", "SysV message queues"),
     ("root", "root and working directory"),

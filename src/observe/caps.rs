@@ -1,6 +1,9 @@
 //! Capabilities by name: `CapEff` in /proc/PID/status is a bit mask, and a
 //! lesson (and a student) reads `cap_sys_admin`, not bit 21.
 
+/// How many capabilities this table knows (Linux 5.9+).
+pub const CAP_COUNT: usize = CAP_NAMES.len();
+
 /// The 41 capabilities of Linux 5.9+, by bit number (capability.h).
 const CAP_NAMES: [&str; 41] = [
     "cap_chown",
@@ -45,6 +48,18 @@ const CAP_NAMES: [&str; 41] = [
     "cap_bpf",
     "cap_checkpoint_restore",
 ];
+
+/// A capability's number from its name: `sys_admin`, `cap_sys_admin` or `CAP_SYS_ADMIN`.
+pub fn cap_number(name: &str) -> Option<u8> {
+    let lower = name.to_ascii_lowercase();
+    let full = if lower.starts_with("cap_") { lower } else { format!("cap_{lower}") };
+    CAP_NAMES.iter().position(|n| *n == full).map(|i| i as u8)
+}
+
+/// `CAP_SYS_ADMIN` for 21, as strace and capability.h write it.
+pub fn cap_constant(number: u8) -> String {
+    CAP_NAMES.get(number as usize).map_or_else(|| format!("{number}"), |n| n.to_ascii_uppercase())
+}
 
 /// A capability mask (CapEff in /proc/PID/status) as names; bits newer than this
 /// table are shown as `cap_N`, as capsh does.

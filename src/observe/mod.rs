@@ -70,6 +70,10 @@ impl Snapshot {
                 Some(mask) => Value::List(cap_names(mask)),
                 None => missing("no CapEff in /proc/PID/status".into()),
             },
+            SideFact::NoNewPrivs => match self.proc.no_new_privs {
+                Some(b) => Value::Bool(b),
+                None => missing("no NoNewPrivs in /proc/PID/status".into()),
+            },
             SideFact::Ps => list_of(&self.inside.processes.clone().map(|v| v.into_iter().map(|p| p.name).collect())),
             SideFact::PsCount => match &self.inside.processes {
                 Ok(v) => Value::Int(v.len() as i64),

@@ -30,6 +30,9 @@ pub struct ProcFacts {
     pub nspid: Vec<i32>,
     /// Effective capabilities (CapEff in status); None when status was not read.
     pub cap_eff: Option<u64>,
+    /// NoNewPrivs in status; None when status was not read.
+    #[serde(default)]
+    pub no_new_privs: Option<bool>,
 }
 
 /// `mnt:[4026531832]` → 4026531832
@@ -93,6 +96,7 @@ impl ProcFacts {
             cwd: if needs.root { link(pid, "cwd") } else { String::new() },
             nspid: parse_nspid(&status),
             cap_eff: parse_cap_eff(&status),
+            no_new_privs: status.lines().find_map(|l| l.strip_prefix("NoNewPrivs:")).map(|v| v.trim() == "1"),
         }
     }
 

@@ -149,6 +149,13 @@ pub fn rows(lang: Lang, view: &str, before: &Sides, after: &Sides) -> (String, V
                 row("setgroups", before, after, &|s| s.proc.setgroups.clone()),
             ],
         ),
+        "caps" => (
+            t(lang, "view_caps").into(),
+            vec![
+                row("CapEff", before, after, &|s| caps_cell(s.proc.cap_eff, lang)),
+                row("NoNewPrivs", before, after, &|s| s.proc.no_new_privs.map_or("?".into(), |b| b.to_string())),
+            ],
+        ),
         "cgroup" => {
             let ctrls: Vec<String> =
                 after.host.proc.cgroup.iter().filter_map(|l| l.split(':').nth(1).map(str::to_string)).collect();
@@ -215,10 +222,23 @@ pub fn verify_commands(lang: Lang, view: &str, pid: i32, changed_ns: &[Ns]) -> V
         "ps" => vec![format!("nsenter -t {pid} -p -m ps aux"), format!("grep NSpid /proc/{pid}/status")],
         "net" => vec![format!("nsenter -t {pid} -n ip -br a")],
         "ids" => vec![format!("cat /proc/{pid}/uid_map /proc/{pid}/gid_map")],
+        "caps" => vec![format!("grep -E 'CapEff|NoNewPrivs' /proc/{pid}/status")],
         "cgroup" => vec![format!("cat /proc/{pid}/cgroup")],
         "ipc" => vec![format!("nsenter -t {pid} -i ipcs -q")],
         "root" => vec![format!("readlink /proc/{pid}/root /proc/{pid}/cwd")],
         "ls" => vec![format!("ls /proc/{pid}/root{arg}")],
         _ => Vec::new(),
     }
+}
+
+/// A capability mask in a cell: "all 41", or how many and which are missing.
+fn caps_cell(mask: Option<u64>, lang: Lang) -> String {
+    let Some(mask) = mask else { return "?".into() };
+    let have = crate::observe::caps::cap_names(mask);
+    let all = crate::observe::caps::cap_names(u64::MAX >> (64 - crate::observe::caps::CAP_COUNT));
+    if have.len() >= all.len() {
+        return tf(lang, "view_caps_all", &[&all.len()]);
+    }
+    let missing: Vec<&str> = all.iter().filter(|c| !have.contains(c)).map(String::as_str).collect();
+    tf(lang, "view_caps_without", &[&have.len(), &all.len(), &missing.join(", ")])
 }

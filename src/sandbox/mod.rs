@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod attach;
+mod caps;
 pub mod netdev;
 pub mod perform;
 pub mod pressure;

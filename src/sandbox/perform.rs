@@ -395,6 +395,8 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
             // The kernel clears the parent-death signal when credentials change: arm it again.
             crate::process::die_with_parent().map_err(|e| format!("prctl(PR_SET_PDEATHSIG): {e}"))?;
         }
+        Action::DropCaps(caps) => super::caps::drop(caps, trace)?,
+        Action::NoNewPrivs => super::caps::no_new_privs(trace)?,
         Action::LinkUp(name) => {
             guard(origin, Ns::Net, "change a network interface")?;
             super::netdev::link_up(name, out)?;

@@ -161,6 +161,11 @@ pub enum Action {
     },
     /// Drop to an unprivileged user, as `setpriv --reuid=N --regid=N --clear-groups` does.
     Setuid(u32),
+    /// Drop capabilities (by number) from the bounding set and the effective, permitted and
+    /// inheritable sets, as `capsh --drop=…` does: `drop-caps sys_admin mknod`.
+    DropCaps(Vec<u8>),
+    /// `prctl(PR_SET_NO_NEW_PRIVS)`: no exec can gain privileges any more (setuid bits, file caps).
+    NoNewPrivs,
     /// Perform the inner action; a failure is recorded but does not stop the step.
     Try(Box<Action>),
 }

@@ -49,6 +49,8 @@ pub const ACTION_NAMES: &[&str] = &[
     "netns",
     "map-ids",
     "setuid",
+    "drop-caps",
+    "no-new-privs",
     "copy",
     "exec-as",
     "try",
@@ -334,6 +336,23 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
                 Ok(uid) => Action::Setuid(uid),
                 Err(_) => return Err(err(format!("bad uid `{}`", args[0]))),
             }
+        }
+        "drop-caps" => {
+            if args.is_empty() {
+                return Err(err("drop-caps needs at least one capability, e.g. `drop-caps sys_admin mknod`".into()));
+            }
+            let mut caps = Vec::new();
+            for a in &args {
+                match crate::observe::caps::cap_number(a) {
+                    Some(n) => caps.push(n),
+                    None => return Err(err(format!("unknown capability `{a}` (e.g. sys_admin, mknod, sys_ptrace)"))),
+                }
+            }
+            Action::DropCaps(caps)
+        }
+        "no-new-privs" => {
+            arity(0, "no-new-privs")?;
+            Action::NoNewPrivs
         }
         "forks" => {
             arity(1, "forks COUNT")?;
