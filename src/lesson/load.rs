@@ -21,6 +21,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("12-cgroup-memory.toml", include_str!("../../lessons/12-cgroup-memory.toml")),
     ("13-cgroup-pids.toml", include_str!("../../lessons/13-cgroup-pids.toml")),
     ("14-doors.toml", include_str!("../../lessons/14-doors.toml")),
+    ("15-container.toml", include_str!("../../lessons/15-container.toml")),
 ];
 
 /// Errors from loading a set of lessons.

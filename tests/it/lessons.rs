@@ -118,8 +118,10 @@ fn every_builtin_mutant_is_killed_by_its_own_step() {
     let (killed, judged) = score["mutation score: ".len()..].split_once(' ').unwrap().0.split_once('/').unwrap();
     assert_eq!(killed, judged, "{score}");
     assert!(killed.parse::<usize>().unwrap() >= 60, "{score}");
+    // The waivers are equivalent mutants (chdir after pivot_root ., chdir .. at the root of a
+    // mount namespace), one per lesson that pivots at most.
     let waived = out.lines().filter(|l| l.starts_with("waived")).count();
-    assert!(waived <= 3, "at most a handful of waivers: {out}");
+    assert!(waived <= 5, "at most a handful of waivers: {out}");
     before.assert_unchanged_since("check --mutate");
 }
 
