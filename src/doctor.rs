@@ -23,6 +23,8 @@ pub struct Report {
     pub cgroups: String,
     pub root_propagation: String,
     pub user_namespaces: bool,
+    /// Why unprivileged user namespaces are off, with the sysctl that turns them on.
+    pub userns_restriction: Option<String>,
     /// Namespace kinds this kernel has (`/proc/self/ns/*`).
     pub namespaces: Vec<String>,
     /// Each tool with its path, or null where it is missing.
@@ -61,6 +63,7 @@ impl Report {
             cgroups: host::cgroup_layout(Lang::En),
             root_propagation: host::root_propagation(),
             user_namespaces: userns,
+            userns_restriction: host::userns_restriction(),
             namespaces,
             tools: TOOLS
                 .iter()
@@ -88,7 +91,8 @@ impl Report {
         o.push_str(&line("doctor_kernel", &self.kernel));
         o.push_str(&line("doctor_cgroups", &host::cgroup_layout(lang)));
         o.push_str(&line("doctor_propagation", &self.root_propagation));
-        o.push_str(&line("doctor_userns", &yes_no(self.user_namespaces)));
+        let restricted = self.userns_restriction.as_deref().map(|w| format!("  → {w}")).unwrap_or_default();
+        o.push_str(&line("doctor_userns", &format!("{}{restricted}", yes_no(self.user_namespaces))));
         for (tool, why) in TOOLS {
             match self.tools.get(tool).cloned().flatten() {
                 Some(p) => o.push_str(&format!("{tool:<20}{p}\n")),

@@ -22,6 +22,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("13-cgroup-pids.toml", include_str!("../../lessons/13-cgroup-pids.toml")),
     ("14-doors.toml", include_str!("../../lessons/14-doors.toml")),
     ("15-container.toml", include_str!("../../lessons/15-container.toml")),
+    ("16-rootless.toml", include_str!("../../lessons/16-rootless.toml")),
 ];
 
 /// Errors from loading a set of lessons.

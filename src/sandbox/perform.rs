@@ -122,12 +122,22 @@ fn explain_pivot(e: Errno) -> Option<&'static str> {
 
 /// Refuse to change the host: mount-type actions need our own mount namespace.
 fn guard(origin: &Origin, ns: Ns, what: &str) -> Result<(), String> {
-    if !origin.unshared.contains(&ns) {
+    // Without a single capability (an ordinary user, after `setuid`), the kernel itself refuses
+    // what needs CAP_SYS_ADMIN or CAP_NET_ADMIN with EPERM: let those calls go to the kernel, so
+    // the lesson shows the real answer. (Not IPC: any user may make a message queue.)
+    let kernel_refuses = ns != Ns::Ipc && powerless();
+    if !origin.unshared.contains(&ns) && !kernel_refuses {
         return Err(format!(
             "refusing to {what} in the host's {ns} namespace (it would change the host): `unshare {ns}` first"
         ));
     }
     Ok(())
+}
+
+/// Not root and no capability left: nothing this process asks can change the host.
+fn powerless() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    !nix::unistd::geteuid().is_root() && crate::observe::procfs::parse_cap_eff(&status) == Some(0)
 }
 
 /// Perform one action; errors are in the outcome (one line), never a panic.
@@ -157,9 +167,14 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
                 flags |= f;
                 names.push(n);
             }
-            trace
-                .record(format!("unshare({})", names.join("|")), unshare(flags))
-                .map_err(|e| errno_line("unshare", e))?;
+            let res = trace.record(format!("unshare({})", names.join("|")), unshare(flags));
+            if res == Err(Errno::EPERM) && set.contains(&Ns::User) {
+                if let (Some(why), Some(last)) = (crate::host::userns_restriction(), trace.calls.last_mut()) {
+                    last.note = Some(why.clone());
+                    return Err(why);
+                }
+            }
+            res.map_err(|e| errno_line("unshare", e))?;
             // The mount namespace counts as ours (mounts allowed) only once `/` is private in it.
             for ns in set.iter().filter(|n| **n != Ns::Mnt) {
                 if !origin.unshared.contains(ns) {
