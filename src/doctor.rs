@@ -91,7 +91,11 @@ impl Report {
         o.push_str(&line("doctor_kernel", &self.kernel));
         o.push_str(&line("doctor_cgroups", &host::cgroup_layout(lang)));
         o.push_str(&line("doctor_propagation", &self.root_propagation));
-        let restricted = self.userns_restriction.as_deref().map(|w| format!("  → {w}")).unwrap_or_default();
+        let restricted = self
+            .userns_restriction
+            .as_deref()
+            .map(|w| format!("  → {}", crate::i18n::machine_text(lang, w)))
+            .unwrap_or_default();
         o.push_str(&line("doctor_userns", &format!("{}{restricted}", yes_no(self.user_namespaces))));
         for (tool, why) in TOOLS {
             match self.tools.get(tool).cloned().flatten() {

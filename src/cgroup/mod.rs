@@ -47,6 +47,7 @@ pub use group::{ConfinedSample, Group};
 pub use layout::Layout;
 pub use meter::{cpu_percent, parse_proc_stat_ticks, CpuSampler};
 pub use stat::{parse_proc_cgroup, CgroupLine, CpuStat, MemoryEvents};
+pub use v2::{subtree_disable, subtree_has};
 
 /// A resource controller nsdojo can limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -31,6 +31,16 @@ fn subtree_control(parent: &Path) -> PathBuf {
     parent.join("cgroup.subtree_control")
 }
 
+/// Is controller `name` enabled in `parent`'s `cgroup.subtree_control`?
+pub fn subtree_has(parent: &Path, name: &str) -> bool {
+    std::fs::read_to_string(subtree_control(parent)).is_ok_and(|t| t.split_whitespace().any(|x| x == name))
+}
+
+/// Write `-NAME` to `parent`'s `cgroup.subtree_control` (cleanup of a killed session's change).
+pub fn subtree_disable(parent: &Path, name: &str) -> std::io::Result<()> {
+    std::fs::write(subtree_control(parent), format!("-{name}"))
+}
+
 /// Write `-<c>` for each controller, last enabled first; report the first failure.
 fn disable(parent: &Path, enabled: &[Controller], trace: &mut Trace) -> Result<(), CgroupError> {
     let mut first_err = None;

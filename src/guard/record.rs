@@ -173,15 +173,10 @@ impl Record {
         // another live session's group under the same parent relies on them; then the entry
         // goes to that session's record, and the last one out turns them off.
         for (parent, c) in &self.subtree_enabled {
-            let file = parent.join("cgroup.subtree_control");
-            let on = fs::read_to_string(&file).is_ok_and(|t| t.split_whitespace().any(|x| x == c));
-            if !on {
+            if !crate::cgroup::subtree_has(parent, c) || hand_over_subtree(&self.id, parent, c) {
                 continue;
             }
-            if hand_over_subtree(&self.id, parent, c) {
-                continue;
-            }
-            match fs::write(&file, format!("-{c}")) {
+            match crate::cgroup::subtree_disable(parent, c) {
                 Ok(()) => done.push(format!("cgroup.subtree_control -{c} in {}", parent.display())),
                 Err(_) => left.subtree_enabled.push((parent.clone(), c.clone())),
             }

@@ -125,6 +125,24 @@ pub const MACHINE: &[(&str, &str)] = &[
     ("the burner did not start", "CPU 부하 프로세스가 시작되지 않았습니다"),
     ("cannot read {0}: {1}", "{0} 파일을 읽을 수 없습니다: {1}"),
     ("measurement stopped: {0}", "측정이 멈췄습니다: {0}"),
+    // userfile.rs: why a file for the student was refused.
+    ("is a symbolic link", "심볼릭 링크입니다"),
+    ("owned by another user", "다른 사용자의 파일입니다"),
+    ("it has other hard links", "다른 하드 링크가 있습니다"),
+    ("not a regular file", "일반 파일이 아닙니다"),
+    // host::userns_restriction.
+    (
+        "AppArmor restricts unprivileged user namespaces here (Ubuntu 23.10+): sysctl kernel.apparmor_restrict_unprivileged_userns=0",
+        "이 머신은 AppArmor가 일반 사용자의 사용자 네임스페이스를 막습니다(Ubuntu 23.10 이상): sysctl kernel.apparmor_restrict_unprivileged_userns=0",
+    ),
+    (
+        "unprivileged user namespaces are off here: sysctl kernel.unprivileged_userns_clone=1",
+        "이 머신은 일반 사용자의 사용자 네임스페이스가 꺼져 있습니다: sysctl kernel.unprivileged_userns_clone=1",
+    ),
+    (
+        "user namespaces are off here: sysctl user.max_user_namespaces=15000",
+        "이 머신은 사용자 네임스페이스가 꺼져 있습니다: sysctl user.max_user_namespaces=15000",
+    ),
 ];
 
 /// `text` in `lang`: its Korean when the table knows it, else as it is.
@@ -195,7 +213,16 @@ pub fn io_error(lang: Lang, e: &std::io::Error) -> String {
     match (lang, e.raw_os_error()) {
         (Lang::En, _) => e.to_string(),
         (Lang::Ko, Some(code)) => format!("{ko} (os error {code})"),
-        (Lang::Ko, None) => ko.to_string(),
+        // A message of nsdojo's own (no OS code): its Korean when the table has it.
+        (Lang::Ko, None) => {
+            let own = e.to_string();
+            let known = machine_text(lang, &own);
+            if known == own {
+                ko.to_string()
+            } else {
+                known
+            }
+        }
     }
 }
 

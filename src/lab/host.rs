@@ -234,9 +234,7 @@ impl Lab {
             // remove() disabled these again, or left them on for another session's group:
             // then that session's record takes them over, so the last one out turns them off.
             for (parent, c) in &enabled {
-                let still_on = std::fs::read_to_string(parent.join("cgroup.subtree_control"))
-                    .is_ok_and(|t| t.split_whitespace().any(|x| x == c));
-                if still_on {
+                if cgroup::subtree_has(parent, c) {
                     crate::guard::hand_over_subtree(&self.session_id, parent, c);
                 }
             }
