@@ -129,3 +129,89 @@ fn ctrl_c_during_the_burn_stops_it_and_removes_the_group() {
     p.exp_eof().unwrap();
     before.assert_unchanged_since("Ctrl-C during a burn");
 }
+
+fn ppid(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..].split(' ').nth(1)?.parse().ok()
+}
+
+/// The cgroup v1 or v2 directory that holds `pid`'s CPU limit, as a second terminal finds it:
+/// its /proc/PID/cgroup line, under the hierarchy mounted for the cpu controller.
+fn cpu_limit_percent(pid: i32) -> Option<f64> {
+    let lines = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    for line in lines.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+        if controllers.is_empty() {
+            let max = std::fs::read_to_string(format!("/sys/fs/cgroup{path}/cpu.max")).ok()?;
+            let (quota, period) = max.trim().split_once(' ')?;
+            return Some(quota.parse::<f64>().ok()? / period.parse::<f64>().ok()? * 100.0);
+        }
+        if controllers.split(',').any(|c| c == "cpu") {
+            let dir = ["cpu", "cpu,cpuacct", "cpuacct,cpu"]
+                .iter()
+                .map(|m| format!("/sys/fs/cgroup/{m}{path}"))
+                .find(|d| std::path::Path::new(d).join("cpu.cfs_quota_us").exists())?;
+            let read = |f: &str| std::fs::read_to_string(format!("{dir}/{f}")).ok()?.trim().parse::<f64>().ok();
+            return Some(read("cpu.cfs_quota_us")? / read("cpu.cfs_period_us")? * 100.0);
+        }
+    }
+    None
+}
+
+/// Issue 14's capstone, seen from a second terminal while its burner runs: terminal #1 has mnt,
+/// uts, ipc, pid, net and cgroup namespaces of its own, a tmpfs root and a cgroup limited to 30 %
+/// of a CPU; an independent sampler of the burner's /proc/PID/stat measures 27–33 %.
+#[test]
+fn the_capstone_container_seen_from_a_second_terminal() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let mut child = Command::new(bin())
+        .args(["run", "container", "--check"])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let clk = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).unwrap().unwrap() as f64;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let burner = loop {
+        if let Some(p) = burner_pid() {
+            break p;
+        }
+        assert!(Instant::now() < deadline && child.try_wait().unwrap().is_none(), "the capstone's burner never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Terminal #1 is the burner's nearest ancestor named like the sandbox (PID 1 inside).
+    let mut terminal1 = ppid(burner).unwrap();
+    while comm(terminal1).as_deref() != Some("nsdojo-sandbox") {
+        terminal1 = ppid(terminal1).expect("the burner descends from terminal #1");
+    }
+    let ns = |pid: &str, kind: &str| std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap();
+    for kind in ["mnt", "uts", "ipc", "pid", "net", "cgroup"] {
+        assert_ne!(ns(&terminal1.to_string(), kind), ns("self", kind), "terminal #1's {kind} namespace is its own");
+    }
+    let mountinfo = std::fs::read_to_string(format!("/proc/{terminal1}/mountinfo")).unwrap();
+    let root_fs = mountinfo
+        .lines()
+        .filter(|l| l.split(' ').nth(4) == Some("/"))
+        .filter_map(|l| l.split(" - ").nth(1)?.split(' ').next())
+        .last();
+    assert_eq!(root_fs, Some("tmpfs"), "terminal #1's / is a tmpfs: {mountinfo}");
+    let limit = cpu_limit_percent(terminal1).expect("terminal #1's cgroup has a CPU limit");
+    assert!((limit - 30.0).abs() < 0.01, "a 30 % CPU limit, not {limit}");
+    // Sample for as long as the burner lives (the step burns for 4 s).
+    let (t0, k0) = (Instant::now(), ticks(burner).unwrap());
+    let (mut t1, mut k1) = (t0, k0);
+    while let Some(k) = ticks(burner) {
+        (t1, k1) = (Instant::now(), k);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let measured = (k1 - k0) as f64 / clk / (t1 - t0).as_secs_f64() * 100.0;
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(child.wait().unwrap().success(), "{out}");
+    assert!((t1 - t0).as_secs_f64() > 2.0, "sampled {:?} of the burn", t1 - t0);
+    assert!((27.0..=33.0).contains(&measured), "the burner used {measured:.1} % of a CPU");
+    eprintln!("independent sampler: {measured:.1} % over {:?}", t1 - t0);
+    before.assert_unchanged_since("run container");
+}
