@@ -1,6 +1,6 @@
 //! The leak audit: what a careful student would compare on the host before
 //! and after a lesson — mount table, hostname, named network namespaces,
-//! SysV message queues, nsdojo cgroups and work directories. Any difference
+//! network interfaces and routes, SysV message queues, nsdojo cgroups and work directories. Any difference
 //! is printed loudly; the tests use the same comparison.
 
 use std::collections::BTreeSet;
@@ -12,6 +12,9 @@ pub struct HostAudit {
     mounts: BTreeSet<String>,
     hostname: String,
     netns: BTreeSet<String>,
+    /// Interface names of the host's network namespace, and its IPv4 routes.
+    links: BTreeSet<String>,
+    routes: BTreeSet<String>,
     msg_queues: BTreeSet<String>,
     nsdojo_paths: BTreeSet<String>,
 }
@@ -88,10 +91,19 @@ impl HostAudit {
             find_named(&dir, 1, &ours, &mut nsdojo_paths);
         }
         find_named(Path::new("/tmp"), 1, &ours, &mut nsdojo_paths);
+        let links = fs::read_dir("/sys/class/net")
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        let routes = crate::observe::net::routes(&fs::read_to_string("/proc/self/net/route").unwrap_or_default())
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
         HostAudit {
             mounts,
             hostname: nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
             netns,
+            links,
+            routes,
             msg_queues,
             nsdojo_paths,
         }
@@ -106,6 +118,8 @@ impl HostAudit {
         };
         set("mount", &self.mounts, &after.mounts);
         set("netns", &self.netns, &after.netns);
+        set("interface", &self.links, &after.links);
+        set("route", &self.routes, &after.routes);
         set("ipc", &self.msg_queues, &after.msg_queues);
         set("path", &self.nsdojo_paths, &after.nsdojo_paths);
         if self.hostname != after.hostname {
@@ -119,6 +133,14 @@ impl HostAudit {
         self.nsdojo_paths.retain(|p| p.contains(session));
         self.netns.retain(|n| !n.contains("nsdojo-") || n.contains(session));
         self.mounts.retain(|m| !m.contains("/nsdojo-") || m.contains(session));
+        // Interfaces lessons name with `$NETID` (the session id's random part), and their routes.
+        let netid = session.rsplit('-').next().unwrap_or(session);
+        let others = |s: &String| {
+            s.split(|c: char| c == '-' || c.is_whitespace())
+                .any(|w| w.len() == 8 && w.bytes().all(|b| b.is_ascii_hexdigit()) && w != netid)
+        };
+        self.links.retain(|l| !others(l));
+        self.routes.retain(|r| !others(r));
         self
     }
 }

@@ -14,6 +14,7 @@ pub mod host;
 pub mod i18n;
 pub mod lab;
 pub mod lesson;
+pub mod netlink;
 pub mod observe;
 pub mod process;
 pub mod progress;

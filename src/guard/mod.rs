@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::sys::signal::{SigHandler, Signal};
 
-pub use record::{hand_over_subtree, is_own_dir, record_add, removed_line, Record};
+pub use record::{hand_over_subtree, is_own_dir, record_add, removed_line, LinkId, Record};
 pub use signals::{install_signal_handlers, interrupted, track, untrack};
 
 pub const RUN_DIR: &str = "/run/nsdojo";

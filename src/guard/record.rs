@@ -49,6 +49,20 @@ pub struct Record {
     /// Directories the session created that others may share: removed only if empty.
     #[serde(default)]
     pub empty_dirs: Vec<PathBuf>,
+    /// Network interfaces made in the host's namespace (the `veth` lesson's host end),
+    /// recorded *before* they are made; deleting one deletes its peer too.
+    #[serde(default)]
+    pub links: Vec<LinkId>,
+}
+
+/// An interface by name and, once made, by index: cleanup deletes it only while that name
+/// still has that index (the kernel hands out indexes in increasing order, so an interface
+/// someone else made later under the same name has another).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkId {
+    pub name: String,
+    #[serde(default)]
+    pub index: Option<u32>,
 }
 
 /// Which directory a path named when nsdojo made it. The inode number alone is not enough: a
@@ -155,6 +169,13 @@ impl Record {
                 Err(_) => left.mounts.push(m.clone()),
             }
         }
+        for l in &self.links {
+            match crate::netlink::delete_if_still(&l.name, l.index) {
+                Ok(true) => done.push(format!("interface {}", l.name)),
+                Ok(false) => {}
+                Err(_) => left.links.push(l.clone()),
+            }
+        }
         let mut cgroups = self.cgroups.clone();
         cgroups.extend(self.cgroups_intended.iter().filter(|p| p.is_dir() && !self.cgroups.contains(p)).cloned());
         if !cgroups.is_empty() {
@@ -216,13 +237,15 @@ impl Record {
             now.dir_ids.retain(|id| now_dirs_keep(id, &self.dirs, &left.dirs));
             // Each was removed, or handed over to the sessions still using it.
             now.empty_dirs.retain(|d| !self.empty_dirs.contains(d));
+            now.links.retain(|l| !self.links.iter().any(|m| m.name == l.name) || left.links.contains(l));
             now.subtree_enabled.retain(|e| !self.subtree_enabled.contains(e) || left.subtree_enabled.contains(e));
             let nothing_left = now.mounts.is_empty()
                 && now.cgroups.is_empty()
                 && now.cgroups_intended.is_empty()
                 && now.dirs.is_empty()
                 && now.subtree_enabled.is_empty()
-                && now.empty_dirs.is_empty();
+                && now.empty_dirs.is_empty()
+                && now.links.is_empty();
             if nothing_left {
                 let _ = fs::remove_file(Self::path(&self.id));
                 // Leave no trace: the run dir goes with the last session's record (under the

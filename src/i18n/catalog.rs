@@ -26,6 +26,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("view_visible", "visible", "보이는 개수"),
     ("view_agent_pids", "agent's PIDs (NSpid)", "에이전트의 PID (NSpid)"),
     ("view_net", "network interfaces (ip -br a)", "네트워크 인터페이스 (ip -br a)"),
+    ("view_routes", "routes and listening sockets", "라우팅 테이블과 listen 중인 소켓"),
     ("view_ids", "user and group ids", "사용자 ID와 그룹 ID"),
     ("view_caps", "capabilities (/proc/PID/status)", "capability 목록 (/proc/PID/status)"),
     ("view_caps_all", "all {0}", "{0}개 모두"),

@@ -78,6 +78,12 @@ impl Lab {
                 (Some(_), None) => Err("no sandbox is running yet".to_string()),
                 (Some(g), Some(sb)) => g.add_process(sb.pid(), &mut out.trace).map_err(|e| e.to_string()),
             },
+            Action::VethAdd { name, peer } => self.veth_add(name, peer, &mut out),
+            Action::VethMove { name, new_name } => self.veth_move(name, new_name, &mut out),
+            Action::VethDelete(name) => self.veth_delete(name, &mut out),
+            Action::HostLinkUp(name) => self.host_link_up(name, &mut out),
+            Action::HostAddrAdd { cidr, iface } => self.host_addr_add(cidr, iface, &mut out),
+            Action::Fetch(url) => self.fetch(url, &mut out),
             other => Err(format!("{other:?} does not run on the host")),
         };
         if let Err(e) = res {
@@ -136,6 +142,7 @@ impl Lab {
     pub(super) fn record_before(&self, action: &Action) -> std::io::Result<()> {
         match action {
             Action::Try(inner) => self.record_before(inner),
+            Action::VethAdd { name, .. } => self.record_link(name),
             Action::NetnsAdd(name) => {
                 let dir = std::path::Path::new(crate::sandbox::netdev::NETNS_DIR);
                 let dir_is_new = !dir.exists();

@@ -9,6 +9,7 @@ mod actions;
 mod facts;
 mod host;
 pub mod mutate;
+mod veth;
 
 use std::path::PathBuf;
 
@@ -114,6 +115,11 @@ pub struct Lab {
     rootfs_src: Option<PathBuf>,
     /// Named network namespaces recorded for this lesson (removed on reset and at the end).
     netns: std::cell::RefCell<Vec<PathBuf>>,
+    /// Host interfaces this lesson made (`veth add`), recorded before they were made.
+    links: std::cell::RefCell<Vec<crate::guard::LinkId>>,
+    /// `$NET`: a documentation /24 the host routes nowhere (chosen once, before the lesson
+    /// adds a route of its own).
+    net: String,
     /// The language of what the lab prints itself (the meter, a failed reset).
     pub lang: crate::lesson::Lang,
     /// This host's cgroup layout (`None`: no usable cgroupfs), for `shell` and `$CGROUP`.
@@ -151,6 +157,8 @@ impl Lab {
             live: false,
             rootfs_src: None,
             netns: std::cell::RefCell::new(Vec::new()),
+            links: std::cell::RefCell::new(Vec::new()),
+            net: veth::free_documentation_net(),
             lang: crate::lesson::Lang::default(),
             layout: crate::cgroup::Layout::detect().ok(),
         };
@@ -182,6 +190,9 @@ impl Lab {
             ("WORK", self.work.display().to_string()),
             ("SESSION", self.session_id.clone()),
             ("HOST_PID", std::process::id().to_string()),
+            // The session's random part: short enough for interface names (15 bytes).
+            ("NETID", self.session_id.rsplit('-').next().unwrap_or_default().to_string()),
+            ("NET", self.net.clone()),
         ];
         if let Some(r) = &self.rootfs {
             v.push(("ROOTFS", r.display().to_string()));
@@ -248,6 +259,7 @@ impl Lab {
         self.publish_pid();
         self.remove_group();
         self.remove_netns();
+        self.remove_links();
         self.next = 0;
         self.last = None;
         // Whatever the steps left in the work dir goes too (mounts died with the sandbox) — if
@@ -282,6 +294,7 @@ impl Lab {
                 "ls" => needs.paths.extend(v.split_whitespace().nth(1).map(|p| self.expand(p))),
                 "ps" => needs.processes = true,
                 "net" => needs.ifaces = true,
+                "routes" => needs.net = true,
                 "ipc" => needs.ipc = true,
                 "mounts" => needs.mounts = true,
                 "cgroup" => needs.cgroup = true,
@@ -387,6 +400,7 @@ impl Drop for Lab {
         self.sandbox = None;
         self.remove_group();
         self.remove_netns();
+        self.remove_links();
     }
 }
 

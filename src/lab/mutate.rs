@@ -57,7 +57,7 @@ pub fn teaches_its_result(a: &Action) -> bool {
 /// Only observes: running it or not changes nothing a check could see.
 pub fn observes_only(a: &Action) -> bool {
     match a {
-        Action::Sh(_) | Action::HostSh(_) => true,
+        Action::Sh(_) | Action::HostSh(_) | Action::Fetch(_) => true,
         Action::Try(inner) => observes_only(inner),
         _ => false,
     }

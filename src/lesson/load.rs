@@ -23,6 +23,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("14-doors.toml", include_str!("../../lessons/14-doors.toml")),
     ("15-container.toml", include_str!("../../lessons/15-container.toml")),
     ("16-rootless.toml", include_str!("../../lessons/16-rootless.toml")),
+    ("17-veth.toml", include_str!("../../lessons/17-veth.toml")),
 ];
 
 /// Errors from loading a set of lessons.

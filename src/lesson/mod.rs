@@ -143,6 +143,7 @@ pub const SHOW_VIEWS: &[(&str, &str)] = &[
     ("hostname", "hostname of both sides"),
     ("ps", "processes each side sees"),
     ("net", "network interfaces and their state"),
+    ("routes", "IPv4 routes and listening TCP sockets of both sides"),
     ("ids", "uid/gid, uid_map, gid_map, setgroups"),
     ("caps", "effective capabilities (CapEff) and no_new_privs of both sides"),
     ("cgroup", "/proc/PID/cgroup of both sides"),

@@ -152,6 +152,8 @@ pub struct Needs {
     pub root: bool,
     /// /proc/PID/status: NSpid and capabilities.
     pub status: bool,
+    /// /proc/PID/net: routes and listening sockets.
+    pub net: bool,
     /// Directories to list (`ls PATH` views, `ls[PATH]` and `exists[PATH]` facts).
     pub paths: Vec<String>,
 }
@@ -167,6 +169,7 @@ impl Needs {
             ids: true,
             root: true,
             status: true,
+            net: true,
             paths: Vec::new(),
         }
     }

@@ -10,6 +10,7 @@
 pub mod caps;
 pub mod inside;
 pub mod mountinfo;
+pub mod net;
 pub mod procfs;
 
 use serde::{Deserialize, Serialize};
@@ -86,6 +87,21 @@ impl Snapshot {
                     None => missing(format!("no interface {name}")),
                 },
                 Err(e) => Value::Missing(e.clone()),
+            },
+            SideFact::IfaceAddrs(name) => match &self.inside.ifaces {
+                Ok(v) => match v.iter().find(|i| &i.name == name) {
+                    Some(i) => Value::List(i.addrs.clone()),
+                    None => missing(format!("no interface {name}")),
+                },
+                Err(e) => Value::Missing(e.clone()),
+            },
+            SideFact::Routes => match &self.proc.routes {
+                Some(v) => Value::List(v.iter().map(|r| r.to_string()).collect()),
+                None => missing("unavailable: /proc/PID/net/route".into()),
+            },
+            SideFact::Listening => match &self.proc.listening {
+                Some(v) => Value::List(v.clone()),
+                None => missing("unavailable: /proc/PID/net/tcp".into()),
             },
             SideFact::Uid => Value::Int(self.inside.uid as i64),
             SideFact::Gid => Value::Int(self.inside.gid as i64),

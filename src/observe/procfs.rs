@@ -33,6 +33,13 @@ pub struct ProcFacts {
     /// NoNewPrivs in status; None when status was not read.
     #[serde(default)]
     pub no_new_privs: Option<bool>,
+    /// IPv4 routes of the process's network namespace (/proc/PID/net/route); None when
+    /// not read or unreadable.
+    #[serde(default)]
+    pub routes: Option<Vec<super::net::Route>>,
+    /// Listening TCP sockets of its network namespace (/proc/PID/net/tcp).
+    #[serde(default)]
+    pub listening: Option<Vec<String>>,
 }
 
 /// `mnt:[4026531832]` → 4026531832
@@ -97,6 +104,8 @@ impl ProcFacts {
             nspid: parse_nspid(&status),
             cap_eff: parse_cap_eff(&status),
             no_new_privs: status.lines().find_map(|l| l.strip_prefix("NoNewPrivs:")).map(|v| v.trim() == "1"),
+            routes: read_net(pid, needs.net, "route").map(|t| super::net::routes(&t)),
+            listening: read_net(pid, needs.net, "tcp").map(|t| super::net::listening(&t)),
         }
     }
 
@@ -104,6 +113,11 @@ impl ProcFacts {
     pub fn cgroup_path(&self, controller: &str) -> Option<String> {
         cgroup_path(&self.cgroup, controller)
     }
+}
+
+/// /proc/PID/net/NAME when asked for and readable.
+fn read_net(pid: i32, wanted: bool, name: &str) -> Option<String> {
+    wanted.then(|| fs::read_to_string(format!("/proc/{pid}/net/{name}")).ok()).flatten()
 }
 
 /// The path for one controller in /proc/PID/cgroup lines (`""`: the v2 `0::` line).

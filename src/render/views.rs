@@ -128,6 +128,21 @@ pub fn rows(lang: Lang, view: &str, before: &Sides, after: &Sides) -> (String, V
             };
             (t(lang, "view_net").into(), names.iter().map(|n| row(n.clone(), before, after, &|s| cell(s, n))).collect())
         }
+        "routes" => {
+            let lines = |s: &Snapshot| match &s.proc.routes {
+                Some(r) => list(&r.iter().map(|r| r.to_string()).collect::<Vec<_>>(), 8),
+                None => "unavailable".into(),
+            };
+            let ports = |s: &Snapshot| match &s.proc.listening {
+                Some(l) if l.is_empty() => "—".into(),
+                Some(l) => list(l, 8),
+                None => "unavailable".into(),
+            };
+            (
+                t(lang, "view_routes").into(),
+                vec![row("ip route", before, after, &lines), row("ss -ltn", before, after, &ports)],
+            )
+        }
         "ids" => (
             t(lang, "view_ids").into(),
             vec![
@@ -221,6 +236,7 @@ pub fn verify_commands(lang: Lang, view: &str, pid: i32, changed_ns: &[Ns]) -> V
         "hostname" => vec![format!("nsenter -t {pid} -u hostname")],
         "ps" => vec![format!("nsenter -t {pid} -p -m ps aux"), format!("grep NSpid /proc/{pid}/status")],
         "net" => vec![format!("nsenter -t {pid} -n ip -br a")],
+        "routes" => vec![format!("nsenter -t {pid} -n ip route"), format!("nsenter -t {pid} -n ss -ltn")],
         "ids" => vec![format!("cat /proc/{pid}/uid_map /proc/{pid}/gid_map")],
         "caps" => vec![format!("grep -E 'CapEff|NoNewPrivs' /proc/{pid}/status")],
         "cgroup" => vec![format!("cat /proc/{pid}/cgroup")],

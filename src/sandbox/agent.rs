@@ -41,8 +41,15 @@ pub fn serve(mut stream: UnixStream, keep_propagation: bool) -> ! {
     // Terminal #1's commands search the standard PATH, like a login shell's: the host's
     // PATH may name directories that a chroot or pivot_root leaves behind.
     std::env::set_var("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    let mut origin =
-        Origin { unshared: Vec::new(), keep_propagation, burner: None, stress: None, made_netns_dir: false };
+    let mut origin = Origin {
+        unshared: Vec::new(),
+        keep_propagation,
+        burner: None,
+        stress: None,
+        made_netns_dir: false,
+        spawned: Vec::new(),
+        devnull: std::fs::File::options().read(true).write(true).open("/dev/null").ok(),
+    };
     loop {
         reap_orphans();
         let req: Request = match recv(&mut stream, &|| false) {

@@ -35,6 +35,10 @@ pub struct Origin {
     pub unshared: Vec<Ns>,
     /// Debug switch for the propagation test: do not make / private after unshare(mnt).
     pub keep_propagation: bool,
+    /// Programs started with `spawn` (servers); they die with the agent (parent-death signal).
+    pub spawned: Vec<std::process::Child>,
+    /// /dev/null, opened when the agent started: a chroot or new root may have none.
+    pub devnull: Option<std::fs::File>,
 }
 
 pub enum Performed {
@@ -418,7 +422,32 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
         }
         Action::NetnsAdd(name) => super::netdev::add(name, origin, out)?,
         Action::NetnsDelete(name) => super::netdev::delete(name, origin, out)?,
-        Action::CgroupCreate(_) | Action::CgroupLimit { .. } | Action::CgroupJoin | Action::MapIds { .. } => {
+        Action::AddrAdd { cidr, iface } => {
+            guard(origin, Ns::Net, "change a network interface")?;
+            if !crate::netlink::valid_ifname(iface) {
+                return Err(format!("{iface:?} is not an interface name (1 to 15 characters, no / or :)"));
+            }
+            let (addr, prefix) =
+                crate::lesson::action::cidr(cidr).ok_or_else(|| format!("`{cidr}` is not ADDR/PREFIX"))?;
+            let (sc, res) = crate::netlink::add_address(iface, addr, prefix);
+            trace.push(sc);
+            res.map_err(|e| format!("addr-add {addr}/{prefix} {iface}: {}", e.desc()))?;
+        }
+        Action::Spawn(cmd) => {
+            let (sc, child) = shell::spawn(cmd, origin.devnull.as_ref());
+            trace.push(sc);
+            origin.spawned.push(child?);
+        }
+        Action::CgroupCreate(_)
+        | Action::CgroupLimit { .. }
+        | Action::CgroupJoin
+        | Action::MapIds { .. }
+        | Action::VethAdd { .. }
+        | Action::VethMove { .. }
+        | Action::VethDelete(_)
+        | Action::HostLinkUp(_)
+        | Action::HostAddrAdd { .. }
+        | Action::Fetch(_) => {
             return Err("this action runs on the host, not in the sandbox".into());
         }
         Action::Try(inner) => {
@@ -442,8 +471,13 @@ fn perform_into(action: &Action, origin: &mut Origin, out: &mut Outcome) -> Resu
 
 fn write_file(path: &str, text: &str) -> Result<(), Errno> {
     use std::io::Write;
+    // `echo TEXT > PATH`: creates and truncates an ordinary file; kernel files (id maps,
+    // cgroupfs, sysctls) are only opened, as the shell's O_TRUNC means nothing to them.
+    let ordinary = !["/proc/", "/sys/"].iter().any(|k| path.starts_with(k));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
+        .create(ordinary)
+        .truncate(ordinary)
         .open(path)
         .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
     f.write_all(text.as_bytes()).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))

@@ -41,6 +41,44 @@ pub fn run_as(argv0: &str, path: &str, timeout: Duration) -> (Syscall, ShellOutp
     run_command(command, call, timeout)
 }
 
+/// `CMD &`: a program that keeps running after the step (a server). Its output goes nowhere,
+/// it dies with the agent (parent-death signal), and one that exits within 100 ms (no such
+/// program, a port in use) is reported as the failure it is.
+pub fn spawn(cmd: &str, devnull: Option<&std::fs::File>) -> (Syscall, Result<std::process::Child, String>) {
+    let call = format!("execve(\"/bin/sh\", [\"sh\", \"-c\", {}]) &", quote(cmd));
+    let mut command = Command::new("/bin/sh");
+    command.arg("-c").arg(format!("exec {cmd}"));
+    // Stdio::null() would open /dev/null at the current root, which an image may lack.
+    let null = || devnull.and_then(|f| f.try_clone().ok()).map_or_else(Stdio::null, Stdio::from);
+    command.stdin(null()).stdout(null()).stderr(null()).process_group(0);
+    // SAFETY: die_with_parent only calls prctl, which is async-signal-safe.
+    unsafe {
+        command.pre_exec(crate::process::die_with_parent);
+    }
+    let mut child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT));
+            return (Syscall::failed(call, errno), Err(format!("spawn {cmd}: {e}")));
+        }
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    match child.try_wait() {
+        Ok(Some(status)) => {
+            let code = status.code().unwrap_or(-1);
+            let note = if code == 127 { "no such program at this root" } else { "it exited at once" };
+            (
+                Syscall::ok(call, child.id() as i64).with_note(note),
+                Err(format!("spawn {cmd}: exited with status {code}")),
+            )
+        }
+        _ => (
+            Syscall::ok(call, child.id() as i64).with_note("running in the background until the sandbox ends"),
+            Ok(child),
+        ),
+    }
+}
+
 fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscall, ShellOutput) {
     // stdin: a pipe closed at once, not /dev/null, which a chroot or a fresh
     // rootfs may not have (opening it there fails with ENOENT before exec).

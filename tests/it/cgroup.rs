@@ -193,9 +193,9 @@ fn the_capstone_container_seen_from_a_second_terminal() {
     let mountinfo = std::fs::read_to_string(format!("/proc/{terminal1}/mountinfo")).unwrap();
     let root_fs = mountinfo
         .lines()
+        .rev()
         .filter(|l| l.split(' ').nth(4) == Some("/"))
-        .filter_map(|l| l.split(" - ").nth(1)?.split(' ').next())
-        .last();
+        .find_map(|l| l.split(" - ").nth(1)?.split(' ').next());
     assert_eq!(root_fs, Some("tmpfs"), "terminal #1's / is a tmpfs: {mountinfo}");
     let limit = cpu_limit_percent(terminal1).expect("terminal #1's cgroup has a CPU limit");
     assert!((limit - 30.0).abs() < 0.01, "a 30 % CPU limit, not {limit}");

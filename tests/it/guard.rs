@@ -135,3 +135,37 @@ fn repl_without_prompt() -> (rexpect::session::PtySession, tempfile::TempDir) {
     cmd.env("NO_COLOR", "1").env("NSDOJO_HISTORY", home.path().join("history"));
     (rexpect::session::spawn_command(cmd, Some(20_000)).unwrap(), home)
 }
+
+fn host_links() -> Vec<String> {
+    std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The veth lesson's cable while both ends are still on the host (after `veth add`): a session
+/// killed there, watchdog and all, leaves the interfaces behind; `nsdojo cleanup` removes them
+/// from the session record, and only them.
+#[test]
+fn a_killed_veth_lesson_leaves_no_interface_after_cleanup() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let links_before = host_links();
+    let (mut p, _home) = repl(&[]);
+    lesson_steps(&mut p, "veth", 2);
+    let made: Vec<String> = host_links().into_iter().filter(|l| !links_before.contains(l)).collect();
+    assert_eq!(made.len(), 2, "veth0-ID and veth1-ID on the host: {made:?}");
+    let watchdog = crate::harness::watchdog_of(pid_of_repl(&p)).expect("the session's watchdog");
+    kill(Pid::from_raw(watchdog), Signal::SIGKILL).unwrap();
+    kill(Pid::from_raw(pid_of_repl(&p)), Signal::SIGKILL).unwrap();
+    let _ = p.exp_eof();
+    let _ = p.process.wait();
+    // Nobody cleaned: the pair outlives the session (both ends are in the host's namespace).
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(made.iter().all(|l| host_links().contains(l)), "the killed session's veth pair is still there");
+    let out = Test::new().args(["cleanup"]).succeeds().stdout();
+    assert!(out.contains(&format!("interface {}", made.iter().find(|l| l.starts_with("veth0")).unwrap())), "{out}");
+    assert_eq!(host_links(), links_before, "no interface left");
+    before.assert_unchanged_since("a killed veth lesson and nsdojo cleanup");
+}

@@ -124,6 +124,9 @@ pub struct HostState {
     pub hostname: String,
     pub netns: Option<BTreeSet<String>>,
     pub msg_queues: String,
+    /// The host's interfaces (name, state, addresses: `ip -br a`) and IPv4 routes.
+    pub links: BTreeSet<String>,
+    pub routes: String,
     pub cgroup_dirs: BTreeSet<String>,
     pub leftovers: BTreeSet<String>,
 }
@@ -180,6 +183,26 @@ impl HostState {
             hostname: nix::unistd::gethostname().unwrap().to_string_lossy().into_owned(),
             netns,
             msg_queues: std::fs::read_to_string("/proc/sysvipc/msg").unwrap_or_default(),
+            links: nix::ifaddrs::getifaddrs()
+                .unwrap()
+                .map(|i| {
+                    format!(
+                        "{} {:?} {}",
+                        i.interface_name,
+                        i.flags,
+                        i.address.map(|a| a.to_string()).unwrap_or_default()
+                    )
+                })
+                .collect(),
+            // Interface, destination, gateway, flags, mask: not the use counters.
+            routes: std::fs::read_to_string("/proc/self/net/route")
+                .unwrap_or_default()
+                .lines()
+                .map(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    [0, 1, 2, 3, 7].iter().filter_map(|&i| f.get(i)).copied().collect::<Vec<_>>().join(" ") + "\n"
+                })
+                .collect(),
             cgroup_dirs,
             leftovers,
         }

@@ -142,6 +142,38 @@ pub enum Action {
     /// on /run/netns/NAME (the host records it first; `netns delete` or cleanup removes it).
     NetnsAdd(String),
     NetnsDelete(String),
+    /// `ip link add NAME type veth peer name PEER`, on the host (recorded first; removed on
+    /// every exit path).
+    VethAdd {
+        name: String,
+        peer: String,
+    },
+    /// `ip link set NAME netns $PID name NEW_NAME`: a host interface this session made moves
+    /// into the sandbox's network namespace.
+    VethMove {
+        name: String,
+        new_name: String,
+    },
+    /// `ip link del NAME` (a veth's peer goes with it).
+    VethDelete(String),
+    /// `ip link set IFACE up` on the host, for an interface this session made.
+    HostLinkUp(String),
+    /// `ip addr add ADDR/PREFIX dev IFACE` on the host, for an interface this session made,
+    /// from a documentation range only.
+    HostAddrAdd {
+        cidr: String,
+        iface: String,
+    },
+    /// `ip addr add ADDR/PREFIX dev IFACE` inside the sandbox.
+    AddrAdd {
+        cidr: String,
+        iface: String,
+    },
+    /// `CMD &` in terminal #1: a program that keeps running (a server) until the sandbox ends.
+    Spawn(String),
+    /// The host fetches `http://ADDR:PORT/PATH` over an interface this session made (bound to
+    /// it: nothing leaves the machine), like `curl` in terminal #2.
+    Fetch(String),
     /// Write uid_map and gid_map (and setgroups deny) for the sandbox, from the host:
     /// `map-ids INSIDE OUTSIDE COUNT`.
     MapIds {
@@ -203,6 +235,14 @@ impl Action {
             Action::ExecAs { argv0, path } => Action::ExecAs { argv0: x(argv0), path: x(path) },
             Action::NetnsAdd(n) => Action::NetnsAdd(x(n)),
             Action::NetnsDelete(n) => Action::NetnsDelete(x(n)),
+            Action::VethAdd { name, peer } => Action::VethAdd { name: x(name), peer: x(peer) },
+            Action::VethMove { name, new_name } => Action::VethMove { name: x(name), new_name: x(new_name) },
+            Action::VethDelete(n) => Action::VethDelete(x(n)),
+            Action::HostLinkUp(n) => Action::HostLinkUp(x(n)),
+            Action::HostAddrAdd { cidr, iface } => Action::HostAddrAdd { cidr: x(cidr), iface: x(iface) },
+            Action::AddrAdd { cidr, iface } => Action::AddrAdd { cidr: x(cidr), iface: x(iface) },
+            Action::Fetch(url) => Action::Fetch(x(url)),
+            Action::Spawn(c) => Action::Spawn(x(c)),
             other => other.clone(),
         }
     }
@@ -214,7 +254,13 @@ impl Action {
             | Action::CgroupCreate(_)
             | Action::CgroupLimit { .. }
             | Action::CgroupJoin
-            | Action::MapIds { .. } => true,
+            | Action::MapIds { .. }
+            | Action::VethAdd { .. }
+            | Action::VethMove { .. }
+            | Action::VethDelete(_)
+            | Action::HostLinkUp(_)
+            | Action::HostAddrAdd { .. }
+            | Action::Fetch(_) => true,
             Action::Try(a) => a.is_host(),
             _ => false,
         }
@@ -234,4 +280,4 @@ pub fn expand_vars(s: &str, vars: &[(&str, &str)]) -> String {
 }
 
 mod parse;
-pub use parse::{parse_action, ParseError, ACTION_NAMES};
+pub use parse::{cidr, http_url, is_documentation_net, parse_action, ParseError, ACTION_NAMES};

@@ -47,6 +47,10 @@ pub const ACTION_NAMES: &[&str] = &[
     "forks",
     "link-up",
     "netns",
+    "veth",
+    "addr-add",
+    "spawn",
+    "fetch",
     "map-ids",
     "setuid",
     "drop-caps",
@@ -55,6 +59,43 @@ pub const ACTION_NAMES: &[&str] = &[
     "exec-as",
     "try",
 ];
+
+/// An interface name as written (before `$VARS` are expanded; the kernel's rules are
+/// checked on the expanded name).
+fn valid_link_name(n: &str) -> bool {
+    !n.is_empty() && n.len() <= 32 && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.$".contains(c))
+}
+
+/// `192.0.2.1/24`.
+pub fn cidr(s: &str) -> Option<(std::net::Ipv4Addr, u8)> {
+    let (a, p) = s.split_once('/')?;
+    let prefix: u8 = p.parse().ok().filter(|p| (1..=32).contains(p))?;
+    Some((a.parse().ok()?, prefix))
+}
+
+/// The IPv4 ranges set aside for documentation and tests (RFC 5737): what the host side of
+/// a lesson's cable may use, so no address the host might really reach is shadowed.
+pub fn is_documentation_net(addr: std::net::Ipv4Addr, prefix: u8) -> bool {
+    let o = addr.octets();
+    prefix >= 24 && matches!((o[0], o[1], o[2]), (192, 0, 2) | (198, 51, 100) | (203, 0, 113))
+}
+
+/// `http://192.0.2.2[:PORT][/PATH]`: an IPv4 literal, no name to look up.
+pub fn http_url(s: &str) -> Option<(std::net::Ipv4Addr, u16, String)> {
+    let rest = s.strip_prefix("http://")?;
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].to_string()),
+        None => (rest, "/".to_string()),
+    };
+    let (host, port) = match hostport.split_once(':') {
+        Some((h, p)) => (h, p.parse().ok().filter(|p| *p > 0)?),
+        None => (hostport, 80),
+    };
+    if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    Some((host.parse().ok()?, port, path))
+}
 
 fn valid_netns_name(n: &str) -> bool {
     !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_$".contains(c))
@@ -127,12 +168,41 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
         }
         "host" => {
             let r = rest_trim;
+            let expected = "expected `host sh COMMAND`, `host link-up IFACE` or `host addr-add ADDR/PREFIX IFACE`";
+            let fail = |message: String| Err(ParseError { offset: args_at, message });
+            let words: Vec<&str> = r.split_whitespace().collect();
             return match r.strip_prefix("sh") {
                 Some(cmd) if cmd.starts_with(char::is_whitespace) && !cmd.trim().is_empty() => {
                     Ok(Action::HostSh(cmd.trim().to_string()))
                 }
-                _ => Err(ParseError { offset: args_at, message: "expected `host sh COMMAND`".into() }),
+                _ => match words.as_slice() {
+                    ["link-up", iface] if valid_link_name(iface) => Ok(Action::HostLinkUp(iface.to_string())),
+                    ["addr-add", net, iface] if valid_link_name(iface) => match cidr(net) {
+                        // `$NET.1/24`: checked once expanded, when the step runs.
+                        _ if net.contains('$') => {
+                            Ok(Action::HostAddrAdd { cidr: net.to_string(), iface: iface.to_string() })
+                        }
+                        Some((addr, prefix)) if is_documentation_net(addr, prefix) => {
+                            Ok(Action::HostAddrAdd { cidr: net.to_string(), iface: iface.to_string() })
+                        }
+                        _ => fail(format!(
+                            "`{net}`: the host side takes an address from a documentation range, /24 or narrower \
+                             (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24), e.g. 192.0.2.1/24"
+                        )),
+                    },
+                    _ => fail(expected.into()),
+                },
             };
+        }
+        "spawn" => {
+            return if rest_trim.is_empty() {
+                Err(ParseError {
+                    offset: args_at,
+                    message: "spawn needs a command, e.g. `spawn httpd -f -p 80`".into(),
+                })
+            } else {
+                Ok(Action::Spawn(rest_trim.to_string()))
+            }
         }
         "try" => {
             return parse_action(&line[args_at.min(line.len())..])
@@ -314,6 +384,40 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
                 ))
             }
         },
+        "veth" => match args.as_slice() {
+            [verb, name, peer_kw, peer]
+                if verb == "add" && peer_kw == "peer" && valid_link_name(name) && valid_link_name(peer) =>
+            {
+                Action::VethAdd { name: name.clone(), peer: peer.clone() }
+            }
+            [verb, name, as_kw, new_name]
+                if verb == "move" && as_kw == "as" && valid_link_name(name) && valid_link_name(new_name) =>
+            {
+                Action::VethMove { name: name.clone(), new_name: new_name.clone() }
+            }
+            [verb, name] if verb == "delete" && valid_link_name(name) => Action::VethDelete(name.clone()),
+            _ => {
+                return Err(err(
+                    "expected `veth add NAME peer PEER`, `veth move PEER as NEW_NAME` or `veth delete NAME`".into(),
+                ))
+            }
+        },
+        "addr-add" => match args.as_slice() {
+            [net, iface] if valid_link_name(iface) => match cidr(net) {
+                _ if net.contains('$') => Action::AddrAdd { cidr: net.clone(), iface: iface.clone() },
+                Some(_) => Action::AddrAdd { cidr: net.clone(), iface: iface.clone() },
+                None => return Err(err(format!("`{net}` is not ADDR/PREFIX (e.g. 192.0.2.2/24)"))),
+            },
+            _ => return Err(err("expected `addr-add ADDR/PREFIX IFACE`".into())),
+        },
+        "fetch" => {
+            arity(1, "fetch http://ADDR[:PORT]/PATH")?;
+            match http_url(&args[0]) {
+                _ if args[0].starts_with("http://$") => Action::Fetch(args[0].clone()),
+                Some(_) => Action::Fetch(args[0].clone()),
+                None => return Err(err(format!("`{}` is not http://IPv4[:PORT][/PATH]", args[0]))),
+            }
+        }
         "map-ids" => {
             arity(3, "map-ids INSIDE OUTSIDE COUNT (e.g. map-ids 0 1000 1)")?;
             let n: Vec<Option<u32>> = args.iter().map(|a| a.parse().ok()).collect();
