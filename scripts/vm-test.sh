@@ -120,6 +120,23 @@ if [ ! -s "$cache/vmlinux" ] && [ ! -e "$cache/vmlinux.none" ]; then
     : >"$cache/vmlinux.none"
   fi
 fi
+# veth is a module in the stock kernel (CONFIG_VETH=m): the veth lesson needs it, from the same
+# package as the kernel (same build, so its symbol versions match; signature checking is not
+# enforced there).
+if [ ! -s "$cache/veth.ko" ]; then
+  [ "$(id -u)" -eq 0 ] || die "veth.ko is not cached in $cache yet: run once as root"
+  real=$(cut -d' ' -f1 "$cache/release")
+  kver=${real#linux-image-}
+  dl=$(mktemp -d /tmp/vm-test-kernel.XXXXXX)
+  chmod 755 "$dl"
+  say "fetching veth.ko from $real into $cache"
+  (cd "$dl" && apt-get download "$real" >/dev/null 2>&1) || die "apt-get download $real failed"
+  mkdir "$dl/x"
+  dpkg-deb --fsys-tarfile "$dl/$real"_*.deb | tar -x -C "$dl/x" "./lib/modules/$kver/kernel/drivers/net/veth.ko" ||
+    die "$real has no drivers/net/veth.ko"
+  mv "$dl/x/lib/modules/$kver/kernel/drivers/net/veth.ko" "$cache/veth.ko"
+  rm -rf "$dl"
+fi
 kernel=$cache/vmlinuz
 [ -s "$cache/vmlinux" ] && kernel=$cache/vmlinux
 flock -u 9
@@ -177,6 +194,8 @@ done
 echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
 echo 'root:x:0:' >"$root/etc/group"
 cp tests/kernel/*.sh "$root/payload/"
+mkdir -p "$root/lib/modules"
+cp "$cache/veth.ko" "$root/lib/modules/veth.ko"
 
 # What to run: one file per run, selected on the kernel command line (vmtest_run=N) so every run
 # boots the same initramfs. Arguments are single-quoted for busybox sh's eval.
@@ -237,6 +256,7 @@ echo "+cpu +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control || fail "enable
 mount --make-rshared / || fail "mount --make-rshared /"
 hostname nsdojo-vm
 ip link set lo up 2>/dev/null
+insmod /lib/modules/veth.ko || fail "insmod veth.ko"
 status BOOTED
 limit=${vmtest_timeout:-170}
 eval "set -- $(cat "/payload/.run-${vmtest_run:-1}")"

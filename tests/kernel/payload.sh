@@ -20,6 +20,7 @@ grep ' / / ' /proc/self/mountinfo | grep -q ' shared:' || fail "/ is not shared"
 tmp=$(mktemp -d /root/payload.XXXXXX)
 mount_snapshot /proc/1/mountinfo >"$tmp/before"
 hostname_before=$(hostname)
+links_before=$(cd /sys/class/net && echo *)
 
 [ $# -gt 0 ] || set -- --all
 # Then the cgroup lessons' mutants: on this layout (v2) too, leaving out `cgroup create`,
@@ -48,6 +49,8 @@ problem() { problems="${problems:+$problems; }$*"; }
 [ -z "$during" ] || problem "the init mount namespace changed during the run: $(echo "$during" | tr '\n' ' ')"
 [ "$count" = 0 ] || [ -n "$seen" ] || problem "the init mount table changed $count time(s) during the run, too briefly to see what"
 [ "$(hostname)" = "$hostname_before" ] || problem "the hostname changed from $hostname_before to $(hostname)"
+links_after=$(cd /sys/class/net && echo *)
+[ "$links_after" = "$links_before" ] || problem "the interfaces changed from $links_before to $links_after"
 [ -z "$left" ] || problem "left behind: $(echo "$left" | tr '\n' ' ')"
 
 # A session killed with its watchdog after it enabled controllers in the root's
