@@ -8,6 +8,32 @@ use crate::host;
 use crate::i18n::{pad, t};
 use crate::lesson::{Lang, Ns};
 
+/// What the kernel's own config says about CONFIG_VETH, and whether the module is there.
+fn veth_support() -> &'static str {
+    use std::io::Read;
+    if std::path::Path::new("/sys/module/veth").exists() {
+        return "loaded";
+    }
+    let release = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
+    let mut config = std::fs::read_to_string(format!("/boot/config-{release}")).unwrap_or_default();
+    if config.is_empty() {
+        if let Ok(f) = std::fs::File::open("/proc/config.gz") {
+            let _ = flate2::read::GzDecoder::new(f).read_to_string(&mut config);
+        }
+    }
+    let module_file = ["", ".xz", ".zst", ".gz"]
+        .iter()
+        .any(|ext| std::path::Path::new(&format!("/lib/modules/{release}/kernel/drivers/net/veth.ko{ext}")).exists());
+    match config.lines().find_map(|l| l.strip_prefix("CONFIG_VETH=")) {
+        Some("y") => "built in",
+        Some("m") if module_file => "module",
+        Some(_) => "missing",
+        None if config.is_empty() && module_file => "module",
+        None if config.is_empty() => "unknown",
+        None => "missing",
+    }
+}
+
 /// The tools the lessons use, with the key of the hint that says how to install each.
 const TOOLS: [(&str, &str); 4] = [
     ("busybox", "doctor_busybox"),
@@ -25,6 +51,9 @@ pub struct Report {
     pub user_namespaces: bool,
     /// Why unprivileged user namespaces are off, with the sysctl that turns them on.
     pub userns_restriction: Option<String>,
+    /// Whether this kernel can make veth pairs (the `veth` lesson): `loaded`, `built in`,
+    /// `module` (loaded on first use), `missing`, or `unknown` (no config to read).
+    pub veth: String,
     /// Namespace kinds this kernel has (`/proc/self/ns/*`).
     pub namespaces: Vec<String>,
     /// Each tool with its path, or null where it is missing.
@@ -64,6 +93,7 @@ impl Report {
             root_propagation: host::root_propagation(),
             user_namespaces: userns,
             userns_restriction: host::userns_restriction(),
+            veth: veth_support().to_string(),
             namespaces,
             tools: TOOLS
                 .iter()
@@ -97,6 +127,14 @@ impl Report {
             .map(|w| format!("  → {}", crate::i18n::machine_text(lang, w)))
             .unwrap_or_default();
         o.push_str(&line("doctor_userns", &format!("{}{restricted}", yes_no(self.user_namespaces))));
+        let veth = match self.veth.as_str() {
+            "missing" => format!("{}  → {}", t(lang, "doctor_veth_missing").yellow(), t(lang, "doctor_veth_hint")),
+            "unknown" => t(lang, "doctor_veth_unknown").to_string(),
+            "module" => t(lang, "doctor_veth_module").to_string(),
+            "loaded" => t(lang, "doctor_veth_loaded").green().to_string(),
+            _ => t(lang, "doctor_veth_builtin").green().to_string(),
+        };
+        o.push_str(&line("doctor_veth", &veth));
         for (tool, why) in TOOLS {
             match self.tools.get(tool).cloned().flatten() {
                 Some(p) => o.push_str(&format!("{tool:<20}{p}\n")),

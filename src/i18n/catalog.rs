@@ -178,6 +178,13 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("doctor_cgroups", "cgroups:", "cgroup 구성:"),
     ("doctor_propagation", "/ propagation:", "/의 전파 방식:"),
     ("doctor_userns", "user namespaces:", "사용자 네임스페이스:"),
+    ("doctor_veth", "veth pairs:", "veth 쌍:"),
+    ("doctor_veth_missing", "not in this kernel", "이 커널에 없음"),
+    ("doctor_veth_hint", "the veth lesson needs CONFIG_VETH (modprobe veth)", "veth 레슨에는 CONFIG_VETH가 필요합니다 (modprobe veth)"),
+    ("doctor_veth_unknown", "unknown (no kernel config to read; the veth lesson will say)", "알 수 없음 (읽을 커널 설정이 없음, veth 레슨을 실행하면 알 수 있음)"),
+    ("doctor_veth_loaded", "yes (module loaded)", "있음 (모듈 로드됨)"),
+    ("doctor_veth_builtin", "yes (built into the kernel)", "있음 (커널에 내장)"),
+    ("doctor_veth_module", "a module, loaded on first use", "모듈, 처음 쓸 때 로드됨"),
     ("doctor_rootfs", "rootfs:", "rootfs 준비:"),
     ("doctor_not_found", "not found", "찾을 수 없음"),
     (
