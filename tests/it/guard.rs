@@ -169,3 +169,24 @@ fn a_killed_veth_lesson_leaves_no_interface_after_cleanup() {
     assert_eq!(host_links(), links_before, "no interface left");
     before.assert_unchanged_since("a killed veth lesson and nsdojo cleanup");
 }
+
+/// `quit` and SIGTERM with the veth pair on the host: the session's own exit deletes it.
+#[test]
+fn quit_or_sigterm_mid_veth_lesson_leaves_no_interface() {
+    let _g = require_root!();
+    for how in ["quit", "SIGTERM"] {
+        let before = HostState::now();
+        let links_before = host_links();
+        let (mut p, _home) = repl(&[]);
+        lesson_steps(&mut p, "veth", 2);
+        assert_eq!(host_links().len(), links_before.len() + 2, "{how}: the veth pair is on the host");
+        if how == "quit" {
+            p.send_line("quit").unwrap();
+        } else {
+            kill(Pid::from_raw(pid_of_repl(&p)), Signal::SIGTERM).unwrap();
+        }
+        p.exp_eof().unwrap();
+        before.assert_unchanged_since(how);
+        assert_eq!(host_links(), links_before, "{how}: no interface left");
+    }
+}
