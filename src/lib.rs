@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod bench;
 pub mod cgroup;
+pub mod class;
 pub mod doctor;
 pub mod guard;
 pub mod host;

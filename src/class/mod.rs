@@ -1,0 +1,5 @@
+//! The classroom: students' nsdojo sessions report their progress to one class server
+//! (`nsdojo serve`, on the instructor's laptop), which shows it live on a dashboard.
+//! `protocol` is all the two sides share.
+
+pub mod protocol;
