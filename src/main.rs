@@ -45,6 +45,16 @@ struct Cli {
     /// Load --lessons even if a non-root user could have written them (they run commands as root).
     #[arg(long, global = true)]
     trust_lessons: bool,
+    /// Report progress to the class server at this address, as `nsdojo serve` prints it
+    /// (http://ADDR:PORT/JOINCODE).
+    #[arg(long, global = true, value_name = "URL")]
+    class: Option<String>,
+    /// Your name on the class dashboard (default: SUDO_USER@hostname).
+    #[arg(long, global = true, value_name = "NAME", requires = "class")]
+    name: Option<String>,
+    /// Send each step whole, for the class server's presenter view (/present): the instructor's.
+    #[arg(long, global = true, requires = "class")]
+    present: bool,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -329,7 +339,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => None,
             };
             let mut provider = rootfs_provider(&cli);
-            let failed = run_lessons(&style, &mut session, chosen, transcript.as_mut(), &mut provider)?;
+            let mut class = join_class(&cli, lang)?;
+            let failed = run_lessons(&style, &mut session, chosen, transcript.as_mut(), &mut provider, class.as_mut())?;
+            drop(class);
             session.finish();
             if failed > 0 && *check {
                 eprintln!("nsdojo: {}", tf(lang, "steps_failed", &[&failed]));
@@ -344,8 +356,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let session = guard::Session::start()?;
             let mut provider = rootfs_provider(&cli);
             let banner = format!("{}\n{}", banner(lang), tf(lang, "rootfs_line", &[&provider.describe(lang)]));
+            let class = join_class(&cli, lang)?;
             let mut r = repl::Repl::new(lessons, session, style, provider);
+            r.class = class;
             r.run(&banner)?;
+            r.class = None;
             r.session.finish();
             Ok(ExitCode::SUCCESS)
         }
@@ -425,12 +440,23 @@ fn mutate(
 }
 
 /// Run every step of each lesson; returns how many steps failed.
+/// `--class URL`: fork the sender (it never blocks the session) and say so in one line.
+fn join_class(cli: &Cli, lang: Lang) -> anyhow::Result<Option<nsdojo::class::ClassLink>> {
+    let Some(url) = &cli.class else { return Ok(None) };
+    let name = cli.name.clone().unwrap_or_else(nsdojo::class::sender::default_name);
+    let mut link = nsdojo::class::ClassLink::join(url, &name, cli.present)?;
+    link.send(nsdojo::class::protocol::ClassEvent::Joined { lang: lang.code().to_string() });
+    println!("{}", tf(lang, "class_joined", &[url, &name]).dimmed());
+    Ok(Some(link))
+}
+
 fn run_lessons(
     style: &Style,
     session: &mut guard::Session,
     lessons: Vec<Lesson>,
     mut transcript: Option<&mut nsdojo::render::transcript::Transcript>,
     provider: &mut nsdojo::rootfs::Provider,
+    mut class: Option<&mut nsdojo::class::ClassLink>,
 ) -> anyhow::Result<usize> {
     let mut failed = 0;
     let lang = style.lang;
@@ -444,12 +470,18 @@ fn run_lessons(
         }
         let mut lab = lab::Lab::new(l, session, rootfs)?;
         lab.lang = lang;
+        if let Some(c) = class.as_deref_mut() {
+            c.lesson_started(&lab.lesson);
+        }
         // The meter redraws one line; only on a terminal.
         lab.live = std::io::IsTerminal::is_terminal(&std::io::stdout());
         for i in 0..lab.lesson.steps.len() {
             let report = lab.run_step(i)?;
             let expand = |s: &str| lab.expand(s);
             print!("{}", render::step(style, &lab.lesson, &report, &expand));
+            if let Some(c) = class.as_deref_mut() {
+                c.step(&lab.lesson, &report, || render::present::presented(lang, &lab.lesson, &report, &expand));
+            }
             if let Some(t) = transcript.as_deref_mut() {
                 if i == 0 {
                     t.lesson(style, &lab.lesson, &expand);

@@ -3,3 +3,7 @@
 //! `protocol` is all the two sides share.
 
 pub mod protocol;
+mod report;
+pub mod sender;
+
+pub use sender::{ClassError, ClassLink};

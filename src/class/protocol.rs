@@ -46,13 +46,29 @@ pub enum Done {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ClassEvent {
     /// The session started (language `en` or `ko`).
-    Joined { lang: String },
-    LessonStarted { lesson: String, steps: usize },
+    Joined {
+        lang: String,
+    },
+    LessonStarted {
+        lesson: String,
+        steps: usize,
+    },
     /// Step `step` (1-based) of `lesson` is done and its checks held.
-    StepDone { lesson: String, step: usize, done: Done },
+    StepDone {
+        lesson: String,
+        step: usize,
+        done: Done,
+    },
     /// A check of step `step` failed: the check as written, expanded.
-    CheckFailed { lesson: String, step: usize, check: String },
-    HintAsked { lesson: String, step: usize },
+    CheckFailed {
+        lesson: String,
+        step: usize,
+        check: String,
+    },
+    HintAsked {
+        lesson: String,
+        step: usize,
+    },
     /// The session ended (quit, EOF, a signal).
     Left,
     /// `--present`: the instructor's step as the terminal shows it, for `/present`.
@@ -123,8 +139,8 @@ pub fn parse_join_url(url: &str) -> Option<(String, String)> {
     let (authority, code) = rest.split_once('/')?;
     let code = code.trim_end_matches('/');
     let ok_code = (4..=32).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric());
-    let ok_authority = !authority.is_empty()
-        && authority.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    let ok_authority =
+        !authority.is_empty() && authority.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
     (ok_code && ok_authority).then(|| (format!("http://{authority}"), code.to_string()))
 }
 

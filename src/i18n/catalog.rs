@@ -179,6 +179,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("doctor_propagation", "/ propagation:", "/의 전파 방식:"),
     ("doctor_userns", "user namespaces:", "사용자 네임스페이스:"),
     ("doctor_veth", "veth pairs:", "veth 쌍:"),
+    ("class_joined", "class: reporting to {0} as {1} (in the background)", "수업: {0}에 {1} 이름으로 진행 상황을 보냅니다 (백그라운드)"),
     ("doctor_veth_missing", "not in this kernel", "이 커널에 없음"),
     ("doctor_veth_hint", "the veth lesson needs CONFIG_VETH (modprobe veth)", "veth 레슨에는 CONFIG_VETH가 필요합니다 (modprobe veth)"),
     ("doctor_veth_unknown", "unknown (no kernel config to read; the veth lesson will say)", "알 수 없음 (읽을 커널 설정이 없음, veth 레슨을 실행하면 알 수 있음)"),

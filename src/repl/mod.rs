@@ -33,6 +33,8 @@ pub struct Repl {
     transcript: Option<crate::render::transcript::Transcript>,
     /// `reset progress` waits for a `yes`.
     confirm_reset: bool,
+    /// `--class`: the sender that reports progress to the class server.
+    pub class: Option<crate::class::ClassLink>,
 }
 
 impl Repl {
@@ -47,6 +49,7 @@ impl Repl {
             progress: crate::progress::Progress::load(),
             transcript: None,
             confirm_reset: false,
+            class: None,
         }
     }
 
@@ -78,6 +81,9 @@ impl Repl {
         println!("{}", render::lesson_list(&self.style, &self.lessons, None));
         println!("{}", t(self.style.lang, "hello").dimmed());
         loop {
+            while let Some(note) = self.class.as_mut().and_then(|c| c.note()) {
+                println!("{}", crate::i18n::machine_text(self.style.lang, &note).dimmed());
+            }
             match ed.readline(&self.prompt()) {
                 Ok(line) => {
                     if !line.trim().is_empty() {
@@ -276,6 +282,9 @@ impl Repl {
                     println!("{}", lab.expand(&lab.lesson.intro.get(lang)));
                 }
                 println!("{}", tf(lang, "lesson_steps", &[&lab.lesson.steps.len()]).dimmed());
+                if let Some(c) = &mut self.class {
+                    c.lesson_started(&lab.lesson);
+                }
                 self.lab = Some(lab);
             }
             Err(e) => eprintln!("nsdojo: {}", e.localized(self.style.lang)),
@@ -314,7 +323,11 @@ impl Repl {
                 Ok(())
             }
             Command::Hint => {
-                let st = &lab.lesson.steps[if lab.next == 0 { 0 } else { current }];
+                let at = if lab.next == 0 { 0 } else { current };
+                if let Some(c) = &mut self.class {
+                    c.hint(&lab.lesson, at + 1);
+                }
+                let st = &lab.lesson.steps[at];
                 match &st.hint {
                     Some(h) => println!("{}: {}", render::label(lang, "hint"), lab.expand(&h.get(lang))),
                     None => println!("{}", t(lang, "no_hint")),
@@ -364,6 +377,9 @@ impl Repl {
         if let Some(r) = &lab.last {
             let expand = |s: &str| lab.expand(s);
             print!("{}", render::step(&self.style, &lab.lesson, r, &expand));
+            if let Some(c) = &mut self.class {
+                c.step(&lab.lesson, r, || render::present::presented(lang, &lab.lesson, r, &expand));
+            }
             if let Some(t) = &mut self.transcript {
                 t.step(&self.style, &lab.lesson, r, &expand);
             }

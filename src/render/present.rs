@@ -1,0 +1,38 @@
+//! A step as the classroom's presenter view draws it (`--present`): the same text, lab
+//! command, system calls, both-side tables and checks the terminal shows, as plain data.
+
+use super::views;
+use crate::class::protocol::{PresentedStep, PresentedTable};
+use crate::lab::StepReport;
+use crate::lesson::{Lang, Lesson};
+
+pub fn presented(lang: Lang, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str) -> String) -> PresentedStep {
+    let st = &lesson.steps[r.index];
+    let mut syscalls = Vec::new();
+    for a in &r.actions {
+        syscalls.push(format!("[{}] {}", if a.on_host { "host" } else { "sandbox" }, a.src));
+        syscalls.extend(a.outcome.trace.calls.iter().map(|c| format!("  {c}")));
+    }
+    let tables = st
+        .show
+        .iter()
+        .map(|v| expand(v))
+        .filter(|v| v != "cgroup-files")
+        .map(|v| {
+            let (title, rows) = views::rows(lang, &v, &r.before, &r.after);
+            PresentedTable { title, rows: rows.into_iter().map(|row| [row.label, row.sandbox, row.host]).collect() }
+        })
+        .filter(|t| !t.rows.is_empty())
+        .collect();
+    PresentedStep {
+        lesson: lesson.id.clone(),
+        title: lesson.title.get(lang).to_string(),
+        step: r.index + 1,
+        steps: r.total,
+        text: expand(&st.text.get(lang)),
+        command: r.shell.clone().unwrap_or_default(),
+        syscalls,
+        tables,
+        checks: r.checks.iter().map(|c| (c.src.clone(), c.verdict.passed)).collect(),
+    }
+}
