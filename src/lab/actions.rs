@@ -7,24 +7,58 @@
 //! does `unshare pid`, after which `$PID` names a new agent.
 
 use super::{ActionReport, Lab, LabError};
-use crate::lesson::{Action, Ns, Step};
+use crate::lesson::{Action, Ns, SandboxAction, Step};
 use crate::observe::{Needs, Snapshot};
-use crate::sandbox::Outcome;
+use crate::sandbox::{Outcome, SandboxOp};
 
-fn is_burn(a: &Action) -> bool {
-    match a {
-        Action::Burn { .. } => true,
-        Action::Try(inner) => is_burn(inner),
-        _ => false,
+/// `burn SECONDS [stress]`, under any `try`.
+fn burn_of(a: &Action) -> Option<(u32, bool)> {
+    match a.sandbox() {
+        Some(SandboxAction::Burn { secs, stress }) => Some((*secs, *stress)),
+        _ => None,
     }
 }
 
 fn forks_agent(a: &Action) -> bool {
-    match a {
-        Action::Unshare(set) => set.contains(&Ns::Pid),
-        Action::Try(inner) => forks_agent(inner),
-        _ => false,
+    matches!(a.sandbox(), Some(SandboxAction::Unshare(set)) if set.contains(&Ns::Pid))
+}
+
+/// How one part of a step travels: the host performs an action alone (a host action, or
+/// `burn`, which the host meters while it runs), or consecutive sandbox actions go to the
+/// agent in one request. A batch ends after `unshare pid` (then `$PID` names a new agent)
+/// and before an action left out for a mutant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Leg {
+    /// Left out (a mutant of `nsdojo check --mutate`).
+    Removed(usize),
+    Host(usize),
+    Burn(usize),
+    /// These actions, in one round trip.
+    Sandbox(std::ops::Range<usize>),
+}
+
+/// The legs of a step, in order (they do not depend on `$VARS`, so the plan is made once).
+pub(super) fn legs(actions: &[Action], removed: Option<usize>) -> Vec<Leg> {
+    let alone = |a: &Action| a.is_host() || burn_of(a).is_some();
+    let mut legs = Vec::new();
+    let mut i = 0;
+    while i < actions.len() {
+        let start = i;
+        i += 1;
+        legs.push(if removed == Some(start) {
+            Leg::Removed(start)
+        } else if actions[start].is_host() {
+            Leg::Host(start)
+        } else if burn_of(&actions[start]).is_some() {
+            Leg::Burn(start)
+        } else {
+            while i < actions.len() && !forks_agent(&actions[i - 1]) && removed != Some(i) && !alone(&actions[i]) {
+                i += 1;
+            }
+            Leg::Sandbox(start..i)
+        });
     }
+    legs
 }
 
 /// What the actions did, why the step stopped (if it did), and the sandbox after them
@@ -43,81 +77,66 @@ impl Lab {
         let mut reports = Vec::new();
         let mut after = None;
         let n = step.actions.len();
-        let mut i = 0;
-        while i < n {
+        for leg in legs(&step.actions, removed) {
+            // Expanded just before each leg: `$PID` changes after `unshare pid`.
             let vars = self.vars();
             let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let first = step.actions[i].expand(&pairs);
-            if removed == Some(i) {
-                let src = format!("✂ {}", self.expand(&step.action_src[i]));
-                reports.push(ActionReport {
-                    src,
-                    on_host: first.is_host(),
+            match leg {
+                Leg::Removed(i) => reports.push(ActionReport {
+                    src: format!("✂ {}", self.expand(&step.action_src[i])),
+                    on_host: step.actions[i].is_host(),
                     removed: true,
                     outcome: Outcome::default(),
-                });
-                i += 1;
-                continue;
-            }
-            if first.is_host() || is_burn(&first) {
-                self.record_before(&first).map_err(record_err)?;
-                let outcome = match &first {
-                    Action::Burn { secs, stress } => self.burn(*secs, *stress)?,
-                    Action::Try(inner) if is_burn(inner) => match **inner {
-                        Action::Burn { secs, stress } => Outcome { error: None, ..self.burn(secs, stress)? },
-                        _ => unreachable!("is_burn"),
-                    },
-                    a => self.host_perform(a),
-                };
-                let failed = outcome.error.clone();
-                reports.push(ActionReport {
-                    src: self.expand(&step.action_src[i]),
-                    on_host: first.is_host(),
-                    removed: false,
-                    outcome,
-                });
-                if failed.is_some() {
-                    return Ok((reports, failed, None));
+                }),
+                Leg::Host(i) | Leg::Burn(i) => {
+                    let action = step.actions[i].expand(&pairs);
+                    self.record_before(&action).map_err(record_err)?;
+                    let outcome = match (burn_of(&action), action.is_try()) {
+                        (Some((secs, stress)), false) => self.burn(secs, stress)?,
+                        (Some((secs, stress)), true) => Outcome { error: None, ..self.burn(secs, stress)? },
+                        (None, _) => self.host_perform(&action),
+                    };
+                    let failed = outcome.error.clone();
+                    reports.push(ActionReport {
+                        src: self.expand(&step.action_src[i]),
+                        on_host: action.is_host(),
+                        removed: false,
+                        outcome,
+                    });
+                    if failed.is_some() {
+                        return Ok((reports, failed, None));
+                    }
                 }
-                i += 1;
-                continue;
-            }
-            let mut batch = vec![first];
-            while !forks_agent(batch.last().expect("non-empty"))
-                && i + batch.len() < n
-                && removed != Some(i + batch.len())
-            {
-                let next = step.actions[i + batch.len()].expand(&pairs);
-                if next.is_host() || is_burn(&next) {
-                    break;
+                Leg::Sandbox(range) => {
+                    let batch: Vec<Action> = step.actions[range.clone()].iter().map(|a| a.expand(&pairs)).collect();
+                    for a in &batch {
+                        self.record_before(a).map_err(record_err)?;
+                    }
+                    // Only sandbox actions are in a batch (`legs` keeps host ones apart).
+                    let ops = batch.iter().filter_map(SandboxOp::of).collect();
+                    let last = range.end == n;
+                    let (outcomes, snapshot) = self.sandbox()?.perform_batch(ops, last.then_some(needs))?;
+                    if outcomes.iter().any(|o| o.forked_agent) {
+                        self.publish_pid();
+                    }
+                    after = snapshot;
+                    let done = outcomes.len();
+                    let mut failed = None;
+                    for (k, outcome) in outcomes.into_iter().enumerate() {
+                        self.disown_netns_if_taken(&batch[k], &outcome);
+                        failed = failed.or_else(|| outcome.error.clone());
+                        reports.push(ActionReport {
+                            src: self.expand(&step.action_src[range.start + k]),
+                            on_host: false,
+                            removed: false,
+                            outcome,
+                        });
+                    }
+                    if failed.is_some() || done < batch.len() {
+                        return Ok((reports, failed.or(Some("the sandbox stopped mid-step".into())), after));
+                    }
                 }
-                batch.push(next);
             }
-            for a in &batch {
-                self.record_before(a).map_err(record_err)?;
-            }
-            let last = i + batch.len() == n;
-            let (outcomes, snapshot) = self.sandbox()?.perform_batch(&batch, last.then_some(needs))?;
-            if outcomes.iter().any(|o| o.forked_agent) {
-                self.publish_pid();
-            }
-            after = snapshot;
-            let done = outcomes.len();
-            let mut failed = None;
-            for (k, outcome) in outcomes.into_iter().enumerate() {
-                self.disown_netns_if_taken(&batch[k], &outcome);
-                failed = failed.or_else(|| outcome.error.clone());
-                reports.push(ActionReport {
-                    src: self.expand(&step.action_src[i + k]),
-                    on_host: false,
-                    removed: false,
-                    outcome,
-                });
-            }
-            if failed.is_some() || done < batch.len() {
-                return Ok((reports, failed.or(Some("the sandbox stopped mid-step".into())), after));
-            }
-            i += done;
         }
         Ok((reports, None, after))
     }

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use super::{Lab, LabError};
 use crate::cgroup::{self, Controller, CpuSampler, Group, Layout};
-use crate::lesson::Action;
+use crate::lesson::{Action, HostAction, SandboxAction};
 use crate::sandbox::protocol::MeterSample;
-use crate::sandbox::{shell, Outcome};
+use crate::sandbox::{shell, Outcome, SandboxOp};
 use crate::trace::Syscall;
 
 const METER_EVERY: Duration = Duration::from_millis(250);
@@ -40,14 +40,19 @@ pub(super) fn group_parent(layout: &Layout) -> Vec<cgroup::CgroupLine> {
 }
 
 impl Lab {
+    /// Perform a host action (`try` keeps its failure out of the step's way).
     pub(super) fn host_perform(&mut self, action: &Action) -> Outcome {
+        match (action.host(), action.is_try()) {
+            (Some(h), false) => self.host_do(h),
+            (Some(h), true) => Outcome { error: None, ..self.host_do(h) },
+            (None, _) => Outcome { error: Some(format!("{action:?} does not run on the host")), ..Outcome::default() },
+        }
+    }
+
+    fn host_do(&mut self, action: &HostAction) -> Outcome {
         let mut out = Outcome::default();
         let res = match action {
-            Action::Try(inner) => {
-                let o = self.host_perform(inner);
-                return Outcome { error: None, ..o };
-            }
-            Action::HostSh(cmd) => {
+            HostAction::Sh(cmd) => {
                 let (sc, output) = shell::run(cmd, shell::timeout());
                 out.trace.push(sc);
                 // Ctrl-C stopped the command: the step stops with it, as it does in the sandbox.
@@ -59,8 +64,8 @@ impl Lab {
                     Ok(())
                 }
             }
-            Action::CgroupCreate(names) => self.create_group(names, &mut out),
-            Action::CgroupLimit { controller: c, value } => match &self.group {
+            HostAction::CgroupCreate(names) => self.create_group(names, &mut out),
+            HostAction::CgroupLimit { controller: c, value } => match &self.group {
                 None => Err("no cgroup yet: `cgroup create …` first".to_string()),
                 Some(g) => match c.as_str() {
                     "cpu" => g.set_cpu_limit(*value as u32, 100_000, &mut out.trace),
@@ -69,22 +74,21 @@ impl Lab {
                 }
                 .map_err(|e| e.to_string()),
             },
-            Action::MapIds { inside, outside, count } => match &self.sandbox {
+            HostAction::MapIds { inside, outside, count } => match &self.sandbox {
                 None => Err("no sandbox is running yet".to_string()),
                 Some(sb) => map_ids(sb.pid(), *inside, *outside, *count, &mut out),
             },
-            Action::CgroupJoin => match (&self.group, &self.sandbox) {
+            HostAction::CgroupJoin => match (&self.group, &self.sandbox) {
                 (None, _) => Err("no cgroup yet: `cgroup create …` first".to_string()),
                 (Some(_), None) => Err("no sandbox is running yet".to_string()),
                 (Some(g), Some(sb)) => g.add_process(sb.pid(), &mut out.trace).map_err(|e| e.to_string()),
             },
-            Action::VethAdd { name, peer } => self.veth_add(name, peer, &mut out),
-            Action::VethMove { name, new_name } => self.veth_move(name, new_name, &mut out),
-            Action::VethDelete(name) => self.veth_delete(name, &mut out),
-            Action::HostLinkUp(name) => self.host_link_up(name, &mut out),
-            Action::HostAddrAdd { cidr, iface } => self.host_addr_add(cidr, iface, &mut out),
-            Action::Fetch(url) => self.fetch(url, &mut out),
-            other => Err(format!("{other:?} does not run on the host")),
+            HostAction::VethAdd { name, peer } => self.veth_add(name, peer, &mut out),
+            HostAction::VethMove { name, new_name } => self.veth_move(name, new_name, &mut out),
+            HostAction::VethDelete(name) => self.veth_delete(name, &mut out),
+            HostAction::HostLinkUp(name) => self.host_link_up(name, &mut out),
+            HostAction::HostAddrAdd { cidr, iface } => self.host_addr_add(cidr, iface, &mut out),
+            HostAction::Fetch(url) => self.fetch(url, &mut out),
         };
         if let Err(e) = res {
             out.error = Some(e);
@@ -140,10 +144,11 @@ impl Lab {
 
     /// Write host-visible things into the session record *before* the sandbox makes them.
     pub(super) fn record_before(&self, action: &Action) -> std::io::Result<()> {
-        match action {
-            Action::Try(inner) => self.record_before(inner),
-            Action::VethAdd { name, .. } => self.record_link(name),
-            Action::NetnsAdd(name) => {
+        if let Some(HostAction::VethAdd { name, .. }) = action.host() {
+            return self.record_link(name);
+        }
+        match action.sandbox() {
+            Some(SandboxAction::NetnsAdd(name)) => {
                 let dir = std::path::Path::new(crate::sandbox::netdev::NETNS_DIR);
                 let dir_is_new = !dir.exists();
                 let path = std::path::PathBuf::from(crate::sandbox::netdev::netns_path(name));
@@ -190,11 +195,7 @@ impl Lab {
     /// After `netns add`: if the file was there already (someone made it between our look and
     /// the sandbox's O_EXCL create), it is not ours: drop it from the record, touch nothing.
     pub(super) fn disown_netns_if_taken(&self, action: &Action, outcome: &Outcome) {
-        let name = match action {
-            Action::NetnsAdd(n) => n,
-            Action::Try(inner) => return self.disown_netns_if_taken(inner, outcome),
-            _ => return,
-        };
+        let Some(SandboxAction::NetnsAdd(name)) = action.sandbox() else { return };
         let taken = outcome
             .trace
             .calls
@@ -255,7 +256,7 @@ impl Lab {
     /// `burn N`: the sandbox starts a busy loop; the host meters it ~4×/s like `top`.
     pub(super) fn burn(&mut self, secs: u32, stress: bool) -> Result<Outcome, LabError> {
         let agent = self.sandbox()?.pid();
-        let mut out = self.sandbox()?.perform(&Action::Burn { secs, stress })?;
+        let mut out = self.sandbox()?.perform(SandboxOp::Do(SandboxAction::Burn { secs, stress }))?;
         if out.error.is_some() {
             return Ok(out);
         }
@@ -289,7 +290,7 @@ impl Lab {
             }
             None => Err("the burner did not start".to_string()),
         };
-        let stop = self.sandbox()?.perform(&Action::BurnStop)?;
+        let stop = self.sandbox()?.perform(SandboxOp::BurnStop)?;
         out.trace.calls.extend(stop.trace.calls);
         if self.live {
             println!();

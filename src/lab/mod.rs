@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use crate::guard::Session;
 use crate::lesson::expect::Verdict;
-use crate::lesson::{Action, Lesson, Step};
+use crate::lesson::{HostAction, Lesson, SandboxAction, Step};
 use crate::observe::{Needs, Snapshot};
 use crate::sandbox::{Outcome, Sandbox, SandboxError};
 
@@ -211,8 +211,8 @@ impl Lab {
     /// `$CGROUP`: the directory of the session's group for the first controller the lesson's
     /// `cgroup create` names: the real one once made, before that where it will be made.
     fn cgroup_dir(&self) -> Option<PathBuf> {
-        let first = self.lesson.steps.iter().flat_map(|s| &s.actions).find_map(|a| match a {
-            Action::CgroupCreate(names) => names.first(),
+        let first = self.lesson.steps.iter().flat_map(|s| &s.actions).find_map(|a| match a.host() {
+            Some(HostAction::CgroupCreate(names)) => names.first(),
             _ => None,
         })?;
         let c = host::controller(first);
@@ -321,7 +321,7 @@ impl Lab {
 
     /// `sh CMD` from the REPL: a real command inside the sandbox.
     pub fn sh(&mut self, cmd: &str) -> Result<crate::sandbox::ShellOutput, LabError> {
-        let out = self.sandbox()?.perform(&Action::Sh(cmd.to_string()))?;
+        let out = self.sandbox()?.perform(crate::sandbox::SandboxOp::Do(SandboxAction::Sh(cmd.to_string())))?;
         Ok(out.output.unwrap_or_default())
     }
 

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 use super::{Lab, LabError};
 use crate::guard::Session;
-use crate::lesson::{Action, Lesson};
+use crate::lesson::{Action, HostAction, Lesson, SandboxAction};
 
 /// One action left out of one step.
 #[derive(Debug, Clone)]
@@ -48,19 +48,22 @@ pub enum MutantVerdict {
 /// An action whose point is what it returns (an exit status, an errno, a CPU share), so a
 /// check of its own result is a fair witness that it ran.
 pub fn teaches_its_result(a: &Action) -> bool {
-    matches!(
-        a,
-        Action::ExecAs { .. } | Action::Hog { .. } | Action::Forks { .. } | Action::Burn { .. } | Action::Try(_)
-    )
+    a.is_try()
+        || matches!(
+            a.sandbox(),
+            Some(
+                SandboxAction::ExecAs { .. }
+                    | SandboxAction::Hog { .. }
+                    | SandboxAction::Forks { .. }
+                    | SandboxAction::Burn { .. }
+            )
+        )
 }
 
 /// Only observes: running it or not changes nothing a check could see.
 pub fn observes_only(a: &Action) -> bool {
-    match a {
-        Action::Sh(_) | Action::HostSh(_) | Action::Fetch(_) => true,
-        Action::Try(inner) => observes_only(inner),
-        _ => false,
-    }
+    matches!(a.sandbox(), Some(SandboxAction::Sh(_)))
+        || matches!(a.host(), Some(HostAction::Sh(_) | HostAction::Fetch(_)))
 }
 
 /// (step, action) of every mutant of a lesson, in order.

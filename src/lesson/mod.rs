@@ -16,7 +16,7 @@ pub mod trust;
 use serde::Deserialize;
 use toml::Spanned;
 
-pub use action::{Action, Ns};
+pub use action::{Action, HostAction, Ns, SandboxAction};
 pub use expect::Expect;
 pub use load::{
     builtin, builtin_selected, duplicate_id, find, load_file, load_file_checked, load_paths, load_paths_checked,
@@ -374,7 +374,7 @@ expect = ["sandbox.ns.mnt != host.ns.mnt"]
         let l = parse_lesson("demo.toml", GOOD).unwrap();
         assert_eq!(l.id, "demo");
         assert_eq!(l.steps.len(), 1);
-        assert_eq!(l.steps[0].actions, vec![Action::Unshare(vec![Ns::Mnt])]);
+        assert_eq!(l.steps[0].actions, vec![Action::Sandbox(SandboxAction::Unshare(vec![Ns::Mnt]))]);
         assert_eq!(l.title.get(Lang::Ko), "데모");
     }
 

@@ -13,7 +13,9 @@ use nix::sys::signal::{signal, SigHandler, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::perform::{perform, Origin, Performed};
+use super::kernel::LinuxKernel;
+use super::perform::{finish, perform, Origin, Performed};
+use super::protocol::Outcome;
 use super::protocol::{recv, send, Reply, Request};
 use crate::observe::InsideFacts;
 
@@ -58,17 +60,12 @@ pub fn serve(mut stream: UnixStream, keep_propagation: bool) -> ! {
         };
         let reply = match req {
             Request::Observe(needs) => Reply::Observed(Box::new(InsideFacts::collect(&needs))),
-            Request::Perform(action) => match perform(&action, &mut origin) {
-                Performed::Done(outcome) => Reply::Performed(outcome),
-                Performed::Forked { child } => {
-                    drop(stream);
-                    reap_until(child);
-                }
-            },
-            Request::Batch { actions, observe } => {
-                let mut outcomes = Vec::with_capacity(actions.len());
-                for action in &actions {
-                    match perform(action, &mut origin) {
+            Request::Perform { ops, observe } => {
+                let mut outcomes = Vec::with_capacity(ops.len());
+                for op in &ops {
+                    let mut out = Outcome::default();
+                    let res = perform(op, &mut origin, &mut LinuxKernel, &mut out);
+                    match finish(res, out) {
                         Performed::Done(outcome) => {
                             let failed = outcome.error.is_some();
                             outcomes.push(outcome);
@@ -84,7 +81,7 @@ pub fn serve(mut stream: UnixStream, keep_propagation: bool) -> ! {
                     }
                 }
                 let observed = observe.map(|needs| Box::new(InsideFacts::collect(&needs)));
-                Reply::Batched { outcomes, observed }
+                Reply::Performed { outcomes, observed }
             }
         };
         if send(&mut stream, &reply).is_err() {

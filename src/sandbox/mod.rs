@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod attach;
 mod caps;
+pub(crate) mod kernel;
 pub mod netdev;
 pub mod perform;
 pub mod pressure;
@@ -19,11 +20,10 @@ use std::os::unix::net::UnixStream;
 
 use nix::unistd::ForkResult;
 
-use crate::lesson::Action;
 use crate::observe::{procfs, ProcFacts, Snapshot};
 use crate::process::Pidfd;
 use protocol::{recv, send, Reply, Request};
-pub use protocol::{Outcome, ShellOutput};
+pub use protocol::{Outcome, SandboxOp, ShellOutput};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -137,27 +137,22 @@ impl Sandbox {
         }
     }
 
-    /// Perform one action inside.
-    pub fn perform(&mut self, action: &Action) -> Result<Outcome, SandboxError> {
-        match self.ask(&Request::Perform(action.clone()))? {
-            Reply::Performed(out) => {
-                self.follow_fork(&out);
-                Ok(out)
-            }
-            _ => Err(SandboxError::Protocol),
-        }
+    /// Perform one operation inside.
+    pub fn perform(&mut self, op: SandboxOp) -> Result<Outcome, SandboxError> {
+        let (mut outcomes, _) = self.perform_batch(vec![op], None)?;
+        outcomes.pop().ok_or(SandboxError::Protocol)
     }
 
-    /// Perform actions in one round trip (stopping at the first failure), and observe after
+    /// Perform operations in one round trip (stopping at the first failure), and observe after
     /// them if `observe` is given.
     pub fn perform_batch(
         &mut self,
-        actions: &[Action],
+        ops: Vec<SandboxOp>,
         observe: Option<&crate::observe::Needs>,
     ) -> Result<(Vec<Outcome>, Option<Snapshot>), SandboxError> {
-        let req = Request::Batch { actions: actions.to_vec(), observe: observe.cloned() };
+        let req = Request::Perform { ops, observe: observe.cloned() };
         match self.ask(&req)? {
-            Reply::Batched { outcomes, observed } => {
+            Reply::Performed { outcomes, observed } => {
                 for out in &outcomes {
                     self.follow_fork(out);
                 }

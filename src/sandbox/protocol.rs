@@ -8,29 +8,52 @@ use std::os::unix::net::UnixStream;
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::lesson::Action;
+use crate::lesson::{Action, SandboxAction};
 use crate::observe::{InsideFacts, Needs};
 use crate::trace::Trace;
 
 pub const MAX_FRAME: usize = 16 << 20;
 
+/// What the host asks of the agent. Not the lesson's AST: only sandbox operations can be
+/// written here, so a host action (a cgroup write, `host sh`) cannot reach terminal #1.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Request {
-    Perform(Action),
-    Observe(Needs),
-    /// Several actions in one round trip, stopping at the first that fails (outside `try`),
-    /// then, if asked, the inside facts: a step costs two round trips instead of one per action.
-    Batch {
-        actions: Vec<Action>,
+    /// Perform these operations in order, stopping at the first that fails (outside `try`),
+    /// then, if asked, collect the inside facts: a step costs two round trips instead of one
+    /// per action.
+    Perform {
+        ops: Vec<SandboxOp>,
         observe: Option<Needs>,
     },
+    Observe(Needs),
+}
+
+/// One operation for the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SandboxOp {
+    /// A lesson's sandbox action.
+    Do(SandboxAction),
+    /// `try ACTION`: a failure is recorded (the trace, `step.errno`) and the batch goes on.
+    Try(SandboxAction),
+    /// Stop the burner `burn` started, once the host has metered it (never in a lesson).
+    BurnStop,
+}
+
+impl SandboxOp {
+    /// The operation for a lesson's action, or None for a host action (`try try X` is `try X`).
+    pub fn of(action: &Action) -> Option<SandboxOp> {
+        match action {
+            Action::Sandbox(a) => Some(SandboxOp::Do(a.clone())),
+            Action::Try(inner) => inner.sandbox().map(|a| SandboxOp::Try(a.clone())),
+            Action::Host(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Reply {
-    Performed(Outcome),
+    Performed { outcomes: Vec<Outcome>, observed: Option<Box<InsideFacts>> },
     Observed(Box<InsideFacts>),
-    Batched { outcomes: Vec<Outcome>, observed: Option<Box<InsideFacts>> },
 }
 
 /// Output of a shell command run for a step.
@@ -119,13 +142,31 @@ mod tests {
     #[test]
     fn round_trip_and_oversized_frame() {
         let (mut a, mut b) = UnixStream::pair().unwrap();
-        send(&mut a, &Request::Perform(Action::Mkdir("/x".into()))).unwrap();
+        let ops = vec![SandboxOp::Do(SandboxAction::Mkdir("/x".into()))];
+        send(&mut a, &Request::Perform { ops: ops.clone(), observe: None }).unwrap();
         let got: Request = recv(&mut b, &|| false).unwrap();
-        assert!(matches!(got, Request::Perform(Action::Mkdir(p)) if p == "/x"));
+        assert!(matches!(got, Request::Perform { ops: o, observe: None } if o == ops));
         a.write_all(&(u32::MAX).to_le_bytes()).unwrap();
         let err = recv::<Request>(&mut b, &|| false).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         drop(a);
         assert_eq!(recv::<Request>(&mut b, &|| false).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn a_host_action_has_no_sandbox_operation() {
+        let host = crate::lesson::action::parse_action("cgroup join").unwrap();
+        assert_eq!(SandboxOp::of(&host), None);
+        let tried_host = crate::lesson::action::parse_action("try host sh true").unwrap();
+        assert_eq!(SandboxOp::of(&tried_host), None);
+    }
+
+    #[test]
+    fn try_travels_as_a_try_operation() {
+        let a = crate::lesson::action::parse_action("try try pivot_root . old").unwrap();
+        let pivot = SandboxAction::PivotRoot { new_root: ".".into(), put_old: "old".into() };
+        assert_eq!(SandboxOp::of(&a), Some(SandboxOp::Try(pivot)));
+        let m = crate::lesson::action::parse_action("mkdir /x").unwrap();
+        assert_eq!(SandboxOp::of(&m), Some(SandboxOp::Do(SandboxAction::Mkdir("/x".into()))));
     }
 }

@@ -10,8 +10,10 @@
 //!
 //! Lessons are data, so these lines are parsed (with `nom`) when the lesson
 //! is loaded, and a mistake is reported at its file, line and column rather
-//! than in the middle of a workshop. Adding an action means one variant, one
-//! arm in [`parse_action`] and one arm in the sandbox's performer.
+//! than in the middle of a workshop. The parser decides where each line runs: a
+//! [`HostAction`] (terminal #2) or a [`SandboxAction`] (terminal #1). Adding an
+//! action means one variant of one of them, one arm in [`parse_action`] and one
+//! arm in its performer (`lab::host` or `sandbox::perform`).
 
 use std::fmt;
 
@@ -65,10 +67,55 @@ pub enum Propagation {
     Slave,
 }
 
-/// One thing a step does. Paths may hold `$WORK` and `$ROOTFS`, expanded by
-/// the host just before the action is sent to the sandbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One thing a step does, sorted when the line is parsed: terminal #2's actions run in the
+/// host process, terminal #1's are sent to the sandbox. The two kinds are separate types so
+/// that a host action cannot reach the agent (the wire carries only [`SandboxAction`]s, see
+/// `sandbox::protocol`), rather than being refused there at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
+    Host(HostAction),
+    Sandbox(SandboxAction),
+    /// Perform the inner action; a failure is recorded but does not stop the step.
+    Try(Box<Action>),
+}
+
+/// What terminal #2 does: the host's shell, the session's cgroup, the sandbox's id maps.
+/// Deliberately not serializable: it never travels to the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostAction {
+    /// Run a real shell command on the host (terminal #2).
+    Sh(String),
+    /// Create the session's cgroup with these controllers (host side: `cgcreate`).
+    CgroupCreate(Vec<String>),
+    /// Set a limit: `cpu 30%`, `memory 32M`, `pids 16` (host side: `cgset`).
+    CgroupLimit { controller: String, value: u64 },
+    /// Move the sandbox agent into the session's cgroup (`cgexec` / `echo PID > cgroup.procs`).
+    CgroupJoin,
+    /// Write uid_map and gid_map (and setgroups deny) for the sandbox, from the host:
+    /// `map-ids INSIDE OUTSIDE COUNT`.
+    MapIds { inside: u32, outside: u32, count: u32 },
+    /// `ip link add NAME type veth peer name PEER`, on the host (recorded first; removed on
+    /// every exit path).
+    VethAdd { name: String, peer: String },
+    /// `ip link set NAME netns $PID name NEW_NAME`: a host interface this session made moves
+    /// into the sandbox's network namespace.
+    VethMove { name: String, new_name: String },
+    /// `ip link del NAME` (a veth's peer goes with it).
+    VethDelete(String),
+    /// `ip link set IFACE up` on the host, for an interface this session made.
+    HostLinkUp(String),
+    /// `ip addr add ADDR/PREFIX dev IFACE` on the host, for an interface this session made,
+    /// from a documentation range only.
+    HostAddrAdd { cidr: String, iface: String },
+    /// The host fetches `http://ADDR:PORT/PATH` over an interface this session made (bound to
+    /// it: nothing leaves the machine), like `curl` in terminal #2.
+    Fetch(String),
+}
+
+/// What terminal #1 does. Paths may hold `$WORK` and `$ROOTFS`, expanded by the host just
+/// before the action is sent to the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SandboxAction {
     Unshare(Vec<Ns>),
     Mkdir(String),
     Rmdir(String),
@@ -109,25 +156,12 @@ pub enum Action {
     },
     /// Run a real shell command inside the sandbox.
     Sh(String),
-    /// Run a real shell command on the host (terminal #2).
-    HostSh(String),
-    /// Create the session's cgroup with these controllers (host side: `cgcreate`).
-    CgroupCreate(Vec<String>),
-    /// Set a limit: `cpu 30%`, `memory 32M`, `pids 16` (host side: `cgset`).
-    CgroupLimit {
-        controller: String,
-        value: u64,
-    },
-    /// Move the sandbox agent into the session's cgroup (`cgexec` / `echo PID > cgroup.procs`).
-    CgroupJoin,
     /// Run a CPU burner in the sandbox for `secs` seconds while the host meters it like `top`.
     Burn {
         secs: u32,
         /// Use `stress -c 1` (as the deck does) when the sandbox has it, else nsdojo's own loop.
         stress: bool,
     },
-    /// Stop the burner (internal: sent by the host after metering).
-    BurnStop,
     /// A child in the sandbox allocates and touches this many bytes (memory limit demo).
     Hog {
         bytes: u64,
@@ -142,28 +176,6 @@ pub enum Action {
     /// on /run/netns/NAME (the host records it first; `netns delete` or cleanup removes it).
     NetnsAdd(String),
     NetnsDelete(String),
-    /// `ip link add NAME type veth peer name PEER`, on the host (recorded first; removed on
-    /// every exit path).
-    VethAdd {
-        name: String,
-        peer: String,
-    },
-    /// `ip link set NAME netns $PID name NEW_NAME`: a host interface this session made moves
-    /// into the sandbox's network namespace.
-    VethMove {
-        name: String,
-        new_name: String,
-    },
-    /// `ip link del NAME` (a veth's peer goes with it).
-    VethDelete(String),
-    /// `ip link set IFACE up` on the host, for an interface this session made.
-    HostLinkUp(String),
-    /// `ip addr add ADDR/PREFIX dev IFACE` on the host, for an interface this session made,
-    /// from a documentation range only.
-    HostAddrAdd {
-        cidr: String,
-        iface: String,
-    },
     /// `ip addr add ADDR/PREFIX dev IFACE` inside the sandbox.
     AddrAdd {
         cidr: String,
@@ -171,16 +183,6 @@ pub enum Action {
     },
     /// `CMD &` in terminal #1: a program that keeps running (a server) until the sandbox ends.
     Spawn(String),
-    /// The host fetches `http://ADDR:PORT/PATH` over an interface this session made (bound to
-    /// it: nothing leaves the machine), like `curl` in terminal #2.
-    Fetch(String),
-    /// Write uid_map and gid_map (and setgroups deny) for the sandbox, from the host:
-    /// `map-ids INSIDE OUTSIDE COUNT`.
-    MapIds {
-        inside: u32,
-        outside: u32,
-        count: u32,
-    },
     /// Copy a directory tree with plain syscalls (`cp -a SRC/. DST`), e.g. the rootfs into a tmpfs.
     CopyTree {
         src: String,
@@ -198,71 +200,107 @@ pub enum Action {
     DropCaps(Vec<u8>),
     /// `prctl(PR_SET_NO_NEW_PRIVS)`: no exec can gain privileges any more (setuid bits, file caps).
     NoNewPrivs,
-    /// Perform the inner action; a failure is recorded but does not stop the step.
-    Try(Box<Action>),
+}
+
+impl From<HostAction> for Action {
+    fn from(a: HostAction) -> Action {
+        Action::Host(a)
+    }
+}
+
+impl From<SandboxAction> for Action {
+    fn from(a: SandboxAction) -> Action {
+        Action::Sandbox(a)
+    }
 }
 
 impl Action {
     /// The same action with `$WORK`/`$ROOTFS` (and any other `$NAME` in `vars`) expanded.
     pub fn expand(&self, vars: &[(&str, &str)]) -> Action {
-        let x = |s: &String| expand_vars(s, vars);
         match self {
-            Action::Unshare(n) => Action::Unshare(n.clone()),
-            Action::Mkdir(p) => Action::Mkdir(x(p)),
-            Action::Rmdir(p) => Action::Rmdir(x(p)),
-            Action::MountTmpfs { target, options } => {
-                Action::MountTmpfs { target: x(target), options: options.as_ref().map(x) }
-            }
-            Action::MountProc { target } => Action::MountProc { target: x(target) },
-            Action::MountBind { source, target, recursive } => {
-                Action::MountBind { source: x(source), target: x(target), recursive: *recursive }
-            }
-            Action::Umount { target, lazy } => Action::Umount { target: x(target), lazy: *lazy },
-            Action::MakePropagation { target, kind, recursive } => {
-                Action::MakePropagation { target: x(target), kind: *kind, recursive: *recursive }
-            }
-            Action::Sethostname(h) => Action::Sethostname(x(h)),
-            Action::Chroot(p) => Action::Chroot(x(p)),
-            Action::Chdir(p) => Action::Chdir(x(p)),
-            Action::PivotRoot { new_root, put_old } => Action::PivotRoot { new_root: x(new_root), put_old: x(put_old) },
-            Action::Msgget => Action::Msgget,
-            Action::Write { path, text } => Action::Write { path: x(path), text: x(text) },
-            Action::Sh(c) => Action::Sh(x(c)),
-            Action::HostSh(c) => Action::HostSh(x(c)),
+            Action::Host(h) => Action::Host(h.expand(vars)),
+            Action::Sandbox(s) => Action::Sandbox(s.expand(vars)),
             Action::Try(a) => Action::Try(Box::new(a.expand(vars))),
-            Action::LinkUp(i) => Action::LinkUp(x(i)),
-            Action::CopyTree { src, dst } => Action::CopyTree { src: x(src), dst: x(dst) },
-            Action::ExecAs { argv0, path } => Action::ExecAs { argv0: x(argv0), path: x(path) },
-            Action::NetnsAdd(n) => Action::NetnsAdd(x(n)),
-            Action::NetnsDelete(n) => Action::NetnsDelete(x(n)),
-            Action::VethAdd { name, peer } => Action::VethAdd { name: x(name), peer: x(peer) },
-            Action::VethMove { name, new_name } => Action::VethMove { name: x(name), new_name: x(new_name) },
-            Action::VethDelete(n) => Action::VethDelete(x(n)),
-            Action::HostLinkUp(n) => Action::HostLinkUp(x(n)),
-            Action::HostAddrAdd { cidr, iface } => Action::HostAddrAdd { cidr: x(cidr), iface: x(iface) },
-            Action::AddrAdd { cidr, iface } => Action::AddrAdd { cidr: x(cidr), iface: x(iface) },
-            Action::Fetch(url) => Action::Fetch(x(url)),
-            Action::Spawn(c) => Action::Spawn(x(c)),
-            other => other.clone(),
         }
     }
 
     /// Whether this action runs on the host rather than in the sandbox.
     pub fn is_host(&self) -> bool {
+        self.host().is_some()
+    }
+
+    /// The host action, under any `try`.
+    pub fn host(&self) -> Option<&HostAction> {
         match self {
-            Action::HostSh(_)
-            | Action::CgroupCreate(_)
-            | Action::CgroupLimit { .. }
-            | Action::CgroupJoin
-            | Action::MapIds { .. }
-            | Action::VethAdd { .. }
-            | Action::VethMove { .. }
-            | Action::VethDelete(_)
-            | Action::HostLinkUp(_)
-            | Action::HostAddrAdd { .. }
-            | Action::Fetch(_) => true,
-            Action::Try(a) => a.is_host(),
-            _ => false,
+            Action::Host(h) => Some(h),
+            Action::Sandbox(_) => None,
+            Action::Try(a) => a.host(),
+        }
+    }
+
+    /// The sandbox action, under any `try`.
+    pub fn sandbox(&self) -> Option<&SandboxAction> {
+        match self {
+            Action::Sandbox(s) => Some(s),
+            Action::Host(_) => None,
+            Action::Try(a) => a.sandbox(),
+        }
+    }
+
+    /// Written under `try`: its failure does not stop the step.
+    pub fn is_try(&self) -> bool {
+        matches!(self, Action::Try(_))
+    }
+}
+
+impl HostAction {
+    fn expand(&self, vars: &[(&str, &str)]) -> HostAction {
+        use HostAction as H;
+        let x = |s: &String| expand_vars(s, vars);
+        match self {
+            H::Sh(c) => H::Sh(x(c)),
+            H::VethAdd { name, peer } => H::VethAdd { name: x(name), peer: x(peer) },
+            H::VethMove { name, new_name } => H::VethMove { name: x(name), new_name: x(new_name) },
+            H::VethDelete(n) => H::VethDelete(x(n)),
+            H::HostLinkUp(n) => H::HostLinkUp(x(n)),
+            H::HostAddrAdd { cidr, iface } => H::HostAddrAdd { cidr: x(cidr), iface: x(iface) },
+            H::Fetch(url) => H::Fetch(x(url)),
+            other => other.clone(),
+        }
+    }
+}
+
+impl SandboxAction {
+    /// The same action with `$NAME`s expanded.
+    pub fn expand(&self, vars: &[(&str, &str)]) -> SandboxAction {
+        use SandboxAction as S;
+        let x = |s: &String| expand_vars(s, vars);
+        match self {
+            S::Mkdir(p) => S::Mkdir(x(p)),
+            S::Rmdir(p) => S::Rmdir(x(p)),
+            S::MountTmpfs { target, options } => S::MountTmpfs { target: x(target), options: options.as_ref().map(x) },
+            S::MountProc { target } => S::MountProc { target: x(target) },
+            S::MountBind { source, target, recursive } => {
+                S::MountBind { source: x(source), target: x(target), recursive: *recursive }
+            }
+            S::Umount { target, lazy } => S::Umount { target: x(target), lazy: *lazy },
+            S::MakePropagation { target, kind, recursive } => {
+                S::MakePropagation { target: x(target), kind: *kind, recursive: *recursive }
+            }
+            S::Sethostname(h) => S::Sethostname(x(h)),
+            S::Chroot(p) => S::Chroot(x(p)),
+            S::Chdir(p) => S::Chdir(x(p)),
+            S::PivotRoot { new_root, put_old } => S::PivotRoot { new_root: x(new_root), put_old: x(put_old) },
+            S::Write { path, text } => S::Write { path: x(path), text: x(text) },
+            S::Sh(c) => S::Sh(x(c)),
+            S::LinkUp(i) => S::LinkUp(x(i)),
+            S::CopyTree { src, dst } => S::CopyTree { src: x(src), dst: x(dst) },
+            S::ExecAs { argv0, path } => S::ExecAs { argv0: x(argv0), path: x(path) },
+            S::NetnsAdd(n) => S::NetnsAdd(x(n)),
+            S::NetnsDelete(n) => S::NetnsDelete(x(n)),
+            S::AddrAdd { cidr, iface } => S::AddrAdd { cidr: x(cidr), iface: x(iface) },
+            S::Spawn(c) => S::Spawn(x(c)),
+            other => other.clone(),
         }
     }
 }

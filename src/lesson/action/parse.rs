@@ -1,5 +1,6 @@
-//! Parsing one action line (with `nom`) into an [`Action`]; errors carry the byte offset
-//! in the line, which the lesson loader turns into `file:line:col`.
+//! Parsing one action line (with `nom`) into an [`Action`], already sorted into a host or a
+//! sandbox action; errors carry the byte offset in the line, which the lesson loader turns
+//! into `file:line:col`.
 
 use nom::{
     branch::alt,
@@ -11,7 +12,7 @@ use nom::{
     IResult,
 };
 
-use super::{Action, Ns, Propagation};
+use super::{Action, HostAction as H, Ns, Propagation, SandboxAction as S};
 
 /// Why an action line did not parse, and where (a byte offset into the line).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +164,7 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
             return if rest_trim.is_empty() {
                 Err(ParseError { offset: args_at, message: "sh needs a command, e.g. `sh ls /`".into() })
             } else {
-                Ok(Action::Sh(rest_trim.to_string()))
+                Ok(S::Sh(rest_trim.to_string()).into())
             }
         }
         "host" => {
@@ -173,17 +174,17 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
             let words: Vec<&str> = r.split_whitespace().collect();
             return match r.strip_prefix("sh") {
                 Some(cmd) if cmd.starts_with(char::is_whitespace) && !cmd.trim().is_empty() => {
-                    Ok(Action::HostSh(cmd.trim().to_string()))
+                    Ok(H::Sh(cmd.trim().to_string()).into())
                 }
                 _ => match words.as_slice() {
-                    ["link-up", iface] if valid_link_name(iface) => Ok(Action::HostLinkUp(iface.to_string())),
+                    ["link-up", iface] if valid_link_name(iface) => Ok(H::HostLinkUp(iface.to_string()).into()),
                     ["addr-add", net, iface] if valid_link_name(iface) => match cidr(net) {
                         // `$NET.1/24`: checked once expanded, when the step runs.
                         _ if net.contains('$') => {
-                            Ok(Action::HostAddrAdd { cidr: net.to_string(), iface: iface.to_string() })
+                            Ok(H::HostAddrAdd { cidr: net.to_string(), iface: iface.to_string() }.into())
                         }
                         Some((addr, prefix)) if is_documentation_net(addr, prefix) => {
-                            Ok(Action::HostAddrAdd { cidr: net.to_string(), iface: iface.to_string() })
+                            Ok(H::HostAddrAdd { cidr: net.to_string(), iface: iface.to_string() }.into())
                         }
                         _ => fail(format!(
                             "`{net}`: the host side takes an address from a documentation range, /24 or narrower \
@@ -201,7 +202,7 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
                     message: "spawn needs a command, e.g. `spawn httpd -f -p 80`".into(),
                 })
             } else {
-                Ok(Action::Spawn(rest_trim.to_string()))
+                Ok(S::Spawn(rest_trim.to_string()).into())
             }
         }
         "try" => {
@@ -254,23 +255,23 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
                     }
                 }
             }
-            Action::Unshare(set)
+            S::Unshare(set)
         }
         "mkdir" => {
             arity(1, "mkdir PATH")?;
-            Action::Mkdir(args[0].clone())
+            S::Mkdir(args[0].clone())
         }
         "rmdir" => {
             arity(1, "rmdir PATH")?;
-            Action::Rmdir(args[0].clone())
+            S::Rmdir(args[0].clone())
         }
         "mount" => match args.first().map(String::as_str) {
             Some("tmpfs") if args.len() == 2 || args.len() == 3 => {
-                Action::MountTmpfs { target: args[1].clone(), options: args.get(2).cloned() }
+                S::MountTmpfs { target: args[1].clone(), options: args.get(2).cloned() }
             }
-            Some("proc") if args.len() == 2 => Action::MountProc { target: args[1].clone() },
+            Some("proc") if args.len() == 2 => S::MountProc { target: args[1].clone() },
             Some(kind @ ("bind" | "rbind")) if args.len() == 3 => {
-                Action::MountBind { source: args[1].clone(), target: args[2].clone(), recursive: kind == "rbind" }
+                S::MountBind { source: args[1].clone(), target: args[2].clone(), recursive: kind == "rbind" }
             }
             _ => {
                 return Err(err(
@@ -279,8 +280,8 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
             }
         },
         "umount" => match args.as_slice() {
-            [t] => Action::Umount { target: t.clone(), lazy: false },
-            [l, t] if l == "-l" || l == "lazy" => Action::Umount { target: t.clone(), lazy: true },
+            [t] => S::Umount { target: t.clone(), lazy: false },
+            [l, t] if l == "-l" || l == "lazy" => S::Umount { target: t.clone(), lazy: true },
             _ => return Err(err("expected `umount [-l] DIR`".into())),
         },
         "make-private" | "make-rprivate" | "make-shared" | "make-rshared" | "make-slave" | "make-rslave" => {
@@ -291,31 +292,31 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
                 "shared" => Propagation::Shared,
                 _ => Propagation::Slave,
             };
-            Action::MakePropagation { target: args[0].clone(), kind, recursive }
+            S::MakePropagation { target: args[0].clone(), kind, recursive }
         }
         "sethostname" => {
             arity(1, "sethostname NAME")?;
-            Action::Sethostname(args[0].clone())
+            S::Sethostname(args[0].clone())
         }
         "chroot" => {
             arity(1, "chroot DIR")?;
-            Action::Chroot(args[0].clone())
+            S::Chroot(args[0].clone())
         }
         "chdir" | "cd" => {
             arity(1, "chdir DIR")?;
-            Action::Chdir(args[0].clone())
+            S::Chdir(args[0].clone())
         }
         "pivot_root" => {
             arity(2, "pivot_root NEW_ROOT PUT_OLD")?;
-            Action::PivotRoot { new_root: args[0].clone(), put_old: args[1].clone() }
+            S::PivotRoot { new_root: args[0].clone(), put_old: args[1].clone() }
         }
         "msgget" => {
             arity(0, "msgget")?;
-            Action::Msgget
+            S::Msgget
         }
         "write" => {
             arity(2, "write PATH TEXT")?;
-            Action::Write { path: args[0].clone(), text: args[1].clone() }
+            S::Write { path: args[0].clone(), text: args[1].clone() }
         }
         "cgroup" => match args.first().map(String::as_str) {
             Some("create") if args.len() > 1 => {
@@ -324,7 +325,7 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
                         return Err(err(format!("unknown controller `{c}` (cpu, memory, pids)")));
                     }
                 }
-                Action::CgroupCreate(args[1..].to_vec())
+                return Ok(H::CgroupCreate(args[1..].to_vec()).into());
             }
             Some("limit") if args.len() == 3 => {
                 let value = match args[1].as_str() {
@@ -338,9 +339,9 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
                 let Some(value) = value else {
                     return Err(err(format!("bad {} limit `{}` (cpu 30%, memory 32M, pids 16)", args[1], args[2])));
                 };
-                Action::CgroupLimit { controller: args[1].clone(), value }
+                return Ok(H::CgroupLimit { controller: args[1].clone(), value }.into());
             }
-            Some("join") if args.len() == 1 => Action::CgroupJoin,
+            Some("join") if args.len() == 1 => return Ok(H::CgroupJoin.into()),
             _ => {
                 return Err(err(
                     "expected `cgroup create CONTROLLER…`, `cgroup limit cpu 30%|memory 32M|pids 16` or `cgroup join`"
@@ -355,27 +356,27 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
                 _ => return Err(err("expected `burn SECONDS [stress]` (e.g. burn 3s, burn 4s stress)".into())),
             };
             match args.first().and_then(|a| quantity(a, &[("s", 1), ("", 1)])).filter(|s| (1..=60).contains(s)) {
-                Some(secs) => Action::Burn { secs: secs as u32, stress },
+                Some(secs) => S::Burn { secs: secs as u32, stress },
                 None => return Err(err(format!("bad duration `{}` (1s to 60s)", args.first().map_or("", |a| a)))),
             }
         }
         "hog" => {
             arity(1, "hog SIZE (e.g. hog 64M)")?;
             match quantity(&args[0], SIZE_UNITS).filter(|b| *b >= 1 << 20 && *b <= 4 << 30) {
-                Some(bytes) => Action::Hog { bytes },
+                Some(bytes) => S::Hog { bytes },
                 None => return Err(err(format!("bad size `{}` (1M to 4G)", args[0]))),
             }
         }
         "link-up" => {
             arity(1, "link-up IFACE")?;
-            Action::LinkUp(args[0].clone())
+            S::LinkUp(args[0].clone())
         }
         "netns" => match args.as_slice() {
             [verb, name] if (verb == "add" || verb == "delete") && valid_netns_name(name) => {
                 if verb == "add" {
-                    Action::NetnsAdd(name.clone())
+                    S::NetnsAdd(name.clone())
                 } else {
-                    Action::NetnsDelete(name.clone())
+                    S::NetnsDelete(name.clone())
                 }
             }
             _ => {
@@ -388,14 +389,14 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
             [verb, name, peer_kw, peer]
                 if verb == "add" && peer_kw == "peer" && valid_link_name(name) && valid_link_name(peer) =>
             {
-                Action::VethAdd { name: name.clone(), peer: peer.clone() }
+                return Ok(H::VethAdd { name: name.clone(), peer: peer.clone() }.into());
             }
             [verb, name, as_kw, new_name]
                 if verb == "move" && as_kw == "as" && valid_link_name(name) && valid_link_name(new_name) =>
             {
-                Action::VethMove { name: name.clone(), new_name: new_name.clone() }
+                return Ok(H::VethMove { name: name.clone(), new_name: new_name.clone() }.into());
             }
-            [verb, name] if verb == "delete" && valid_link_name(name) => Action::VethDelete(name.clone()),
+            [verb, name] if verb == "delete" && valid_link_name(name) => return Ok(H::VethDelete(name.clone()).into()),
             _ => {
                 return Err(err(
                     "expected `veth add NAME peer PEER`, `veth move PEER as NEW_NAME` or `veth delete NAME`".into(),
@@ -404,8 +405,8 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
         },
         "addr-add" => match args.as_slice() {
             [net, iface] if valid_link_name(iface) => match cidr(net) {
-                _ if net.contains('$') => Action::AddrAdd { cidr: net.clone(), iface: iface.clone() },
-                Some(_) => Action::AddrAdd { cidr: net.clone(), iface: iface.clone() },
+                _ if net.contains('$') => S::AddrAdd { cidr: net.clone(), iface: iface.clone() },
+                Some(_) => S::AddrAdd { cidr: net.clone(), iface: iface.clone() },
                 None => return Err(err(format!("`{net}` is not ADDR/PREFIX (e.g. 192.0.2.2/24)"))),
             },
             _ => return Err(err("expected `addr-add ADDR/PREFIX IFACE`".into())),
@@ -413,8 +414,8 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
         "fetch" => {
             arity(1, "fetch http://ADDR[:PORT]/PATH")?;
             match http_url(&args[0]) {
-                _ if args[0].starts_with("http://$") => Action::Fetch(args[0].clone()),
-                Some(_) => Action::Fetch(args[0].clone()),
+                _ if args[0].starts_with("http://$") => return Ok(H::Fetch(args[0].clone()).into()),
+                Some(_) => return Ok(H::Fetch(args[0].clone()).into()),
                 None => return Err(err(format!("`{}` is not http://IPv4[:PORT][/PATH]", args[0]))),
             }
         }
@@ -422,22 +423,24 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
             arity(3, "map-ids INSIDE OUTSIDE COUNT (e.g. map-ids 0 1000 1)")?;
             let n: Vec<Option<u32>> = args.iter().map(|a| a.parse().ok()).collect();
             match n.as_slice() {
-                [Some(i), Some(o), Some(c)] if *c >= 1 => Action::MapIds { inside: *i, outside: *o, count: *c },
+                [Some(i), Some(o), Some(c)] if *c >= 1 => {
+                    return Ok(H::MapIds { inside: *i, outside: *o, count: *c }.into())
+                }
                 _ => return Err(err("map-ids takes three numbers, COUNT at least 1".into())),
             }
         }
         "copy" => {
             arity(2, "copy SRC DST")?;
-            Action::CopyTree { src: args[0].clone(), dst: args[1].clone() }
+            S::CopyTree { src: args[0].clone(), dst: args[1].clone() }
         }
         "exec-as" => {
             arity(2, "exec-as ARGV0 PATH (e.g. exec-as -i /bin/sh)")?;
-            Action::ExecAs { argv0: args[0].clone(), path: args[1].clone() }
+            S::ExecAs { argv0: args[0].clone(), path: args[1].clone() }
         }
         "setuid" => {
             arity(1, "setuid UID")?;
             match args[0].parse::<u32>() {
-                Ok(uid) => Action::Setuid(uid),
+                Ok(uid) => S::Setuid(uid),
                 Err(_) => return Err(err(format!("bad uid `{}`", args[0]))),
             }
         }
@@ -452,16 +455,16 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
                     None => return Err(err(format!("unknown capability `{a}` (e.g. sys_admin, mknod, sys_ptrace)"))),
                 }
             }
-            Action::DropCaps(caps)
+            S::DropCaps(caps)
         }
         "no-new-privs" => {
             arity(0, "no-new-privs")?;
-            Action::NoNewPrivs
+            S::NoNewPrivs
         }
         "forks" => {
             arity(1, "forks COUNT")?;
             match args[0].parse::<u32>().ok().filter(|n| (1..=1000).contains(n)) {
-                Some(count) => Action::Forks { count },
+                Some(count) => S::Forks { count },
                 None => return Err(err(format!("bad count `{}` (1 to 1000)", args[0]))),
             }
         }
@@ -472,34 +475,45 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
             return Err(ParseError { offset: lead, message: format!("unknown action `{other}`{hint}") });
         }
     };
-    Ok(action)
+    Ok(Action::Sandbox(action))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn sb(a: S) -> Result<Action, ParseError> {
+        Ok(Action::Sandbox(a))
+    }
+
+    fn host(a: H) -> Result<Action, ParseError> {
+        Ok(Action::Host(a))
+    }
+
     #[test]
     fn parses_the_lab_actions() {
-        assert_eq!(parse_action("unshare mnt uts"), Ok(Action::Unshare(vec![Ns::Mnt, Ns::Uts])));
+        assert_eq!(parse_action("unshare mnt uts"), sb(S::Unshare(vec![Ns::Mnt, Ns::Uts])));
         assert_eq!(
             parse_action("mount tmpfs $WORK/m size=1m"),
-            Ok(Action::MountTmpfs { target: "$WORK/m".into(), options: Some("size=1m".into()) })
+            sb(S::MountTmpfs { target: "$WORK/m".into(), options: Some("size=1m".into()) })
         );
-        assert_eq!(parse_action("umount -l /old-root"), Ok(Action::Umount { target: "/old-root".into(), lazy: true }));
+        assert_eq!(parse_action("umount -l /old-root"), sb(S::Umount { target: "/old-root".into(), lazy: true }));
         assert_eq!(
             parse_action("make-rprivate /"),
-            Ok(Action::MakePropagation { target: "/".into(), kind: Propagation::Private, recursive: true })
+            sb(S::MakePropagation { target: "/".into(), kind: Propagation::Private, recursive: true })
         );
-        assert_eq!(parse_action("sh ls / | wc -l"), Ok(Action::Sh("ls / | wc -l".into())));
-        assert_eq!(parse_action("host sh mount | grep x"), Ok(Action::HostSh("mount | grep x".into())));
+        assert_eq!(parse_action("sh ls / | wc -l"), sb(S::Sh("ls / | wc -l".into())));
+        assert_eq!(parse_action("host sh mount | grep x"), host(H::Sh("mount | grep x".into())));
         assert_eq!(
             parse_action("try pivot_root . old-root"),
-            Ok(Action::Try(Box::new(Action::PivotRoot { new_root: ".".into(), put_old: "old-root".into() })))
+            Ok(Action::Try(Box::new(Action::Sandbox(S::PivotRoot {
+                new_root: ".".into(),
+                put_old: "old-root".into()
+            }))))
         );
         assert_eq!(
             parse_action(r#"write /proc/self/uid_map "0 0 1""#),
-            Ok(Action::Write { path: "/proc/self/uid_map".into(), text: "0 0 1".into() })
+            sb(S::Write { path: "/proc/self/uid_map".into(), text: "0 0 1".into() })
         );
     }
 
@@ -529,24 +543,21 @@ mod tests {
     fn cgroup_actions_and_quantities() {
         assert_eq!(
             parse_action("cgroup create cpu memory"),
-            Ok(Action::CgroupCreate(vec!["cpu".into(), "memory".into()]))
+            host(H::CgroupCreate(vec!["cpu".into(), "memory".into()]))
         );
-        assert_eq!(
-            parse_action("cgroup limit cpu 30%"),
-            Ok(Action::CgroupLimit { controller: "cpu".into(), value: 30 })
-        );
+        assert_eq!(parse_action("cgroup limit cpu 30%"), host(H::CgroupLimit { controller: "cpu".into(), value: 30 }));
         assert_eq!(
             parse_action("cgroup limit memory 32M"),
-            Ok(Action::CgroupLimit { controller: "memory".into(), value: 32 << 20 })
+            host(H::CgroupLimit { controller: "memory".into(), value: 32 << 20 })
         );
-        assert_eq!(parse_action("burn 3s"), Ok(Action::Burn { secs: 3, stress: false }));
-        assert_eq!(parse_action("burn 4s stress"), Ok(Action::Burn { secs: 4, stress: true }));
+        assert_eq!(parse_action("burn 3s"), sb(S::Burn { secs: 3, stress: false }));
+        assert_eq!(parse_action("burn 4s stress"), sb(S::Burn { secs: 4, stress: true }));
         assert!(parse_action("burn 4s hard").is_err());
         assert!(parse_action("burn").is_err());
-        assert_eq!(parse_action("hog 64M"), Ok(Action::Hog { bytes: 64 << 20 }));
-        assert_eq!(parse_action("forks 50"), Ok(Action::Forks { count: 50 }));
-        assert_eq!(parse_action("netns add nsdojo-$SESSION"), Ok(Action::NetnsAdd("nsdojo-$SESSION".into())));
-        assert_eq!(parse_action("map-ids 0 1000 1"), Ok(Action::MapIds { inside: 0, outside: 1000, count: 1 }));
+        assert_eq!(parse_action("hog 64M"), sb(S::Hog { bytes: 64 << 20 }));
+        assert_eq!(parse_action("forks 50"), sb(S::Forks { count: 50 }));
+        assert_eq!(parse_action("netns add nsdojo-$SESSION"), sb(S::NetnsAdd("nsdojo-$SESSION".into())));
+        assert_eq!(parse_action("map-ids 0 1000 1"), host(H::MapIds { inside: 0, outside: 1000, count: 1 }));
         assert!(parse_action("netns add ../etc").is_err());
         assert!(parse_action("map-ids 0 1000 0").is_err());
         for bad in [
@@ -566,6 +577,6 @@ mod tests {
     fn expansion_replaces_longest_names_first() {
         let a = parse_action("mkdir $ROOTFS_X/$ROOTFS").unwrap();
         let e = a.expand(&[("ROOTFS", "/r"), ("ROOTFS_X", "/x")]);
-        assert_eq!(e, Action::Mkdir("/x//r".into()));
+        assert_eq!(e, Action::Sandbox(S::Mkdir("/x//r".into())));
     }
 }
