@@ -141,3 +141,52 @@ impl Lab {
         Ok((reports, None, after))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{legs, Leg};
+    use crate::lesson::action::parse_action;
+    use crate::lesson::Action;
+
+    fn step(lines: &[&str]) -> Vec<Action> {
+        lines.iter().map(|l| parse_action(l).expect("the line parses")).collect()
+    }
+
+    #[test]
+    fn consecutive_sandbox_actions_travel_in_one_round_trip() {
+        let s = step(&["unshare mnt", "mkdir /w/m", "mount tmpfs /w/m", "sh ls /w/m"]);
+        assert_eq!(legs(&s, None), [Leg::Sandbox(0..4)]);
+    }
+
+    #[test]
+    fn a_host_action_travels_alone_and_splits_the_batch() {
+        let s = step(&["mkdir /w/a", "host sh ls /w", "mkdir /w/b", "cgroup join", "try host sh true"]);
+        assert_eq!(legs(&s, None), [Leg::Sandbox(0..1), Leg::Host(1), Leg::Sandbox(2..3), Leg::Host(3), Leg::Host(4)]);
+    }
+
+    #[test]
+    fn burn_travels_alone_because_the_host_meters_it() {
+        let s = step(&["mkdir /w/a", "burn 3s", "try burn 2s stress", "sh true"]);
+        assert_eq!(legs(&s, None), [Leg::Sandbox(0..1), Leg::Burn(1), Leg::Burn(2), Leg::Sandbox(3..4)]);
+    }
+
+    #[test]
+    fn unshare_pid_ends_its_batch_because_pid_names_a_new_agent() {
+        let s = step(&["unshare pid mnt", "mount proc /proc", "try unshare pid", "sh ps"]);
+        assert_eq!(legs(&s, None), [Leg::Sandbox(0..1), Leg::Sandbox(1..3), Leg::Sandbox(3..4)]);
+    }
+
+    #[test]
+    fn an_action_left_out_for_a_mutant_is_a_leg_of_its_own() {
+        let s = step(&["unshare mnt", "mkdir /w/m", "mount tmpfs /w/m"]);
+        assert_eq!(legs(&s, Some(1)), [Leg::Sandbox(0..1), Leg::Removed(1), Leg::Sandbox(2..3)]);
+        assert_eq!(legs(&s, Some(0)), [Leg::Removed(0), Leg::Sandbox(1..3)]);
+        let h = step(&["cgroup create cpu"]);
+        assert_eq!(legs(&h, Some(0)), [Leg::Removed(0)], "a host action too");
+    }
+
+    #[test]
+    fn an_empty_step_has_no_legs() {
+        assert!(legs(&[], None).is_empty());
+    }
+}

@@ -9,6 +9,8 @@ mod actions;
 mod facts;
 mod host;
 pub mod mutate;
+#[cfg(test)]
+mod tests;
 mod veth;
 
 use std::path::PathBuf;

@@ -230,4 +230,28 @@ expect = ["step.status == 0"]
         assert!((s.percent() - 66.666).abs() < 0.01);
         assert!(!s.all_killed());
     }
+
+    fn action(line: &str) -> Action {
+        crate::lesson::action::parse_action(line).expect("the line parses")
+    }
+
+    #[test]
+    fn only_an_action_taught_by_its_result_may_be_caught_by_its_own_result() {
+        for taught in ["exec-as -i /bin/sh", "hog 64M", "forks 50", "burn 3s", "try chroot .", "try host sh true"] {
+            assert!(teaches_its_result(&action(taught)), "{taught}");
+        }
+        for state in ["chroot .", "chdir /", "unshare mnt", "cgroup join", "sh ls"] {
+            assert!(!teaches_its_result(&action(state)), "{state}");
+        }
+    }
+
+    #[test]
+    fn commands_and_fetches_only_observe_on_either_side() {
+        for seen in ["sh ls", "host sh ls", "try sh false", "fetch http://192.0.2.2/"] {
+            assert!(observes_only(&action(seen)), "{seen}");
+        }
+        for changes in ["veth add a peer b", "write /x y", "try mkdir /x", "map-ids 0 1000 1"] {
+            assert!(!observes_only(&action(changes)), "{changes}");
+        }
+    }
 }

@@ -14,7 +14,11 @@ pub mod netdev;
 pub mod perform;
 pub mod pressure;
 pub mod protocol;
+#[cfg(test)]
+pub(crate) mod recording;
 pub mod shell;
+#[cfg(test)]
+mod tests;
 
 use std::os::unix::net::UnixStream;
 
