@@ -3,7 +3,7 @@
 //! the way `ip netns add` makes them (a net namespace kept alive by a bind
 //! mount on /run/netns/NAME) — and removed completely, which iproute2 does
 //! not do: it leaves /run/netns created and bind-mounted onto itself.
-//! The calls go through the [`Kernel`] seam; the order and the notes are here.
+//! The calls go through the `Kernel` seam; the order and the notes are here.
 
 use nix::errno::Errno;
 use nix::mount::MsFlags;

@@ -1,6 +1,6 @@
 //! Performing one action inside the sandbox: the only code in nsdojo that
 //! asks for namespace, mount, chroot and pivot_root system calls, through the
-//! [`Kernel`] seam (the real kernel in the agent, a recording one in tests).
+//! `Kernel` seam (`sandbox::kernel`: the real kernel in the agent, a recording one in tests).
 //!
 //! Every call is recorded in the step's [`Trace`] as strace would print it,
 //! and the well-known failures carry the explanation the lab found (EINVAL
