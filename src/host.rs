@@ -35,13 +35,9 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// Find a program on PATH.
+/// Find a program on this process's PATH.
 pub fn which(name: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| {
-        use std::os::unix::fs::PermissionsExt;
-        fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
-    })
+    crate::rootfs::find_on_path(name, &std::env::var("PATH").ok()?)
 }
 
 /// Where unprivileged user namespaces are switched off, and how to switch them on (one line).

@@ -63,7 +63,7 @@ pub(super) fn legs(actions: &[Action], removed: Option<usize>) -> Vec<Leg> {
 
 /// What the actions did, why the step stopped (if it did), and the sandbox after them
 /// (when the last batch could bring it back).
-pub(super) type Performed = (Vec<ActionReport>, Option<String>, Option<Snapshot>);
+pub(super) type ActionsDone = (Vec<ActionReport>, Option<String>, Option<Snapshot>);
 
 impl Lab {
     /// Perform the step's actions in order; `removed` (0-based) is left out, for a mutant.
@@ -72,7 +72,7 @@ impl Lab {
         step: &Step,
         needs: &Needs,
         removed: Option<usize>,
-    ) -> Result<Performed, LabError> {
+    ) -> Result<ActionsDone, LabError> {
         let record_err = |e| LabError::Work { path: "/run/nsdojo".into(), source: e };
         let mut reports = Vec::new();
         let mut after = None;

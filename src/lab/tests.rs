@@ -9,7 +9,7 @@ use nix::mount::MsFlags;
 use super::actions::{legs, Leg};
 use crate::lesson::{Lesson, Ns, SandboxAction};
 use crate::sandbox::kernel::{Call, Mount};
-use crate::sandbox::perform::{finish, perform, Origin, Performed};
+use crate::sandbox::perform::{finish, perform, AgentState, Performed};
 use crate::sandbox::recording::RecordingKernel;
 use crate::sandbox::{Outcome, SandboxOp};
 
@@ -44,13 +44,13 @@ fn runs_a_program(a: &SandboxAction) -> bool {
 /// A lesson run through a recording kernel: the calls and outcomes of each step.
 struct DryRun {
     k: RecordingKernel,
-    origin: Origin,
+    origin: AgentState,
     /// Per step: (the calls it made, the outcomes of its sandbox actions).
     steps: Vec<(Vec<Call>, Vec<Outcome>)>,
 }
 
 fn dry_run(id: &str, k: RecordingKernel) -> DryRun {
-    let mut run = DryRun { k, origin: Origin::default(), steps: Vec::new() };
+    let mut run = DryRun { k, origin: AgentState::default(), steps: Vec::new() };
     for step in &lesson(id).steps {
         let before = run.k.calls.len();
         let mut outcomes = Vec::new();

@@ -51,7 +51,7 @@ impl Plan {
         let mut resolver = Resolver::new();
         let mut plan = Plan { programs: Vec::new(), libs: BTreeMap::new(), stray: Vec::new() };
         for name in PROGRAMS {
-            let Some(found) = which(name, path_env) else {
+            let Some(found) = find_on_path(name, path_env) else {
                 if *name == "sh" {
                     return Ok(None);
                 }
@@ -140,8 +140,8 @@ impl Plan {
     }
 }
 
-/// The first executable `name` on `path_env`.
-pub fn which(name: &str, path_env: &str) -> Option<PathBuf> {
+/// The first executable `name` on `path_env` (a PATH-style list), as `which` finds it.
+pub fn find_on_path(name: &str, path_env: &str) -> Option<PathBuf> {
     path_env.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(name)).find(|p| is_executable_file(p))
 }
 

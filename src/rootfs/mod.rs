@@ -35,6 +35,7 @@ mod copy;
 mod elf;
 mod error;
 mod hostbin;
+pub(crate) use hostbin::find_on_path;
 mod ldconf;
 mod shell;
 mod skeleton;

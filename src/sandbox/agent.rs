@@ -14,7 +14,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::kernel::LinuxKernel;
-use super::perform::{finish, perform, Origin, Performed};
+use super::perform::{finish, perform, AgentState, Performed};
 use super::protocol::Outcome;
 use super::protocol::{recv, send, Reply, Request};
 use crate::observe::InsideFacts;
@@ -43,7 +43,7 @@ pub fn serve(mut stream: UnixStream, keep_propagation: bool) -> ! {
     // Terminal #1's commands search the standard PATH, like a login shell's: the host's
     // PATH may name directories that a chroot or pivot_root leaves behind.
     std::env::set_var("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    let mut origin = Origin {
+    let mut origin = AgentState {
         unshared: Vec::new(),
         keep_propagation,
         burner: None,

@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use nix::mount::MsFlags;
 
 use super::kernel::{Kernel, LinkError, Mount};
-use super::perform::Origin;
+use super::perform::AgentState;
 use crate::lesson::Ns;
 use crate::trace::Trace;
 
@@ -58,7 +58,7 @@ pub(crate) fn link_up(name: &str, k: &mut dyn Kernel, trace: &mut Trace) -> Resu
 
 /// `ip netns add NAME`, done by the sandbox itself: it enters a new net namespace and
 /// pins it on /run/netns/NAME in the host's mount namespace (the host recorded the path first).
-pub(crate) fn add(name: &str, origin: &mut Origin, k: &mut dyn Kernel, t: &mut Trace) -> Result<(), NetError> {
+pub(crate) fn add(name: &str, origin: &mut AgentState, k: &mut dyn Kernel, t: &mut Trace) -> Result<(), NetError> {
     if origin.unshared.contains(&Ns::Mnt) {
         return Err(NetError::AfterUnshareMnt);
     }
@@ -86,7 +86,7 @@ pub(crate) fn add(name: &str, origin: &mut Origin, k: &mut dyn Kernel, t: &mut T
 }
 
 /// `ip netns delete NAME`, plus what iproute2 leaves behind.
-pub(crate) fn delete(name: &str, origin: &mut Origin, k: &mut dyn Kernel, t: &mut Trace) -> Result<(), NetError> {
+pub(crate) fn delete(name: &str, origin: &mut AgentState, k: &mut dyn Kernel, t: &mut Trace) -> Result<(), NetError> {
     let path = netns_path(name);
     k.umount2(&path, true, t).map_err(on("umount", &path))?;
     k.unlink(&path, t).map_err(on("unlink", &path))?;

@@ -29,7 +29,7 @@ pub use super::kernel::clone_flag;
 /// changes its own namespaces, so tracking them here is exact, and it works
 /// after chroot or pivot_root when /proc/self may no longer be reachable.
 #[derive(Debug, Default)]
-pub struct Origin {
+pub struct AgentState {
     /// This sandbox created /run/netns (so `netns delete` removes it again).
     pub made_netns_dir: bool,
     /// The CPU burner started by `burn`, stopped by the host's `BurnStop`.
@@ -137,7 +137,7 @@ fn explain_pivot(e: Errno) -> Option<&'static str> {
 }
 
 /// Refuse to change the host: mount-type actions need our own mount namespace.
-fn guard(origin: &Origin, k: &mut dyn Kernel, ns: Ns, what: &'static str) -> Result<(), PerformError> {
+fn guard(origin: &AgentState, k: &mut dyn Kernel, ns: Ns, what: &'static str) -> Result<(), PerformError> {
     // Without a single capability (an ordinary user, after `setuid`), the kernel itself refuses
     // what needs CAP_SYS_ADMIN or CAP_NET_ADMIN with EPERM: let those calls go to the kernel, so
     // the lesson shows the real answer. (Not IPC: any user may make a message queue.)
@@ -148,7 +148,7 @@ fn guard(origin: &Origin, k: &mut dyn Kernel, ns: Ns, what: &'static str) -> Res
     }
 }
 
-fn remember(origin: &mut Origin, ns: Ns) {
+fn remember(origin: &mut AgentState, ns: Ns) {
     if !origin.unshared.contains(&ns) {
         origin.unshared.push(ns);
     }
@@ -158,7 +158,7 @@ fn remember(origin: &mut Origin, ns: Ns) {
 /// forked and this is the parent (the child carries on as the agent).
 pub(crate) fn perform(
     op: &SandboxOp,
-    origin: &mut Origin,
+    origin: &mut AgentState,
     k: &mut dyn Kernel,
     out: &mut Outcome,
 ) -> Result<Option<Pid>, PerformError> {
@@ -362,7 +362,7 @@ pub(crate) fn perform(
 
 /// `burn`: a CPU burner in terminal #1's cgroup, which the host meters (not a taught call:
 /// it forks or execs, so it stays outside the kernel seam).
-fn burn(secs: u32, stress: bool, origin: &mut Origin, out: &mut Outcome) -> Result<(), PerformError> {
+fn burn(secs: u32, stress: bool, origin: &mut AgentState, out: &mut Outcome) -> Result<(), PerformError> {
     let trace = &mut out.trace;
     let stress_path = if stress { crate::host::which("stress") } else { None };
     if let Some(path) = stress_path {
@@ -411,7 +411,7 @@ fn burn(secs: u32, stress: bool, origin: &mut Origin, out: &mut Outcome) -> Resu
 }
 
 /// Stop what `burn` started (the host has metered it).
-fn burn_stop(origin: &mut Origin, trace: &mut Trace) {
+fn burn_stop(origin: &mut AgentState, trace: &mut Trace) {
     if let Some(b) = origin.burner.take() {
         let pid = b.pid();
         let _ = b.stop();

@@ -6,7 +6,7 @@ use nix::errno::Errno;
 use nix::mount::MsFlags;
 
 use super::kernel::{Call, CapData, CapSets, Mount};
-use super::perform::{finish, perform, Origin, Performed};
+use super::perform::{finish, perform, AgentState, Performed};
 use super::protocol::{Outcome, SandboxOp};
 use super::recording::{RecordingKernel, SOCKET_FD};
 use crate::lesson::action::parse_action;
@@ -21,13 +21,13 @@ fn op(line: &str) -> SandboxOp {
 /// order, stopping at the first failure) and keeps every outcome.
 struct Terminal1 {
     k: RecordingKernel,
-    origin: Origin,
+    origin: AgentState,
     outcomes: Vec<Outcome>,
 }
 
 impl Terminal1 {
     fn new(k: RecordingKernel) -> Terminal1 {
-        Terminal1 { k, origin: Origin::default(), outcomes: Vec::new() }
+        Terminal1 { k, origin: AgentState::default(), outcomes: Vec::new() }
     }
 
     /// A fresh agent (root, in the host's namespaces) that has performed `lines`.
