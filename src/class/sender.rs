@@ -192,6 +192,19 @@ fn drop_privileges() {
     }
 }
 
+/// Why a batch did not arrive; the sender tells the student once, then retries.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    #[error("cannot encode the events: {0}")]
+    Encode(serde_json::Error),
+    #[error("the class server at {url} does not answer ({why})")]
+    Unreachable { url: String, why: String },
+    #[error("the class server refused the events ({status}: {text})")]
+    Refused { status: u16, text: String },
+    #[error("the class server's answer is not an ack")]
+    NotAnAck,
+}
+
 struct Sender {
     url: String,
     head: Batch,
@@ -309,7 +322,7 @@ impl Sender {
     }
 
     /// One batch: as many queued events as fit; the server's `acked`.
-    fn post(&mut self) -> Result<u64, String> {
+    fn post(&mut self) -> Result<u64, SendError> {
         let mut batch = Batch { events: Vec::new(), ..self.head.clone() };
         let mut size = 200;
         for e in self.queue.iter().take(MAX_BATCH) {
@@ -320,21 +333,19 @@ impl Sender {
             size += len;
             batch.events.push(e.clone());
         }
-        let body = serde_json::to_vec(&batch).map_err(|e| e.to_string())?;
+        let body = serde_json::to_vec(&batch).map_err(SendError::Encode)?;
         let reply = self
             .agent
             .post(&self.url)
             .header("content-type", "application/json")
             .send(&body[..])
-            .map_err(|e| format!("the class server at {} does not answer ({e})", self.url))?;
+            .map_err(|e| SendError::Unreachable { url: self.url.clone(), why: e.to_string() })?;
         let status = reply.status().as_u16();
         let mut text = String::new();
         let _ = reply.into_body().into_reader().take(4096).read_to_string(&mut text);
         if status != 200 {
-            return Err(format!("the class server refused the events ({status}: {})", text.trim()));
+            return Err(SendError::Refused { status, text: text.trim().to_string() });
         }
-        serde_json::from_str::<Ack>(&text)
-            .map(|a| a.acked)
-            .map_err(|_| "the class server's answer is not an ack".into())
+        serde_json::from_str::<Ack>(&text).map(|a| a.acked).map_err(|_| SendError::NotAnAck)
     }
 }

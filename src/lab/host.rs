@@ -83,12 +83,16 @@ impl Lab {
                 (Some(_), None) => Err("no sandbox is running yet".to_string()),
                 (Some(g), Some(sb)) => g.add_process(sb.pid(), &mut out.trace).map_err(|e| e.to_string()),
             },
-            HostAction::VethAdd { name, peer } => self.veth_add(name, peer, &mut out),
-            HostAction::VethMove { name, new_name } => self.veth_move(name, new_name, &mut out),
-            HostAction::VethDelete(name) => self.veth_delete(name, &mut out),
-            HostAction::HostLinkUp(name) => self.host_link_up(name, &mut out),
-            HostAction::HostAddrAdd { cidr, iface } => self.host_addr_add(cidr, iface, &mut out),
-            HostAction::Fetch(url) => self.fetch(url, &mut out),
+            HostAction::VethAdd { name, peer } => self.veth_add(name, peer, &mut out).map_err(|e| e.to_string()),
+            HostAction::VethMove { name, new_name } => {
+                self.veth_move(name, new_name, &mut out).map_err(|e| e.to_string())
+            }
+            HostAction::VethDelete(name) => self.veth_delete(name, &mut out).map_err(|e| e.to_string()),
+            HostAction::HostLinkUp(name) => self.host_link_up(name, &mut out).map_err(|e| e.to_string()),
+            HostAction::HostAddrAdd { cidr, iface } => {
+                self.host_addr_add(cidr, iface, &mut out).map_err(|e| e.to_string())
+            }
+            HostAction::Fetch(url) => self.fetch(url, &mut out).map_err(|e| e.to_string()),
         };
         if let Err(e) = res {
             out.error = Some(e);

@@ -11,6 +11,8 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+
 use super::Lab;
 use crate::guard::LinkId;
 use crate::netlink;
@@ -22,11 +24,44 @@ use crate::trace::{quote, Syscall};
 const CONNECT_FOR: Duration = Duration::from_secs(3);
 const MAX_BODY: u64 = 64 * 1024;
 
-fn checked_name(name: &str) -> Result<(), String> {
+/// Why a host-side network action did not happen (the one line the student reads).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum VethError {
+    #[error("{0:?} is not an interface name (1 to 15 characters, no / or :)")]
+    IfName(String),
+    #[error("{0} is not an interface this lesson made: nsdojo changes no other host interface")]
+    NotOurs(String),
+    #[error("{0} exists already on the host: the lesson will not take it over")]
+    Exists(String),
+    #[error("{0} is not the peer of an interface this lesson made")]
+    NotOurPeer(String),
+    #[error("no sandbox is running yet")]
+    NoSandbox,
+    #[error("{what}: {}", .errno.desc())]
+    Kernel { what: String, errno: Errno },
+    #[error("could not record {name} in the session file: {source}")]
+    Record { name: String, source: std::io::Error },
+    #[error("`{0}`: the host side takes an address from a documentation range, /24 or narrower")]
+    NotDocumentation(String),
+    #[error("the host already routes {net}/{prefix} (dev {dev}): pick another documentation range")]
+    Routed { net: Ipv4Addr, prefix: u8, dev: String },
+    #[error("`{0}` is not http://IPv4[:PORT][/PATH]")]
+    Url(String),
+    #[error("{0} is not on an interface this lesson made: fetch reaches nothing else")]
+    Unreachable(Ipv4Addr),
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+}
+
+fn kernel(what: String) -> impl FnOnce(Errno) -> VethError {
+    move |errno| VethError::Kernel { what, errno }
+}
+
+fn checked_name(name: &str) -> Result<(), VethError> {
     if netlink::valid_ifname(name) {
         Ok(())
     } else {
-        Err(format!("{name:?} is not an interface name (1 to 15 characters, no / or :)"))
+        Err(VethError::IfName(name.to_string()))
     }
 }
 
@@ -60,12 +95,12 @@ fn contains(net: Ipv4Addr, prefix: u8, addr: Ipv4Addr) -> bool {
 
 impl Lab {
     /// Is `name` an interface this lesson made (and still has)?
-    fn own_link(&self, name: &str) -> Result<(), String> {
+    fn own_link(&self, name: &str) -> Result<(), VethError> {
         checked_name(name)?;
         if self.links.borrow().iter().any(|l| l.name == name) {
             Ok(())
         } else {
-            Err(format!("{name} is not an interface this lesson made: nsdojo changes no other host interface"))
+            Err(VethError::NotOurs(name.to_string()))
         }
     }
 
@@ -86,17 +121,17 @@ impl Lab {
         let _ = crate::guard::record_add(&self.session_id, |r| r.links.retain(|l| l.name != name));
     }
 
-    pub(super) fn veth_add(&mut self, name: &str, peer: &str, out: &mut Outcome) -> Result<(), String> {
+    pub(super) fn veth_add(&mut self, name: &str, peer: &str, out: &mut Outcome) -> Result<(), VethError> {
         checked_name(name)?;
         checked_name(peer)?;
         if !self.links.borrow().iter().any(|l| l.name == name) {
-            return Err(format!("{name} exists already on the host: the lesson will not take it over"));
+            return Err(VethError::Exists(name.to_string()));
         }
         let (sc, res) = netlink::add_veth(name, peer);
         out.trace.push(sc);
         if let Err(e) = res {
             self.forget_link(name);
-            return Err(format!("veth add {name}: {}", e.desc()));
+            return Err(kernel(format!("veth add {name}"))(e));
         }
         // Its identity, now that it exists: cleanup deletes this interface, not a namesake.
         let index = netlink::index_of(name);
@@ -108,14 +143,14 @@ impl Lab {
                 l.index = index;
             }
         })
-        .map_err(|e| format!("could not record {name} in the session file: {e}"))
+        .map_err(|source| VethError::Record { name: name.to_string(), source })
     }
 
     /// `veth move PEER as NEW_NAME`: PEER is the other end of a veth this lesson made.
-    pub(super) fn veth_move(&mut self, name: &str, new_name: &str, out: &mut Outcome) -> Result<(), String> {
+    pub(super) fn veth_move(&mut self, name: &str, new_name: &str, out: &mut Outcome) -> Result<(), VethError> {
         checked_name(name)?;
         checked_name(new_name)?;
-        let pid = self.sandbox.as_ref().ok_or("no sandbox is running yet")?.pid();
+        let pid = self.sandbox.as_ref().ok_or(VethError::NoSandbox)?.pid();
         let peer_of_ours = self.links.borrow().iter().any(|l| {
             std::fs::read_to_string(format!("/sys/class/net/{name}/iflink"))
                 .ok()
@@ -123,46 +158,44 @@ impl Lab {
                 .is_some_and(|peer| Some(peer) == netlink::index_of(&l.name))
         });
         if !peer_of_ours {
-            return Err(format!("{name} is not the peer of an interface this lesson made"));
+            return Err(VethError::NotOurPeer(name.to_string()));
         }
         let (sc, res) = netlink::move_to_netns_of(name, pid, new_name);
         out.trace.push(sc.with_note("the interface leaves the host's network namespace for terminal #1's"));
-        res.map_err(|e| format!("veth move {name}: {}", e.desc()))
+        res.map_err(kernel(format!("veth move {name}")))
     }
 
-    pub(super) fn veth_delete(&mut self, name: &str, out: &mut Outcome) -> Result<(), String> {
+    pub(super) fn veth_delete(&mut self, name: &str, out: &mut Outcome) -> Result<(), VethError> {
         self.own_link(name)?;
         let (sc, res) = netlink::delete_link(name);
         out.trace.push(sc.with_note("a veth's two ends go together, wherever the other one is"));
-        res.map_err(|e| format!("veth delete {name}: {}", e.desc()))?;
+        res.map_err(kernel(format!("veth delete {name}")))?;
         self.forget_link(name);
         Ok(())
     }
 
-    pub(super) fn host_link_up(&mut self, name: &str, out: &mut Outcome) -> Result<(), String> {
+    pub(super) fn host_link_up(&mut self, name: &str, out: &mut Outcome) -> Result<(), VethError> {
         self.own_link(name)?;
         let (sc, res) = netlink::set_up(name);
         out.trace.push(sc);
-        res.map_err(|e| format!("host link-up {name}: {}", e.desc()))
+        res.map_err(kernel(format!("host link-up {name}")))
     }
 
-    pub(super) fn host_addr_add(&mut self, cidr: &str, name: &str, out: &mut Outcome) -> Result<(), String> {
+    pub(super) fn host_addr_add(&mut self, cidr: &str, name: &str, out: &mut Outcome) -> Result<(), VethError> {
         self.own_link(name)?;
         let (addr, prefix) = crate::lesson::action::cidr(cidr)
             .filter(|(a, p)| crate::lesson::action::is_documentation_net(*a, *p))
-            .ok_or_else(|| {
-                format!("`{cidr}`: the host side takes an address from a documentation range, /24 or narrower")
-            })?;
+            .ok_or_else(|| VethError::NotDocumentation(cidr.to_string()))?;
         // An address whose network the host already routes elsewhere would shadow or split it.
         if let Some((net, p, dev)) = host_routes()
             .into_iter()
             .find(|(net, p, _)| *p > 0 && (contains(*net, *p, addr) || contains(addr, prefix, *net)))
         {
-            return Err(format!("the host already routes {net}/{p} (dev {dev}): pick another documentation range"));
+            return Err(VethError::Routed { net, prefix: p, dev });
         }
         let (sc, res) = netlink::add_address(name, addr, prefix);
         out.trace.push(sc.with_note("the kernel adds the route to this network through the interface once it is up"));
-        res.map_err(|e| format!("host addr-add {addr}/{prefix} {name}: {}", e.desc()))
+        res.map_err(kernel(format!("host addr-add {addr}/{prefix} {name}")))
     }
 
     /// Delete the interfaces this lesson made (on reset and when the lesson ends; a veth whose
@@ -178,16 +211,15 @@ impl Lab {
     }
 
     /// `curl http://ADDR:PORT/PATH` from terminal #2, through the lesson's interface only.
-    pub(super) fn fetch(&mut self, url: &str, out: &mut Outcome) -> Result<(), String> {
-        let (addr, port, path) =
-            crate::lesson::action::http_url(url).ok_or_else(|| format!("`{url}` is not http://IPv4[:PORT][/PATH]"))?;
+    pub(super) fn fetch(&mut self, url: &str, out: &mut Outcome) -> Result<(), VethError> {
+        let (addr, port, path) = crate::lesson::action::http_url(url).ok_or_else(|| VethError::Url(url.to_string()))?;
         let dev = host_routes()
             .into_iter()
             .find(|(net, p, dev)| {
                 *p > 0 && contains(*net, *p, addr) && self.links.borrow().iter().any(|l| &l.name == dev)
             })
             .map(|(_, _, dev)| dev)
-            .ok_or_else(|| format!("{addr} is not on an interface this lesson made: fetch reaches nothing else"))?;
+            .ok_or(VethError::Unreachable(addr))?;
         let mut body = String::new();
         let status = fetch_over(&dev, SocketAddrV4::new(addr, port), &path, &mut body, out)?;
         // As curl -f exits: 0 for a 2xx reply, else the HTTP status.
@@ -199,13 +231,13 @@ impl Lab {
 
 /// One HTTP/1.0 GET over a socket bound to `dev` (SO_BINDTODEVICE): the reply's status code
 /// (0 when there was no reply) and its body.
-fn fetch_over(dev: &str, to: SocketAddrV4, path: &str, body: &mut String, out: &mut Outcome) -> Result<i32, String> {
+fn fetch_over(dev: &str, to: SocketAddrV4, path: &str, body: &mut String, out: &mut Outcome) -> Result<i32, VethError> {
     use nix::sys::socket::{connect, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};
     let started = Instant::now();
     let mut refused = 0;
     let stream = loop {
         let fd = socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
-            .map_err(|e| format!("socket: {}", e.desc()))?;
+            .map_err(kernel("socket".into()))?;
         let bind = setsockopt(&fd, sockopt::BindToDevice, &std::ffi::OsString::from(dev));
         if refused == 0 || bind.is_err() {
             out.trace.push(
@@ -213,7 +245,7 @@ fn fetch_over(dev: &str, to: SocketAddrV4, path: &str, body: &mut String, out: &
                     .with_note("bound to the lesson's cable: this socket cannot reach anything else"),
             );
         }
-        bind.map_err(|e| format!("bind to {dev}: {}", e.desc()))?;
+        bind.map_err(kernel(format!("bind to {dev}")))?;
         let res = connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::from(to));
         let call = format!("connect(AF_INET, {to})");
         match res {
@@ -233,7 +265,7 @@ fn fetch_over(dev: &str, to: SocketAddrV4, path: &str, body: &mut String, out: &
                 } else {
                     Syscall::failed(call, e)
                 });
-                return Err(format!("connect to {to}: {}", e.desc()));
+                return Err(kernel(format!("connect to {to}"))(e));
             }
             Ok(()) => {
                 out.trace.push(Syscall::ok(call, 0));
@@ -244,10 +276,15 @@ fn fetch_over(dev: &str, to: SocketAddrV4, path: &str, body: &mut String, out: &
     let _ = stream.set_read_timeout(Some(Duration::from_secs(3)));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(3)));
     let request = format!("GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", to.ip());
-    (&stream).write_all(request.as_bytes()).map_err(|e| format!("send to {to}: {e}"))?;
+    (&stream)
+        .write_all(request.as_bytes())
+        .map_err(|source| VethError::Io { what: format!("send to {to}"), source })?;
     out.trace.push(Syscall::ok(format!("write(GET {} HTTP/1.0)", quote(path)), request.len() as i64));
     let mut reply = Vec::new();
-    (&stream).take(MAX_BODY).read_to_end(&mut reply).map_err(|e| format!("read from {to}: {e}"))?;
+    (&stream)
+        .take(MAX_BODY)
+        .read_to_end(&mut reply)
+        .map_err(|source| VethError::Io { what: format!("read from {to}"), source })?;
     out.trace.push(Syscall::ok("read(…) until EOF", reply.len() as i64));
     let text = String::from_utf8_lossy(&reply);
     let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));

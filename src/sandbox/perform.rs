@@ -79,9 +79,8 @@ pub(crate) enum PerformError {
     Net(#[from] NetError),
     #[error(transparent)]
     Caps(#[from] CapsError),
-    /// From `pressure` (hog, forks) and `shell::spawn`, which word their own failures.
-    #[error("{0}")]
-    Worded(String),
+    #[error(transparent)]
+    Spawn(#[from] super::shell::SpawnError),
     #[error("{0:?} is not an interface name (1 to 15 characters, no / or :)")]
     IfName(String),
     #[error("`{0}` is not ADDR/PREFIX")]
@@ -302,8 +301,8 @@ pub(crate) fn perform(
             out.output = Some(output);
         }
         A::Burn { stress, secs } => burn(*secs, *stress, origin, out)?,
-        A::Hog { bytes } => super::pressure::hog(*bytes, out).map_err(PerformError::Worded)?,
-        A::Forks { count } => super::pressure::forks(*count, out).map_err(PerformError::Worded)?,
+        A::Hog { bytes } => super::pressure::hog(*bytes, out).map_err(PerformError::Fork)?,
+        A::Forks { count } => super::pressure::forks(*count, out).map_err(PerformError::Fork)?,
         A::CopyTree { src, dst } => {
             let stats = crate::rootfs::copy_tree(std::path::Path::new(src), std::path::Path::new(dst), trace)
                 .map_err(PerformError::Copy)?;
@@ -354,7 +353,7 @@ pub(crate) fn perform(
         A::Spawn(cmd) => {
             let (sc, child) = shell::spawn(cmd, origin.devnull.as_ref());
             trace.push(sc);
-            origin.spawned.push(child.map_err(PerformError::Worded)?);
+            origin.spawned.push(child?);
         }
     }
     Ok(None)

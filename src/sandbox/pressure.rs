@@ -22,7 +22,7 @@ fn child_setup() {
 }
 
 /// Fork a child that allocates and touches `bytes`; report how it ended.
-pub fn hog(bytes: u64, out: &mut Outcome) -> Result<(), String> {
+pub fn hog(bytes: u64, out: &mut Outcome) -> Result<(), crate::process::ForkError> {
     let mib = bytes >> 20;
     // The child allocates, touches and _exits.
     match crate::process::fork() {
@@ -69,13 +69,13 @@ pub fn hog(bytes: u64, out: &mut Outcome) -> Result<(), String> {
         }
         Err(crate::process::ForkError::Fork(e)) => {
             out.trace.push(Syscall::failed("fork()", e));
-            Err(format!("fork failed: {e}"))
+            Err(crate::process::ForkError::Fork(e))
         }
-        Err(threaded) => Err(threaded.to_string()),
+        Err(threaded) => Err(threaded),
     }
 }
 /// Try to start `count` sleeping processes at once; count how many the kernel allowed.
-pub fn forks(count: u32, out: &mut Outcome) -> Result<(), String> {
+pub fn forks(count: u32, out: &mut Outcome) -> Result<(), crate::process::ForkError> {
     let mut started: Vec<(Pid, Option<Pidfd>)> = Vec::new();
     let mut refused: Option<Errno> = None;
     for _ in 0..count {
@@ -94,7 +94,7 @@ pub fn forks(count: u32, out: &mut Outcome) -> Result<(), String> {
                 refused = Some(e);
                 break;
             }
-            Err(threaded) => return Err(threaded.to_string()),
+            Err(threaded) => return Err(threaded),
         }
     }
     out.trace.push(

@@ -44,7 +44,16 @@ pub fn run_as(argv0: &str, path: &str, timeout: Duration) -> (Syscall, ShellOutp
 /// `CMD &`: a program that keeps running after the step (a server). Its output goes nowhere,
 /// it dies with the agent (parent-death signal), and one that exits within 100 ms (no such
 /// program, a port in use) is reported as the failure it is.
-pub fn spawn(cmd: &str, devnull: Option<&std::fs::File>) -> (Syscall, Result<std::process::Child, String>) {
+/// Why `spawn` has no program running.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("spawn {cmd}: {source}")]
+    Start { cmd: String, source: std::io::Error },
+    #[error("spawn {cmd}: exited with status {status}")]
+    Exited { cmd: String, status: i32 },
+}
+
+pub fn spawn(cmd: &str, devnull: Option<&std::fs::File>) -> (Syscall, Result<std::process::Child, SpawnError>) {
     let call = format!("execve(\"/bin/sh\", [\"sh\", \"-c\", {}]) &", quote(cmd));
     let mut command = Command::new("/bin/sh");
     command.arg("-c").arg(format!("exec {cmd}"));
@@ -59,7 +68,7 @@ pub fn spawn(cmd: &str, devnull: Option<&std::fs::File>) -> (Syscall, Result<std
         Ok(c) => c,
         Err(e) => {
             let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT));
-            return (Syscall::failed(call, errno), Err(format!("spawn {cmd}: {e}")));
+            return (Syscall::failed(call, errno), Err(SpawnError::Start { cmd: cmd.to_string(), source: e }));
         }
     };
     std::thread::sleep(Duration::from_millis(100));
@@ -69,7 +78,7 @@ pub fn spawn(cmd: &str, devnull: Option<&std::fs::File>) -> (Syscall, Result<std
             let note = if code == 127 { "no such program at this root" } else { "it exited at once" };
             (
                 Syscall::ok(call, child.id() as i64).with_note(note),
-                Err(format!("spawn {cmd}: exited with status {code}")),
+                Err(SpawnError::Exited { cmd: cmd.to_string(), status: code }),
             )
         }
         _ => (
