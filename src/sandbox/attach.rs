@@ -104,20 +104,20 @@ pub fn attach(lang: crate::lesson::Lang, pid: i32, cmd: &[String]) -> Result<i32
         ForkResult::Child => {
             // Not the host any more: do not keep the watchdog waiting if the host dies.
             crate::guard::close_inherited_watchdog_fd();
-            let code = (|| -> Result<i32, String> {
+            let code = (|| -> Result<i32, AttachError> {
                 for (ns, f) in &fds {
                     setns(f.as_fd(), super::perform::clone_flag(*ns).0)
-                        .map_err(|e| format!("setns({}): {}", ns.name(), e.desc()))?;
+                        .map_err(|e| sys(&format!("setns({})", ns.name()), &e.desc()))?;
                 }
                 if fds.iter().any(|(ns, _)| *ns == Ns::User) {
                     let _ = nix::unistd::setgid(nix::unistd::Gid::from_raw(0));
                     let _ = nix::unistd::setuid(nix::unistd::Uid::from_raw(0));
                 }
-                fchdir(root.as_raw_fd()).map_err(|e| format!("fchdir(root): {}", e.desc()))?;
-                chroot(".").map_err(|e| format!("chroot: {}", e.desc()))?;
-                fchdir(cwd.as_raw_fd()).map_err(|e| format!("fchdir(cwd): {}", e.desc()))?;
+                fchdir(root.as_raw_fd()).map_err(|e| sys("fchdir(root)", &e.desc()))?;
+                chroot(".").map_err(|e| sys("chroot", &e.desc()))?;
+                fchdir(cwd.as_raw_fd()).map_err(|e| sys("fchdir(cwd)", &e.desc()))?;
                 // A PID namespace applies to children: fork once more and exec there.
-                match crate::process::fork().map_err(|e| e.to_string())? {
+                match crate::process::fork().map_err(|e| sys("fork", &e))? {
                     ForkResult::Parent { child } => Ok(wait_code(child).unwrap_or(1)),
                     ForkResult::Child => {
                         let e = execvp(&argv[0], &argv).unwrap_err();
@@ -128,7 +128,7 @@ pub fn attach(lang: crate::lesson::Lang, pid: i32, cmd: &[String]) -> Result<i32
                 }
             })();
             let code = code.unwrap_or_else(|e| {
-                eprintln!("nsdojo attach: {}", AttachError::Sys(e).localized(lang));
+                eprintln!("nsdojo attach: {}", e.localized(lang));
                 1
             });
             // SAFETY: _exit in a forked child.
