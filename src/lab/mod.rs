@@ -292,19 +292,7 @@ impl Lab {
             }
         }
         for v in &step.show {
-            match v.split_whitespace().next().unwrap_or("") {
-                "ls" => needs.paths.extend(v.split_whitespace().nth(1).map(|p| self.expand(p))),
-                "ps" => needs.processes = true,
-                "net" => needs.ifaces = true,
-                "routes" => needs.net = true,
-                "ipc" => needs.ipc = true,
-                "mounts" => needs.mounts = true,
-                "cgroup" => needs.cgroup = true,
-                "ids" => needs.ids = true,
-                "caps" => needs.status = true,
-                "root" => needs.root = true,
-                _ => {}
-            }
+            v.map_arg(&|p| self.expand(p)).add_needs(&mut needs);
         }
         needs.paths.sort();
         needs.paths.dedup();

@@ -31,6 +31,7 @@ use nom::{
 
 use super::fact::Segment;
 pub use super::fact::{Fact, FACT_TABLE, GROUP_TABLE, RESULT_TABLE};
+pub use crate::observe::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -72,44 +73,6 @@ pub struct Expect {
     pub left: Fact,
     pub op: Op,
     pub right: Operand,
-}
-
-/// A fact's value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
-    Text(String),
-    Int(i64),
-    List(Vec<String>),
-    Bool(bool),
-    /// The fact could not be read, with why (e.g. "no /proc mounted").
-    Missing(String),
-}
-
-impl fmt::Display for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Text(s) => write!(f, "{s:?}"),
-            Value::Int(i) => write!(f, "{i}"),
-            Value::Bool(b) => write!(f, "{b}"),
-            Value::List(l) if l.len() > 8 => {
-                write!(f, "[{}, … {} in all]", l[..8].join(", "), l.len())
-            }
-            Value::List(l) => write!(f, "[{}]", l.join(", ")),
-            Value::Missing(why) => write!(f, "(unavailable: {why})"),
-        }
-    }
-}
-
-impl Value {
-    fn as_text(&self) -> String {
-        match self {
-            Value::Text(s) => s.clone(),
-            Value::Int(i) => i.to_string(),
-            Value::Bool(b) => b.to_string(),
-            Value::List(l) => l.join("\n"),
-            Value::Missing(_) => String::new(),
-        }
-    }
 }
 
 /// Whoever holds the snapshots answers facts.
@@ -372,5 +335,62 @@ mod tests {
         // A missing fact never passes, not even with `!=` or `lacks`.
         assert!(!check("sandbox.uid != 5"));
         assert!(!check("sandbox.ifaces lacks eth0"));
+    }
+}
+
+/// Checks as a lesson writes them, answered by an observer's snapshot: parser and
+/// reader agree on every kind of side fact.
+#[cfg(test)]
+mod against_a_snapshot {
+    use super::{parse_expect, Fact, FactSource, Value};
+    use crate::observe::{inside, mountinfo, InsideFacts, Ns, ProcFacts, Snapshot};
+
+    struct One(Snapshot);
+    impl FactSource for One {
+        fn fact(&self, f: &Fact) -> Value {
+            match f {
+                Fact::Side { fact, .. } => self.0.fact(fact),
+                other => Value::Missing(format!("{other} is not a side fact")),
+            }
+        }
+    }
+
+    fn snap() -> Snapshot {
+        let mut proc = ProcFacts::default();
+        proc.ns.insert(Ns::Mnt, 42);
+        proc.mounts = mountinfo::parse(include_str!("../../tests/fixtures/mountinfo-systemd-shared.txt"));
+        proc.cgroup = vec!["1:cpu:/my".into(), "0::/".into()];
+        proc.nspid = vec![6863, 1];
+        proc.cap_eff = Some((1 << 21) | (1 << 27));
+        let mut inside = InsideFacts { hostname: "box".into(), pid: 1, ..Default::default() };
+        inside.ifaces = Ok(vec![inside::Iface { name: "lo".into(), up: false, addrs: vec![] }]);
+        inside.listings.insert("/".into(), Ok(vec!["bin".into(), "etc".into()]));
+        Snapshot { proc, inside }
+    }
+
+    #[test]
+    fn facts_answer_checks() {
+        let s = One(snap());
+        for (check, want) in [
+            ("sandbox.ns.mnt == 42", true),
+            ("sandbox.mounts has \"/run/netns/my net\"", true),
+            ("sandbox.mounts has /sys/fs/cgroup", true),
+            ("sandbox.mount[/].propagation == shared", true),
+            ("sandbox.mount[/sys/fs/cgroup].fstype == cgroup2", true),
+            ("sandbox.iface[lo].state == DOWN", true),
+            ("sandbox.ifaces lacks eth0", true),
+            ("sandbox.pid == 1", true),
+            ("sandbox.cgroup[cpu] == /my", true),
+            ("sandbox.ls[/] has etc", true),
+            ("sandbox.ls[/] lacks boot", true),
+            ("sandbox.exists[/] == true", true),
+            ("sandbox.ns.uts == 42", false),
+            ("sandbox.nspid has 1", true),
+            ("sandbox.caps has cap_mknod", true),
+            ("sandbox.caps lacks cap_sys_ptrace", true),
+            ("sandbox.caps has cap_sys_ptrace", false),
+        ] {
+            assert_eq!(parse_expect(check).unwrap().evaluate(&s).passed, want, "{check}");
+        }
     }
 }

@@ -6,14 +6,16 @@
 //! ([`super::expect`]) reads the path; [`Fact::from_path`] turns it into one of the
 //! enums below or says why it cannot. From then on nothing matches strings: the
 //! lab asks a [`Fact`] what it needs read ([`SideFact::add_needs`]), and each
-//! source answers the variants it owns. Adding a fact is one variant, one arm in
-//! `from_path`/`Display`, one reader, one row in [`FACT_TABLE`] (which the
-//! authoring guide is checked against).
+//! source answers the variants it owns. A side fact (one terminal's state) is the
+//! observer's own type (`observe::fact`), which also reads it; this module adds
+//! what only a lesson step has: action results and the session's cgroup. Adding a
+//! fact is one variant, one arm in `from_path`/`Display`, one reader, one row in
+//! [`FACT_TABLE`], [`RESULT_TABLE`] or [`GROUP_TABLE`] (which the authoring guide is
+//! checked against).
 
 use std::fmt;
 
-use super::Ns;
-use crate::observe::Needs;
+pub use crate::observe::fact::{Segment, SideFact, FACT_TABLE};
 
 /// Terminal #1 (the sandbox) or terminal #2 (the host).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,45 +29,6 @@ pub enum Side {
 pub enum When {
     Before,
     After,
-}
-
-/// What one side shows: read through /proc/PID from outside, or by the side itself.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum SideFact {
-    Ns(Ns),
-    Mounts,
-    MountFstype(String),
-    MountPropagation(String),
-    Hostname,
-    Pid,
-    /// NSpid of the side's process as the host reads /proc/PID/status: one PID per level.
-    NsPid,
-    /// CapEff decoded to names (`cap_sys_admin`, …).
-    Caps,
-    /// NoNewPrivs of /proc/PID/status.
-    NoNewPrivs,
-    Ps,
-    PsCount,
-    Ifaces,
-    IfaceState(String),
-    /// The IPv4/IPv6 addresses of one interface.
-    IfaceAddrs(String),
-    /// IPv4 routes as `ip route` prints them, from /proc/PID/net/route.
-    Routes,
-    /// Listening TCP sockets `ADDR:PORT`, from /proc/PID/net/tcp.
-    Listening,
-    Uid,
-    Gid,
-    UidMap,
-    GidMap,
-    Setgroups,
-    Cgroup,
-    CgroupOf(String),
-    IpcQueues,
-    Root,
-    Cwd,
-    Ls(String),
-    Exists(String),
 }
 
 /// What an action returned (one action's, or the step's last).
@@ -121,39 +84,6 @@ pub enum Fact {
     },
 }
 
-/// The reference table: every fact as written, with its meaning. The authoring guide
-/// has a row for each (tests/it/docs.rs), and parse errors list them.
-pub const FACT_TABLE: &[(&str, &str)] = &[
-    ("ns.<type>", "namespace inode of mnt uts ipc pid net user cgroup time"),
-    ("mounts", "list of mount points"),
-    ("mount[PATH].fstype", "filesystem type mounted at PATH"),
-    ("mount[PATH].propagation", "private, shared or slave"),
-    ("hostname", "the UTS hostname"),
-    ("pid", "the sandbox agent's PID as seen from inside (host: its own PID)"),
-    ("nspid", "the PIDs of the side's process in each PID namespace, outermost first (NSpid)"),
-    ("caps", "effective capabilities, as names (cap_sys_admin, …)"),
-    ("no_new_privs", "true once no exec can gain privileges (prctl PR_SET_NO_NEW_PRIVS)"),
-    ("ps", "list of process names visible in /proc"),
-    ("ps.count", "number of processes visible"),
-    ("ifaces", "list of network interfaces"),
-    ("iface[NAME].state", "UP or DOWN"),
-    ("iface[NAME].addrs", "the interface's addresses (`192.0.2.2`, without the prefix)"),
-    ("routes", "IPv4 routes as `ip route` prints them (`192.0.2.0/24 dev eth0`), from /proc/PID/net/route"),
-    ("listening", "listening TCP sockets as `ADDR:PORT`, from /proc/PID/net/tcp"),
-    ("uid", "the effective user id"),
-    ("gid", "the effective group id"),
-    ("uid_map", "the uid_map lines, blank when nothing is mapped"),
-    ("gid_map", "the gid_map lines"),
-    ("setgroups", "allow or deny"),
-    ("cgroup", "the lines of /proc/PID/cgroup"),
-    ("cgroup[CONTROLLER]", "the cgroup path for one controller (`` for v2's 0::)"),
-    ("ipc.queues", "number of SysV message queues"),
-    ("root", "the root directory, as readlink /proc/PID/root"),
-    ("cwd", "the working directory, as readlink /proc/PID/cwd"),
-    ("ls[PATH]", "names in directory PATH"),
-    ("exists[PATH]", "true if PATH exists"),
-];
-
 /// `step.X` and `action[N].X`.
 pub const RESULT_TABLE: &[(&str, &str)] = &[
     ("errno", "errno name of the last failed call (`none` if all succeeded)"),
@@ -173,9 +103,6 @@ pub const GROUP_TABLE: &[(&str, &str)] = &[
     ("limit[pids]", "pids.max (`max` when unlimited)"),
     ("oom_kills", "processes the OOM killer killed in the group (memory.events / memory.oom_control)"),
 ];
-
-/// One part of a written path: `mount[/x]` is `("mount", Some("/x"))`.
-pub type Segment = (String, Option<String>);
 
 impl Fact {
     /// The typed fact for a written path, or the message to show.
@@ -254,41 +181,6 @@ impl Fact {
     }
 }
 
-impl SideFact {
-    fn key(&self) -> &'static str {
-        match self {
-            SideFact::Ns(_) => "ns.<type>",
-            SideFact::Mounts => "mounts",
-            SideFact::MountFstype(_) => "mount[PATH].fstype",
-            SideFact::MountPropagation(_) => "mount[PATH].propagation",
-            SideFact::Hostname => "hostname",
-            SideFact::Pid => "pid",
-            SideFact::NsPid => "nspid",
-            SideFact::Caps => "caps",
-            SideFact::NoNewPrivs => "no_new_privs",
-            SideFact::Ps => "ps",
-            SideFact::PsCount => "ps.count",
-            SideFact::Ifaces => "ifaces",
-            SideFact::IfaceState(_) => "iface[NAME].state",
-            SideFact::IfaceAddrs(_) => "iface[NAME].addrs",
-            SideFact::Routes => "routes",
-            SideFact::Listening => "listening",
-            SideFact::Uid => "uid",
-            SideFact::Gid => "gid",
-            SideFact::UidMap => "uid_map",
-            SideFact::GidMap => "gid_map",
-            SideFact::Setgroups => "setgroups",
-            SideFact::Cgroup => "cgroup",
-            SideFact::CgroupOf(_) => "cgroup[CONTROLLER]",
-            SideFact::IpcQueues => "ipc.queues",
-            SideFact::Root => "root",
-            SideFact::Cwd => "cwd",
-            SideFact::Ls(_) => "ls[PATH]",
-            SideFact::Exists(_) => "exists[PATH]",
-        }
-    }
-}
-
 fn path_text(path: &[Segment]) -> String {
     path.iter()
         .map(|(n, a)| match a {
@@ -297,110 +189,6 @@ fn path_text(path: &[Segment]) -> String {
         })
         .collect::<Vec<_>>()
         .join(".")
-}
-
-impl SideFact {
-    fn from_path(path: &[Segment]) -> Option<SideFact> {
-        let names: Vec<&str> = path.iter().map(|(n, _)| n.as_str()).collect();
-        let args: Vec<Option<&str>> = path.iter().map(|(_, a)| a.as_deref()).collect();
-        let one = |s: &str| Some(s.to_string());
-        Some(match (names.as_slice(), args.as_slice()) {
-            (["ns", t], [None, None]) => SideFact::Ns(Ns::parse(t)?),
-            (["mounts"], [None]) => SideFact::Mounts,
-            (["mount", "fstype"], [Some(p), None]) => SideFact::MountFstype(one(p)?),
-            (["mount", "propagation"], [Some(p), None]) => SideFact::MountPropagation(one(p)?),
-            (["hostname"], [None]) => SideFact::Hostname,
-            (["pid"], [None]) => SideFact::Pid,
-            (["nspid"], [None]) => SideFact::NsPid,
-            (["caps"], [None]) => SideFact::Caps,
-            (["no_new_privs"], [None]) => SideFact::NoNewPrivs,
-            (["ps"], [None]) => SideFact::Ps,
-            (["ps", "count"], [None, None]) => SideFact::PsCount,
-            (["ifaces"], [None]) => SideFact::Ifaces,
-            (["iface", "state"], [Some(i), None]) => SideFact::IfaceState(one(i)?),
-            (["iface", "addrs"], [Some(i), None]) => SideFact::IfaceAddrs(one(i)?),
-            (["routes"], [None]) => SideFact::Routes,
-            (["listening"], [None]) => SideFact::Listening,
-            (["uid"], [None]) => SideFact::Uid,
-            (["gid"], [None]) => SideFact::Gid,
-            (["uid_map"], [None]) => SideFact::UidMap,
-            (["gid_map"], [None]) => SideFact::GidMap,
-            (["setgroups"], [None]) => SideFact::Setgroups,
-            (["cgroup"], [None]) => SideFact::Cgroup,
-            (["cgroup"], [Some(c)]) => SideFact::CgroupOf(one(c)?),
-            (["ipc", "queues"], [None, None]) => SideFact::IpcQueues,
-            (["root"], [None]) => SideFact::Root,
-            (["cwd"], [None]) => SideFact::Cwd,
-            (["ls"], [Some(p)]) => SideFact::Ls(one(p)?),
-            (["exists"], [Some(p)]) => SideFact::Exists(one(p)?),
-            _ => return None,
-        })
-    }
-
-    fn map_arg(&self, f: &dyn Fn(&str) -> String) -> SideFact {
-        match self {
-            SideFact::MountFstype(p) => SideFact::MountFstype(f(p)),
-            SideFact::MountPropagation(p) => SideFact::MountPropagation(f(p)),
-            SideFact::IfaceState(i) => SideFact::IfaceState(f(i)),
-            SideFact::IfaceAddrs(i) => SideFact::IfaceAddrs(f(i)),
-            SideFact::CgroupOf(c) => SideFact::CgroupOf(f(c)),
-            SideFact::Ls(p) => SideFact::Ls(f(p)),
-            SideFact::Exists(p) => SideFact::Exists(f(p)),
-            other => other.clone(),
-        }
-    }
-
-    /// Ask for what answering this fact reads (arguments already expanded).
-    pub fn add_needs(&self, needs: &mut Needs) {
-        match self {
-            SideFact::Ls(p) | SideFact::Exists(p) => needs.paths.push(p.clone()),
-            SideFact::Ps | SideFact::PsCount => needs.processes = true,
-            SideFact::NsPid | SideFact::Caps | SideFact::NoNewPrivs => needs.status = true,
-            SideFact::Ifaces | SideFact::IfaceState(_) | SideFact::IfaceAddrs(_) => needs.ifaces = true,
-            SideFact::Routes | SideFact::Listening => needs.net = true,
-            SideFact::IpcQueues => needs.ipc = true,
-            SideFact::Mounts | SideFact::MountFstype(_) | SideFact::MountPropagation(_) => needs.mounts = true,
-            SideFact::Cgroup | SideFact::CgroupOf(_) => needs.cgroup = true,
-            SideFact::UidMap | SideFact::GidMap | SideFact::Setgroups => needs.ids = true,
-            SideFact::Root | SideFact::Cwd => needs.root = true,
-            SideFact::Ns(_) | SideFact::Hostname | SideFact::Pid | SideFact::Uid | SideFact::Gid => {}
-        }
-    }
-}
-
-impl fmt::Display for SideFact {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SideFact::Ns(n) => write!(f, "ns.{n}"),
-            SideFact::Mounts => f.write_str("mounts"),
-            SideFact::MountFstype(p) => write!(f, "mount[{p}].fstype"),
-            SideFact::MountPropagation(p) => write!(f, "mount[{p}].propagation"),
-            SideFact::Hostname => f.write_str("hostname"),
-            SideFact::Pid => f.write_str("pid"),
-            SideFact::NsPid => f.write_str("nspid"),
-            SideFact::Caps => f.write_str("caps"),
-            SideFact::NoNewPrivs => f.write_str("no_new_privs"),
-            SideFact::Ps => f.write_str("ps"),
-            SideFact::PsCount => f.write_str("ps.count"),
-            SideFact::Ifaces => f.write_str("ifaces"),
-            SideFact::IfaceState(i) => write!(f, "iface[{i}].state"),
-            SideFact::IfaceAddrs(i) => write!(f, "iface[{i}].addrs"),
-            SideFact::Routes => f.write_str("routes"),
-            SideFact::Listening => f.write_str("listening"),
-            SideFact::Uid => f.write_str("uid"),
-            SideFact::Gid => f.write_str("gid"),
-            SideFact::UidMap => f.write_str("uid_map"),
-            SideFact::GidMap => f.write_str("gid_map"),
-            SideFact::Setgroups => f.write_str("setgroups"),
-            SideFact::Cgroup => f.write_str("cgroup"),
-            SideFact::CgroupOf(c) => write!(f, "cgroup[{c}]"),
-            SideFact::IpcQueues => f.write_str("ipc.queues"),
-            SideFact::Root => f.write_str("root"),
-            SideFact::Cwd => f.write_str("cwd"),
-            SideFact::Ls(p) => write!(f, "ls[{p}]"),
-            SideFact::Exists(p) => write!(f, "exists[{p}]"),
-        }
-    }
 }
 
 impl ResultFact {

@@ -16,6 +16,8 @@ pub mod trust;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::observe::View;
+
 pub use action::{Action, HostAction, Ns, SandboxAction};
 pub use expect::Expect;
 pub use load::{
@@ -46,7 +48,7 @@ pub struct Step {
     pub actions: Vec<Action>,
     /// The action lines as written, for display (`$WORK` unexpanded).
     pub action_src: Vec<String>,
-    pub show: Vec<String>,
+    pub show: Vec<View>,
     pub expects: Vec<Expect>,
     pub hint: Option<Text>,
     /// Actions whose removal no check of this step is expected to notice, with why.
@@ -136,22 +138,7 @@ impl Shell {
     }
 }
 
-/// What `show` may name.
-pub const SHOW_VIEWS: &[(&str, &str)] = &[
-    ("ns", "namespace inodes of both sides"),
-    ("mounts [PATH]", "mount table entries (under PATH, or those that differ)"),
-    ("hostname", "hostname of both sides"),
-    ("ps", "processes each side sees"),
-    ("net", "network interfaces and their state"),
-    ("routes", "IPv4 routes and listening TCP sockets of both sides"),
-    ("ids", "uid/gid, uid_map, gid_map, setgroups"),
-    ("caps", "effective capabilities (CapEff) and no_new_privs of both sides"),
-    ("cgroup", "/proc/PID/cgroup of both sides"),
-    ("ipc", "SysV message queues"),
-    ("root", "root and working directory"),
-    ("ls PATH", "directory listing of PATH on both sides"),
-    ("cgroup-files", "the session cgroup's limit files, before and after"),
-];
+pub use crate::observe::view::SHOW_VIEWS;
 
 /// A lesson file error: `file:line:col: message`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -274,19 +261,9 @@ pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
         }
         let mut show = Vec::new();
         for s in &raw_step.show {
-            let view = s.get_ref().split_whitespace().next().unwrap_or("");
-            if !SHOW_VIEWS.iter().any(|(v, _)| v.split_whitespace().next() == Some(view)) {
-                let known: Vec<&str> =
-                    SHOW_VIEWS.iter().map(|(v, _)| v.split_whitespace().next().unwrap_or(v)).collect();
-                return Err(err_at(
-                    string_content_start(src, s.span().start),
-                    format!("unknown view `{view}` in show (known: {})", known.join(", ")),
-                ));
-            }
-            if view == "ls" && s.get_ref().split_whitespace().nth(1).is_none() {
-                return Err(err_at(string_content_start(src, s.span().start), "`ls` needs a PATH".into()));
-            }
-            show.push(s.get_ref().trim().to_string());
+            let view = View::parse(s.get_ref())
+                .map_err(|e| err_at(string_content_start(src, s.span().start), e.to_string()))?;
+            show.push(view);
         }
         steps.push(Step {
             text: raw_step.text.into_text(),

@@ -11,7 +11,7 @@ use std::fs;
 use serde::{Deserialize, Serialize};
 
 use super::mountinfo::{self, MountEntry};
-use crate::lesson::Ns;
+use super::Ns;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcFacts {

@@ -14,6 +14,7 @@ use comfy_table::{presets, Cell, ContentArrangement, Table};
 use crate::i18n::{machine_text, t, tf};
 use crate::lab::StepReport;
 use crate::lesson::{Lang, Lesson, Ns};
+use crate::observe::View;
 
 /// How to print: language, colour and width.
 #[derive(Debug, Clone, Copy)]
@@ -128,8 +129,8 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
         let _ = writeln!(o, "  {} {}: {why}", "✘".red().bold(), label(style.lang, "stopped"));
     }
     for v in &st.show {
-        let v = expand(v);
-        if v == "cgroup-files" {
+        let v = v.map_arg(expand);
+        if v == View::CgroupFiles {
             o.push_str(&cgroup_files(style, r));
             continue;
         }
@@ -162,8 +163,11 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
         }
     }
     let changed = changed_ns(r);
-    let cmds: Vec<String> =
-        st.show.iter().flat_map(|v| views::verify_commands(style.lang, &expand(v), r.sandbox_pid, &changed)).collect();
+    let cmds: Vec<String> = st
+        .show
+        .iter()
+        .flat_map(|v| views::verify_commands(style.lang, &v.map_arg(expand), r.sandbox_pid, &changed))
+        .collect();
     let _ = writeln!(o, "\n{}", format!("{}:", label(style.lang, "verify")).dimmed());
     // -r -w: also its root and working directory (nsenter -a alone keeps the host's, which
     // matters in the chroot lessons); `sudo nsdojo attach` does the same.
@@ -175,12 +179,10 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
     o
 }
 
-const ALL_VIEWS: &[&str] = &["ns", "mounts /", "hostname", "ps", "net", "ids", "cgroup", "ipc", "root"];
-
 /// `state`: every view of both sides, now.
 pub fn state(style: &Style, sides: &crate::lab::Sides, pid: i32) -> String {
     let mut o = String::new();
-    for v in ALL_VIEWS {
+    for v in &View::all() {
         let (title, rows) = views::rows(style.lang, v, sides, sides);
         let mut t = table(style, pid);
         for row in rows {
@@ -194,7 +196,7 @@ pub fn state(style: &Style, sides: &crate::lab::Sides, pid: i32) -> String {
 /// `diff`: what the last step changed, side by side, as `before → after`.
 pub fn diff(style: &Style, r: &StepReport) -> String {
     let mut o = String::new();
-    for v in ALL_VIEWS {
+    for v in &View::all() {
         let (title, rows) = views::rows(style.lang, v, &r.before, &r.after);
         let (_, old) = views::rows(style.lang, v, &r.before, &r.before);
         let was = |label: &str, host: bool| {

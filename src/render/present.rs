@@ -5,6 +5,7 @@ use super::views;
 use crate::class::protocol::{PresentedStep, PresentedTable};
 use crate::lab::StepReport;
 use crate::lesson::{Lang, Lesson};
+use crate::observe::View;
 
 pub fn presented(lang: Lang, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str) -> String) -> PresentedStep {
     let st = &lesson.steps[r.index];
@@ -16,8 +17,8 @@ pub fn presented(lang: Lang, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&s
     let tables = st
         .show
         .iter()
-        .map(|v| expand(v))
-        .filter(|v| v != "cgroup-files")
+        .map(|v| v.map_arg(expand))
+        .filter(|v| *v != View::CgroupFiles)
         .map(|v| {
             let (title, rows) = views::rows(lang, &v, &r.before, &r.after);
             PresentedTable { title, rows: rows.into_iter().map(|row| [row.label, row.sandbox, row.host]).collect() }

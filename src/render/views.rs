@@ -5,7 +5,7 @@ use crate::i18n::{t, tf};
 use crate::lab::Sides;
 use crate::lesson::Lang;
 use crate::lesson::Ns;
-use crate::observe::Snapshot;
+use crate::observe::{Snapshot, View};
 
 /// One row: a label and the two sides' text, each with "changed by this step".
 pub struct Row {
@@ -41,12 +41,9 @@ fn list(items: &[String], max: usize) -> String {
 }
 
 /// Build the rows for one `show` entry (already `$VAR`-expanded).
-pub fn rows(lang: Lang, view: &str, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
-    let mut words = view.split_whitespace();
-    let name = words.next().unwrap_or("");
-    let arg = words.next();
-    match name {
-        "ns" => (
+pub fn rows(lang: Lang, view: &View, before: &Sides, after: &Sides) -> (String, Vec<Row>) {
+    match view {
+        View::Ns => (
             t(lang, "view_ns").into(),
             Ns::ALL
                 .iter()
@@ -58,7 +55,8 @@ pub fn rows(lang: Lang, view: &str, before: &Sides, after: &Sides) -> (String, V
                 })
                 .collect(),
         ),
-        "mounts" => {
+        View::Mounts(arg) => {
+            let arg = arg.as_deref();
             let mut points: Vec<String> = Vec::new();
             for s in [&after.sandbox, &after.host, &before.sandbox] {
                 for m in &s.proc.mounts {
@@ -92,8 +90,8 @@ pub fn rows(lang: Lang, view: &str, before: &Sides, after: &Sides) -> (String, V
             };
             (title, rows)
         }
-        "hostname" => ("hostname".into(), vec![row("hostname", before, after, &|s| s.inside.hostname.clone())]),
-        "ps" => (
+        View::Hostname => ("hostname".into(), vec![row("hostname", before, after, &|s| s.inside.hostname.clone())]),
+        View::Ps => (
             t(lang, "view_ps").into(),
             vec![
                 row(t(lang, "view_visible"), before, after, &|s| match &s.inside.processes {
@@ -109,7 +107,7 @@ pub fn rows(lang: Lang, view: &str, before: &Sides, after: &Sides) -> (String, V
                 }),
             ],
         ),
-        "net" => {
+        View::Net => {
             let mut names: Vec<String> = Vec::new();
             for s in [&after.sandbox, &after.host] {
                 if let Ok(i) = &s.inside.ifaces {
@@ -128,7 +126,7 @@ pub fn rows(lang: Lang, view: &str, before: &Sides, after: &Sides) -> (String, V
             };
             (t(lang, "view_net").into(), names.iter().map(|n| row(n.clone(), before, after, &|s| cell(s, n))).collect())
         }
-        "routes" => {
+        View::Routes => {
             let lines = |s: &Snapshot| match &s.proc.routes {
                 Some(r) => list(&r.iter().map(|r| r.to_string()).collect::<Vec<_>>(), 8),
                 None => "unavailable".into(),
@@ -143,7 +141,7 @@ pub fn rows(lang: Lang, view: &str, before: &Sides, after: &Sides) -> (String, V
                 vec![row("ip route", before, after, &lines), row("ss -ltn", before, after, &ports)],
             )
         }
-        "ids" => (
+        View::Ids => (
             t(lang, "view_ids").into(),
             vec![
                 row("uid / gid", before, after, &|s| format!("{} / {}", s.inside.uid, s.inside.gid)),
@@ -164,14 +162,14 @@ pub fn rows(lang: Lang, view: &str, before: &Sides, after: &Sides) -> (String, V
                 row("setgroups", before, after, &|s| s.proc.setgroups.clone()),
             ],
         ),
-        "caps" => (
+        View::Caps => (
             t(lang, "view_caps").into(),
             vec![
                 row("CapEff", before, after, &|s| caps_cell(s.proc.cap_eff, lang)),
                 row("NoNewPrivs", before, after, &|s| s.proc.no_new_privs.map_or("?".into(), |b| b.to_string())),
             ],
         ),
-        "cgroup" => {
+        View::Cgroup => {
             let ctrls: Vec<String> =
                 after.host.proc.cgroup.iter().filter_map(|l| l.split(':').nth(1).map(str::to_string)).collect();
             (
@@ -188,7 +186,7 @@ pub fn rows(lang: Lang, view: &str, before: &Sides, after: &Sides) -> (String, V
                     .collect(),
             )
         }
-        "ipc" => (
+        View::Ipc => (
             t(lang, "view_ipc").into(),
             vec![row(t(lang, "view_queues"), before, after, &|s| match &s.inside.msg_queues {
                 Ok(q) if q.is_empty() => t(lang, "view_none").into(),
@@ -196,15 +194,15 @@ pub fn rows(lang: Lang, view: &str, before: &Sides, after: &Sides) -> (String, V
                 Err(e) => e.clone(),
             })],
         ),
-        "root" => (
+        View::Root => (
             t(lang, "view_root").into(),
             vec![
                 row("root (/proc/PID/root)", before, after, &|s| s.proc.root.clone()),
                 row("cwd (/proc/PID/cwd)", before, after, &|s| s.proc.cwd.clone()),
             ],
         ),
-        "ls" => {
-            let p = arg.unwrap_or("/").to_string();
+        View::Ls(p) => {
+            let p = p.clone();
             (
                 format!("ls {p}"),
                 vec![row(p.clone(), before, after, &|s| match s.inside.listings.get(&p) {
@@ -214,36 +212,34 @@ pub fn rows(lang: Lang, view: &str, before: &Sides, after: &Sides) -> (String, V
                 })],
             )
         }
-        other => (other.to_string(), Vec::new()),
+        // Drawn by the renderer from the group's files, not from a snapshot.
+        View::CgroupFiles => (view.to_string(), Vec::new()),
     }
 }
 
 /// Commands a student can type in a second terminal to see the same facts.
-pub fn verify_commands(lang: Lang, view: &str, pid: i32, changed_ns: &[Ns]) -> Vec<String> {
-    let mut words = view.split_whitespace();
-    let name = words.next().unwrap_or("");
-    let arg = words.next().unwrap_or("");
-    match name {
-        "ns" => {
+pub fn verify_commands(lang: Lang, view: &View, pid: i32, changed_ns: &[Ns]) -> Vec<String> {
+    match view {
+        View::Ns => {
             let list: Vec<Ns> = if changed_ns.is_empty() { vec![Ns::Mnt] } else { changed_ns.to_vec() };
             list.iter().map(|n| format!("readlink /proc/{pid}/ns/{}", n.name())).collect()
         }
-        "mounts" if arg.is_empty() => vec![format!("findmnt -N {pid}")],
-        "mounts" => vec![
+        View::Mounts(None) => vec![format!("findmnt -N {pid}")],
+        View::Mounts(Some(arg)) => vec![
             format!("findmnt -N {pid} | grep {arg}"),
             format!("findmnt | grep {arg}   # {}", t(lang, "view_hosts_view")),
         ],
-        "hostname" => vec![format!("nsenter -t {pid} -u hostname")],
-        "ps" => vec![format!("nsenter -t {pid} -p -m ps aux"), format!("grep NSpid /proc/{pid}/status")],
-        "net" => vec![format!("nsenter -t {pid} -n ip -br a")],
-        "routes" => vec![format!("nsenter -t {pid} -n ip route"), format!("nsenter -t {pid} -n ss -ltn")],
-        "ids" => vec![format!("cat /proc/{pid}/uid_map /proc/{pid}/gid_map")],
-        "caps" => vec![format!("grep -E 'CapEff|NoNewPrivs' /proc/{pid}/status")],
-        "cgroup" => vec![format!("cat /proc/{pid}/cgroup")],
-        "ipc" => vec![format!("nsenter -t {pid} -i ipcs -q")],
-        "root" => vec![format!("readlink /proc/{pid}/root /proc/{pid}/cwd")],
-        "ls" => vec![format!("ls /proc/{pid}/root{arg}")],
-        _ => Vec::new(),
+        View::Hostname => vec![format!("nsenter -t {pid} -u hostname")],
+        View::Ps => vec![format!("nsenter -t {pid} -p -m ps aux"), format!("grep NSpid /proc/{pid}/status")],
+        View::Net => vec![format!("nsenter -t {pid} -n ip -br a")],
+        View::Routes => vec![format!("nsenter -t {pid} -n ip route"), format!("nsenter -t {pid} -n ss -ltn")],
+        View::Ids => vec![format!("cat /proc/{pid}/uid_map /proc/{pid}/gid_map")],
+        View::Caps => vec![format!("grep -E 'CapEff|NoNewPrivs' /proc/{pid}/status")],
+        View::Cgroup => vec![format!("cat /proc/{pid}/cgroup")],
+        View::Ipc => vec![format!("nsenter -t {pid} -i ipcs -q")],
+        View::Root => vec![format!("readlink /proc/{pid}/root /proc/{pid}/cwd")],
+        View::Ls(arg) => vec![format!("ls /proc/{pid}/root{arg}")],
+        View::CgroupFiles => Vec::new(),
     }
 }
 
