@@ -26,3 +26,6 @@ pub mod sandbox;
 pub mod suggest;
 pub mod trace;
 pub mod userfile;
+
+#[cfg(test)]
+mod layering;
