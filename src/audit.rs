@@ -7,6 +7,9 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
+use crate::observe::mountinfo::{self, MountEntry};
+use crate::observe::procfs::{self, Proc};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostAudit {
     mounts: BTreeSet<String>,
@@ -38,10 +41,11 @@ pub fn find_named(root: &Path, depth: usize, matches: &dyn Fn(&str) -> bool, out
 /// Where nsdojo can make cgroups: each hierarchy's root (v2, and `nsdojo cleanup`'s search)
 /// and, within it, the cgroup nsdojo itself runs in (v1 nests its groups there). Looking only
 /// there keeps the audit from walking whole cgroup trees.
-fn cgroup_parents() -> Vec<std::path::PathBuf> {
-    let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+fn cgroup_parents(mounts: &[MountEntry]) -> Vec<std::path::PathBuf> {
+    // Unreadable: only the hierarchies' roots are searched.
+    let own = procfs::cgroup(Proc::Myself).unwrap_or_default();
     let mut dirs = Vec::new();
-    for m in crate::observe::mountinfo::parse(&fs::read_to_string("/proc/self/mountinfo").unwrap_or_default()) {
+    for m in mounts {
         if m.fstype != "cgroup" && m.fstype != "cgroup2" {
             continue;
         }
@@ -49,15 +53,13 @@ fn cgroup_parents() -> Vec<std::path::PathBuf> {
         // v1 hierarchies are mounted at .../cpu, .../cpu,cpuacct, .../systemd (name=systemd).
         let base = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let ctrls: Vec<&str> = base.split(',').collect();
-        let path = own.lines().find_map(|l| {
-            let mut p = l.splitn(3, ':');
-            let (_, c, path) = (p.next()?, p.next()?, p.next()?);
+        let path = own.iter().find_map(|l| {
             let hit = if m.fstype == "cgroup2" {
-                c.is_empty()
+                l.controllers.is_empty()
             } else {
-                c.split(',').any(|x| ctrls.contains(&x.trim_start_matches("name=")))
+                l.controllers.iter().any(|x| ctrls.contains(&x.trim_start_matches("name=")))
             };
-            hit.then(|| path.trim_start_matches('/').to_string())
+            hit.then(|| l.path.trim_start_matches('/').to_string())
         });
         if let Some(p) = path.filter(|p| !p.is_empty()) {
             dirs.push(root.join(p));
@@ -69,13 +71,13 @@ fn cgroup_parents() -> Vec<std::path::PathBuf> {
 
 impl HostAudit {
     pub fn now() -> HostAudit {
-        let mounts = fs::read_to_string("/proc/self/mountinfo")
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| {
-                crate::observe::mountinfo::parse_line(l).map(|m| format!("{} ({})", m.mount_point, m.fstype))
-            })
-            .collect();
+        // Unreadable, the audit says so as a mount of its own: before and after then differ
+        // unless both failed alike, and an empty table would look like "nothing leaked".
+        let table = mountinfo::read(Proc::Myself);
+        let mounts = match &table {
+            Ok(m) => m.iter().map(|m| format!("{} ({})", m.mount_point, m.fstype)).collect(),
+            Err(e) => BTreeSet::from([format!("(mount table unavailable: {e})")]),
+        };
         let netns = fs::read_dir("/run/netns")
             .map(|d| d.flatten().map(|e| format!("/run/netns/{}", e.file_name().to_string_lossy())).collect())
             .unwrap_or_default();
@@ -87,7 +89,7 @@ impl HostAudit {
             .collect();
         let mut nsdojo_paths = BTreeSet::new();
         let ours = |n: &str| n.starts_with("nsdojo-");
-        for dir in cgroup_parents() {
+        for dir in cgroup_parents(table.as_deref().unwrap_or_default()) {
             find_named(&dir, 1, &ours, &mut nsdojo_paths);
         }
         find_named(Path::new("/tmp"), 1, &ours, &mut nsdojo_paths);

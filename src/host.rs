@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use crate::observe::mountinfo;
+use crate::observe::{mountinfo, Proc};
 
 pub fn kernel() -> String {
     nix::sys::utsname::uname()
@@ -12,14 +12,17 @@ pub fn kernel() -> String {
 
 /// Propagation of `/` in the host's mount namespace (systemd hosts: shared).
 pub fn root_propagation() -> String {
-    let m = mountinfo::parse(&fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
+    let m = mountinfo::read(Proc::Myself).unwrap_or_default();
     m.iter().rev().find(|e| e.mount_point == "/").map_or("unknown".into(), |e| e.propagation_kind().to_string())
 }
 
 /// A one-line description of the cgroup layout from the mount table.
 pub fn cgroup_layout(lang: crate::lesson::Lang) -> String {
     use crate::i18n::{t, tf};
-    let m = mountinfo::parse(&fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
+    let m = match mountinfo::read(Proc::Myself) {
+        Ok(m) => m,
+        Err(e) => return tf(lang, "view_unavailable", &[&e]),
+    };
     let v1: Vec<&str> =
         m.iter().filter(|e| e.fstype == "cgroup").filter_map(|e| e.mount_point.rsplit('/').next()).collect();
     let v2 = m.iter().find(|e| e.fstype == "cgroup2");

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use super::layout::Layout;
 use super::meter::CpuSampler;
-use super::stat::{self, CgroupLine, CpuStat, MemoryEvents};
+use super::stat::{self, CpuStat, MemoryEvents};
 use super::{fs, v1, v2, CgroupError, Controller};
+use crate::observe::procfs::{self, CgroupLine, Proc};
 use crate::trace::Trace;
 
 /// The lowest CPU quota the kernel accepts, and the period range (microseconds).
@@ -204,12 +205,12 @@ impl Group {
     /// Is `pid` in this group in every hierarchy? Reads `/proc/<pid>/cgroup`;
     /// a process that cannot be read (gone) is not in the group.
     pub fn contains(&self, pid: i32) -> bool {
-        fs::read(Path::new(&format!("/proc/{pid}/cgroup"))).is_ok_and(|text| self.contains_in(&text))
+        procfs::cgroup(Proc::Pid(pid)).is_ok_and(|lines| self.contains_in(&lines))
     }
 
-    /// [`Group::contains`] on the text of a `/proc/<pid>/cgroup` file.
-    pub fn contains_in(&self, proc_pid_cgroup: &str) -> bool {
-        self.backend.is_member(&stat::parse_proc_cgroup(proc_pid_cgroup))
+    /// [`Group::contains`] on the parsed lines of a `/proc/<pid>/cgroup` file.
+    pub fn contains_in(&self, lines: &[CgroupLine]) -> bool {
+        self.backend.is_member(lines)
     }
 
     /// Take one %CPU sample of the sampler's process, and say whether it is

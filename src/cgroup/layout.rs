@@ -1,4 +1,5 @@
-//! Where the cgroup filesystems are mounted, read from /proc/self/mountinfo.
+//! Where the cgroup filesystems are mounted, read from /proc/self/mountinfo
+//! (parsed by `observe::mountinfo`, the crate's one reader of that file).
 //!
 //! The same lesson ("limit a process to 30 % CPU") touches different files on
 //! different hosts: v1 hierarchies per controller (this lab machine, with an
@@ -17,6 +18,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{fs, CgroupError};
+use crate::observe::mountinfo::{self, MountEntry};
+use crate::observe::procfs::{self, CgroupLine, Proc};
 
 /// The v1 controllers the kernel knows; other superblock options
 /// (`rw`, `xattr`, `clone_children`, `release_agent=...`) are not controllers.
@@ -50,70 +53,32 @@ pub enum Layout {
     V2 { root: PathBuf },
 }
 
-/// The fields of one mountinfo line that matter here.
-struct Mount {
-    id: u32,
-    parent: u32,
-    point: PathBuf,
-    fstype: String,
-    superopts: String,
-}
-
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let octal = b.get(i + 1..i + 4).filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match (b[i], octal) {
-            (b'\\', Some(d)) => {
-                out.push(d.iter().fold(0u8, |acc, c| acc.wrapping_mul(8).wrapping_add(c - b'0')));
-                i += 4;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn parse_line(line: &str) -> Option<Mount> {
-    let f: Vec<&str> = line.split(' ').collect();
-    // Optional fields (shared:N, master:N) sit between field 6 and the "-".
-    let sep = f.iter().skip(6).position(|x| *x == "-")? + 6;
-    Some(Mount {
-        id: f.first()?.parse().ok()?,
-        parent: f.get(1)?.parse().ok()?,
-        point: PathBuf::from(unescape(f.get(4)?)),
-        fstype: f.get(sep + 1)?.to_string(),
-        superopts: f.get(sep + 3)?.to_string(),
-    })
-}
-
 /// The later mount that hides `mounts[i]`, if any: one mounted after it on
 /// the same directory or an ancestor, and not one it hangs from.
-fn covered_by(mounts: &[Mount], i: usize) -> Option<&Mount> {
+fn covered_by(mounts: &[MountEntry], i: usize) -> Option<&MountEntry> {
     let mut chain = vec![mounts[i].id];
     let mut cur = mounts[i].parent;
     while let Some(m) = mounts.iter().find(|m| m.id == cur && !chain.contains(&m.id)) {
         chain.push(m.id);
         cur = m.parent;
     }
-    mounts[i + 1..].iter().find(|m| !chain.contains(&m.id) && mounts[i].point.starts_with(&m.point))
+    let point = Path::new(&mounts[i].mount_point);
+    mounts[i + 1..].iter().find(|m| !chain.contains(&m.id) && point.starts_with(&m.mount_point))
 }
 
 impl Layout {
     /// The layout of the running host, from /proc/self/mountinfo.
     pub fn detect() -> Result<Layout, CgroupError> {
-        Layout::from_mountinfo(&fs::read(Path::new("/proc/self/mountinfo"))?)
+        Layout::from_mounts(&mountinfo::read(Proc::Myself)?)
     }
 
     /// Parse the text of a mountinfo file. Pure: no file is touched.
     pub fn from_mountinfo(text: &str) -> Result<Layout, CgroupError> {
-        let mounts: Vec<Mount> = text.lines().filter_map(parse_line).collect();
+        Layout::from_mounts(&mountinfo::parse(text))
+    }
+
+    /// The layout a mount table shows.
+    pub fn from_mounts(mounts: &[MountEntry]) -> Result<Layout, CgroupError> {
         let mut controllers = BTreeMap::new();
         let mut unified = None;
         let mut hidden = Vec::new();
@@ -121,22 +86,18 @@ impl Layout {
             if m.fstype != "cgroup" && m.fstype != "cgroup2" {
                 continue;
             }
-            if let Some(cover) = covered_by(&mounts, i) {
-                hidden.push(format!(
-                    "{} (covered by {} at {})",
-                    m.point.display(),
-                    cover.fstype,
-                    cover.point.display()
-                ));
+            if let Some(cover) = covered_by(mounts, i) {
+                hidden.push(format!("{} (covered by {} at {})", m.mount_point, cover.fstype, cover.mount_point));
                 continue;
             }
+            let point = PathBuf::from(&m.mount_point);
             if m.fstype == "cgroup2" {
-                unified.get_or_insert_with(|| m.point.clone());
+                unified.get_or_insert(point);
                 continue;
             }
-            for opt in m.superopts.split(',') {
+            for opt in m.super_options.split(',') {
                 if V1_CONTROLLERS.contains(&opt) || opt.starts_with("name=") {
-                    controllers.entry(opt.to_string()).or_insert_with(|| m.point.clone());
+                    controllers.entry(opt.to_string()).or_insert_with(|| point.clone());
                 }
             }
         }
@@ -195,12 +156,10 @@ impl Layout {
     /// v1 `<c's mount>/<parent's c path>/<name>`, v2 `<root>/<parent's 0:: path>/<name>`.
     /// `None` when no v1 hierarchy serves `c`. [`Group::create_within`](super::Group) makes
     /// exactly this directory; lessons show it as `$CGROUP`.
-    pub fn group_dir(&self, parent: &[super::CgroupLine], name: &str, c: super::Controller) -> Option<PathBuf> {
+    pub fn group_dir(&self, parent: &[CgroupLine], name: &str, c: super::Controller) -> Option<PathBuf> {
         let (base, within) = match self {
-            Layout::V1 { controllers, .. } => {
-                (controllers.get(c.name())?, super::stat::path_for(parent, Some(c.name())))
-            }
-            Layout::V2 { root } => (root, super::stat::path_for(parent, None)),
+            Layout::V1 { controllers, .. } => (controllers.get(c.name())?, procfs::path_for(parent, Some(c.name()))),
+            Layout::V2 { root } => (root, procfs::path_for(parent, None)),
         };
         let within = within.unwrap_or("/").trim_matches('/');
         Some(if within.is_empty() { base.join(name) } else { base.join(within).join(name) })
@@ -210,7 +169,7 @@ impl Layout {
     /// `cgroup.subtree_control` (v2; nothing on v1), so it can be recorded before it is done.
     pub fn controllers_to_enable(
         &self,
-        parent: &[super::CgroupLine],
+        parent: &[CgroupLine],
         name: &str,
         wanted: &[super::Controller],
     ) -> Vec<(PathBuf, super::Controller)> {

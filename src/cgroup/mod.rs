@@ -46,7 +46,7 @@ pub use cleanup::remove_paths;
 pub use group::{ConfinedSample, Group};
 pub use layout::Layout;
 pub use meter::{cpu_percent, parse_proc_stat_ticks, CpuSampler};
-pub use stat::{parse_proc_cgroup, CgroupLine, CpuStat, MemoryEvents};
+pub use stat::{CpuStat, MemoryEvents};
 pub use v2::{subtree_disable, subtree_has};
 
 /// A resource controller nsdojo can limit.
@@ -96,6 +96,9 @@ pub enum CgroupError {
     /// A control file or /proc file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Read { path: PathBuf, source: io::Error },
+    /// A /proc file (mountinfo, PID/cgroup) could not be read.
+    #[error("cannot read {0}")]
+    Proc(#[from] crate::observe::ProcError),
     /// A control file did not have the expected format.
     #[error("cannot parse {}: {detail}", path.display())]
     Parse { path: PathBuf, detail: String },

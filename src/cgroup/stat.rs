@@ -1,4 +1,5 @@
-//! Parsers for the text files the kernel shows in cgroupfs and /proc.
+//! Parsers for the text files the kernel shows in cgroupfs (/proc/PID/cgroup is
+//! `observe::procfs`'s: one /proc layer for the whole crate).
 //!
 //! They are pure functions over `&str` so every format quirk (v1 counts
 //! `throttled_time` in nanoseconds, v2 `throttled_usec` in microseconds;
@@ -33,17 +34,6 @@ pub struct MemoryEvents {
     pub under_oom: Option<bool>,
     /// Highest usage seen (v1 `memory.max_usage_in_bytes`, v2 `memory.peak`).
     pub max_usage_bytes: Option<u64>,
-}
-
-/// One line of `/proc/<pid>/cgroup`: `4:memory:/process_api/x` or `0::/`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CgroupLine {
-    /// Hierarchy id; 0 is the cgroup2 (unified) hierarchy.
-    pub hierarchy_id: u32,
-    /// Controllers bound to that hierarchy (`["cpu", "cpuacct"]`, `["name=systemd"]`, `[]` for v2).
-    pub controllers: Vec<String>,
-    /// Path of the cgroup, relative to the reader's cgroup namespace root.
-    pub path: String,
 }
 
 /// Value of `key` in a flat-keyed file (`key value` per line).
@@ -108,32 +98,6 @@ pub fn parse_memory_events_v2(events: &str, peak: Option<&str>) -> Result<Memory
     })
 }
 
-/// Parse `/proc/<pid>/cgroup`. Malformed lines are skipped.
-pub fn parse_proc_cgroup(text: &str) -> Vec<CgroupLine> {
-    text.lines()
-        .filter_map(|line| {
-            let mut it = line.splitn(3, ':');
-            let hierarchy_id = it.next()?.parse().ok()?;
-            let controllers = it.next()?;
-            let path = it.next()?.to_string();
-            let controllers = controllers.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect();
-            Some(CgroupLine { hierarchy_id, controllers, path })
-        })
-        .collect()
-}
-
-/// The path of the hierarchy that holds `controller` (v1), or of the unified
-/// hierarchy when `controller` is `None` (v2 line `0::/path`).
-pub fn path_for<'a>(lines: &'a [CgroupLine], controller: Option<&str>) -> Option<&'a str> {
-    lines
-        .iter()
-        .find(|l| match controller {
-            Some(c) => l.controllers.iter().any(|x| x == c),
-            None => l.hierarchy_id == 0 && l.controllers.is_empty(),
-        })
-        .map(|l| l.path.as_str())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,20 +153,6 @@ mod tests {
 
         let v2 = parse_memory_events_v2("low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 0\n", None).unwrap();
         assert_eq!(v2, MemoryEvents { oom_kill: 1, oom: Some(2), under_oom: None, max_usage_bytes: None });
-    }
-
-    #[test]
-    fn proc_cgroup_lines() {
-        let text = "9:name=systemd:/\n4:memory:/process_api/d5eb\n2:cpu,cpuacct:/nsdojo-ab12\n0::/\n";
-        let lines = parse_proc_cgroup(text);
-        assert_eq!(lines.len(), 4);
-        assert_eq!(lines[0].controllers, vec!["name=systemd"]);
-        assert_eq!(path_for(&lines, Some("cpuacct")), Some("/nsdojo-ab12"));
-        assert_eq!(path_for(&lines, Some("memory")), Some("/process_api/d5eb"));
-        assert_eq!(path_for(&lines, None), Some("/"));
-        assert_eq!(path_for(&lines, Some("pids")), None);
-        // A path may itself contain ':' (splitn keeps it whole).
-        assert_eq!(parse_proc_cgroup("0::/a:b\n")[0].path, "/a:b");
     }
 
     #[test]

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 use super::group::Backend;
 use super::layout::Layout;
-use super::stat::{self, CgroupLine, CpuStat, MemoryEvents};
+use super::stat::{self, CpuStat, MemoryEvents};
 use super::{fs, CgroupError, Controller};
+use crate::observe::procfs::{self, CgroupLine};
 use crate::trace::Trace;
 
 #[derive(Debug)]
@@ -51,7 +52,7 @@ impl V1Group {
                     mounted.join(" ")
                 )));
             };
-            let parent_path = stat::path_for(parent, Some(c.name())).unwrap_or("/");
+            let parent_path = procfs::path_for(parent, Some(c.name())).unwrap_or("/");
             match hierarchies.iter_mut().find(|h| h.dir == dir) {
                 Some(h) => h.serves.push(c),
                 None => {
@@ -153,7 +154,9 @@ impl Backend for V1Group {
     }
 
     fn is_member(&self, lines: &[CgroupLine]) -> bool {
-        self.hierarchies.iter().all(|h| stat::path_for(lines, Some(h.serves[0].name())) == Some(h.cgroup_path.as_str()))
+        self.hierarchies
+            .iter()
+            .all(|h| procfs::path_for(lines, Some(h.serves[0].name())) == Some(h.cgroup_path.as_str()))
     }
 
     fn remove(&mut self, trace: &mut Trace) -> Result<(), CgroupError> {

@@ -12,8 +12,9 @@
 use std::path::{Path, PathBuf};
 
 use super::group::Backend;
-use super::stat::{self, CgroupLine, CpuStat, MemoryEvents};
+use super::stat::{self, CpuStat, MemoryEvents};
 use super::{fs, CgroupError, Controller};
+use crate::observe::procfs::{self, CgroupLine};
 use crate::trace::Trace;
 
 #[derive(Debug)]
@@ -60,7 +61,7 @@ impl V2Group {
         wanted: &[Controller],
         trace: &mut Trace,
     ) -> Result<V2Group, CgroupError> {
-        let parent_path = stat::path_for(parent_lines, None).unwrap_or("/");
+        let parent_path = procfs::path_for(parent_lines, None).unwrap_or("/");
         let parent = match parent_path.trim_matches('/') {
             "" => root.to_path_buf(),
             rel => root.join(rel),
@@ -158,7 +159,7 @@ impl Backend for V2Group {
     }
 
     fn is_member(&self, lines: &[CgroupLine]) -> bool {
-        stat::path_for(lines, None) == Some(self.cgroup_path.as_str())
+        procfs::path_for(lines, None) == Some(self.cgroup_path.as_str())
     }
 
     fn remove(&mut self, trace: &mut Trace) -> Result<(), CgroupError> {

@@ -32,6 +32,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("view_caps_all", "all {0}", "{0}개 모두"),
     ("view_caps_without", "{0} of {1}; without {2}", "{1}개 중 {0}개, 빠진 것: {2}"),
     ("view_empty", "(empty)", "(비어 있음)"),
+    ("view_unavailable", "unavailable ({0})", "읽을 수 없음 ({0})"),
     ("view_cgroup", "cgroups (/proc/PID/cgroup)", "cgroup 소속 (/proc/PID/cgroup)"),
     ("view_ipc", "SysV message queues (ipcs -q)", "SysV 메시지 큐 (ipcs -q)"),
     ("view_queues", "queues", "큐"),

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::{Lab, LabError};
 use crate::cgroup::{self, Controller, CpuSampler, Group, Layout};
 use crate::lesson::{Action, HostAction, SandboxAction};
+use crate::observe::procfs::{self, CgroupLine, Proc};
 use crate::sandbox::protocol::MeterSample;
 use crate::sandbox::{shell, Outcome, SandboxOp};
 use crate::trace::Syscall;
@@ -30,11 +31,11 @@ pub(super) fn group_name(session_id: &str) -> String {
 /// Where the session's group goes: on v1 inside nsdojo's own groups (this VM accounts memory
 /// per process_api/<id>; Ubuntu 18.04 puts a login under user.slice); on v2 a leaf under the
 /// root, since an inner node with processes cannot enable controllers for its children.
-pub(super) fn group_parent(layout: &Layout) -> Vec<cgroup::CgroupLine> {
+pub(super) fn group_parent(layout: &Layout) -> Vec<CgroupLine> {
     match layout {
-        Layout::V1 { .. } => {
-            cgroup::parse_proc_cgroup(&std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default())
-        }
+        // Unreadable: directly under the hierarchy's root, as before (and the create step says
+        // what the kernel answers there).
+        Layout::V1 { .. } => procfs::cgroup(Proc::Myself).unwrap_or_default(),
         Layout::V2 { .. } => Vec::new(),
     }
 }

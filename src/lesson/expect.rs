@@ -343,7 +343,8 @@ mod tests {
 #[cfg(test)]
 mod against_a_snapshot {
     use super::{parse_expect, Fact, FactSource, Value};
-    use crate::observe::{inside, mountinfo, InsideFacts, Ns, ProcFacts, Snapshot};
+    use crate::observe::procfs::parse_cgroup;
+    use crate::observe::{inside, mountinfo, InsideFacts, Ns, ProcError, ProcFacts, Snapshot};
 
     struct One(Snapshot);
     impl FactSource for One {
@@ -358,8 +359,9 @@ mod against_a_snapshot {
     fn snap() -> Snapshot {
         let mut proc = ProcFacts::default();
         proc.ns.insert(Ns::Mnt, 42);
-        proc.mounts = mountinfo::parse(include_str!("../../tests/fixtures/mountinfo-systemd-shared.txt"));
-        proc.cgroup = vec!["1:cpu:/my".into(), "0::/".into()];
+        proc.mounts = Ok(mountinfo::parse(include_str!("../../tests/fixtures/mountinfo-systemd-shared.txt")));
+        proc.cgroup = Ok(parse_cgroup("1:cpu:/my\n0::/\n"));
+        proc.uid_map = Ok(String::new());
         proc.nspid = vec![6863, 1];
         proc.cap_eff = Some((1 << 21) | (1 << 27));
         let mut inside = InsideFacts { hostname: "box".into(), pid: 1, ..Default::default() };
@@ -392,5 +394,24 @@ mod against_a_snapshot {
         ] {
             assert_eq!(parse_expect(check).unwrap().evaluate(&s).passed, want, "{check}");
         }
+    }
+
+    #[test]
+    fn an_unreadable_file_proves_nothing_and_empty_is_an_answer() {
+        let mut s = snap();
+        let check = |s: &Snapshot, c: &str| parse_expect(c).unwrap().evaluate(&One(s.clone())).passed;
+        assert!(check(&s, "sandbox.uid_map == \"\""), "nothing mapped yet is a real answer");
+        assert!(check(&s, "sandbox.cgroup has 0::/"));
+        let gone = ProcError::Unreadable { path: "/proc/1/uid_map".into(), reason: "ESRCH".into() };
+        s.proc.uid_map = Err(gone.clone());
+        s.proc.mounts = Err(gone.clone());
+        s.proc.cgroup = Err(gone);
+        for c in
+            ["sandbox.uid_map == \"\"", "sandbox.uid_map != x", "sandbox.mounts lacks /x", "sandbox.cgroup[cpu] != /"]
+        {
+            assert!(!check(&s, c), "{c}");
+        }
+        let v = One(s).fact(&parse_expect("sandbox.mounts lacks /x").unwrap().left);
+        assert_eq!(v.to_string(), "(unavailable: /proc/1/uid_map: ESRCH)");
     }
 }

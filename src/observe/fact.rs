@@ -13,7 +13,7 @@
 use std::fmt;
 
 use super::caps::cap_names;
-use super::{procfs, Needs, Ns, Snapshot};
+use super::{procfs, Needs, Ns, ProcError, Snapshot};
 
 /// One part of a written path: `mount[/x]` is `("mount", Some("/x"))`.
 pub type Segment = (String, Option<String>);
@@ -247,19 +247,29 @@ impl SideFact {
             Ok(v) => Value::List(v.clone()),
             Err(e) => Value::Missing(e.clone()),
         };
-        let mount = |at: &str| s.proc.mounts.iter().rev().find(|m| m.mount_point == at);
+        let unavailable = |e: &ProcError| Value::Missing(e.to_string());
+        let text = |r: &Result<String, ProcError>| r.as_ref().map_or_else(unavailable, |t| Value::Text(t.clone()));
+        let mount = |at: &str| match &s.proc.mounts {
+            Ok(m) => m
+                .iter()
+                .rev()
+                .find(|m| m.mount_point == at)
+                .ok_or_else(|| Value::Missing(format!("nothing is mounted at {at}"))),
+            Err(e) => Err(unavailable(e)),
+        };
         match self {
             SideFact::Ns(ns) => match s.proc.ns.get(ns) {
                 Some(ino) => Value::Int(*ino as i64),
                 None => missing("no such namespace on this kernel".into()),
             },
-            SideFact::Mounts => Value::List(s.proc.mounts.iter().map(|m| m.mount_point.clone()).collect()),
-            SideFact::MountFstype(at) => mount(at)
-                .map_or_else(|| missing(format!("nothing is mounted at {at}")), |m| Value::Text(m.fstype.clone())),
-            SideFact::MountPropagation(at) => mount(at).map_or_else(
-                || missing(format!("nothing is mounted at {at}")),
-                |m| Value::Text(m.propagation_kind().into()),
-            ),
+            SideFact::Mounts => match &s.proc.mounts {
+                Ok(m) => Value::List(m.iter().map(|m| m.mount_point.clone()).collect()),
+                Err(e) => unavailable(e),
+            },
+            SideFact::MountFstype(at) => mount(at).map_or_else(|v| v, |m| Value::Text(m.fstype.clone())),
+            SideFact::MountPropagation(at) => {
+                mount(at).map_or_else(|v| v, |m| Value::Text(m.propagation_kind().into()))
+            }
             SideFact::Hostname => Value::Text(s.inside.hostname.clone()),
             SideFact::Pid => Value::Int(s.inside.pid as i64),
             SideFact::NsPid if s.proc.nspid.is_empty() => missing("no NSpid in /proc/PID/status".into()),
@@ -293,22 +303,26 @@ impl SideFact {
                 Err(e) => Value::Missing(e.clone()),
             },
             SideFact::Routes => match &s.proc.routes {
-                Some(v) => Value::List(v.iter().map(|r| r.to_string()).collect()),
-                None => missing("unavailable: /proc/PID/net/route".into()),
+                Ok(v) => Value::List(v.iter().map(|r| r.to_string()).collect()),
+                Err(e) => unavailable(e),
             },
             SideFact::Listening => match &s.proc.listening {
-                Some(v) => Value::List(v.clone()),
-                None => missing("unavailable: /proc/PID/net/tcp".into()),
+                Ok(v) => Value::List(v.clone()),
+                Err(e) => unavailable(e),
             },
             SideFact::Uid => Value::Int(s.inside.uid as i64),
             SideFact::Gid => Value::Int(s.inside.gid as i64),
-            SideFact::UidMap => Value::Text(s.proc.uid_map.clone()),
-            SideFact::GidMap => Value::Text(s.proc.gid_map.clone()),
-            SideFact::Setgroups => Value::Text(s.proc.setgroups.clone()),
-            SideFact::Cgroup => Value::List(s.cgroup_lines().to_vec()),
-            SideFact::CgroupOf(c) => match procfs::cgroup_path(s.cgroup_lines(), c) {
-                Some(p) => Value::Text(p),
-                None => missing(format!("no cgroup line for {c}")),
+            SideFact::UidMap => text(&s.proc.uid_map),
+            SideFact::GidMap => text(&s.proc.gid_map),
+            SideFact::Setgroups => text(&s.proc.setgroups),
+            SideFact::Cgroup => match s.cgroup_lines() {
+                Ok(lines) => Value::List(lines.iter().map(|l| l.to_string()).collect()),
+                Err(e) => unavailable(e),
+            },
+            SideFact::CgroupOf(c) => match s.cgroup_lines().map(|lines| procfs::cgroup_path(lines, c)) {
+                Ok(Some(p)) => Value::Text(p),
+                Ok(None) => missing(format!("no cgroup line for {c}")),
+                Err(e) => unavailable(e),
             },
             SideFact::IpcQueues => match &s.inside.msg_queues {
                 Ok(v) => Value::Int(v.len() as i64),

@@ -37,7 +37,7 @@ pub struct InsideFacts {
     /// SysV message queue keys (hex), from msgctl(MSG_STAT) over the namespace's ids.
     pub msg_queues: Result<Vec<String>, String>,
     /// /proc/self/cgroup as this side reads it (paths are relative to its cgroup namespace).
-    pub cgroup: Vec<String>,
+    pub cgroup: Result<Vec<super::CgroupLine>, super::ProcError>,
     /// Listings asked for by the step (`ls PATH`, `exists[PATH]`), by path.
     pub listings: BTreeMap<String, Result<Vec<String>, String>>,
 }
@@ -52,7 +52,7 @@ impl Default for InsideFacts {
             processes: Ok(Vec::new()),
             ifaces: Ok(Vec::new()),
             msg_queues: Ok(Vec::new()),
-            cgroup: Vec::new(),
+            cgroup: Err(super::ProcError::NotCollected),
             listings: BTreeMap::new(),
         }
     }
@@ -189,9 +189,7 @@ impl InsideFacts {
             processes: if needs.processes { processes() } else { Err(NOT_ASKED.into()) },
             ifaces: if needs.ifaces { ifaces() } else { Err(NOT_ASKED.into()) },
             msg_queues: if needs.ipc { msg_queues() } else { Err(NOT_ASKED.into()) },
-            cgroup: fs::read_to_string("/proc/self/cgroup")
-                .map(|s| s.lines().map(str::to_string).collect())
-                .unwrap_or_default(),
+            cgroup: super::procfs::cgroup(super::Proc::Myself),
             listings: paths.iter().map(|p| (p.clone(), listing(p))).collect(),
         }
     }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use fact::{SideFact, Value};
 pub use inside::{InsideFacts, Needs};
 pub use ns::Ns;
-pub use procfs::ProcFacts;
+pub use procfs::{CgroupLine, Proc, ProcError, ProcFacts};
 pub use view::View;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,11 +38,10 @@ impl Snapshot {
 
     /// /proc/self/cgroup as this side reads it (inside a cgroup namespace paths start at its root),
     /// or, when the inside could not read it, what /proc/PID/cgroup shows from outside.
-    pub fn cgroup_lines(&self) -> &[String] {
-        if self.inside.cgroup.is_empty() {
-            &self.proc.cgroup
-        } else {
-            &self.inside.cgroup
+    pub fn cgroup_lines(&self) -> Result<&[CgroupLine], &ProcError> {
+        match &self.inside.cgroup {
+            Ok(lines) if !lines.is_empty() => Ok(lines),
+            _ => self.proc.cgroup.as_deref(),
         }
     }
 

@@ -4,8 +4,17 @@
 //! fails: its optional fields carry the propagation (`shared:N`,
 //! `master:N`), and its mount points are relative to the process's own root,
 //! which is exactly what the sandbox sees after chroot or pivot_root.
+//!
+//! This is the one reader of mountinfo (`/proc/PID/mountinfo` and
+//! `/proc/self/mountinfo`): the tables and checks, the cgroup layout
+//! (`cgroup::Layout`, from the super options), the host audit and the banner all
+//! parse it here. By hand rather than with `procfs-core`, whose `MountInfo` leaves
+//! the octal escapes in and builds two hash maps per line (see `super::procfs`
+//! for the measurement).
 
 use serde::{Deserialize, Serialize};
+
+use super::procfs::{read_text, Proc, ProcError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountEntry {
@@ -18,6 +27,9 @@ pub struct MountEntry {
     pub propagation: String,
     pub fstype: String,
     pub source: String,
+    /// Per-superblock options (`rw,cpu,cpuacct` for a v1 cgroup hierarchy).
+    #[serde(default)]
+    pub super_options: String,
 }
 
 impl MountEntry {
@@ -71,12 +83,19 @@ pub fn parse_line(line: &str) -> Option<MountEntry> {
     }
     let fstype = fields.next()?.to_string();
     let source = unescape(fields.next()?);
+    let super_options = fields.next().unwrap_or_default().to_string();
     let propagation = if optional.is_empty() { "private".to_string() } else { optional.join(" ") };
-    Some(MountEntry { id, parent, root, mount_point, options, propagation, fstype, source })
+    Some(MountEntry { id, parent, root, mount_point, options, propagation, fstype, source, super_options })
 }
 
+/// Every mountinfo line of `text`; lines that are not mountinfo are skipped.
 pub fn parse(text: &str) -> Vec<MountEntry> {
     text.lines().filter_map(parse_line).collect()
+}
+
+/// `/proc/PID/mountinfo` or `/proc/self/mountinfo`, parsed.
+pub fn read(who: Proc) -> Result<Vec<MountEntry>, ProcError> {
+    read_text(who, "mountinfo").map(|t| parse(&t))
 }
 
 #[cfg(test)]
@@ -113,6 +132,7 @@ mod tests {
         assert_eq!(m[7].mount_point, "/tmp/with space");
         assert_eq!(m[7].propagation_kind(), "slave");
         assert_eq!(m[4].fstype, "cgroup2");
+        assert_eq!(m[0].super_options, "rw,errors=remount-ro");
     }
 
     #[test]

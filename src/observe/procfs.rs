@@ -1,11 +1,26 @@
 //! What a second terminal on the host can read about any process:
-//! `/proc/PID/{ns/*,mountinfo,cgroup,uid_map,gid_map,setgroups,root,cwd,status}`.
+//! `/proc/PID/{ns/*,mountinfo,cgroup,uid_map,gid_map,setgroups,root,cwd,status,stat}`.
 //!
 //! The host reads these for the sandbox exactly as `readlink /proc/PID/ns/mnt`
 //! would, and for itself through its own PID, so both columns of every
 //! table come from the same code.
+//!
+//! This is nsdojo's one /proc layer: `/proc/PID/stat` and `/proc/PID/cgroup` (also
+//! `/proc/self/cgroup`) are read and parsed here and nowhere else, mountinfo in
+//! [`super::mountinfo`]; the cgroup code, the audit and the lab call these. A file
+//! that cannot be read is a [`ProcError`], which a table shows as "unavailable" and
+//! a check as a missing value: never an empty string, which for `uid_map` is a real
+//! answer ("nothing mapped yet").
+//!
+//! The parsing is by hand, not the `procfs` crate's (`procfs-core` 0.18), measured
+//! in release (`cargo test --release --lib procfs_against_procfs_core -- --ignored
+//! --nocapture`, this machine, per parse): FIGURES. It is also a matter of fit: its
+//! `Stat` slices past the end of a line that ends at `)` (a panic on garbage, where
+//! ours returns `None`), and its `MountInfo` keeps the kernel's `\040` escapes in
+//! mount points (`/run/netns/my\040net`), which every check here would have to undo.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::fs;
 
 use serde::{Deserialize, Serialize};
@@ -13,17 +28,51 @@ use serde::{Deserialize, Serialize};
 use super::mountinfo::{self, MountEntry};
 use super::Ns;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Whose /proc entry: a PID as a second terminal names it, or `/proc/self` (the
+/// caller in its own PID namespace, through whatever /proc its root has).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proc {
+    Pid(i32),
+    Myself,
+}
+
+impl Proc {
+    pub fn path(self, name: &str) -> String {
+        match self {
+            Proc::Pid(pid) => format!("/proc/{pid}/{name}"),
+            Proc::Myself => format!("/proc/self/{name}"),
+        }
+    }
+}
+
+/// Why a /proc file gave no answer. Shown as "unavailable (…)", never as empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum ProcError {
+    /// The step's views and checks did not ask for it.
+    #[error("not collected for this step")]
+    NotCollected,
+    #[error("{path}: {reason}")]
+    Unreadable { path: String, reason: String },
+}
+
+/// The text of one /proc file.
+pub fn read_text(who: Proc, name: &str) -> Result<String, ProcError> {
+    let path = who.path(name);
+    fs::read_to_string(&path).map_err(|e| ProcError::Unreadable { path, reason: e.to_string() })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcFacts {
     pub pid: i32,
     /// Namespace inode per type (types the kernel lacks are absent).
     pub ns: BTreeMap<Ns, u64>,
-    pub mounts: Vec<MountEntry>,
-    /// Lines of /proc/PID/cgroup.
-    pub cgroup: Vec<String>,
-    pub uid_map: String,
-    pub gid_map: String,
-    pub setgroups: String,
+    pub mounts: Result<Vec<MountEntry>, ProcError>,
+    /// /proc/PID/cgroup.
+    pub cgroup: Result<Vec<CgroupLine>, ProcError>,
+    /// uid_map and gid_map normalised (one space between fields); `""` when nothing is mapped.
+    pub uid_map: Result<String, ProcError>,
+    pub gid_map: Result<String, ProcError>,
+    pub setgroups: Result<String, ProcError>,
     pub root: String,
     pub cwd: String,
     /// PIDs of the process in each nested PID namespace (NSpid in status).
@@ -33,13 +82,37 @@ pub struct ProcFacts {
     /// NoNewPrivs in status; None when status was not read.
     #[serde(default)]
     pub no_new_privs: Option<bool>,
-    /// IPv4 routes of the process's network namespace (/proc/PID/net/route); None when
-    /// not read or unreadable.
-    #[serde(default)]
-    pub routes: Option<Vec<super::net::Route>>,
+    /// IPv4 routes of the process's network namespace (/proc/PID/net/route).
+    #[serde(default = "not_collected")]
+    pub routes: Result<Vec<super::net::Route>, ProcError>,
     /// Listening TCP sockets of its network namespace (/proc/PID/net/tcp).
-    #[serde(default)]
-    pub listening: Option<Vec<String>>,
+    #[serde(default = "not_collected")]
+    pub listening: Result<Vec<String>, ProcError>,
+}
+
+fn not_collected<T>() -> Result<T, ProcError> {
+    Err(ProcError::NotCollected)
+}
+
+impl Default for ProcFacts {
+    fn default() -> Self {
+        ProcFacts {
+            pid: 0,
+            ns: BTreeMap::new(),
+            mounts: Err(ProcError::NotCollected),
+            cgroup: Err(ProcError::NotCollected),
+            uid_map: Err(ProcError::NotCollected),
+            gid_map: Err(ProcError::NotCollected),
+            setgroups: Err(ProcError::NotCollected),
+            root: String::new(),
+            cwd: String::new(),
+            nspid: Vec::new(),
+            cap_eff: None,
+            no_new_privs: None,
+            routes: not_collected(),
+            listening: not_collected(),
+        }
+    }
 }
 
 /// `mnt:[4026531832]` → 4026531832
@@ -47,10 +120,6 @@ pub fn parse_ns_link(link: &str) -> Option<u64> {
     let start = link.find('[')? + 1;
     let end = link.rfind(']')?;
     link.get(start..end)?.parse().ok()
-}
-
-fn read(pid: i32, name: &str) -> String {
-    fs::read_to_string(format!("/proc/{pid}/{name}")).unwrap_or_default()
 }
 
 fn link(pid: i32, name: &str) -> String {
@@ -89,54 +158,99 @@ impl ProcFacts {
     /// The namespaces always (every step's verify commands use them), the rest as needed.
     pub fn read_some(pid: i32, needs: &super::Needs) -> ProcFacts {
         let ns = if pid == std::process::id() as i32 { own_namespaces().clone() } else { namespaces(pid) };
-        let when = |wanted: bool, name: &str| if wanted { read(pid, name) } else { String::new() };
-        let status = when(needs.processes || needs.status, "status");
+        let who = Proc::Pid(pid);
+        let when = |wanted: bool, name: &str| if wanted { read_text(who, name) } else { Err(ProcError::NotCollected) };
+        let status = when(needs.processes || needs.status, "status").unwrap_or_default();
         ProcFacts {
             pid,
             ns,
-            mounts: mountinfo::parse(&when(needs.mounts, "mountinfo")),
-            cgroup: when(needs.cgroup, "cgroup").lines().map(str::to_string).collect(),
-            uid_map: normalize_map(&when(needs.ids, "uid_map")),
-            gid_map: normalize_map(&when(needs.ids, "gid_map")),
-            setgroups: when(needs.ids, "setgroups").trim().to_string(),
+            mounts: if needs.mounts { mountinfo::read(who) } else { Err(ProcError::NotCollected) },
+            cgroup: if needs.cgroup { cgroup(who) } else { Err(ProcError::NotCollected) },
+            uid_map: when(needs.ids, "uid_map").map(|m| normalize_map(&m)),
+            gid_map: when(needs.ids, "gid_map").map(|m| normalize_map(&m)),
+            setgroups: when(needs.ids, "setgroups").map(|s| s.trim().to_string()),
             root: if needs.root { link(pid, "root") } else { String::new() },
             cwd: if needs.root { link(pid, "cwd") } else { String::new() },
             nspid: parse_nspid(&status),
             cap_eff: parse_cap_eff(&status),
             no_new_privs: status.lines().find_map(|l| l.strip_prefix("NoNewPrivs:")).map(|v| v.trim() == "1"),
-            routes: read_net(pid, needs.net, "route").map(|t| super::net::routes(&t)),
-            listening: read_net(pid, needs.net, "tcp").map(|t| super::net::listening(&t)),
+            routes: when(needs.net, "net/route").map(|t| super::net::routes(&t)),
+            listening: when(needs.net, "net/tcp").map(|t| super::net::listening(&t)),
         }
     }
 
     /// The cgroup path of one controller (`""` selects the v2 `0::` line).
     pub fn cgroup_path(&self, controller: &str) -> Option<String> {
-        cgroup_path(&self.cgroup, controller)
+        cgroup_path(self.cgroup.as_deref().unwrap_or_default(), controller)
     }
 }
 
-/// /proc/PID/net/NAME when asked for and readable.
-fn read_net(pid: i32, wanted: bool, name: &str) -> Option<String> {
-    wanted.then(|| fs::read_to_string(format!("/proc/{pid}/net/{name}")).ok()).flatten()
+/// One line of `/proc/<pid>/cgroup`: `4:memory:/process_api/x` or `0::/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupLine {
+    /// Hierarchy id; 0 is the cgroup2 (unified) hierarchy.
+    pub hierarchy_id: u32,
+    /// Controllers bound to that hierarchy (`["cpu", "cpuacct"]`, `["name=systemd"]`, `[]` for v2).
+    pub controllers: Vec<String>,
+    /// Path of the cgroup, relative to the reader's cgroup namespace root.
+    pub path: String,
+}
+
+/// The line as the kernel printed it.
+impl fmt::Display for CgroupLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.hierarchy_id, self.controllers.join(","), self.path)
+    }
+}
+
+/// Parse `/proc/<pid>/cgroup`. Malformed lines are skipped.
+pub fn parse_cgroup(text: &str) -> Vec<CgroupLine> {
+    text.lines()
+        .filter_map(|line| {
+            let mut it = line.splitn(3, ':');
+            let hierarchy_id = it.next()?.parse().ok()?;
+            let controllers = it.next()?;
+            let path = it.next()?.to_string();
+            let controllers = controllers.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect();
+            Some(CgroupLine { hierarchy_id, controllers, path })
+        })
+        .collect()
+}
+
+/// `/proc/PID/cgroup` or `/proc/self/cgroup`, parsed.
+pub fn cgroup(who: Proc) -> Result<Vec<CgroupLine>, ProcError> {
+    read_text(who, "cgroup").map(|t| parse_cgroup(&t))
+}
+
+/// The path of the hierarchy that holds exactly `controller` (v1), or of the unified
+/// hierarchy when `controller` is `None` (v2 line `0::/path`). What the cgroup code
+/// uses to place and recognise its groups; a check's `cgroup[CONTROLLER]` is
+/// [`cgroup_path`].
+pub fn path_for<'a>(lines: &'a [CgroupLine], controller: Option<&str>) -> Option<&'a str> {
+    lines
+        .iter()
+        .find(|l| match controller {
+            Some(c) => l.controllers.iter().any(|x| x == c),
+            None => l.hierarchy_id == 0 && l.controllers.is_empty(),
+        })
+        .map(|l| l.path.as_str())
 }
 
 /// The path for one controller in /proc/PID/cgroup lines (`""`: the v2 `0::` line).
 /// A controller no v1 line names is governed by the unified (v2) hierarchy, whose
 /// `0::` line then gives the path — on a v2-only host that is the only line there is.
-pub fn cgroup_path(lines: &[String], controller: &str) -> Option<String> {
+pub fn cgroup_path(lines: &[CgroupLine], controller: &str) -> Option<String> {
     let mut unified = None;
     for l in lines {
-        let mut parts = l.splitn(3, ':');
-        let (Some(_), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else { continue };
-        if ctrls.is_empty() {
-            unified = Some(path.to_string());
+        if l.controllers.is_empty() {
+            unified = Some(l.path.clone());
             if controller.is_empty() {
                 return unified;
             }
         } else if !controller.is_empty()
-            && ctrls.split(',').any(|c| c == controller || c == format!("name={controller}"))
+            && l.controllers.iter().any(|c| c == controller || *c == format!("name={controller}"))
         {
-            return Some(path.to_string());
+            return Some(l.path.clone());
         }
     }
     unified
@@ -250,12 +364,7 @@ mod tests {
     #[test]
     fn cgroup_path_by_controller() {
         let f = ProcFacts {
-            cgroup: vec![
-                "4:memory:/process_api/x".into(),
-                "3:cpu,cpuacct:/my".into(),
-                "1:name=systemd:/".into(),
-                "0::/u".into(),
-            ],
+            cgroup: Ok(parse_cgroup("4:memory:/process_api/x\n3:cpu,cpuacct:/my\n1:name=systemd:/\n0::/u\n")),
             ..Default::default()
         };
         assert_eq!(f.cgroup_path("cpu").as_deref(), Some("/my"));
@@ -264,9 +373,25 @@ mod tests {
         assert_eq!(f.cgroup_path("").as_deref(), Some("/u"));
         // No v1 line for pids: the unified hierarchy's path (as on a v2-only host).
         assert_eq!(f.cgroup_path("pids").as_deref(), Some("/u"));
-        let v2_only = ProcFacts { cgroup: vec!["0::/user.slice/nsdojo-1".into()], ..Default::default() };
+        let v2_only = ProcFacts { cgroup: Ok(parse_cgroup("0::/user.slice/nsdojo-1")), ..Default::default() };
         assert_eq!(v2_only.cgroup_path("cpu").as_deref(), Some("/user.slice/nsdojo-1"));
         assert_eq!(ProcFacts::default().cgroup_path("cpu"), None);
+    }
+
+    #[test]
+    fn proc_cgroup_lines() {
+        let text = "9:name=systemd:/\n4:memory:/process_api/d5eb\n2:cpu,cpuacct:/nsdojo-ab12\n0::/\nnot a line\n";
+        let lines = parse_cgroup(text);
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0].controllers, vec!["name=systemd"]);
+        assert_eq!(path_for(&lines, Some("cpuacct")), Some("/nsdojo-ab12"));
+        assert_eq!(path_for(&lines, Some("memory")), Some("/process_api/d5eb"));
+        assert_eq!(path_for(&lines, None), Some("/"));
+        assert_eq!(path_for(&lines, Some("pids")), None);
+        // A path may itself contain ':' (splitn keeps it whole).
+        assert_eq!(parse_cgroup("0::/a:b\n")[0].path, "/a:b");
+        let printed: Vec<String> = lines.iter().map(CgroupLine::to_string).collect();
+        assert_eq!(printed.join("\n") + "\n", text.replace("not a line\n", ""));
     }
 
     #[test]
@@ -274,7 +399,11 @@ mod tests {
         // Reading our own /proc entry is not a syscall being taught; it is the observer.
         let me = ProcFacts::read(std::process::id() as i32);
         assert!(me.ns.contains_key(&Ns::Mnt));
-        assert!(me.mounts.iter().any(|m| m.mount_point == "/"));
+        assert!(me.mounts.unwrap().iter().any(|m| m.mount_point == "/"));
+        assert!(!me.cgroup.unwrap().is_empty());
+        let gone = ProcFacts::read(i32::MAX);
+        assert!(matches!(gone.mounts, Err(ProcError::Unreadable { .. })), "{:?}", gone.mounts);
+        assert!(matches!(gone.uid_map, Err(ProcError::Unreadable { .. })), "{:?}", gone.uid_map);
         assert_eq!(parent_of(std::process::id() as i32), Some(nix::unistd::getppid().as_raw()));
     }
 }

@@ -9,7 +9,8 @@ fn snap(mnt: u64, host: &str) -> Snapshot {
     let mut proc = ProcFacts::default();
     proc.ns.insert(Ns::Mnt, mnt);
     proc.ns.insert(Ns::Uts, 4026531838);
-    proc.mounts = crate::observe::mountinfo::parse(include_str!("../../tests/fixtures/mountinfo-hybrid-private.txt"));
+    proc.mounts =
+        Ok(crate::observe::mountinfo::parse(include_str!("../../tests/fixtures/mountinfo-hybrid-private.txt")));
     Snapshot { proc, inside: InsideFacts { hostname: host.into(), ..Default::default() } }
 }
 
@@ -95,4 +96,27 @@ fn korean_labels() {
     let out = step(&Style { lang: Lang::Ko, width: 100 }, &lesson, &r, &|s| s.to_string());
     assert!(out.contains("터미널 #1 (샌드박스)"), "{out}");
     assert!(out.contains("시스템 콜"));
+}
+
+#[test]
+fn unreadable_proc_files_are_unavailable_not_empty() {
+    use crate::observe::{ProcError, View};
+    let gone = || ProcError::Unreadable { path: "/proc/4711/uid_map".into(), reason: "No such process".into() };
+    let mut sandbox = snap(4026532177, "vm");
+    sandbox.proc.uid_map = Err(gone());
+    sandbox.proc.mounts = Err(gone());
+    sandbox.proc.cgroup = Err(gone());
+    let mut host = snap(4026531832, "vm");
+    host.proc.uid_map = Ok(String::new());
+    host.proc.cgroup = Ok(crate::observe::procfs::parse_cgroup("0::/user.slice\n"));
+    let sides = Sides { sandbox, host };
+    let cell = |view: View, label: &str| {
+        let (_, rows) = views::rows(Lang::En, &view, &sides, &sides);
+        let r = rows.into_iter().find(|r| r.label == label).unwrap_or_else(|| panic!("no row {label}"));
+        (r.sandbox, r.host)
+    };
+    let unavailable = "unavailable (/proc/4711/uid_map: No such process)".to_string();
+    assert_eq!(cell(View::Ids, "uid_map"), (unavailable.clone(), "(empty)".into()));
+    assert_eq!(cell(View::Mounts(Some("/".into())), "/").0, unavailable);
+    assert_eq!(cell(View::Cgroup, "0:: (v2)"), (unavailable, "/user.slice".into()));
 }

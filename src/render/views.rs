@@ -5,7 +5,8 @@ use crate::i18n::{t, tf};
 use crate::lab::Sides;
 use crate::lesson::Lang;
 use crate::lesson::Ns;
-use crate::observe::{Snapshot, View};
+use crate::observe::procfs::cgroup_path;
+use crate::observe::{ProcError, Snapshot, View};
 
 /// One row: a label and the two sides' text, each with "changed by this step".
 pub struct Row {
@@ -21,10 +22,27 @@ fn row(label: impl Into<String>, before: &Sides, after: &Sides, f: &dyn Fn(&Snap
     Row { label: label.into(), sandbox_changed: sb != sa, sandbox: sa, host_changed: hb != ha, host: ha }
 }
 
-fn mount_cell(s: &Snapshot, path: &str) -> String {
-    match s.proc.mounts.iter().rev().find(|m| m.mount_point == path) {
-        Some(m) => format!("{} {} ({})", m.fstype, m.source, m.propagation_kind()),
-        None => "—".into(),
+/// A /proc file that could not be read, in a cell: distinct from an empty answer.
+fn unavailable(lang: Lang, e: &ProcError) -> String {
+    tf(lang, "view_unavailable", &[e])
+}
+
+fn mount_cell(lang: Lang, s: &Snapshot, path: &str) -> String {
+    match &s.proc.mounts {
+        Ok(m) => match m.iter().rev().find(|m| m.mount_point == path) {
+            Some(m) => format!("{} {} ({})", m.fstype, m.source, m.propagation_kind()),
+            None => "—".into(),
+        },
+        Err(e) => unavailable(lang, e),
+    }
+}
+
+/// uid_map, gid_map or setgroups: `(empty)` when nothing is mapped, unavailable when unread.
+fn map_cell(lang: Lang, r: &Result<String, ProcError>) -> String {
+    match r {
+        Ok(m) if m.is_empty() => t(lang, "view_empty").into(),
+        Ok(m) => m.clone(),
+        Err(e) => unavailable(lang, e),
     }
 }
 
@@ -59,7 +77,7 @@ pub fn rows(lang: Lang, view: &View, before: &Sides, after: &Sides) -> (String, 
             let arg = arg.as_deref();
             let mut points: Vec<String> = Vec::new();
             for s in [&after.sandbox, &after.host, &before.sandbox] {
-                for m in &s.proc.mounts {
+                for m in s.proc.mounts.iter().flatten() {
                     let keep = match arg {
                         Some(p) => under(&m.mount_point, p),
                         None => true,
@@ -70,19 +88,17 @@ pub fn rows(lang: Lang, view: &View, before: &Sides, after: &Sides) -> (String, 
                 }
             }
             let mut rows: Vec<Row> =
-                points.iter().map(|p| row(p.clone(), before, after, &|s| mount_cell(s, p))).collect();
+                points.iter().map(|p| row(p.clone(), before, after, &|s| mount_cell(lang, s, p))).collect();
             if arg.is_none() {
                 // Without a path, only what differs between the sides or changed.
                 rows.retain(|r| r.sandbox != r.host || r.sandbox_changed || r.host_changed);
             }
             if rows.is_empty() {
-                rows.push(Row {
-                    label: arg.unwrap_or(t(lang, "view_all")).into(),
-                    sandbox: t(lang, "view_nothing_mounted").into(),
-                    sandbox_changed: false,
-                    host: t(lang, "view_nothing_mounted").into(),
-                    host_changed: false,
-                });
+                let label = arg.unwrap_or(t(lang, "view_all"));
+                rows.push(row(label, after, after, &|s| match &s.proc.mounts {
+                    Ok(_) => t(lang, "view_nothing_mounted").into(),
+                    Err(e) => unavailable(lang, e),
+                }));
             }
             let title = match arg {
                 Some(a) => tf(lang, "view_mounts_under", &[&a]),
@@ -128,13 +144,13 @@ pub fn rows(lang: Lang, view: &View, before: &Sides, after: &Sides) -> (String, 
         }
         View::Routes => {
             let lines = |s: &Snapshot| match &s.proc.routes {
-                Some(r) => list(&r.iter().map(|r| r.to_string()).collect::<Vec<_>>(), 8),
-                None => "unavailable".into(),
+                Ok(r) => list(&r.iter().map(|r| r.to_string()).collect::<Vec<_>>(), 8),
+                Err(e) => unavailable(lang, e),
             };
             let ports = |s: &Snapshot| match &s.proc.listening {
-                Some(l) if l.is_empty() => "—".into(),
-                Some(l) => list(l, 8),
-                None => "unavailable".into(),
+                Ok(l) if l.is_empty() => "—".into(),
+                Ok(l) => list(l, 8),
+                Err(e) => unavailable(lang, e),
             };
             (
                 t(lang, "view_routes").into(),
@@ -145,21 +161,9 @@ pub fn rows(lang: Lang, view: &View, before: &Sides, after: &Sides) -> (String, 
             t(lang, "view_ids").into(),
             vec![
                 row("uid / gid", before, after, &|s| format!("{} / {}", s.inside.uid, s.inside.gid)),
-                row("uid_map", before, after, &|s| {
-                    if s.proc.uid_map.is_empty() {
-                        t(lang, "view_empty").into()
-                    } else {
-                        s.proc.uid_map.clone()
-                    }
-                }),
-                row("gid_map", before, after, &|s| {
-                    if s.proc.gid_map.is_empty() {
-                        t(lang, "view_empty").into()
-                    } else {
-                        s.proc.gid_map.clone()
-                    }
-                }),
-                row("setgroups", before, after, &|s| s.proc.setgroups.clone()),
+                row("uid_map", before, after, &|s| map_cell(lang, &s.proc.uid_map)),
+                row("gid_map", before, after, &|s| map_cell(lang, &s.proc.gid_map)),
+                row("setgroups", before, after, &|s| map_cell(lang, &s.proc.setgroups)),
             ],
         ),
         View::Caps => (
@@ -170,21 +174,25 @@ pub fn rows(lang: Lang, view: &View, before: &Sides, after: &Sides) -> (String, 
             ],
         ),
         View::Cgroup => {
-            let ctrls: Vec<String> =
-                after.host.proc.cgroup.iter().filter_map(|l| l.split(':').nth(1).map(str::to_string)).collect();
-            (
-                t(lang, "view_cgroup").into(),
-                ctrls
-                    .iter()
-                    .map(|c| {
-                        let key = c.split(',').next().unwrap_or("").trim_start_matches("name=").to_string();
-                        let label = if c.is_empty() { "0:: (v2)".to_string() } else { c.clone() };
-                        row(label, before, after, &|s| {
-                            crate::observe::procfs::cgroup_path(s.cgroup_lines(), &key).unwrap_or_else(|| "—".into())
-                        })
-                    })
-                    .collect(),
-            )
+            let lines = after.host.proc.cgroup.as_deref().unwrap_or_default();
+            let cell = |s: &Snapshot, key: &str| match s.cgroup_lines() {
+                Ok(lines) => cgroup_path(lines, key).unwrap_or_else(|| "—".into()),
+                Err(e) => unavailable(lang, e),
+            };
+            let mut rows: Vec<Row> = lines
+                .iter()
+                .map(|l| {
+                    let c = l.controllers.join(",");
+                    let key = l.controllers.first().map_or("", |k| k.trim_start_matches("name="));
+                    let label = if c.is_empty() { "0:: (v2)".to_string() } else { c.clone() };
+                    row(label, before, after, &|s| cell(s, key))
+                })
+                .collect();
+            if let (true, Err(e)) = (rows.is_empty(), &after.host.proc.cgroup) {
+                // The host's own file names the rows; without it, one row says why.
+                rows.push(row("/proc/PID/cgroup", before, after, &|_| unavailable(lang, e)));
+            }
+            (t(lang, "view_cgroup").into(), rows)
         }
         View::Ipc => (
             t(lang, "view_ipc").into(),

@@ -3,6 +3,7 @@
 use std::fs;
 
 use super::*;
+use crate::observe::procfs::parse_cgroup;
 use Controller::{Cpu, Memory, Pids};
 
 #[test]
@@ -134,7 +135,7 @@ fn v1_memory_limit_covers_swap_when_the_kernel_accounts_it() {
 fn group_dir_is_where_the_group_is_made() {
     let (tmp, layout) = v1_tree();
     fs::create_dir_all(tmp.path().join("memory/process_api/d5eb")).unwrap();
-    let me = parse_proc_cgroup("4:memory:/process_api/d5eb\n1:cpu:/\n0::/\n");
+    let me = parse_cgroup("4:memory:/process_api/d5eb\n1:cpu:/\n0::/\n");
     assert_eq!(layout.group_dir(&me, "g", Memory), Some(tmp.path().join("memory/process_api/d5eb/g")));
     assert_eq!(layout.group_dir(&me, "g", Cpu), Some(tmp.path().join("cpu/g")));
     assert_eq!(layout.group_dir(&[], "g", Pids), Some(tmp.path().join("pids/g")));
@@ -146,7 +147,7 @@ fn group_dir_is_where_the_group_is_made() {
 
     let (tmp, layout) = v2_tree("cpu\n", "cpu\n");
     assert_eq!(layout.group_dir(&[], "g", Cpu), Some(tmp.path().join("g")));
-    let nested = parse_proc_cgroup("0::/user.slice\n");
+    let nested = parse_cgroup("0::/user.slice\n");
     assert_eq!(layout.group_dir(&nested, "g", Cpu), Some(tmp.path().join("user.slice/g")));
     let g = Group::create(&layout, "g", &[Cpu], &mut t).unwrap();
     assert_eq!(g.paths(), vec![layout.group_dir(&[], "g", Cpu).unwrap()]);
@@ -193,20 +194,23 @@ fn cpu_stat_both_layouts_in_microseconds() {
 fn membership_per_hierarchy_and_nested_placement() {
     let (tmp, layout) = v1_tree();
     fs::create_dir_all(tmp.path().join("memory/process_api/d5eb")).unwrap();
-    let me = parse_proc_cgroup("4:memory:/process_api/d5eb\n1:cpu:/\n0::/\n");
+    let me = parse_cgroup("4:memory:/process_api/d5eb\n1:cpu:/\n0::/\n");
     let mut t = Trace::default();
     let g = Group::create_within(&layout, &me, "g", &[Cpu, Memory], &mut t).unwrap();
     assert_eq!(g.paths(), vec![tmp.path().join("cpu/g"), tmp.path().join("memory/process_api/d5eb/g")]);
-    assert!(g.contains_in("4:memory:/process_api/d5eb/g\n1:cpu:/g\n0::/\n"));
-    assert!(!g.contains_in("4:memory:/process_api/d5eb/g\n1:cpu:/\n0::/\n"), "not in cpu");
-    assert!(!g.contains_in("4:memory:/process_api/d5eb\n1:cpu:/g\n"), "not in memory");
-    assert!(!g.contains_in("1:cpu:/g/child\n4:memory:/process_api/d5eb/g\n"), "a child group is not the group");
+    assert!(g.contains_in(&parse_cgroup("4:memory:/process_api/d5eb/g\n1:cpu:/g\n0::/\n")));
+    assert!(!g.contains_in(&parse_cgroup("4:memory:/process_api/d5eb/g\n1:cpu:/\n0::/\n")), "not in cpu");
+    assert!(!g.contains_in(&parse_cgroup("4:memory:/process_api/d5eb\n1:cpu:/g\n")), "not in memory");
+    assert!(
+        !g.contains_in(&parse_cgroup("1:cpu:/g/child\n4:memory:/process_api/d5eb/g\n")),
+        "a child group is not the group"
+    );
     assert!(!g.contains(std::process::id() as i32));
 
     let (_tmp2, layout) = v2_tree("cpu\n", "cpu\n");
     let g = Group::create(&layout, "g", &[Cpu], &mut t).unwrap();
-    assert!(g.contains_in("1:cpu:/\n0::/g\n"));
-    assert!(!g.contains_in("1:cpu:/g\n0::/\n"));
+    assert!(g.contains_in(&parse_cgroup("1:cpu:/\n0::/g\n")));
+    assert!(!g.contains_in(&parse_cgroup("1:cpu:/g\n0::/\n")));
 }
 
 #[test]
