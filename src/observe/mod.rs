@@ -16,6 +16,9 @@ pub mod ns;
 pub mod procfs;
 pub mod view;
 
+#[cfg(test)]
+mod against_procfs_core;
+
 use serde::{Deserialize, Serialize};
 
 pub use fact::{SideFact, Value};
