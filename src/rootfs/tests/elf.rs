@@ -63,3 +63,19 @@ fn non_elf_and_truncated_elf_are_errors_not_panics() {
     fs::write(&j, junk).unwrap();
     assert!(matches!(read_elf(&j), Err(RootfsError::BadElf { .. })));
 }
+
+/// Two seeds of the `elf` fuzz corpus are whole programs in miniature: the reader must still
+/// find what they name, so the corpus keeps reaching the dynamic table (not just the errors).
+#[test]
+fn corpus_seeds_with_a_dynamic_table_are_read() {
+    let seed =
+        |name: &str| read_elf(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/elf").join(name)).unwrap();
+    let x86 = seed("dynamic-needed-runpath");
+    assert_eq!((x86.is_64, x86.big_endian, x86.machine), (true, false, 62));
+    assert_eq!(x86.interp.as_deref(), Some(Path::new("/lib64/ld-linux-x86-64.so.2")));
+    assert_eq!((x86.needed, x86.runpath), (vec!["libc.so.6".to_string()], vec!["/opt/lib".to_string()]));
+    let ppc = seed("elf32-big-endian-dynamic-rpath");
+    assert_eq!((ppc.is_64, ppc.big_endian, ppc.machine), (false, true, 20));
+    assert_eq!(ppc.interp.as_deref(), Some(Path::new("/lib/ld.so.1")));
+    assert_eq!((ppc.needed, ppc.rpath), (vec!["libc.so.6".to_string()], vec!["/opt/lib32".to_string()]));
+}

@@ -7,6 +7,7 @@ mod cache;
 mod copy;
 mod dir;
 mod elf;
+mod elf_speed;
 mod hostbin;
 mod tar;
 
