@@ -78,7 +78,7 @@ impl Layout {
     }
 
     /// The layout a mount table shows.
-    pub fn from_mounts(mounts: &[MountEntry]) -> Result<Layout, CgroupError> {
+    pub(crate) fn from_mounts(mounts: &[MountEntry]) -> Result<Layout, CgroupError> {
         let mut controllers = BTreeMap::new();
         let mut unified = None;
         let mut hidden = Vec::new();

@@ -47,7 +47,7 @@ impl fmt::Display for Value {
 
 impl Value {
     /// The value as text for a comparison (a list one item per line; missing: empty).
-    pub fn as_text(&self) -> String {
+    pub(crate) fn as_text(&self) -> String {
         match self {
             Value::Text(s) => s.clone(),
             Value::Int(i) => i.to_string(),

@@ -6,6 +6,13 @@
 //! ([`inside::InsideFacts`]). Both sides are built by the same code: the
 //! host side reads its own PID and collects inside facts itself; the sandbox
 //! side reads the agent's PID from outside and asks the agent for the rest.
+//!
+//! What a check or a table can ask of a snapshot is typed here too:
+//! [`fact::SideFact`] (with its reader) and [`view::View`], each saying what it
+//! needs collected ([`Needs`]). They live with the observer rather than with the
+//! lesson language so that `observe` depends on nothing above it: `lesson`
+//! parses into these types, `render` draws them, `cgroup` reads /proc through
+//! [`procfs`] and [`mountinfo`] (src/layering.rs keeps it that way).
 
 pub mod caps;
 pub mod fact;
@@ -24,7 +31,8 @@ use serde::{Deserialize, Serialize};
 pub use fact::{SideFact, Value};
 pub use inside::{InsideFacts, Needs};
 pub use ns::Ns;
-pub use procfs::{CgroupLine, Proc, ProcError, ProcFacts};
+pub(crate) use procfs::Proc;
+pub use procfs::{CgroupLine, ProcError, ProcFacts};
 pub use view::View;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -94,7 +94,7 @@ pub fn parse(text: &str) -> Vec<MountEntry> {
 }
 
 /// `/proc/PID/mountinfo` or `/proc/self/mountinfo`, parsed.
-pub fn read(who: Proc) -> Result<Vec<MountEntry>, ProcError> {
+pub(crate) fn read(who: Proc) -> Result<Vec<MountEntry>, ProcError> {
     read_text(who, "mountinfo").map(|t| parse(&t))
 }
 

@@ -38,13 +38,13 @@ use super::Ns;
 /// Whose /proc entry: a PID as a second terminal names it, or `/proc/self` (the
 /// caller in its own PID namespace, through whatever /proc its root has).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proc {
+pub(crate) enum Proc {
     Pid(i32),
     Myself,
 }
 
 impl Proc {
-    pub fn path(self, name: &str) -> String {
+    pub(crate) fn path(self, name: &str) -> String {
         match self {
             Proc::Pid(pid) => format!("/proc/{pid}/{name}"),
             Proc::Myself => format!("/proc/self/{name}"),
@@ -63,7 +63,7 @@ pub enum ProcError {
 }
 
 /// The text of one /proc file.
-pub fn read_text(who: Proc, name: &str) -> Result<String, ProcError> {
+pub(crate) fn read_text(who: Proc, name: &str) -> Result<String, ProcError> {
     let path = who.path(name);
     fs::read_to_string(&path).map_err(|e| ProcError::Unreadable { path, reason: e.to_string() })
 }
@@ -225,7 +225,7 @@ pub fn parse_cgroup(text: &str) -> Vec<CgroupLine> {
 }
 
 /// `/proc/PID/cgroup` or `/proc/self/cgroup`, parsed.
-pub fn cgroup(who: Proc) -> Result<Vec<CgroupLine>, ProcError> {
+pub(crate) fn cgroup(who: Proc) -> Result<Vec<CgroupLine>, ProcError> {
     read_text(who, "cgroup").map(|t| parse_cgroup(&t))
 }
 
@@ -233,7 +233,7 @@ pub fn cgroup(who: Proc) -> Result<Vec<CgroupLine>, ProcError> {
 /// hierarchy when `controller` is `None` (v2 line `0::/path`). What the cgroup code
 /// uses to place and recognise its groups; a check's `cgroup[CONTROLLER]` is
 /// [`cgroup_path`].
-pub fn path_for<'a>(lines: &'a [CgroupLine], controller: Option<&str>) -> Option<&'a str> {
+pub(crate) fn path_for<'a>(lines: &'a [CgroupLine], controller: Option<&str>) -> Option<&'a str> {
     lines
         .iter()
         .find(|l| match controller {

@@ -90,7 +90,7 @@ impl View {
     }
 
     /// The views `state` and `diff` show: everything a snapshot holds, `/` for mounts.
-    pub fn all() -> Vec<View> {
+    pub(crate) fn all() -> Vec<View> {
         vec![
             View::Ns,
             View::Mounts(Some("/".into())),
