@@ -25,8 +25,7 @@ use crate::observe::procfs;
 
 /// How many threads this process has (`Threads:` in /proc/self/status).
 pub fn threads() -> Option<usize> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status.lines().find_map(|l| l.strip_prefix("Threads:"))?.trim().parse().ok()
+    procfs::status(procfs::Proc::Myself).ok()?.threads
 }
 
 /// Why [`fork`] refused or failed.

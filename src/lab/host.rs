@@ -270,9 +270,8 @@ impl Lab {
         // renames itself only once it runs, which may be after this look.)
         let burner = out.burner_pid.and_then(|inner| {
             crate::observe::procfs::children_of(agent).into_iter().find(|p| {
-                let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
-                crate::observe::procfs::parent_of(*p) == Some(agent)
-                    && crate::observe::procfs::parse_nspid(&status).last() == Some(&inner)
+                procfs::parent_of(*p) == Some(agent)
+                    && procfs::status(Proc::Pid(*p)).is_ok_and(|s| s.nspid.last() == Some(&inner))
             })
         });
         // stress burns in its worker, a child it forks at once.

@@ -5,8 +5,8 @@
 //! would, and for itself through its own PID, so both columns of every
 //! table come from the same code.
 //!
-//! This is nsdojo's one /proc layer: `/proc/PID/stat` and `/proc/PID/cgroup` (also
-//! `/proc/self/cgroup`) are read and parsed here and nowhere else, mountinfo in
+//! This is nsdojo's one /proc layer: `/proc/PID/stat`, `/proc/PID/status` and
+//! `/proc/PID/cgroup` (also `/proc/self/…`) are read and parsed here and nowhere else, mountinfo in
 //! [`super::mountinfo`]; the cgroup code, the audit and the lab call these. A file
 //! that cannot be read is a [`ProcError`], which a table shows as "unavailable" and
 //! a check as a missing value: never an empty string, which for `uid_map` is a real
@@ -24,7 +24,7 @@
 //! `ProcessCGroups` refuses a whole file for one odd line, and its `MountInfo` keeps the
 //! kernel's `\040` escapes in mount points (`/run/netns/my\040net`), which every check
 //! here would have to undo. Its `Status` builds a map of every line, where nsdojo wants
-//! three fields, so /proc/PID/status stays hand-read too.
+//! four fields ([`Status`]), so /proc/PID/status stays hand-read too.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -142,18 +142,39 @@ pub fn normalize_map(text: &str) -> String {
         .join("\n")
 }
 
-/// `CapEff:\t000001ffffffffff` → the mask.
-pub fn parse_cap_eff(status: &str) -> Option<u64> {
-    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?.trim();
-    u64::from_str_radix(hex, 16).ok()
+/// The fields of `/proc/PID/status` nsdojo uses. This is the one place that file is parsed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    /// The PIDs of the process in each nested PID namespace, outermost first (`NSpid`).
+    pub nspid: Vec<i32>,
+    /// Effective capabilities (`CapEff:\t000001ffffffffff`).
+    pub cap_eff: Option<u64>,
+    /// `NoNewPrivs: 1`.
+    pub no_new_privs: Option<bool>,
+    /// `Threads:`: nsdojo forks only while it has one.
+    pub threads: Option<usize>,
 }
 
-pub fn parse_nspid(status: &str) -> Vec<i32> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("NSpid:"))
-        .map(|v| v.split_whitespace().filter_map(|p| p.parse().ok()).collect())
-        .unwrap_or_default()
+/// Parse `/proc/PID/status`; a field that is missing or malformed stays empty.
+pub fn parse_status(text: &str) -> Status {
+    let mut s = Status::default();
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once(':') else { continue };
+        let value = value.trim();
+        match key {
+            "NSpid" => s.nspid = value.split_whitespace().filter_map(|p| p.parse().ok()).collect(),
+            "CapEff" => s.cap_eff = u64::from_str_radix(value, 16).ok(),
+            "NoNewPrivs" => s.no_new_privs = Some(value == "1"),
+            "Threads" => s.threads = value.parse().ok(),
+            _ => {}
+        }
+    }
+    s
+}
+
+/// `/proc/PID/status` or `/proc/self/status`, parsed.
+pub(crate) fn status(who: Proc) -> Result<Status, ProcError> {
+    read_text(who, "status").map(|t| parse_status(&t))
 }
 
 impl ProcFacts {
@@ -167,7 +188,7 @@ impl ProcFacts {
         let ns = if pid == std::process::id() as i32 { own_namespaces().clone() } else { namespaces(pid) };
         let who = Proc::Pid(pid);
         let when = |wanted: bool, name: &str| if wanted { read_text(who, name) } else { Err(ProcError::NotCollected) };
-        let status = when(needs.processes || needs.status, "status").unwrap_or_default();
+        let status = when(needs.processes || needs.status, "status").map(|t| parse_status(&t)).unwrap_or_default();
         ProcFacts {
             pid,
             ns,
@@ -178,9 +199,9 @@ impl ProcFacts {
             setgroups: when(needs.ids, "setgroups").map(|s| s.trim().to_string()),
             root: if needs.root { link(pid, "root") } else { String::new() },
             cwd: if needs.root { link(pid, "cwd") } else { String::new() },
-            nspid: parse_nspid(&status),
-            cap_eff: parse_cap_eff(&status),
-            no_new_privs: status.lines().find_map(|l| l.strip_prefix("NoNewPrivs:")).map(|v| v.trim() == "1"),
+            nspid: status.nspid,
+            cap_eff: status.cap_eff,
+            no_new_privs: status.no_new_privs,
             routes: when(needs.net, "net/route").map(|t| super::net::routes(&t)),
             listening: when(needs.net, "net/tcp").map(|t| super::net::listening(&t)),
         }
@@ -363,9 +384,14 @@ mod tests {
     fn maps_and_nspid() {
         assert_eq!(normalize_map("         0          0 4294967295\n"), "0 0 4294967295");
         assert_eq!(normalize_map(""), "");
-        assert_eq!(parse_nspid("Name:\tx\nNSpid:\t6863\t1\n"), vec![6863, 1]);
-        assert_eq!(parse_cap_eff("CapPrm:\t0\nCapEff:\t000001ffffffffff\n"), Some(0x1ff_ffff_ffff));
-        assert_eq!(parse_cap_eff("Name:\tx\n"), None);
+        let s = parse_status(
+            "Name:\tx\nThreads:\t1\nNSpid:\t6863\t1\nCapPrm:\t0\nCapEff:\t000001ffffffffff\nNoNewPrivs:\t1\n",
+        );
+        assert_eq!(
+            (s.nspid, s.cap_eff, s.no_new_privs, s.threads),
+            (vec![6863, 1], Some(0x1ff_ffff_ffff), Some(true), Some(1))
+        );
+        assert_eq!(parse_status("Name:\tx\nCapEff:\tzz\n"), Status::default());
     }
 
     #[test]

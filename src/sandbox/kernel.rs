@@ -470,7 +470,7 @@ impl Kernel for LinuxKernel {
     }
 
     fn powerless(&mut self) -> bool {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        !nix::unistd::geteuid().is_root() && crate::observe::procfs::parse_cap_eff(&status) == Some(0)
+        use crate::observe::procfs::{status, Proc};
+        !nix::unistd::geteuid().is_root() && status(Proc::Myself).is_ok_and(|s| s.cap_eff == Some(0))
     }
 }

@@ -127,8 +127,8 @@ impl Sandbox {
             // (another child, e.g. an orphan the agent reaped as subreaper, is not).
             let parent = self.pid();
             let is_new_agent = |c: i32| {
-                let status = std::fs::read_to_string(format!("/proc/{c}/status")).unwrap_or_default();
-                procfs::parent_of(c) == Some(parent) && procfs::parse_nspid(&status).last() == Some(&1)
+                procfs::parent_of(c) == Some(parent)
+                    && procfs::status(procfs::Proc::Pid(c)).is_ok_and(|s| s.nspid.last() == Some(&1))
             };
             // Checked again once held: the scan's PID could have been reused in between.
             let pid1 = procfs::children_of(parent).into_iter().find_map(|c| Pidfd::open_checked(c, is_new_agent));
