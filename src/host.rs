@@ -1,7 +1,5 @@
 //! Facts about the machine nsdojo runs on, for the banner and `doctor`.
 
-use std::fs;
-
 use crate::observe::{mountinfo, Proc};
 
 pub fn kernel() -> String {
