@@ -96,10 +96,8 @@ impl HostAudit {
         let links = fs::read_dir("/sys/class/net")
             .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
             .unwrap_or_default();
-        let routes = crate::observe::net::routes(&fs::read_to_string("/proc/self/net/route").unwrap_or_default())
-            .iter()
-            .map(|r| r.to_string())
-            .collect();
+        let routes =
+            crate::observe::net::read_routes(Proc::Myself).unwrap_or_default().iter().map(|r| r.to_string()).collect();
         HostAudit {
             mounts,
             hostname: nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),

@@ -67,7 +67,8 @@ fn checked_name(name: &str) -> Result<(), VethError> {
 
 /// The IPv4 routes of this (the host's) network namespace, as (network, prefix, device).
 fn host_routes() -> Vec<(Ipv4Addr, u8, String)> {
-    crate::observe::net::routes(&std::fs::read_to_string("/proc/self/net/route").unwrap_or_default())
+    crate::observe::net::read_routes(crate::observe::Proc::Myself)
+        .unwrap_or_default()
         .into_iter()
         .map(|r| (r.dest, r.prefix, r.dev))
         .collect()

@@ -7,6 +7,8 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
+use super::procfs::{read_text, Proc, ProcError};
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
     pub dest: Ipv4Addr,
@@ -50,6 +52,11 @@ pub fn routes(text: &str) -> Vec<Route> {
             })
         })
         .collect()
+}
+
+/// /proc/PID/net/route (or /proc/self/net/route: the caller's own namespace), parsed.
+pub(crate) fn read_routes(who: Proc) -> Result<Vec<Route>, ProcError> {
+    read_text(who, "net/route").map(|t| routes(&t))
 }
 
 /// `ADDR:PORT` of each listening socket in /proc/PID/net/tcp (state 0A).

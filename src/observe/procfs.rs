@@ -202,7 +202,7 @@ impl ProcFacts {
             nspid: status.nspid,
             cap_eff: status.cap_eff,
             no_new_privs: status.no_new_privs,
-            routes: when(needs.net, "net/route").map(|t| super::net::routes(&t)),
+            routes: if needs.net { super::net::read_routes(who) } else { not_collected() },
             listening: when(needs.net, "net/tcp").map(|t| super::net::listening(&t)),
         }
     }
