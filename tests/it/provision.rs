@@ -1,6 +1,8 @@
 //! scripts/provision.sh and the Vagrantfile (split from docs.rs): valid bash, shellcheck-clean,
-//! a dry run names everything it installs, its guards decide right, its minimum Rust covers
-//! Cargo.lock; both boxes and the VM size in the Vagrantfile.
+//! a dry run names everything it installs, its guards decide right, a release binary in the
+//! source tree is installed instead of building (and checked against its sums first), its
+//! minimum Rust covers Cargo.lock; both boxes, every provider's size and the pinned box versions
+//! in the Vagrantfile; the Lima file.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -17,9 +19,11 @@ fn read(path: &str) -> String {
 
 const PROVISION: &str = "scripts/provision.sh";
 
+/// A dry run on the source tree. It builds from source unless `env` says otherwise: a dist/
+/// left by scripts/test.sh (release.sh) must not change what these tests see.
 fn provision(env: &[(&str, &str)], path: Option<&Path>) -> Output {
     let mut c = Command::new("bash");
-    c.arg(repo(PROVISION)).env("NSDOJO_PROVISION_DRY", "1").env("NSDOJO_SRC", repo(""));
+    c.arg(repo(PROVISION)).env("NSDOJO_PROVISION_DRY", "1").env("NSDOJO_SRC", repo("")).env("NSDOJO_FROM_SOURCE", "1");
     if let Some(p) = path {
         c.env("PATH", format!("{}:/usr/bin:/bin", p.display()));
     }
@@ -142,6 +146,103 @@ fn provision_guards_decide_like_the_machine_needs() {
     std::fs::write(target.join("release/nsdojo"), "a newer binary").unwrap();
     let out = ok_text(&provision(&env, Some(&stub)));
     assert!(out.contains("would run: install -m 0755"), "{out}");
+}
+
+/// The version in Cargo.toml, which names the release binaries.
+fn crate_version() -> String {
+    read("Cargo.toml")
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \"").map(|v| v.trim_end_matches('"').to_string()))
+        .expect("version in Cargo.toml")
+}
+
+fn sha256_line(file: &Path, name: &str) -> String {
+    let o = Command::new("sha256sum").arg(file).output().unwrap();
+    let sum = String::from_utf8_lossy(&o.stdout).split_whitespace().next().unwrap().to_string();
+    format!("{sum}  {name}\n")
+}
+
+fn failed_text(o: &Output) -> String {
+    assert!(!o.status.success(), "{PROVISION} should have failed:\n{}", String::from_utf8_lossy(&o.stdout));
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A source tree with dist/ (what scripts/release.sh makes): the binary for this machine's CPU
+/// of the source's version is verified against SHA256SUMS and installed; no Rust, no build, no
+/// compiler. Another version or CPU is left alone; a binary that does not match its sums stops
+/// the provisioning; without sums it is installed, saying so; an unpacked offline kit counts too.
+#[test]
+fn provision_installs_a_release_binary_instead_of_building() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, dist) = (tmp.path().join("src"), tmp.path().join("src/dist"));
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::copy(repo("Cargo.toml"), src.join("Cargo.toml")).unwrap();
+    let (v, arch) = (crate_version(), std::env::consts::ARCH);
+    let other = if arch == "x86_64" { "aarch64" } else { "x86_64" };
+    let name = format!("nsdojo-{v}-{arch}-unknown-linux-musl");
+    let mine = dist.join(&name);
+    std::fs::write(&mine, "the release binary").unwrap();
+    std::fs::write(dist.join(format!("nsdojo-{v}-{other}-unknown-linux-musl")), "the other CPU's").unwrap();
+    std::fs::write(dist.join(format!("nsdojo-0.0.1-{arch}-unknown-linux-musl")), "an old one").unwrap();
+    std::fs::write(dist.join("SHA256SUMS"), sha256_line(&mine, &name)).unwrap();
+    let bin = tmp.path().join("bin/nsdojo");
+    let target = tmp.path().join("target");
+    let (src_s, bin_s, target_s) = (src.to_str().unwrap(), bin.to_str().unwrap(), target.to_str().unwrap());
+    let env =
+        [("NSDOJO_SRC", src_s), ("NSDOJO_FROM_SOURCE", "0"), ("NSDOJO_BIN", bin_s), ("NSDOJO_TARGET_DIR", target_s)];
+
+    let out = ok_text(&provision(&env, None));
+    assert!(out.contains(&format!("release binary: {} (sha256 as in", mine.display())), "{out}");
+    assert!(out.contains(&format!("would run: install -m 0755 {} {bin_s}", mine.display())), "{out}");
+    assert!(out.contains("rust: not needed") && out.contains("build: skipped"), "{out}");
+    for gone in ["cargo build", "rustup", "package build-essential", "package curl", other] {
+        assert!(!out.contains(gone), "a release binary, yet the dry run has `{gone}`:\n{out}");
+    }
+    for p in ["busybox-static", "stress", "iproute2", "util-linux", "procps"] {
+        assert!(out.contains(&format!("package {p}: ")), "the lessons still need {p}:\n{out}");
+    }
+    assert!(!bin.exists() && !target.exists(), "a dry run wrote files");
+    // Installed already: nothing to do.
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    std::fs::copy(&mine, &bin).unwrap();
+    let out = ok_text(&provision(&env, None));
+    assert!(out.contains("is up to date") && !out.contains("install -m"), "{out}");
+    std::fs::remove_file(&bin).unwrap();
+
+    // NSDOJO_FROM_SOURCE=1 builds anyway.
+    let mut from_source = env;
+    from_source[1].1 = "1";
+    let out = ok_text(&provision(&from_source, None));
+    assert!(out.contains("cargo build --release --locked") && !out.contains("rust: not needed"), "{out}");
+
+    // A binary that is not the one its sums name stops the provisioning, dry run or not.
+    std::fs::write(&mine, "changed after release.sh").unwrap();
+    let err = failed_text(&provision(&env, None));
+    assert!(err.contains("does not match") && err.contains("SHA256SUMS"), "{err}");
+
+    // No sums: installed, and said so.
+    std::fs::remove_file(dist.join("SHA256SUMS")).unwrap();
+    let out = ok_text(&provision(&env, None));
+    assert!(out.contains("not verified") && out.contains("rust: not needed"), "{out}");
+
+    // An unpacked offline kit: its SHA256SUMS names bin/FILE.
+    std::fs::remove_dir_all(&dist).unwrap();
+    let kit = src.join(format!("nsdojo-kit-{v}"));
+    std::fs::create_dir_all(kit.join("bin")).unwrap();
+    let kit_bin = kit.join("bin").join(&name);
+    std::fs::write(&kit_bin, "the kit's binary").unwrap();
+    std::fs::write(kit.join("SHA256SUMS"), sha256_line(&kit_bin, &format!("bin/{name}"))).unwrap();
+    let out = ok_text(&provision(&env, None));
+    assert!(out.contains(&format!("release binary: {} (sha256 as in", kit_bin.display())), "{out}");
+
+    // Nothing for this CPU and version (an old release.sh run, say): the build, as before.
+    std::fs::remove_file(&kit_bin).unwrap();
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(dist.join(format!("nsdojo-0.0.1-{arch}-unknown-linux-musl")), "an old one").unwrap();
+    let out = ok_text(&provision(&env, None));
+    assert!(out.contains("nsdojo-0.0.1-") && out.contains("is not version"), "the old one is named, and left:\n{out}");
+    assert!(out.contains(&format!("release binary: none for {arch}")), "{out}");
+    assert!(out.contains("package build-essential: ") && out.contains("cargo build --release --locked"), "{out}");
 }
 
 fn version(s: &str) -> Vec<u32> {
