@@ -5,7 +5,7 @@ use colored::Colorize;
 use serde::Serialize;
 
 use crate::host;
-use crate::i18n::{pad, t};
+use crate::i18n::{pad, t, tf};
 use crate::lesson::{Lang, Ns};
 
 /// What the kernel's own config says about CONFIG_VETH, and whether the module is there.
@@ -42,6 +42,42 @@ const TOOLS: [(&str, &str); 4] = [
     ("nsenter", "doctor_utillinux"),
 ];
 
+/// Windows Subsystem for Linux: what it is, and the one thing to change for the lab, if any.
+#[derive(Debug, Serialize)]
+pub struct Wsl {
+    /// 1 (no namespaces: the lab cannot run) or 2 (a Linux kernel in a VM).
+    pub version: u8,
+    /// systemd runs the distribution (`[boot] systemd=true` in /etc/wsl.conf).
+    pub systemd: bool,
+    /// What to do first (English; the text form says it in the session's language).
+    pub todo: Option<String>,
+    /// Its catalog key, for the text form.
+    #[serde(skip)]
+    pub todo_key: Option<&'static str>,
+}
+
+impl Wsl {
+    pub fn new(version: u8, systemd: bool, cgroups: &str) -> Wsl {
+        let todo_key = wsl_todo(version, systemd, cgroups);
+        Wsl { version, systemd, todo: todo_key.map(|k| t(Lang::En, k).to_string()), todo_key }
+    }
+}
+
+/// The catalog key of the one thing to do on WSL, most important first: WSL 1 has none of what
+/// the lab shows; cgroup v1 (a WSL before 2.5.1, or one set to v1) is not the workshop VM's v2;
+/// without systemd, / is not shared and nothing manages cgroups, unlike on the VM.
+pub fn wsl_todo(version: u8, systemd: bool, cgroups: &str) -> Option<&'static str> {
+    if version < 2 {
+        Some("doctor_wsl1_todo")
+    } else if cgroups != "v2" {
+        Some("doctor_wsl_cgroup_todo")
+    } else if !systemd {
+        Some("doctor_wsl_systemd_todo")
+    } else {
+        None
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub root: bool,
@@ -54,6 +90,8 @@ pub struct Report {
     /// Whether this kernel can make veth pairs (the `veth` lesson): `loaded`, `built in`,
     /// `module` (loaded on first use), `missing`, or `unknown` (no config to read).
     pub veth: String,
+    /// WSL, when this is it (null elsewhere).
+    pub wsl: Option<Wsl>,
     /// Namespace kinds this kernel has (`/proc/self/ns/*`).
     pub namespaces: Vec<String>,
     /// Each tool with its path, or null where it is missing.
@@ -80,6 +118,10 @@ impl Report {
         if !host::is_root() {
             problems.push("not root: run it with sudo".to_string());
         }
+        let wsl = host::wsl().map(|version| Wsl::new(version, host::systemd(), host::cgroup_kind()));
+        if let Some(Wsl { version: 1, todo: Some(todo), .. }) = &wsl {
+            problems.push(todo.clone());
+        }
         // The deck's seven; time is a bonus.
         for needed in ["mnt", "uts", "ipc", "pid", "net", "user", "cgroup"] {
             if !namespaces.iter().any(|n| n == needed) {
@@ -94,6 +136,7 @@ impl Report {
             user_namespaces: userns,
             userns_restriction: host::userns_restriction(),
             veth: veth_support().to_string(),
+            wsl,
             namespaces,
             tools: TOOLS
                 .iter()
@@ -135,6 +178,12 @@ impl Report {
             _ => t(lang, "doctor_veth_builtin").green().to_string(),
         };
         o.push_str(&line("doctor_veth", &veth));
+        if let Some(w) = &self.wsl {
+            let systemd = if w.systemd { "doctor_wsl_systemd" } else { "doctor_wsl_no_systemd" };
+            let todo = w.todo_key.map(|k| format!("  → {}", t(lang, k).yellow())).unwrap_or_default();
+            let value = tf(lang, "doctor_wsl_value", &[&w.version, &t(lang, systemd)]);
+            o.push_str(&line("doctor_wsl", &format!("{value}{todo}")));
+        }
         for (tool, why) in TOOLS {
             match self.tools.get(tool).cloned().flatten() {
                 Some(p) => o.push_str(&format!("{tool:<20}{p}\n")),
@@ -151,5 +200,93 @@ impl Report {
         };
         o.push_str(&format!("{verdict}\n"));
         o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::wsl_version;
+
+    /// osrelease and /proc/version as WSL and other machines write them.
+    #[test]
+    fn wsl_is_told_from_the_kernel_strings() {
+        let cases: &[(&str, &str, Option<u8>)] = &[
+            // WSL 2, the current and an early Microsoft kernel.
+            (
+                "5.15.167.4-microsoft-standard-WSL2",
+                "Linux version 5.15.167.4-microsoft-standard-WSL2 (root@f9c826d3017f) (gcc (GCC) 11.2.0) #1 SMP",
+                Some(2),
+            ),
+            ("6.6.87.2-microsoft-standard-WSL2\n", "", Some(2)),
+            ("4.19.128-microsoft-standard", "Linux version 4.19.128-microsoft-standard (oe-user@oe-host)", Some(2)),
+            // A kernel built by hand from WSL2-Linux-Kernel under another name.
+            ("6.1.21-custom", "Linux version 6.1.21-custom (me@host) #1 SMP WSL2", Some(2)),
+            // WSL 1: Windows translating system calls.
+            (
+                "4.4.0-19041-Microsoft",
+                "Linux version 4.4.0-19041-Microsoft (Microsoft@Microsoft.com) (gcc version 5.4.0 (GCC) ) #1237-Microsoft",
+                Some(1),
+            ),
+            // Not WSL: the workshop VM, Azure's kernel, a laptop.
+            ("6.8.0-49-generic", "Linux version 6.8.0-49-generic (buildd@lcy02-amd64-103) (x86_64-linux-gnu-gcc-13)", None),
+            ("6.8.0-1017-azure", "Linux version 6.8.0-1017-azure (buildd@lcy02-amd64-048)", None),
+            ("6.18.44", "Linux version 6.18.44 (root@nsdojo) (gcc 14.2.0) #1 SMP PREEMPT_DYNAMIC", None),
+            ("", "", None),
+        ];
+        for (osrelease, version, want) in cases {
+            assert_eq!(wsl_version(osrelease, version), *want, "{osrelease:?} / {version:?}");
+        }
+    }
+
+    #[test]
+    fn wsl_gets_the_one_thing_to_do_first() {
+        assert_eq!(wsl_todo(1, true, "v2"), Some("doctor_wsl1_todo"));
+        assert_eq!(wsl_todo(2, true, "hybrid"), Some("doctor_wsl_cgroup_todo"));
+        assert_eq!(wsl_todo(2, false, "v1"), Some("doctor_wsl_cgroup_todo"), "cgroups first, then systemd");
+        assert_eq!(wsl_todo(2, false, "none"), Some("doctor_wsl_cgroup_todo"));
+        assert_eq!(wsl_todo(2, false, "v2"), Some("doctor_wsl_systemd_todo"));
+        assert_eq!(wsl_todo(2, true, "v2"), None, "like the workshop VM");
+    }
+
+    /// The WSL line, in both languages, with the thing to do; no line where it is not WSL.
+    #[test]
+    fn the_wsl_line_says_what_to_do() {
+        colored::control::set_override(false);
+        let report = |wsl| Report {
+            root: true,
+            kernel: "Linux 5.15.167.4-microsoft-standard-WSL2 x86_64".into(),
+            cgroups: String::new(),
+            root_propagation: "shared".into(),
+            user_namespaces: true,
+            userns_restriction: None,
+            veth: "unknown".into(),
+            wsl,
+            namespaces: vec![],
+            tools: Default::default(),
+            rootfs: String::new(),
+            can_run: true,
+            problems: vec![],
+        };
+        let no_systemd = report(Some(Wsl::new(2, false, "v2")));
+        let en = no_systemd.render(Lang::En);
+        let wsl_line = en.lines().find(|l| l.starts_with("WSL:")).unwrap_or_else(|| panic!("{en}"));
+        assert!(wsl_line.contains("WSL 2, no systemd  → [boot] systemd=true in /etc/wsl.conf"), "{wsl_line}");
+        let ko = no_systemd.render(Lang::Ko);
+        let ko_line = ko.lines().find(|l| l.starts_with("WSL:")).unwrap_or_else(|| panic!("{ko}"));
+        assert!(ko_line.contains("systemd 없음") && ko_line.contains("/etc/wsl.conf에"), "{ko_line}");
+        let fine = report(Some(Wsl::new(2, true, "v2"))).render(Lang::En);
+        assert!(fine.lines().any(|l| l.starts_with("WSL:") && l.ends_with("WSL 2, systemd")), "{fine}");
+        assert!(!report(None).render(Lang::En).lines().any(|l| l.starts_with("WSL")), "no WSL line elsewhere");
+        let json = serde_json::to_value(report(None)).unwrap();
+        assert!(json["wsl"].is_null(), "{json}");
+        let json = serde_json::to_value(no_systemd).unwrap();
+        assert_eq!(json["wsl"]["version"], 2);
+        assert_eq!(json["wsl"]["systemd"], false);
+        assert!(json["wsl"]["todo"].as_str().unwrap().starts_with("[boot] systemd=true"), "{json}");
+        assert!(json["wsl"].get("todo_key").is_none(), "{json}");
+        // WSL 1 cannot run the lab, and says how to get WSL 2.
+        let json = serde_json::to_value(Wsl::new(1, false, "none")).unwrap();
+        assert!(json["todo"].as_str().unwrap().contains("wsl --set-version"), "{json}");
     }
 }

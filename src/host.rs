@@ -32,6 +32,59 @@ pub fn cgroup_layout(lang: crate::lesson::Lang) -> String {
     }
 }
 
+/// Which cgroup hierarchies are mounted: `v2` (cgroup2 only), `hybrid`, `v1`, or `none`.
+pub fn cgroup_kind() -> &'static str {
+    let m = mountinfo::read(Proc::Myself).unwrap_or_default();
+    let v1 = m.iter().any(|e| e.fstype == "cgroup");
+    let v2 = m.iter().any(|e| e.fstype == "cgroup2");
+    match (v1, v2) {
+        (false, true) => "v2",
+        (true, true) => "hybrid",
+        (true, false) => "v1",
+        (false, false) => "none",
+    }
+}
+
+/// Which Windows Subsystem for Linux this is, from the kernel's release
+/// (`/proc/sys/kernel/osrelease`) and `/proc/version`: 2 for WSL 2, a real Linux kernel built by
+/// Microsoft (`5.15.167.4-microsoft-standard-WSL2`, `4.19.128-microsoft-standard`); 1 for WSL 1,
+/// Windows translating system calls (`4.4.0-19041-Microsoft`: no namespaces, no cgroups); None
+/// elsewhere. Azure's own Ubuntu kernels say `-azure`, not `microsoft`.
+pub fn wsl_version(osrelease: &str, proc_version: &str) -> Option<u8> {
+    let of = |s: &str| {
+        if s.contains("WSL2") || s.contains("microsoft-standard") || s.contains("-microsoft") {
+            Some(2)
+        } else if s.contains("Microsoft") || s.contains("WSL") {
+            Some(1)
+        } else {
+            None
+        }
+    };
+    of(osrelease.trim()).or_else(|| {
+        // A self-built WSL 2 kernel may carry another release name; its /proc/version still names
+        // the WSL build, where WSL 1's says Microsoft@Microsoft.com.
+        let v = proc_version.trim();
+        if v.contains("Microsoft@Microsoft.com") {
+            Some(1)
+        } else if v.to_lowercase().contains("microsoft") || v.contains("WSL") {
+            Some(2)
+        } else {
+            None
+        }
+    })
+}
+
+/// This machine's WSL version (see [`wsl_version`]).
+pub fn wsl() -> Option<u8> {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    wsl_version(&read("/proc/sys/kernel/osrelease"), &read("/proc/version"))
+}
+
+/// Whether systemd runs this system (sd_booted(3): /run/systemd/system is there).
+pub fn systemd() -> bool {
+    std::path::Path::new("/run/systemd/system").is_dir()
+}
+
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }

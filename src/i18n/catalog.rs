@@ -187,6 +187,25 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("doctor_veth_loaded", "yes (module loaded)", "있음 (모듈 로드됨)"),
     ("doctor_veth_builtin", "yes (built into the kernel)", "있음 (커널에 내장)"),
     ("doctor_veth_module", "a module, loaded on first use", "모듈, 처음 쓸 때 로드됨"),
+    ("doctor_wsl", "WSL:", "WSL:"),
+    ("doctor_wsl_value", "WSL {0}, {1}", "WSL {0}, {1}"),
+    ("doctor_wsl_systemd", "systemd", "systemd 사용"),
+    ("doctor_wsl_no_systemd", "no systemd", "systemd 없음"),
+    (
+        "doctor_wsl1_todo",
+        "WSL 1 has no namespaces and no cgroups: in PowerShell, wsl --set-version DISTRO 2",
+        "WSL 1에는 네임스페이스도 cgroup도 없습니다. PowerShell에서 wsl --set-version DISTRO 2 명령을 실행하세요",
+    ),
+    (
+        "doctor_wsl_cgroup_todo",
+        "not cgroup v2 only, unlike the workshop VM: in PowerShell, wsl --update (WSL 2.5.1 and later mount v2 only), then wsl --shutdown",
+        "워크숍 VM과 달리 cgroup v2만 쓰는 구성이 아닙니다. PowerShell에서 wsl --update 명령을 실행하고(WSL 2.5.1 이상은 v2만 마운트) wsl --shutdown 명령으로 다시 시작하세요",
+    ),
+    (
+        "doctor_wsl_systemd_todo",
+        "[boot] systemd=true in /etc/wsl.conf, then wsl --shutdown in PowerShell (/ shared, as on the workshop VM)",
+        "/etc/wsl.conf에 [boot] systemd=true를 적고 PowerShell에서 wsl --shutdown 명령으로 다시 시작하세요 (워크숍 VM처럼 /가 shared가 됩니다)",
+    ),
     ("doctor_rootfs", "rootfs:", "rootfs 준비:"),
     ("doctor_not_found", "not found", "찾을 수 없음"),
     (

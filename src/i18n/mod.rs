@@ -75,7 +75,7 @@ mod tests {
     use super::*;
 
     /// Messages that may read the same in both languages (only names and numbers in them).
-    const SAME_IN_BOTH: &[&str] = &["rootfs_line", "cgroup_v1"];
+    const SAME_IN_BOTH: &[&str] = &["rootfs_line", "cgroup_v1", "doctor_wsl", "doctor_wsl_value"];
 
     fn placeholders(s: &str) -> Vec<String> {
         let mut v: Vec<String> = s
