@@ -340,8 +340,32 @@ fn vagrantfile_has_both_boxes_and_provisions_with_the_script() {
             assert!(l.contains(&format!(" {value}")) || l.contains(&format!("\"{value}\"")), "Vagrantfile: {l}");
         }
     }
+    // Every provider a laptop may have sets both, in its own block.
+    for provider in ["virtualbox", "vmware_desktop", "parallels", "libvirt", "hyperv"] {
+        let at = code
+            .iter()
+            .position(|l| l.contains(&format!("config.vm.provider \"{provider}\"")))
+            .unwrap_or_else(|| panic!("Vagrantfile: no {provider} provider"));
+        let block: Vec<&&str> = code[at + 1..].iter().take_while(|l| l.trim() != "end").collect();
+        for keys in [["memory =", "memsize"], ["cpus =", "numvcpus"]] {
+            assert!(block.iter().any(|l| keys.iter().any(|k| l.contains(k))), "{provider} sets no {keys:?}: {block:?}");
+        }
+    }
+    // Both boxes pinned: noble to one version (x.y.z), bionic to a range; bionic is amd64 only
+    // and says so on an arm64 host.
+    let version_of = |machine: &str| -> String {
+        let at = code.iter().position(|l| l.contains(&format!("define \"{machine}\""))).unwrap();
+        let line = code[at..].iter().find(|l| l.contains(".vm.box_version")).expect("a box_version");
+        line.split('"').rev().nth(1).unwrap_or_default().to_string()
+    };
+    let noble = version_of("noble");
+    assert!(noble.split('.').count() == 3 && noble.split('.').all(|p| p.parse::<u32>().is_ok()), "noble: {noble}");
+    assert!(version_of("bionic").starts_with(">= "), "bionic: {}", version_of("bionic"));
+    assert!(code.iter().any(|l| l.contains("box_architecture = \"amd64\"")), "bionic is amd64 only");
+    assert!(code.iter().any(|l| l.contains("t.abort = true")), "bionic stops on an arm64 host");
     let comments: String = v.lines().filter(|l| l.trim_start().starts_with('#')).collect();
     assert!(comments.contains("vagrant up && vagrant ssh -c 'sudo nsdojo'"), "the one-line setup, at the top");
+    assert!(comments.contains("not run by CI"), "the Vagrantfile says what is not tested");
     // Ruby is not required; where it is installed, it has the last word on syntax.
     if let Ok(o) = Command::new("ruby").arg("-c").arg(repo("Vagrantfile")).output() {
         assert!(o.status.success(), "ruby -c Vagrantfile: {}", String::from_utf8_lossy(&o.stderr));
