@@ -371,3 +371,70 @@ fn vagrantfile_has_both_boxes_and_provisions_with_the_script() {
         assert!(o.status.success(), "ruby -c Vagrantfile: {}", String::from_utf8_lossy(&o.stderr));
     }
 }
+
+// -------------------------------------------------------------------------------- Lima ----
+
+const LIMA: &str = "contrib/lima/nsdojo.yaml";
+
+/// A YAML file as JSON, read by python3's yaml module where it is installed (None where not:
+/// the tests then check the text's structure only).
+fn yaml_as_json(path: &str) -> Option<serde_json::Value> {
+    let o = Command::new("python3")
+        .args(["-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))"])
+        .arg(repo(path))
+        .output()
+        .ok()?;
+    if !o.status.success() {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("No module named"), "{path} is not valid YAML: {err}");
+        return None;
+    }
+    Some(serde_json::from_slice(&o.stdout).unwrap())
+}
+
+/// The file Lima users pass to `limactl start`: Ubuntu 24.04 for both CPUs, the home directory
+/// mounted read-only, provision.sh run as root from the repository there, the deck's size.
+#[test]
+fn lima_file_provisions_with_the_script_on_both_cpus() {
+    let text = read(LIMA);
+    // What needs no YAML parser: the top-level keys, and the start command in the comments.
+    for key in ["images:", "mounts:", "provision:", "containerd:", "param:", "cpus: 2", "memory: \"1536MiB\""] {
+        assert!(text.lines().any(|l| l.starts_with(key)), "{LIMA}: no top-level `{key}`");
+    }
+    assert!(text.contains("limactl start --name nsdojo") && text.contains(LIMA), "{LIMA}: how to start it");
+    assert!(text.contains("Not run by CI"), "{LIMA} says what is not tested");
+    let Some(v) = yaml_as_json(LIMA) else {
+        eprintln!("lima: python3 with yaml not installed: only the text was checked");
+        return;
+    };
+    let images = v["images"].as_array().expect("images");
+    let mut archs: Vec<&str> = images.iter().map(|i| i["arch"].as_str().unwrap()).collect();
+    archs.sort();
+    assert_eq!(archs, ["aarch64", "x86_64"]);
+    for i in images {
+        let url = i["location"].as_str().unwrap();
+        let cpu = if i["arch"] == "x86_64" { "amd64" } else { "arm64" };
+        assert!(url.starts_with("https://cloud-images.ubuntu.com/releases/noble/"), "{url}");
+        assert!(url.ends_with(&format!("ubuntu-24.04-server-cloudimg-{cpu}.img")), "{url}");
+    }
+    let mounts = v["mounts"].as_array().expect("mounts");
+    assert!(!mounts.is_empty() && mounts.iter().all(|m| m["writable"] == false), "read-only mounts: {mounts:?}");
+    assert_eq!(v["containerd"]["system"], false);
+    assert_eq!(v["containerd"]["user"], false);
+    assert!(v["param"].get("NSDOJO_SRC").is_some(), "the repository's path is a param");
+    let provision = v["provision"].as_array().expect("provision");
+    let system: Vec<&str> =
+        provision.iter().filter(|p| p["mode"] == "system").filter_map(|p| p["script"].as_str()).collect();
+    assert_eq!(system.len(), 1, "{provision:?}");
+    let script = system[0];
+    assert!(script.contains("PARAM_NSDOJO_SRC") && script.contains("/scripts/provision.sh"), "{script}");
+    // The script itself: valid bash, and shellcheck-clean where shellcheck is installed.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("lima-provision.sh");
+    std::fs::write(&file, script).unwrap();
+    let o = Command::new("bash").arg("-n").arg(&file).output().unwrap();
+    assert!(o.status.success(), "bash -n: {}", String::from_utf8_lossy(&o.stderr));
+    if let Ok(o) = Command::new("shellcheck").arg(&file).output() {
+        assert!(o.status.success(), "shellcheck {LIMA}'s script:\n{}", String::from_utf8_lossy(&o.stdout));
+    }
+}
