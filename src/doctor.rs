@@ -64,8 +64,8 @@ impl Wsl {
 }
 
 /// The catalog key of the one thing to do on WSL, most important first: WSL 1 has none of what
-/// the lab shows; cgroup v1 (a WSL before 2.5.1, or one set to v1) is not the workshop VM's v2;
-/// without systemd, / is not shared and nothing manages cgroups, unlike on the VM.
+/// the lab shows; cgroup v1 (an older WSL, or one set to v1) is not the workshop VM's v2; without
+/// systemd, nothing makes / shared as systemd does on the VM (docs/instructors.md, WSL 2).
 pub fn wsl_todo(version: u8, systemd: bool, cgroups: &str) -> Option<&'static str> {
     if version < 2 {
         Some("doctor_wsl1_todo")
@@ -222,6 +222,7 @@ mod tests {
             ("4.19.128-microsoft-standard", "Linux version 4.19.128-microsoft-standard (oe-user@oe-host)", Some(2)),
             // A kernel built by hand from WSL2-Linux-Kernel under another name.
             ("6.1.21-custom", "Linux version 6.1.21-custom (me@host) #1 SMP WSL2", Some(2)),
+            ("6.1.21-WSL-custom", "", Some(2)),
             // WSL 1: Windows translating system calls.
             (
                 "4.4.0-19041-Microsoft",

@@ -52,9 +52,10 @@ pub fn cgroup_kind() -> &'static str {
 /// elsewhere. Azure's own Ubuntu kernels say `-azure`, not `microsoft`.
 pub fn wsl_version(osrelease: &str, proc_version: &str) -> Option<u8> {
     let of = |s: &str| {
-        if s.contains("WSL2") || s.contains("microsoft-standard") || s.contains("-microsoft") {
+        // WSL 1 writes "Microsoft", capitalised, and never "WSL"; WSL 2's kernels the lowercase.
+        if s.contains("WSL") || s.contains("microsoft") {
             Some(2)
-        } else if s.contains("Microsoft") || s.contains("WSL") {
+        } else if s.contains("Microsoft") {
             Some(1)
         } else {
             None
