@@ -51,6 +51,12 @@ pub struct Step {
     pub show: Vec<View>,
     pub expects: Vec<Expect>,
     pub hint: Option<Text>,
+    /// What the student is to achieve when doing the step themselves (`try` in the REPL): the
+    /// goal in terms of the state the checks look at, never the command (that is `shell`).
+    pub task: Option<Text>,
+    /// The task cannot be done from terminal #1's shell alone: some of it is terminal #2's
+    /// (the step's `do` has a host action), so the student needs a second terminal.
+    pub task_needs_host: bool,
     /// Actions whose removal no check of this step is expected to notice, with why.
     pub waivers: Vec<Waiver>,
 }
@@ -107,6 +113,10 @@ struct RawStep {
     expect: Vec<Spanned<String>>,
     #[serde(default)]
     hint: Option<Text>,
+    #[serde(default)]
+    task: Option<RawText>,
+    #[serde(default)]
+    task_needs_host: Option<Spanned<bool>>,
     #[serde(default)]
     mutation_waiver: Vec<Spanned<Waiver>>,
 }
@@ -259,6 +269,14 @@ pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
             }
             waivers.push(w);
         }
+        if let Some(t) = &raw_step.task {
+            if t.en.get_ref().trim().is_empty() {
+                return Err(err_at(t.en.span().start, "step task.en is empty".into()));
+            }
+        }
+        if let (None, Some(needs)) = (&raw_step.task, &raw_step.task_needs_host) {
+            return Err(err_at(needs.span().start, "task_needs_host without a task: add `task.en = \"…\"`".into()));
+        }
         let mut show = Vec::new();
         for s in &raw_step.show {
             let view = View::parse(s.get_ref())
@@ -273,6 +291,8 @@ pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
             show,
             expects,
             hint: raw_step.hint,
+            task: raw_step.task.map(RawText::into_text),
+            task_needs_host: raw_step.task_needs_host.is_some_and(|b| *b.get_ref()),
             waivers,
         });
     }
@@ -400,6 +420,42 @@ expect = ["sandbox.ns.mnt != host.ns.mnt"]
             assert_eq!(e.line, 8, "{bad}: {e}");
             assert!(e.message.contains("v1 = "), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_step_may_have_a_task_for_try() {
+        let l = parse_lesson("demo.toml", GOOD).unwrap();
+        assert_eq!((l.steps[0].task.as_ref(), l.steps[0].task_needs_host), (None, false));
+        let with = GOOD.replace(
+            "show = [\"ns\"]",
+            "show = [\"ns\"]\ntask.en = \"Give terminal #1 its own mount table.\"\ntask.ko = \"터미널 #1에 자기만의 마운트 테이블을 주세요.\"\ntask_needs_host = true",
+        );
+        let s = &parse_lesson("demo.toml", &with).unwrap().steps[0];
+        assert_eq!(
+            s.task.as_ref().map(|t| t.get(Lang::Ko)).as_deref(),
+            Some("터미널 #1에 자기만의 마운트 테이블을 주세요.")
+        );
+        assert!(s.task_needs_host);
+        let inline =
+            GOOD.replace("show = [\"ns\"]", "show = [\"ns\"]\ntask = { en = \"Find out.\" }\ntask_needs_host = false");
+        let s = &parse_lesson("demo.toml", &inline).unwrap().steps[0];
+        assert_eq!(
+            (s.task.as_ref().map(|t| t.get(Lang::Ko)).as_deref(), s.task_needs_host),
+            (Some("[en] Find out."), false)
+        );
+
+        let e = error_of(&GOOD.replace("show = [\"ns\"]", "show = [\"ns\"]\ntask.en = \" \""));
+        assert_eq!((e.line, e.message.as_str()), (11, "step task.en is empty"), "{e}");
+        let e = error_of(&GOOD.replace("show = [\"ns\"]", "show = [\"ns\"]\ntask.ko = \"한국어만\""));
+        assert!(e.message.contains("en"), "{e}");
+        let e = error_of(&GOOD.replace("show = [\"ns\"]", "show = [\"ns\"]\ntask.en = \"x\"\ntask.fr = \"y\""));
+        assert!(e.message.contains("unknown field"), "{e}");
+        let e = error_of(&GOOD.replace("show = [\"ns\"]", "show = [\"ns\"]\ntask_needs_host = true"));
+        assert_eq!(e.line, 11, "{e}");
+        assert!(e.message.contains("without a task"), "{e}");
+        let e =
+            error_of(&GOOD.replace("show = [\"ns\"]", "show = [\"ns\"]\ntask.en = \"x\"\ntask_needs_host = \"yes\""));
+        assert!(e.message.contains("bool"), "{e}");
     }
 
     #[test]

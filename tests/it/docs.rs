@@ -217,6 +217,35 @@ fn the_complete_examples_pass_their_own_checks() {
     before.assert_unchanged_since("the guide's example lessons");
 }
 
+/// Every key the built-in lessons use, at the top or in a step (`task`, `task_needs_host`, …),
+/// has a row in the Keys table that says where it goes.
+#[test]
+fn every_key_the_builtin_lessons_use_is_in_the_keys_table() {
+    let md = read(GUIDE);
+    let keys: Vec<(String, String)> = rows(&md)
+        .into_iter()
+        .filter(|r| r.section == "Keys")
+        .flat_map(|r| {
+            let at = r.column("where").unwrap_or("").to_string();
+            code_spans(r.key()).into_iter().map(move |k| (k, at.clone()))
+        })
+        .collect();
+    let documented = |key: &str, at: &str| keys.iter().any(|(k, w)| k == key && w == at);
+    let mut step_keys = std::collections::BTreeSet::new();
+    for (name, src) in lesson::BUILTIN {
+        let v: toml::Table = toml::from_str(src).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for key in v.keys().filter(|k| *k != "step") {
+            assert!(documented(key, "top"), "{GUIDE}: `{key}` ({name}, top) has no row in the Keys table");
+        }
+        for step in v["step"].as_array().expect("[[step]]") {
+            step_keys.extend(step.as_table().expect("a table").keys().cloned());
+        }
+    }
+    for key in &step_keys {
+        assert!(documented(key, "step"), "{GUIDE}: the step key `{key}` has no row in the Keys table");
+    }
+}
+
 // ------------------------------------------------------------------------------- actions ----
 
 #[test]
