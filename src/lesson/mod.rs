@@ -354,6 +354,9 @@ expect = ["sandbox.ns.mnt != host.ns.mnt"]
                 if let Some(h) = &s.hint {
                     texts.push((format!("{} hint {}", l.id, i + 1), h));
                 }
+                if let Some(t) = &s.task {
+                    texts.push((format!("{} task {}", l.id, i + 1), t));
+                }
             }
             for (what, t) in texts {
                 let ko = t.get(Lang::Ko);
@@ -364,6 +367,47 @@ expect = ["sandbox.ns.mnt != host.ns.mnt"]
             }
             assert!(l.steps.iter().all(|s| s.hint.is_some()), "{}: every step has a hint", l.id);
         }
+    }
+
+    /// `try` (issue 15) shows a step's task: every built-in step has one, in both languages,
+    /// that does not give the solution away, and `task_needs_host` is set exactly where part of
+    /// the step is terminal #2's (a host action in `do`, alone or mixed with sandbox actions).
+    #[test]
+    fn every_builtin_step_has_a_task_and_says_whether_it_needs_terminal_2() {
+        let mut missing = Vec::new();
+        for l in builtin() {
+            for (i, s) in l.steps.iter().enumerate() {
+                let at = format!("{} step {}", l.id, i + 1);
+                let Some(task) = &s.task else {
+                    missing.push(at);
+                    continue;
+                };
+                let ko = task.ko.as_deref().unwrap_or_else(|| panic!("{at}: the task has no task.ko"));
+                assert!(
+                    ko.chars().any(|c| ('\u{ac00}'..='\u{d7a3}').contains(&c)),
+                    "{at}: task.ko is not Korean: {ko}"
+                );
+                let host = s.actions.iter().any(Action::is_host);
+                assert_eq!(
+                    s.task_needs_host,
+                    host,
+                    "{at}: task_needs_host must be {host}: its `do` {} a host action ({:?})",
+                    if host { "has" } else { "has no" },
+                    s.action_src
+                );
+                if host {
+                    let both = [task.en.as_str(), ko];
+                    assert!(both.iter().all(|t| t.contains("#2")), "{at}: the task must say what terminal #2 does");
+                }
+                for line in s.shell.iter().flat_map(|sh| [sh.pick(false), sh.pick(true)]) {
+                    assert!(
+                        !task.en.contains(line) && !ko.contains(line),
+                        "{at}: the task gives the solution away (`{line}`): say what to achieve, not the command"
+                    );
+                }
+            }
+        }
+        assert!(missing.is_empty(), "steps without a task (task.en, task.ko): {missing:?}");
     }
 
     #[test]
