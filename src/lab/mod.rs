@@ -6,6 +6,7 @@
 //! so the REPL, `run` and transcripts all show the same thing.
 
 mod actions;
+pub mod event;
 mod facts;
 mod host;
 pub mod mutate;
@@ -15,6 +16,8 @@ mod veth;
 
 use std::path::PathBuf;
 
+use serde::Serialize;
+
 use crate::guard::Session;
 use crate::lesson::expect::Verdict;
 use crate::lesson::{HostAction, Lesson, SandboxAction, Step};
@@ -22,13 +25,13 @@ use crate::observe::{Needs, Snapshot};
 use crate::sandbox::{Outcome, Sandbox, SandboxError};
 
 /// Both terminals at one moment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Sides {
     pub sandbox: Snapshot,
     pub host: Snapshot,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ActionReport {
     pub src: String,
     pub on_host: bool,
@@ -37,7 +40,7 @@ pub struct ActionReport {
     pub outcome: Outcome,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
     pub src: String,
     pub verdict: Verdict,
@@ -46,7 +49,7 @@ pub struct CheckReport {
 /// (file name, contents) pairs.
 pub type Files = Vec<(String, String)>;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct StepReport {
     pub lesson: String,
     pub index: usize,

@@ -81,7 +81,7 @@ pub trait FactSource {
 }
 
 /// The outcome of one check, with the values it compared (for the ✘ line).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Verdict {
     pub passed: bool,
     pub left: Value,

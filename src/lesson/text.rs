@@ -5,7 +5,7 @@
 //! (prefixed with `[en]`) so an instructor notices the gap instead of
 //! silently projecting the wrong language.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lang {
@@ -45,7 +45,7 @@ impl Lang {
 }
 
 /// A text with an English original and an optional Korean translation.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Text {
     pub en: String,

@@ -19,7 +19,7 @@ use super::{procfs, Needs, Ns, ProcError, Snapshot};
 pub type Segment = (String, Option<String>);
 
 /// A fact's value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum Value {
     Text(String),
     Int(i64),
