@@ -145,17 +145,20 @@ impl HostAudit {
     }
 }
 
-/// Print a loud warning if the host changed; true if it did.
-pub fn warn_if_changed(before: &HostAudit, after: &HostAudit, what: &str, lang: crate::lesson::Lang) -> bool {
-    let diff = before.differences(after);
-    if diff.is_empty() {
-        return false;
+/// Write a loud warning about what changed on the host (`differences`) during `what`.
+pub fn warn(
+    to: &mut dyn std::io::Write,
+    differences: &[String],
+    what: &str,
+    lang: crate::lesson::Lang,
+) -> std::io::Result<()> {
+    if differences.is_empty() {
+        return Ok(());
     }
     use colored::Colorize;
-    eprintln!("{}", crate::i18n::tf(lang, "audit_warning", &[&what]).red().bold());
-    for d in &diff {
-        eprintln!("  {}", d.red());
+    writeln!(to, "{}", crate::i18n::tf(lang, "audit_warning", &[&what]).red().bold())?;
+    for d in differences {
+        writeln!(to, "  {}", d.red())?;
     }
-    eprintln!("{}", crate::i18n::t(lang, "audit_others").dimmed());
-    true
+    writeln!(to, "{}", crate::i18n::t(lang, "audit_others").dimmed())
 }

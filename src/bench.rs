@@ -15,7 +15,7 @@ use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{pipe, read, write, ForkResult};
 
 use crate::guard::Session;
-use crate::lab::Lab;
+use crate::lab::runner::Runner;
 use crate::render::{self, Style};
 
 pub struct Stats {
@@ -98,6 +98,12 @@ show = ["mounts $WORK"]
 expect = ["sandbox.mounts has $WORK/m2", "host.mounts lacks $WORK/m2"]
 "#;
 
+/// The bench lesson's runner, quiet (it needs no rootfs: the provider is never asked).
+fn start(lesson: &crate::lesson::Lesson, session: &mut Session) -> Runner {
+    let mut rootfs = crate::rootfs::Provider::new(crate::rootfs::Source::Auto);
+    Runner::start(lesson.clone(), session, &mut rootfs, crate::lesson::Lang::En, &mut ()).expect("lab")
+}
+
 /// Step overhead: (full step + render) − (its bare syscalls), for the first step of a fresh
 /// sandbox and for a later step, `n` times each.
 pub fn step(n: usize, session: &mut Session) -> String {
@@ -109,28 +115,28 @@ pub fn step(n: usize, session: &mut Session) -> String {
         let (a, b) = raw_syscalls(&scratch);
         raw1.push(a);
         raw2.push(b);
-        let mut lab = Lab::new(lesson.clone(), session, None).expect("lab");
+        let mut runner = start(&lesson, session);
         // The sandbox is forked on first use; time it apart from the steps.
         let t = Instant::now();
-        let _ = lab.sandbox_pid();
+        let _ = runner.lab_mut().sandbox_pid();
         spawn.push(t.elapsed());
         for (i, into) in [&mut full1, &mut full2].into_iter().enumerate() {
             let t = Instant::now();
-            let report = lab.run_step(i).expect("step");
+            let report = runner.step(i, &mut ()).expect("step");
+            let lab = runner.lab();
             let text = render::step(&style, &lab.lesson, &report, &|s| lab.expand(s));
             into.push(t.elapsed());
             assert!(report.passed() && !text.is_empty(), "bench step {} failed", i + 1);
         }
-        let work = lab.work_dir().to_path_buf();
-        drop(lab);
-        session.remove_dir(&work);
+        runner.finish(session, &mut ());
     }
     // Where the time goes: the parts of a step, measured alone.
     let host_pid = std::process::id() as i32;
     let (mut proc_read, mut host_snap, mut rendering) = (vec![], vec![], vec![]);
     let needs = crate::observe::Needs::default();
-    let mut lab = Lab::new(lesson.clone(), session, None).expect("lab");
-    let report = lab.run_step(0).expect("step");
+    let mut runner = start(&lesson, session);
+    let report = runner.step(0, &mut ()).expect("step");
+    let lab = runner.lab();
     for _ in 0..n {
         let t = Instant::now();
         std::hint::black_box(crate::observe::ProcFacts::read(host_pid));
@@ -142,9 +148,7 @@ pub fn step(n: usize, session: &mut Session) -> String {
         std::hint::black_box(render::step(&style, &lab.lesson, &report, &|s| lab.expand(s)));
         rendering.push(t.elapsed());
     }
-    let work = lab.work_dir().to_path_buf();
-    drop(lab);
-    session.remove_dir(&work);
+    runner.finish(session, &mut ());
     let over = |full: &[Duration], raw: &[Duration]| {
         let m = stats(raw.to_vec()).median;
         stats(full.iter().map(|f| f.saturating_sub(m)).collect())

@@ -14,12 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// Edges left in on purpose, each with the work that removes it. The test fails when
 /// one is gone, so the entry is deleted with it.
-const ALLOWED: &[(&str, &str, &str)] = &[(
-    "lab",
-    "render",
-    "lab/host.rs prints render::meter_line while it meters a burn; issue 18's lesson \
-     runner moves that printing out of the lab",
-)];
+const ALLOWED: &[(&str, &str, &str)] = &[];
 
 /// Files that are not inside a top-level module (the crate root, the binary, this test).
 const NOT_MODULES: [&str; 3] = ["lib.rs", "main.rs", "layering.rs"];

@@ -10,6 +10,9 @@ use colored::Colorize;
 
 use nsdojo::i18n::{did_you_mean, io_error, pad, t, tf};
 use nsdojo::lesson::{self, Lang, Lesson};
+use nsdojo::render::present::Classroom;
+use nsdojo::render::terminal::{Mode, Terminal};
+use nsdojo::render::transcript::{Recording, Transcript};
 use nsdojo::render::{self, Style};
 use nsdojo::{guard, host, lab, repl};
 
@@ -174,6 +177,8 @@ fn localized(e: &anyhow::Error, lang: Lang) -> String {
         e.localized(lang)
     } else if let Some(e) = e.downcast_ref::<lab::LabError>() {
         e.localized(lang)
+    } else if let Some(e) = e.downcast_ref::<lab::runner::StartError>() {
+        e.localized(lang)
     } else if let Some(e) = e.downcast_ref::<nsdojo::rootfs::RootfsError>() {
         e.localized(lang)
     } else if let Some(e) = e.downcast_ref::<std::io::Error>() {
@@ -210,14 +215,6 @@ fn rootfs_provider(cli: &Cli) -> nsdojo::rootfs::Provider {
         (None, Some(t)) => Source::Tar(t.clone()),
         (None, None) => Source::Auto,
     })
-}
-
-/// The rootfs path for a lesson that needs one (prepared on first need).
-pub fn rootfs_for(lesson: &Lesson, provider: &mut nsdojo::rootfs::Provider) -> anyhow::Result<Option<PathBuf>> {
-    if !lesson.rootfs {
-        return Ok(None);
-    }
-    Ok(Some(provider.path()?))
 }
 
 fn need_root(lang: Lang) -> anyhow::Result<()> {
@@ -333,7 +330,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut session = guard::Session::start()?;
             let mut transcript = match record {
                 Some(f) => Some(
-                    nsdojo::render::transcript::Transcript::create(f)
+                    Transcript::create(f)
                         .map_err(|e| anyhow::anyhow!(tf(lang, "cannot_write", &[&f.display(), &io_error(lang, &e)])))?,
                 ),
                 None => None,
@@ -396,8 +393,9 @@ fn mutate(
     let lang = style.lang;
     let mut all = Vec::new();
     for l in lessons {
-        let audit = nsdojo::audit::HostAudit::now();
-        let rootfs = rootfs_for(&l, provider)?;
+        // Prints only the host audit: the mutants have their own lines.
+        let mut sink = Terminal::new(*style, Mode::Mutate, false);
+        let mut runner = lab::runner::Runner::start(l, session, provider, lang, &mut sink)?;
         let mut print = |m: &mutate::Mutant| {
             let at = format!("{} {}.{}", m.lesson, m.step + 1, m.action + 1);
             // Padded before it is coloured: escape codes have no width.
@@ -415,14 +413,8 @@ fn mutate(
             };
             println!("{word} {at:<16} {:<34} {}", m.src, why.dimmed());
         };
-        all.extend(mutate::run_lesson(&l, session, rootfs, &mut print)?);
-        let id = session.id().to_string();
-        nsdojo::audit::warn_if_changed(
-            &audit.only_session(&id),
-            &nsdojo::audit::HostAudit::now().only_session(&id),
-            &tf(lang, "mut_audit", &[&l.id]),
-            lang,
-        );
+        all.extend(mutate::run_lesson(&mut runner, &mut print)?);
+        runner.finish(session, &mut sink);
     }
     let s = Score::of(&all);
     let waived: Vec<String> = all
@@ -439,7 +431,6 @@ fn mutate(
     Ok(if s.all_killed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// Run every step of each lesson; returns how many steps failed.
 /// `--class URL`: fork the sender (it never blocks the session) and say so in one line.
 fn join_class(cli: &Cli, lang: Lang) -> anyhow::Result<Option<nsdojo::class::ClassLink>> {
     let Some(url) = &cli.class else { return Ok(None) };
@@ -450,61 +441,27 @@ fn join_class(cli: &Cli, lang: Lang) -> anyhow::Result<Option<nsdojo::class::Cla
     Ok(Some(link))
 }
 
+/// Run every step of each lesson; returns how many steps failed (a lesson that changed the
+/// host counts as one more).
 fn run_lessons(
     style: &Style,
     session: &mut guard::Session,
     lessons: Vec<Lesson>,
-    mut transcript: Option<&mut nsdojo::render::transcript::Transcript>,
+    mut transcript: Option<&mut Transcript>,
     provider: &mut nsdojo::rootfs::Provider,
     mut class: Option<&mut nsdojo::class::ClassLink>,
 ) -> anyhow::Result<usize> {
+    // The meter redraws one line; only on a terminal.
+    let live = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let mut failed = 0;
-    let lang = style.lang;
     for l in lessons {
-        println!("\n{}", l.title.get(style.lang).bold().cyan());
-        let audit = nsdojo::audit::HostAudit::now();
-        let what = tf(lang, "audit_lesson", &[&l.id]);
-        let rootfs = rootfs_for(&l, provider)?;
-        if rootfs.is_some() {
-            println!("{}", tf(lang, "rootfs_line", &[&provider.describe(lang)]));
-        }
-        let mut lab = lab::Lab::new(l, session, rootfs)?;
-        lab.lang = lang;
-        if let Some(c) = class.as_deref_mut() {
-            c.lesson_started(&lab.lesson);
-        }
-        // The meter redraws one line; only on a terminal.
-        lab.live = std::io::IsTerminal::is_terminal(&std::io::stdout());
-        for i in 0..lab.lesson.steps.len() {
-            let report = lab.run_step(i)?;
-            let expand = |s: &str| lab.expand(s);
-            print!("{}", render::step(style, &lab.lesson, &report, &expand));
-            if let Some(c) = class.as_deref_mut() {
-                c.step(&lab.lesson, &report, || render::present::presented(lang, &lab.lesson, &report, &expand));
-            }
-            if let Some(t) = transcript.as_deref_mut() {
-                if i == 0 {
-                    t.lesson(style, &lab.lesson, &expand);
-                }
-                t.step(style, &lab.lesson, &report, &expand);
-            }
-            if !report.passed() {
-                failed += 1;
-                eprintln!("nsdojo: {}", tf(lang, "step_failed", &[&lab.lesson.id, &(i + 1)]));
-            }
-        }
-        let work = lab.work_dir().to_path_buf();
-        drop(lab);
-        session.remove_dir(&work);
-        let id = session.id().to_string();
-        if nsdojo::audit::warn_if_changed(
-            &audit.only_session(&id),
-            &nsdojo::audit::HostAudit::now().only_session(&id),
-            &what,
-            lang,
-        ) {
-            failed += 1;
-        }
+        let recording = transcript.as_deref_mut().map(|t| Recording::new(t, *style, true));
+        let classroom = class.as_deref_mut().map(|c| Classroom::new(c, style.lang));
+        let mut sink = (Terminal::new(*style, Mode::Run, live), (classroom, recording));
+        let mut runner = lab::runner::Runner::start(l, session, provider, style.lang, &mut sink)?;
+        runner.run_all(&mut sink)?;
+        let done = runner.finish(session, &mut sink);
+        failed += done.failed + usize::from(done.host_changed);
     }
     Ok(failed)
 }

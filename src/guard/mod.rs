@@ -65,6 +65,13 @@ impl Session {
         }
     }
 
+    /// A session with no record and no watchdog, for tests that must stop before anything
+    /// is recorded: whatever would write its record fails (it has none), and nothing is made.
+    #[cfg(test)]
+    pub(crate) fn unrecorded(id: &str) -> Session {
+        Session { id: id.to_string(), watchdog_write: None }
+    }
+
     pub fn id(&self) -> &str {
         &self.id
     }

@@ -116,7 +116,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("err_gone", "the sandbox {0} is gone", "샌드박스(PID {0})가 사라졌습니다"),
     ("err_attach", "cannot attach: {0}", "샌드박스에 들어갈 수 없습니다: {0}"),
     ("err_cannot_run", "cannot run {0}: {1}", "{0} 프로그램을 실행할 수 없습니다: {1}"),
-    // The host audit (audit::warn_if_changed).
+    // The host audit (audit::warn).
     ("audit_lesson", "lesson {0}", "{0} 레슨"),
     ("audit_warning", "nsdojo: WARNING: the host changed during {0}:", "nsdojo: 경고: {0} 동안 호스트가 바뀌었습니다:"),
     ("audit_others", "  (other programs may have done this; `nsdojo cleanup` removes what nsdojo left)", "  (다른 프로그램이 바꿨을 수도 있습니다. nsdojo가 남긴 것은 `nsdojo cleanup` 명령으로 지웁니다)"),

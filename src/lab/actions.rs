@@ -6,6 +6,7 @@
 //! Host actions and `burn` (which the host meters while it runs) split the batches, and so
 //! does `unshare pid`, after which `$PID` names a new agent.
 
+use super::event::{Event, Sink};
 use super::{ActionReport, Lab, LabError};
 use crate::lesson::{Action, Ns, SandboxAction, Step};
 use crate::observe::{Needs, Snapshot};
@@ -72,6 +73,7 @@ impl Lab {
         step: &Step,
         needs: &Needs,
         removed: Option<usize>,
+        sink: &mut dyn Sink,
     ) -> Result<ActionsDone, LabError> {
         let record_err = |e| LabError::Work { path: "/run/nsdojo".into(), source: e };
         let mut reports = Vec::new();
@@ -82,27 +84,31 @@ impl Lab {
             let vars = self.vars();
             let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
             match leg {
-                Leg::Removed(i) => reports.push(ActionReport {
-                    src: format!("✂ {}", self.expand(&step.action_src[i])),
-                    on_host: step.actions[i].is_host(),
-                    removed: true,
-                    outcome: Outcome::default(),
-                }),
+                Leg::Removed(i) => {
+                    let report = ActionReport {
+                        src: format!("✂ {}", self.expand(&step.action_src[i])),
+                        on_host: step.actions[i].is_host(),
+                        removed: true,
+                        outcome: Outcome::default(),
+                    };
+                    self.push_report(&mut reports, report, sink);
+                }
                 Leg::Host(i) | Leg::Burn(i) => {
                     let action = step.actions[i].expand(&pairs);
                     self.record_before(&action).map_err(record_err)?;
                     let outcome = match (burn_of(&action), action.is_try()) {
-                        (Some((secs, stress)), false) => self.burn(secs, stress)?,
-                        (Some((secs, stress)), true) => Outcome { error: None, ..self.burn(secs, stress)? },
+                        (Some((secs, stress)), false) => self.burn(secs, stress, sink)?,
+                        (Some((secs, stress)), true) => Outcome { error: None, ..self.burn(secs, stress, sink)? },
                         (None, _) => self.host_perform(&action),
                     };
                     let failed = outcome.error.clone();
-                    reports.push(ActionReport {
+                    let report = ActionReport {
                         src: self.expand(&step.action_src[i]),
                         on_host: action.is_host(),
                         removed: false,
                         outcome,
-                    });
+                    };
+                    self.push_report(&mut reports, report, sink);
                     if failed.is_some() {
                         return Ok((reports, failed, None));
                     }
@@ -125,12 +131,13 @@ impl Lab {
                     for (k, outcome) in outcomes.into_iter().enumerate() {
                         self.disown_netns_if_taken(&batch[k], &outcome);
                         failed = failed.or_else(|| outcome.error.clone());
-                        reports.push(ActionReport {
+                        let report = ActionReport {
                             src: self.expand(&step.action_src[range.start + k]),
                             on_host: false,
                             removed: false,
                             outcome,
-                        });
+                        };
+                        self.push_report(&mut reports, report, sink);
                     }
                     if failed.is_some() || done < batch.len() {
                         return Ok((reports, failed.or(Some("the sandbox stopped mid-step".into())), after));
@@ -139,6 +146,14 @@ impl Lab {
             }
         }
         Ok((reports, None, after))
+    }
+
+    /// Add an action's report, telling `sink` the system calls it made.
+    fn push_report(&self, reports: &mut Vec<ActionReport>, report: ActionReport, sink: &mut dyn Sink) {
+        for call in &report.outcome.trace.calls {
+            sink.event(self, &Event::Syscall { action: reports.len(), on_host: report.on_host, call });
+        }
+        reports.push(report);
     }
 }
 

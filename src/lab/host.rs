@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::event::{Event, Sink};
 use super::{Lab, LabError};
 use crate::cgroup::{self, Controller, CpuSampler, Group, Layout};
 use crate::lesson::{Action, HostAction, SandboxAction};
@@ -259,7 +260,7 @@ impl Lab {
     }
 
     /// `burn N`: the sandbox starts a busy loop; the host meters it ~4×/s like `top`.
-    pub(super) fn burn(&mut self, secs: u32, stress: bool) -> Result<Outcome, LabError> {
+    pub(super) fn burn(&mut self, secs: u32, stress: bool, sink: &mut dyn Sink) -> Result<Outcome, LabError> {
         let agent = self.sandbox()?.pid();
         let mut out = self.sandbox()?.perform(SandboxOp::Do(SandboxAction::Burn { secs, stress }))?;
         if out.error.is_some() {
@@ -278,7 +279,7 @@ impl Lab {
         let burner = if out.burner_is_stress { burner.and_then(stress_worker) } else { burner };
         let result = match burner {
             Some(pid) => {
-                let r = self.meter(pid, secs, &mut out);
+                let r = self.meter(pid, secs, &mut out, sink);
                 if out.burner_is_stress {
                     // Not our child: held by a pidfd, then checked to be the stress worker still.
                     if let Some(worker) = crate::process::Pidfd::open_checked(pid, |p| {
@@ -296,9 +297,7 @@ impl Lab {
         };
         let stop = self.sandbox()?.perform(SandboxOp::BurnStop)?;
         out.trace.calls.extend(stop.trace.calls);
-        if self.live {
-            println!();
-        }
+        sink.event(self, &Event::MeterDone);
         match result {
             Err(e) if e == INTERRUPTED => return Err(crate::sandbox::SandboxError::Interrupted.into()),
             Err(e) => out.error = Some(e),
@@ -307,7 +306,7 @@ impl Lab {
         Ok(out)
     }
 
-    fn meter(&mut self, pid: i32, secs: u32, out: &mut Outcome) -> Result<(), String> {
+    fn meter(&mut self, pid: i32, secs: u32, out: &mut Outcome, sink: &mut dyn Sink) -> Result<(), String> {
         let mut sampler = CpuSampler::new(pid).map_err(|e| format!("cannot read /proc/{pid}/stat: {e}"))?;
         let start = Instant::now();
         let end = start + Duration::from_secs(secs.into());
@@ -332,11 +331,7 @@ impl Lab {
                 }
             };
             let sample = MeterSample { at_ms: start.elapsed().as_millis() as u64, ..sample };
-            if self.live {
-                print!("\r{}", crate::render::meter_line(self.lang, pid, &sample));
-                use std::io::Write;
-                let _ = std::io::stdout().flush();
-            }
+            sink.event(self, &Event::Meter { pid, sample: &sample });
             out.meter.push(sample);
         }
         let avg = super::facts::average(&out.meter);

@@ -10,6 +10,7 @@ pub mod event;
 mod facts;
 mod host;
 pub mod mutate;
+pub mod runner;
 #[cfg(test)]
 mod tests;
 mod veth;
@@ -23,6 +24,7 @@ use crate::lesson::expect::Verdict;
 use crate::lesson::{HostAction, Lesson, SandboxAction, Step};
 use crate::observe::{Needs, Snapshot};
 use crate::sandbox::{Outcome, Sandbox, SandboxError};
+use event::{Event, MeterOnly, Scene, Sink};
 
 /// Both terminals at one moment.
 #[derive(Debug, Clone, Serialize)]
@@ -114,8 +116,6 @@ pub struct Lab {
     session_id: String,
     /// The session's cgroup, made by `cgroup create` (host side).
     group: Option<crate::cgroup::Group>,
-    /// Print the CPU meter live while `burn` runs.
-    pub live: bool,
     /// The prepared rootfs this lesson copies from.
     rootfs_src: Option<PathBuf>,
     /// Named network namespaces recorded for this lesson (removed on reset and at the end).
@@ -159,7 +159,6 @@ impl Lab {
             rootfs: None,
             session_id: session.id().to_string(),
             group: None,
-            live: false,
             rootfs_src: None,
             netns: std::cell::RefCell::new(Vec::new()),
             links: std::cell::RefCell::new(Vec::new()),
@@ -323,21 +322,28 @@ impl Lab {
         Ok(Sides { sandbox, host: Snapshot::of_host(needs) })
     }
 
-    /// Run step `index` (0-based) and advance past it.
-    pub fn run_step(&mut self, index: usize) -> Result<StepReport, LabError> {
-        self.run_step_without(index, None)
+    /// Run step `index` (0-based) and advance past it, telling `sink` as it goes.
+    pub fn run_step(&mut self, index: usize, sink: &mut dyn Sink) -> Result<StepReport, LabError> {
+        self.run_step_without(index, None, sink)
     }
 
     /// Run step `index` with action `removed` (0-based) left out: a mutant for
     /// `nsdojo check --mutate`, which asks whether some check of the step notices.
-    pub fn run_step_without(&mut self, index: usize, removed: Option<usize>) -> Result<StepReport, LabError> {
+    pub fn run_step_without(
+        &mut self,
+        index: usize,
+        removed: Option<usize>,
+        sink: &mut dyn Sink,
+    ) -> Result<StepReport, LabError> {
         let step = self.lesson.steps.get(index).cloned().ok_or(LabError::NoStep(index + 1))?;
+        let total = self.lesson.steps.len();
+        sink.event(self, &Event::StepStarted { lesson: &self.lesson.id, step: index, total });
         let needs = self.needs(&step);
         let files_before = self.group_files();
         // A Ctrl-C pressed at the prompt (between readline calls) must not abort this step.
         let _ = crate::guard::interrupted();
         let before = self.sides(&needs)?;
-        let (actions, aborted, sandbox_after) = self.perform_actions(&step, &needs, removed)?;
+        let (actions, aborted, sandbox_after) = self.perform_actions(&step, &needs, removed, sink)?;
         let after = match sandbox_after {
             Some(sandbox) => Sides { sandbox, host: Snapshot::of_host(&needs) },
             None => self.sides(&needs)?,
@@ -350,7 +356,7 @@ impl Lab {
             planned: step.actions.len(),
             group: (&cgroup_files.0, &cgroup_files.1),
         };
-        let checks = step
+        let checks: Vec<CheckReport> = step
             .expects
             .iter()
             .map(|e| {
@@ -358,10 +364,13 @@ impl Lab {
                 CheckReport { src: e.to_string(), verdict: e.evaluate(&facts) }
             })
             .collect();
+        for check in &checks {
+            sink.event(self, &Event::Check { check });
+        }
         let report = StepReport {
             lesson: self.lesson.id.clone(),
             index,
-            total: self.lesson.steps.len(),
+            total,
             sandbox_pid: self.sandbox.as_ref().map_or(0, Sandbox::pid),
             actions,
             aborted,
@@ -373,18 +382,31 @@ impl Lab {
             shell: self.shell_line(&step),
         };
         self.next = index + 1;
+        sink.event(self, &Event::StepDone { report: &report });
         self.last = Some(report.clone());
         Ok(report)
     }
 
-    /// Replay steps `0..upto` quietly in a fresh sandbox (for `again` and `back`).
-    pub fn replay(&mut self, upto: usize) -> Result<(), LabError> {
+    /// Replay steps `0..upto` quietly in a fresh sandbox (for `again` and `back`): only the
+    /// live meter reaches `sink`.
+    pub fn replay(&mut self, upto: usize, sink: &mut dyn Sink) -> Result<(), LabError> {
         self.reset();
+        let mut quiet = MeterOnly(sink);
         for i in 0..upto {
-            self.run_step(i)?;
+            self.run_step(i, &mut quiet)?;
         }
         self.last = None;
         Ok(())
+    }
+}
+
+impl Scene for Lab {
+    fn lesson(&self) -> &Lesson {
+        &self.lesson
+    }
+
+    fn expand(&self, s: &str) -> String {
+        Lab::expand(self, s)
     }
 }
 

@@ -15,10 +15,8 @@
 //! `hog`, `forks`, `burn`, a `try`): a `chroot` or `chdir` must be noticed by the state
 //! it changes or by a later action that needed it, not by "it was not performed".
 
-use std::path::PathBuf;
-
-use super::{Lab, LabError};
-use crate::guard::Session;
+use super::runner::Runner;
+use super::LabError;
 use crate::lesson::{Action, HostAction, Lesson, SandboxAction};
 
 /// One action left out of one step.
@@ -78,20 +76,16 @@ pub fn mutants_of(lesson: &Lesson) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// Run every mutant of `lesson`, calling `each` as each is decided.
-pub fn run_lesson(
-    lesson: &Lesson,
-    session: &mut Session,
-    rootfs: Option<PathBuf>,
-    each: &mut dyn FnMut(&Mutant),
-) -> Result<Vec<Mutant>, LabError> {
-    let mut lab = Lab::new(lesson.clone(), session, rootfs)?;
+/// Run every mutant of the runner's lesson, calling `each` as each is decided. Steps run
+/// quietly: the verdicts are the output.
+pub fn run_lesson(runner: &mut Runner, each: &mut dyn FnMut(&Mutant)) -> Result<Vec<Mutant>, LabError> {
+    let lesson = runner.lab().lesson.clone();
     // The unmutated run: which checks of each step hold; a step that fails on its own
     // leaves its mutants (and every later step's) nothing to say.
     let mut held: Vec<Vec<bool>> = Vec::new();
     let mut first_failing = None;
     for i in 0..lesson.steps.len() {
-        let r = lab.run_step(i)?;
+        let r = runner.step(i, &mut ())?;
         held.push(r.checks.iter().map(|c| c.verdict.passed).collect());
         if !r.passed() {
             first_failing = Some(i);
@@ -99,34 +93,31 @@ pub fn run_lesson(
         }
     }
     let mut out = Vec::new();
-    for (step, action) in mutants_of(lesson) {
+    for (step, action) in mutants_of(&lesson) {
         let s = &lesson.steps[step];
         let waiver = s.waivers.iter().find(|w| w.action == action + 1);
         let verdict = match (waiver, first_failing) {
             (_, Some(f)) if f <= step => MutantVerdict::Broken(f),
             (Some(w), _) => MutantVerdict::Waived(w.why.trim().to_string()),
-            (None, _) => run_one(&mut lab, step, action, &held[step])?,
+            (None, _) => run_one(runner, step, action, &held[step])?,
         };
         let m = Mutant { lesson: lesson.id.clone(), step, action, src: s.action_src[action].clone(), verdict };
         each(&m);
         out.push(m);
     }
-    let work = lab.work_dir().to_path_buf();
-    drop(lab);
-    session.remove_dir(&work);
     Ok(out)
 }
 
-fn run_one(lab: &mut Lab, step: usize, action: usize, held: &[bool]) -> Result<MutantVerdict, LabError> {
-    lab.reset();
+fn run_one(runner: &mut Runner, step: usize, action: usize, held: &[bool]) -> Result<MutantVerdict, LabError> {
+    runner.lab_mut().reset();
     for i in 0..step {
-        let r = lab.run_step(i)?;
+        let r = runner.step(i, &mut ())?;
         if !r.passed() {
             return Ok(MutantVerdict::Broken(i));
         }
     }
-    let r = lab.run_step_without(step, Some(action))?;
-    let st = &lab.lesson.steps[step];
+    let r = runner.step_without(step, action, &mut ())?;
+    let st = &runner.lab().lesson.steps[step];
     let own_result_counts = teaches_its_result(&st.actions[action]);
     let failed: Vec<String> = r
         .checks

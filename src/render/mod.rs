@@ -3,6 +3,7 @@
 //! fixed widths and reused by the REPL, `run` and transcripts.
 
 pub mod present;
+pub mod terminal;
 pub mod transcript;
 pub mod views;
 

@@ -3,6 +3,7 @@
 
 use super::views;
 use crate::class::protocol::{PresentedStep, PresentedTable};
+use crate::lab::event::{Event, Scene, Sink};
 use crate::lab::StepReport;
 use crate::lesson::{Lang, Lesson};
 use crate::observe::View;
@@ -35,5 +36,32 @@ pub fn presented(lang: Lang, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&s
         syscalls,
         tables,
         checks: r.checks.iter().map(|c| (c.src.clone(), c.verdict.passed)).collect(),
+    }
+}
+
+/// The class link as a sink: the class hears that a lesson started (once its lab is ready)
+/// and each step done (not the quiet replays of `again` and `back`), with the whole step for
+/// the presenter view when the link asks for it.
+pub struct Classroom<'a> {
+    link: &'a mut crate::class::ClassLink,
+    lang: Lang,
+}
+
+impl Classroom<'_> {
+    pub fn new(link: &mut crate::class::ClassLink, lang: Lang) -> Classroom<'_> {
+        Classroom { link, lang }
+    }
+}
+
+impl Sink for Classroom<'_> {
+    fn event(&mut self, scene: &dyn Scene, event: &Event<'_>) {
+        match event {
+            Event::LabReady { .. } => self.link.lesson_started(scene.lesson()),
+            Event::StepDone { report } => {
+                let (lesson, lang) = (scene.lesson(), self.lang);
+                self.link.step(lesson, report, || presented(lang, lesson, report, &|s| scene.expand(s)));
+            }
+            _ => {}
+        }
     }
 }

@@ -17,7 +17,7 @@ fn snap(mnt: u64, host: &str) -> Snapshot {
 /// A check long enough to wrap at 80 columns.
 const LONG: &str = "sandbox.mount[/tmp/nsdojo-25116-6297-pivot_root/new-root/with/a/long/path].propagation == private";
 
-fn report() -> (Lesson, StepReport) {
+pub(super) fn report() -> (Lesson, StepReport) {
     let lesson = crate::lesson::builtin().into_iter().find(|l| l.id == "mnt").unwrap();
     let before = Sides { sandbox: snap(4026531832, "vm"), host: snap(4026531832, "vm") };
     let after = Sides { sandbox: snap(4026532177, "vm"), host: snap(4026531832, "vm") };

@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
+use crate::lab::event::{Event, Scene, Sink};
 use crate::lab::StepReport;
 use crate::lesson::Lesson;
 
@@ -39,5 +40,32 @@ impl Transcript {
         let _ = writeln!(self.file, "### {} step {}/{} {verdict}\n", lesson.id, r.index + 1, r.total);
         let _ = writeln!(self.file, "```text\n{}\n```\n", text.trim_end());
         let _ = self.file.flush();
+    }
+}
+
+/// The transcript as a sink: each step as it is done.
+pub struct Recording<'a> {
+    transcript: &'a mut Transcript,
+    style: super::Style,
+    /// A lesson's heading and introduction before its first step (`run`; the REPL's
+    /// transcript has steps only, as a student may go back and forth).
+    headings: bool,
+}
+
+impl Recording<'_> {
+    pub fn new(transcript: &mut Transcript, style: super::Style, headings: bool) -> Recording<'_> {
+        Recording { transcript, style, headings }
+    }
+}
+
+impl Sink for Recording<'_> {
+    fn event(&mut self, scene: &dyn Scene, event: &Event<'_>) {
+        if let Event::StepDone { report } = event {
+            let expand = |s: &str| scene.expand(s);
+            if self.headings && report.index == 0 {
+                self.transcript.lesson(&self.style, scene.lesson(), &expand);
+            }
+            self.transcript.step(&self.style, scene.lesson(), report, &expand);
+        }
     }
 }

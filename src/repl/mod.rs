@@ -15,8 +15,14 @@ use rustyline::error::ReadlineError;
 
 use crate::guard::Session;
 use crate::i18n::{did_you_mean, io_error, t, tf};
+use crate::lab::event::{Event, Scene, Sink};
+use crate::lab::runner::{Runner, StartError};
 use crate::lab::{Lab, LabError, Sides};
 use crate::lesson::{self, Lang, Lesson};
+use crate::progress::Progress;
+use crate::render::present::Classroom;
+use crate::render::terminal::{Mode, Terminal};
+use crate::render::transcript::{Recording, Transcript};
 use crate::render::{self, Style};
 use crate::sandbox::SandboxError;
 use command::Command;
@@ -26,11 +32,10 @@ pub struct Repl {
     pub session: Session,
     pub style: Style,
     pub rootfs: crate::rootfs::Provider,
-    lab: Option<Lab>,
-    /// The host as it was when the current lesson started (leak audit).
-    audit: Option<crate::audit::HostAudit>,
-    progress: crate::progress::Progress,
-    transcript: Option<crate::render::transcript::Transcript>,
+    /// The current lesson.
+    runner: Option<Runner>,
+    progress: Progress,
+    transcript: Option<Transcript>,
     /// `reset progress` waits for a `yes`.
     confirm_reset: bool,
     /// `--class`: the sender that reports progress to the class server.
@@ -44,8 +49,7 @@ impl Repl {
             session,
             style,
             rootfs,
-            lab: None,
-            audit: None,
+            runner: None,
             progress: crate::progress::Progress::load(),
             transcript: None,
             confirm_reset: false,
@@ -53,8 +57,12 @@ impl Repl {
         }
     }
 
+    fn lab(&self) -> Option<&Lab> {
+        self.runner.as_ref().map(Runner::lab)
+    }
+
     fn prompt(&self) -> String {
-        match &self.lab {
+        match self.lab() {
             Some(lab) => format!("nsdojo[{} {}/{}]> ", lab.lesson.id, lab.next, lab.lesson.steps.len()),
             None => "nsdojo> ".to_string(),
         }
@@ -151,20 +159,11 @@ impl Repl {
     }
 
     fn leave_lesson(&mut self) {
-        if let Some(lab) = self.lab.take() {
-            let work = lab.work_dir().to_path_buf();
-            let what = tf(self.style.lang, "audit_lesson", &[&lab.lesson.id]);
-            drop(lab);
-            self.session.remove_dir(&work);
-            if let Some(before) = self.audit.take() {
-                let id = self.session.id().to_string();
-                crate::audit::warn_if_changed(
-                    &before.only_session(&id),
-                    &crate::audit::HostAudit::now().only_session(&id),
-                    &what,
-                    self.style.lang,
-                );
-            }
+        if let Some(runner) = self.runner.take() {
+            runner.finish(
+                &mut self.session,
+                &mut sinks(self.style, &mut self.class, &mut self.transcript, &mut self.progress),
+            );
         }
     }
 
@@ -175,8 +174,8 @@ impl Repl {
             }
             other => eprintln!("{} {}", "nsdojo:".red(), other.localized(self.style.lang)),
         }
-        if let Some(lab) = &mut self.lab {
-            lab.reset();
+        if let Some(runner) = &mut self.runner {
+            runner.lab_mut().reset();
         }
     }
 
@@ -186,12 +185,9 @@ impl Repl {
             Command::Empty | Command::Quit => {}
             Command::Help => print!("{}", help(lang)),
             Command::Lessons => {
-                print!(
-                    "{}",
-                    render::lesson_list(&self.style, &self.lessons, self.lab.as_ref().map(|l| l.lesson.id.as_str()))
-                )
+                print!("{}", render::lesson_list(&self.style, &self.lessons, self.lab().map(|l| l.lesson.id.as_str())))
             }
-            Command::Lesson(None) => match (&self.lab, self.progress.current.clone()) {
+            Command::Lesson(None) => match (self.lab(), self.progress.current.clone()) {
                 (Some(l), _) => {
                     println!("{}", tf(lang, "where", &[&l.lesson.title.get(lang), &l.next, &l.lesson.steps.len()]))
                 }
@@ -211,7 +207,7 @@ impl Repl {
                 Some(r) => println!("{}", tf(lang, "transcript_written", &[&r.path])),
                 None => println!("{}", t(lang, "not_recording")),
             },
-            Command::Record(Some(f)) => match crate::render::transcript::Transcript::create(std::path::Path::new(&f)) {
+            Command::Record(Some(f)) => match Transcript::create(std::path::Path::new(&f)) {
                 Ok(r) => {
                     println!("{}", tf(lang, "recording_started", &[&f]));
                     self.transcript = Some(r);
@@ -223,8 +219,8 @@ impl Repl {
             Command::Lang(Some(l)) => match Lang::parse(&l) {
                 Some(l) => {
                     self.style.lang = l;
-                    if let Some(lab) = &mut self.lab {
-                        lab.lang = l;
+                    if let Some(runner) = &mut self.runner {
+                        runner.lab_mut().lang = l;
                     }
                 }
                 None => eprintln!("nsdojo: {}", tf(lang, "unknown_language", &[&l])),
@@ -240,11 +236,14 @@ impl Repl {
     /// `lesson` alone: back to the lesson last worked on, at its first step not yet done.
     fn resume(&mut self, id: &str) {
         self.start(id);
-        let Some(lab) = self.lab.as_mut() else { return };
-        let at = self.progress.resume_at(&lab.lesson).min(lab.lesson.steps.len().saturating_sub(1));
+        let Some(runner) = self.runner.as_mut() else { return };
+        let lesson = &runner.lab().lesson;
+        let at = self.progress.resume_at(lesson).min(lesson.steps.len().saturating_sub(1));
         if at > 0 {
             println!("{}", tf(self.style.lang, "resuming", &[&at]).dimmed());
-            if let Err(e) = lab.replay(at) {
+            let replayed =
+                runner.replay(at, &mut sinks(self.style, &mut self.class, &mut self.transcript, &mut self.progress));
+            if let Err(e) = replayed {
                 self.error(e);
             }
         }
@@ -261,137 +260,125 @@ impl Repl {
         };
         let lesson = lesson.clone();
         self.leave_lesson();
-        self.audit = Some(crate::audit::HostAudit::now());
-        let rootfs = match lesson.rootfs {
-            true => match self.rootfs.path() {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    eprintln!("nsdojo: {}", tf(self.style.lang, "needs_rootfs", &[&e.localized(self.style.lang)]));
-                    return;
-                }
-            },
-            false => None,
-        };
-        match Lab::new(lesson, &mut self.session, rootfs) {
-            Ok(mut lab) => {
-                lab.live = true;
-                let lang = self.style.lang;
-                lab.lang = lang;
-                println!("\n{}", lab.lesson.title.get(lang).bold().cyan());
-                if !lab.lesson.intro.is_empty() {
-                    println!("{}", lab.expand(&lab.lesson.intro.get(lang)));
-                }
-                println!("{}", tf(lang, "lesson_steps", &[&lab.lesson.steps.len()]).dimmed());
-                if let Some(c) = &mut self.class {
-                    c.lesson_started(&lab.lesson);
-                }
-                self.lab = Some(lab);
-            }
-            Err(e) => eprintln!("nsdojo: {}", e.localized(self.style.lang)),
+        let lang = self.style.lang;
+        let mut sink = sinks(self.style, &mut self.class, &mut self.transcript, &mut self.progress);
+        match Runner::start(lesson, &mut self.session, &mut self.rootfs, lang, &mut sink) {
+            Ok(runner) => self.runner = Some(runner),
+            Err(StartError::Rootfs(e)) => eprintln!("nsdojo: {}", tf(lang, "needs_rootfs", &[&e.localized(lang)])),
+            Err(e) => eprintln!("nsdojo: {}", e.localized(lang)),
         }
     }
 
     fn in_lesson(&mut self, cmd: Command) {
-        let Some(lab) = self.lab.as_mut() else {
+        let Some(runner) = self.runner.as_mut() else {
             eprintln!("nsdojo: {}", t(self.style.lang, "no_lesson_started"));
             return;
         };
         let lang = self.style.lang;
-        let current = lab.next.saturating_sub(1);
-        let produces_report = matches!(cmd, Command::Next | Command::Again)
-            && lab.next < lab.lesson.steps.len() + usize::from(matches!(cmd, Command::Again));
+        if let (Command::Hint, Some(c)) = (&cmd, &mut self.class) {
+            let lab = runner.lab();
+            c.hint(&lab.lesson, if lab.next == 0 { 1 } else { lab.next });
+        }
+        // A step is shown, recorded, told to the class and counted as progress by these.
+        let mut sink = sinks(self.style, &mut self.class, &mut self.transcript, &mut self.progress);
+        let (next, total) = (runner.lab().next, runner.lab().lesson.steps.len());
+        let current = next.saturating_sub(1);
         let result: Result<(), LabError> = match cmd {
-            Command::Next if lab.next >= lab.lesson.steps.len() => {
+            Command::Next if next >= total => {
                 println!("{}", t(lang, "lesson_done_reset").green());
                 Ok(())
             }
-            Command::Next => lab.run_step(lab.next).map(|_| ()),
-            Command::Again => lab.replay(current).and_then(|_| lab.run_step(current)).map(|_| ()),
+            Command::Next => runner.step(next, &mut sink).map(|_| ()),
+            Command::Again => {
+                runner.replay(current, &mut sink).and_then(|_| runner.step(current, &mut sink)).map(|_| ())
+            }
             Command::Back => {
-                let to = current.min(lab.next);
-                lab.replay(to).map(|_| {
+                let to = current.min(next);
+                runner.replay(to, &mut sink).map(|_| {
+                    let lab = runner.lab();
                     let st = &lab.lesson.steps[to];
                     println!("{}\n{}", tf(lang, "back_before", &[&(to + 1)]).dimmed(), lab.expand(&st.text.get(lang)));
                 })
             }
-            Command::Show => {
-                let st = &lab.lesson.steps[current.min(lab.lesson.steps.len() - 1)];
-                println!("{}", lab.expand(&st.text.get(lang)));
-                if let Some(sh) = lab.shell_line(st) {
-                    println!("$ {sh}");
+            other => {
+                let lab = runner.lab_mut();
+                match other {
+                    Command::Show => {
+                        let st = &lab.lesson.steps[current.min(lab.lesson.steps.len() - 1)];
+                        println!("{}", lab.expand(&st.text.get(lang)));
+                        if let Some(sh) = lab.shell_line(st) {
+                            println!("$ {sh}");
+                        }
+                        Ok(())
+                    }
+                    Command::Hint => {
+                        let st = &lab.lesson.steps[if lab.next == 0 { 0 } else { current }];
+                        match &st.hint {
+                            Some(h) => println!("{}: {}", render::label(lang, "hint"), lab.expand(&h.get(lang))),
+                            None => println!("{}", t(lang, "no_hint")),
+                        }
+                        Ok(())
+                    }
+                    Command::Reset => {
+                        lab.reset();
+                        println!("{}", t(lang, "reset_done"));
+                        Ok(())
+                    }
+                    Command::Diff => {
+                        match &lab.last {
+                            Some(r) => print!("{}", render::diff(&self.style, r)),
+                            None => println!("{}", t(lang, "no_step_yet")),
+                        }
+                        Ok(())
+                    }
+                    Command::State => match lab.sandbox.is_some() {
+                        false => lab.replay(0, &mut sink).and_then(|_| state(lab, &self.style)),
+                        true => state(lab, &self.style),
+                    },
+                    Command::Sh(c) => lab.sh(&c).map(|out| print_output(lang, &out)),
+                    Command::Compare(c) => lab.sh(&c).map(|inside| {
+                        let (_, outside) = crate::sandbox::shell::run(&c, crate::sandbox::shell::timeout());
+                        let pid = lab.sandbox.as_ref().map_or(0, |s| s.pid());
+                        print!("{}", render::compare(&self.style, pid, &inside.stdout, &outside.stdout));
+                    }),
+                    Command::Shell => lab.sandbox_pid().map(|pid| {
+                        println!("{}", tf(lang, "shell_enter", &[&pid]).dimmed());
+                        if let Err(e) = crate::sandbox::attach::attach(lang, pid, &[]) {
+                            eprintln!("nsdojo: {}", e.localized(lang));
+                        }
+                    }),
+                    _ => Ok(()),
                 }
-                Ok(())
             }
-            Command::Hint => {
-                let at = if lab.next == 0 { 0 } else { current };
-                if let Some(c) = &mut self.class {
-                    c.hint(&lab.lesson, at + 1);
-                }
-                let st = &lab.lesson.steps[at];
-                match &st.hint {
-                    Some(h) => println!("{}: {}", render::label(lang, "hint"), lab.expand(&h.get(lang))),
-                    None => println!("{}", t(lang, "no_hint")),
-                }
-                Ok(())
-            }
-            Command::Reset => {
-                lab.reset();
-                println!("{}", t(lang, "reset_done"));
-                Ok(())
-            }
-            Command::Diff => {
-                match &lab.last {
-                    Some(r) => print!("{}", render::diff(&self.style, r)),
-                    None => println!("{}", t(lang, "no_step_yet")),
-                }
-                Ok(())
-            }
-            Command::State => match lab.sandbox.is_some() {
-                false => lab.replay(0).map(|_| ()).and_then(|_| state(lab, &self.style)),
-                true => state(lab, &self.style),
-            },
-            Command::Sh(c) => lab.sh(&c).map(|out| print_output(lang, &out)),
-            Command::Compare(c) => lab.sh(&c).map(|inside| {
-                let (_, outside) = crate::sandbox::shell::run(&c, crate::sandbox::shell::timeout());
-                let pid = lab.sandbox.as_ref().map_or(0, |s| s.pid());
-                print!("{}", render::compare(&self.style, pid, &inside.stdout, &outside.stdout));
-            }),
-            Command::Shell => lab.sandbox_pid().map(|pid| {
-                println!("{}", tf(lang, "shell_enter", &[&pid]).dimmed());
-                if let Err(e) = crate::sandbox::attach::attach(lang, pid, &[]) {
-                    eprintln!("nsdojo: {}", e.localized(lang));
-                }
-            }),
-            _ => Ok(()),
         };
-        match result {
-            Err(e) => self.error(e),
-            Ok(()) if produces_report => self.print_last(),
-            Ok(()) => {}
+        drop(sink);
+        if let Err(e) = result {
+            self.error(e);
         }
     }
+}
 
-    fn print_last(&mut self) {
-        let Some(lab) = self.lab.as_ref() else { return };
-        let lang = self.style.lang;
-        if let Some(r) = &lab.last {
-            let expand = |s: &str| lab.expand(s);
-            print!("{}", render::step(&self.style, &lab.lesson, r, &expand));
-            if let Some(c) = &mut self.class {
-                c.step(&lab.lesson, r, || render::present::presented(lang, &lab.lesson, r, &expand));
-            }
-            if let Some(t) = &mut self.transcript {
-                t.step(&self.style, &lab.lesson, r, &expand);
-            }
-            if r.passed() {
-                self.progress.mark(&lab.lesson.id, r.index + 1);
-            }
-            if lab.next >= lab.lesson.steps.len() {
-                if r.passed() {
-                    println!("{}", t(lang, "lesson_done").green().bold());
-                } else {
-                    println!("{}", t(lang, "lesson_end_failed").yellow());
-                }
+/// The REPL's sinks: the terminal, the class (`--class`), the transcript while recording,
+/// and progress.
+fn sinks<'a>(
+    style: Style,
+    class: &'a mut Option<crate::class::ClassLink>,
+    transcript: &'a mut Option<Transcript>,
+    progress: &'a mut Progress,
+) -> impl Sink + 'a {
+    let classroom = class.as_mut().map(|c| Classroom::new(c, style.lang));
+    let recording = transcript.as_mut().map(|t| Recording::new(t, style, false));
+    (Terminal::new(style, Mode::Repl, true), (classroom, (recording, Marks(progress))))
+}
+
+/// A step that passed is marked done in the student's progress.
+struct Marks<'a>(&'a mut Progress);
+
+impl Sink for Marks<'_> {
+    fn event(&mut self, _: &dyn Scene, event: &Event<'_>) {
+        if let Event::StepDone { report } = event {
+            if report.passed() {
+                self.0.mark(&report.lesson, report.index + 1);
             }
         }
     }
