@@ -1,9 +1,12 @@
-//! Running a lesson's steps: the engine shared by the REPL and `nsdojo run`.
+//! Running a lesson's steps: the engine under [`runner::Runner`], which `nsdojo run`, the
+//! REPL, `bench` and `check --mutate` all drive.
 //!
 //! For each step: snapshot both sides, perform the actions (in the sandbox,
 //! or on the host for `host sh`), snapshot again, evaluate the checks. The
 //! result is a [`StepReport`], pure data that the renderer turns into text,
-//! so the REPL, `run` and transcripts all show the same thing.
+//! so the REPL, `run` and transcripts all show the same thing. While a step runs
+//! the lab tells a [`event::Sink`] what happens (system calls, the live meter,
+//! checks); it prints nothing itself, so it needs no renderer.
 
 mod actions;
 pub mod event;
@@ -134,7 +137,7 @@ pub struct Lab {
 impl Lab {
     /// `rootfs`: the prepared root filesystem, for lessons that need one; each lesson works on
     /// its own copy in the work directory, so the cache is never changed by a lesson.
-    pub fn new(lesson: Lesson, session: &mut Session, rootfs: Option<PathBuf>) -> Result<Lab, LabError> {
+    pub(crate) fn new(lesson: Lesson, session: &mut Session, rootfs: Option<PathBuf>) -> Result<Lab, LabError> {
         // One lesson at a time per session: its directory goes before the next lesson starts.
         let work = PathBuf::from(format!("/tmp/nsdojo-{}", session.id()));
         let err = |source| LabError::Work { path: work.display().to_string(), source };
@@ -323,13 +326,13 @@ impl Lab {
     }
 
     /// Run step `index` (0-based) and advance past it, telling `sink` as it goes.
-    pub fn run_step(&mut self, index: usize, sink: &mut dyn Sink) -> Result<StepReport, LabError> {
+    pub(crate) fn run_step(&mut self, index: usize, sink: &mut dyn Sink) -> Result<StepReport, LabError> {
         self.run_step_without(index, None, sink)
     }
 
     /// Run step `index` with action `removed` (0-based) left out: a mutant for
     /// `nsdojo check --mutate`, which asks whether some check of the step notices.
-    pub fn run_step_without(
+    pub(crate) fn run_step_without(
         &mut self,
         index: usize,
         removed: Option<usize>,
@@ -389,7 +392,7 @@ impl Lab {
 
     /// Replay steps `0..upto` quietly in a fresh sandbox (for `again` and `back`): only the
     /// live meter reaches `sink`.
-    pub fn replay(&mut self, upto: usize, sink: &mut dyn Sink) -> Result<(), LabError> {
+    pub(crate) fn replay(&mut self, upto: usize, sink: &mut dyn Sink) -> Result<(), LabError> {
         self.reset();
         let mut quiet = MeterOnly(sink);
         for i in 0..upto {

@@ -62,3 +62,25 @@ fn the_meter_is_drawn_only_live_and_the_audit_warns_on_stderr() {
     let clean = Event::LessonDone { lesson: "mnt", failed: 0, host_changes: &[] };
     assert_eq!(shown(Mode::Run, false, &lesson, &clean), (String::new(), String::new()));
 }
+
+#[test]
+fn a_step_serialises_as_the_events_a_web_view_would_be_sent() {
+    let (lesson, r) = crate::render::tests::report();
+    let mut c = crate::lab::event::Collect::default();
+    use crate::lab::event::Sink as _;
+    let call = &r.actions[0].outcome.trace.calls[1];
+    c.event(&lesson, &Event::Syscall { action: 0, on_host: false, call });
+    c.event(&lesson, &Event::Check { check: &r.checks[1] });
+    c.event(&lesson, &Event::StepDone { report: &r });
+    assert_eq!(c.kinds(), ["syscall", "check", "step_done"]);
+    assert_eq!(c.0[0]["call"]["call"], "pivot_root(\".\", \"old-root\")");
+    assert_eq!(c.0[0]["call"]["result"]["Err"], nix::errno::Errno::EINVAL as i32);
+    assert_eq!(c.0[1]["check"]["verdict"]["passed"], false);
+    let step = &c.0[2]["report"];
+    assert_eq!(
+        (step["lesson"].as_str(), step["index"].as_u64(), step["sandbox_pid"].as_i64()),
+        (Some("mnt"), Some(0), Some(4711))
+    );
+    assert_eq!(step["after"]["sandbox"]["inside"]["hostname"], "vm");
+    assert_eq!(step["actions"][0]["outcome"]["trace"]["calls"].as_array().map(Vec::len), Some(2));
+}
