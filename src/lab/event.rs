@@ -102,7 +102,7 @@ impl<A: Sink, B: Sink> Sink for (A, B) {
 
 /// Passes on only the live meter: replaying steps (`again`, `back`, resuming) is quiet, but a
 /// `burn` among them still shows why the replay takes seconds.
-pub struct MeterOnly<'a>(pub &'a mut dyn Sink);
+pub(crate) struct MeterOnly<'a>(pub &'a mut dyn Sink);
 
 impl Sink for MeterOnly<'_> {
     fn event(&mut self, scene: &dyn Scene, event: &Event<'_>) {
