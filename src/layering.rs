@@ -166,3 +166,39 @@ fn references_are_read_like_the_compiler_reads_them() {
         });
     assert_eq!(cycles(&g), vec![vec!["a", "b", "c", "a"]]);
 }
+
+/// Every module's own name (a file's stem, or a directory with a `mod.rs`), test-only files
+/// aside: `tests`, and anything under a `tests/` directory.
+fn module_names() -> BTreeMap<String, Vec<String>> {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut names: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in files {
+        let rel = f.strip_prefix(src()).unwrap().to_path_buf();
+        if rel.components().any(|c| c.as_os_str() == "tests") || NOT_MODULES.iter().any(|n| rel == Path::new(n)) {
+            continue;
+        }
+        let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
+        if stem == "tests" {
+            continue;
+        }
+        let name = match stem.as_str() {
+            "mod" => f.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned(),
+            _ => stem,
+        };
+        names.entry(name).or_default().push(rel.display().to_string());
+    }
+    names
+}
+
+/// Two modules with one name (`host`, `fact`, `protocol`, …) make every `use` line a
+/// question; issue 18 asked for one name, one thing.
+#[test]
+fn no_two_modules_share_a_name() {
+    let twice: Vec<String> = module_names()
+        .into_iter()
+        .filter(|(_, at)| at.len() > 1)
+        .map(|(name, at)| format!("{name}: {}", at.join(", ")))
+        .collect();
+    assert!(twice.is_empty(), "modules sharing a name:\n{}", twice.join("\n"));
+}

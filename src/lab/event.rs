@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::{CheckReport, StepReport};
 use crate::lesson::{Lesson, Text};
-use crate::sandbox::protocol::MeterSample;
+use crate::sandbox::rpc::MeterSample;
 use crate::trace::Syscall;
 
 /// One thing that happened while a lesson ran, in the order it happened.

@@ -9,7 +9,7 @@
 use super::{ActionReport, Files, Sides};
 use crate::lesson::expect::{FactSource, Value};
 use crate::lesson::fact::{Fact, GroupFact, Limit, ResultFact, Side, When};
-use crate::sandbox::protocol::MeterSample;
+use crate::sandbox::rpc::MeterSample;
 
 /// The row of the cgroup files table that holds the OOM-kill counter.
 pub(super) const OOM_KILL_ROW: &str = "oom_kill (memory.events / memory.oom_control)";

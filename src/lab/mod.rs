@@ -11,7 +11,7 @@
 mod actions;
 pub mod event;
 mod facts;
-mod host;
+mod host_actions;
 pub mod mutate;
 pub mod runner;
 #[cfg(test)]
@@ -222,12 +222,12 @@ impl Lab {
             Some(HostAction::CgroupCreate(names)) => names.first(),
             _ => None,
         })?;
-        let c = host::controller(first);
+        let c = host_actions::controller(first);
         if let Some(dir) = self.group.as_ref().and_then(|g| g.dir_for(c)) {
             return Some(dir.to_path_buf());
         }
         let layout = self.layout.as_ref()?;
-        layout.group_dir(&host::group_parent(layout), &host::group_name(&self.session_id), c)
+        layout.group_dir(&host_actions::group_parent(layout), &host_actions::group_name(&self.session_id), c)
     }
 
     /// The step's lab command for this machine's cgroup layout, variables expanded.

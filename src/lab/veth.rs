@@ -16,7 +16,7 @@ use nix::errno::Errno;
 use super::Lab;
 use crate::guard::LinkId;
 use crate::netlink;
-use crate::sandbox::protocol::ShellOutput;
+use crate::sandbox::rpc::ShellOutput;
 use crate::sandbox::Outcome;
 use crate::trace::{quote, Syscall};
 

@@ -7,7 +7,7 @@
 //! enums below or says why it cannot. From then on nothing matches strings: the
 //! lab asks a [`Fact`] what it needs read ([`SideFact::add_needs`]), and each
 //! source answers the variants it owns. A side fact (one terminal's state) is the
-//! observer's own type (`observe::fact`), which also reads it; this module adds
+//! observer's own type (`observe::side_fact`), which also reads it; this module adds
 //! what only a lesson step has: action results and the session's cgroup. Adding a
 //! fact is one variant, one arm in `from_path`/`Display`, one reader, one row in
 //! [`FACT_TABLE`], [`RESULT_TABLE`] or [`GROUP_TABLE`] (which the authoring guide is
@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-pub use crate::observe::fact::{Segment, SideFact, FACT_TABLE};
+pub use crate::observe::side_fact::{Segment, SideFact, FACT_TABLE};
 
 /// Terminal #1 (the sandbox) or terminal #2 (the host).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

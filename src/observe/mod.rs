@@ -14,13 +14,13 @@
 //! parses into these types, `render` draws them, `cgroup` reads /proc through
 //! [`procfs`] and [`mountinfo`] (src/layering.rs keeps it that way).
 
-pub mod caps;
-pub mod fact;
+pub mod cap_names;
 pub mod inside;
 pub mod mountinfo;
 pub mod net;
 pub mod ns;
 pub mod procfs;
+pub mod side_fact;
 pub mod view;
 
 #[cfg(test)]
@@ -28,11 +28,11 @@ mod against_procfs_core;
 
 use serde::{Deserialize, Serialize};
 
-pub use fact::{SideFact, Value};
 pub use inside::{InsideFacts, Needs};
 pub use ns::Ns;
 pub(crate) use procfs::Proc;
 pub use procfs::{CgroupLine, ProcError, ProcFacts};
+pub use side_fact::{SideFact, Value};
 pub use view::View;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

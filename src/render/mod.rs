@@ -287,7 +287,7 @@ pub fn compare(style: &Style, pid: i32, sandbox: &str, host: &str) -> String {
 }
 
 /// One line of the live CPU meter, like a row of `top`.
-pub fn meter_line(lang: Lang, pid: i32, s: &crate::sandbox::protocol::MeterSample) -> String {
+pub fn meter_line(lang: Lang, pid: i32, s: &crate::sandbox::rpc::MeterSample) -> String {
     let filled = ((s.percent / 100.0) * 30.0).round().clamp(0.0, 30.0) as usize;
     let bar = format!("{}{}", "█".repeat(filled), "░".repeat(30 - filled));
     let conf = match s.confined {

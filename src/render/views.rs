@@ -254,8 +254,8 @@ pub fn verify_commands(lang: Lang, view: &View, pid: i32, changed_ns: &[Ns]) -> 
 /// A capability mask in a cell: "all 41", or how many and which are missing.
 fn caps_cell(mask: Option<u64>, lang: Lang) -> String {
     let Some(mask) = mask else { return "?".into() };
-    let have = crate::observe::caps::cap_names(mask);
-    let all = crate::observe::caps::cap_names(u64::MAX >> (64 - crate::observe::caps::CAP_COUNT));
+    let have = crate::observe::cap_names::cap_names(mask);
+    let all = crate::observe::cap_names::cap_names(u64::MAX >> (64 - crate::observe::cap_names::CAP_COUNT));
     if have.len() >= all.len() {
         return tf(lang, "view_caps_all", &[&all.len()]);
     }

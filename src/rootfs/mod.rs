@@ -37,7 +37,7 @@ mod error;
 mod hostbin;
 pub(crate) use hostbin::find_on_path;
 mod ldconf;
-mod shell;
+mod shell_check;
 mod skeleton;
 mod tarball;
 
@@ -147,7 +147,7 @@ pub fn prepare_with_path(source: &Source, cache_dir: &Path, path_env: &str) -> R
             cached(cache_dir, &key, Origin::Tar(tar.clone()), |root| {
                 let s = tarball::unpack(tar, root)?;
                 skeleton::add_skeleton(root)?;
-                shell::check_shell(root).map_err(|e| unusable_tarball(tar, root, e))?;
+                shell_check::check_shell(root).map_err(|e| unusable_tarball(tar, root, e))?;
                 Ok(format!(
                     "unpacked: {} files, {} dirs, {} symlinks, {} hard links; skipped {} device nodes/fifos",
                     s.files, s.dirs, s.symlinks, s.hardlinks, s.skipped_special
@@ -159,7 +159,7 @@ pub fn prepare_with_path(source: &Source, cache_dir: &Path, path_env: &str) -> R
                 let key = busybox::key(&bb)?;
                 return cached(cache_dir, &key, Origin::Busybox(bb.clone()), |root| {
                     let links = busybox::build(&bb, root)?;
-                    shell::check_shell(root)?;
+                    shell_check::check_shell(root)?;
                     Ok(format!("{links} applet links"))
                 });
             }
@@ -168,7 +168,7 @@ pub fn prepare_with_path(source: &Source, cache_dir: &Path, path_env: &str) -> R
             let origin = Origin::HostBinaries(plan.program_paths());
             cached(cache_dir, &plan.key()?, origin, |root| {
                 plan.build(root)?;
-                shell::check_shell(root)?;
+                shell_check::check_shell(root)?;
                 Ok(format!("{} programs, {} libraries", plan.programs.len(), plan.libs.len()))
             })
         }
@@ -233,7 +233,7 @@ fn prepare_dir(dir: &Path) -> Result<Rootfs, RootfsError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(RootfsError::DirMissing(dir.to_path_buf())),
         Err(e) => return Err(RootfsError::io("stat", dir, e)),
     }
-    shell::check_shell(dir)?;
+    shell_check::check_shell(dir)?;
     let path = fs::canonicalize(dir).ctx("resolve", dir)?;
     let (bytes, files) = cache::measure(&path);
     Ok(Rootfs { path, origin: Origin::Dir(dir.to_path_buf()), bytes, files, built_in: None })

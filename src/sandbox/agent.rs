@@ -15,8 +15,8 @@ use nix::unistd::Pid;
 
 use super::kernel::LinuxKernel;
 use super::perform::{finish, perform, AgentState, Performed};
-use super::protocol::Outcome;
-use super::protocol::{recv, send, Reply, Request};
+use super::rpc::Outcome;
+use super::rpc::{recv, send, Reply, Request};
 use crate::observe::InsideFacts;
 
 /// Set up a freshly forked agent process (both the first and a PID-namespace child).

@@ -6,7 +6,7 @@
 use nix::errno::Errno;
 
 use super::kernel::Kernel;
-use crate::observe::caps::cap_constant;
+use crate::observe::cap_names::cap_constant;
 use crate::trace::Trace;
 
 /// Which call refused, in the words of the trace.

@@ -21,7 +21,7 @@ use nix::sched::CloneFlags;
 use nix::unistd::{ForkResult, Pid};
 
 use crate::lesson::Ns;
-use crate::observe::caps::cap_constant;
+use crate::observe::cap_names::cap_constant;
 use crate::process::ForkError;
 use crate::trace::{quote, Syscall, Trace};
 

@@ -13,9 +13,9 @@ pub(crate) mod kernel;
 pub mod netdev;
 pub mod perform;
 pub mod pressure;
-pub mod protocol;
 #[cfg(test)]
 pub(crate) mod recording;
+pub mod rpc;
 pub mod shell;
 #[cfg(test)]
 mod tests;
@@ -26,8 +26,8 @@ use nix::unistd::ForkResult;
 
 use crate::observe::{procfs, ProcFacts, Snapshot};
 use crate::process::Pidfd;
-use protocol::{recv, send, Reply, Request};
-pub use protocol::{Outcome, SandboxOp, ShellOutput};
+use rpc::{recv, send, Reply, Request};
+pub use rpc::{Outcome, SandboxOp, ShellOutput};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {

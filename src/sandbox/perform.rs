@@ -17,7 +17,7 @@ use nix::unistd::Pid;
 use super::caps::CapsError;
 use super::kernel::{Kernel, Mount};
 use super::netdev::NetError;
-use super::protocol::{Outcome, SandboxOp};
+use super::rpc::{Outcome, SandboxOp};
 use super::shell;
 use crate::lesson::action::Propagation;
 use crate::lesson::{Ns, SandboxAction};

@@ -7,7 +7,7 @@ use nix::errno::Errno;
 use nix::sys::wait::WaitStatus;
 use nix::unistd::{ForkResult, Pid};
 
-use super::protocol::{Outcome, ShellOutput};
+use super::rpc::{Outcome, ShellOutput};
 use crate::process::Pidfd;
 use crate::trace::Syscall;
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use super::protocol::ShellOutput;
+use super::rpc::ShellOutput;
 use crate::trace::{quote, Syscall};
 
 /// How long a step's command may run: 10 s, or NSDOJO_SH_TIMEOUT seconds (for tests).

@@ -7,8 +7,8 @@ use nix::mount::MsFlags;
 
 use super::kernel::{Call, CapData, CapSets, Mount};
 use super::perform::{finish, perform, AgentState, Performed};
-use super::protocol::{Outcome, SandboxOp};
 use super::recording::{RecordingKernel, SOCKET_FD};
+use super::rpc::{Outcome, SandboxOp};
 use crate::lesson::action::parse_action;
 use crate::lesson::Ns;
 

@@ -13,7 +13,7 @@
 //! than in the middle of a workshop. The parser decides where each line runs: a
 //! [`HostAction`] (terminal #2) or a [`SandboxAction`] (terminal #1). Adding an
 //! action means one variant of one of them, one arm in [`parse_action`] and one
-//! arm in its performer (`lab::host` or `sandbox::perform`).
+//! arm in its performer (`lab::host_actions` or `sandbox::perform`).
 
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +30,7 @@ pub enum Propagation {
 /// One thing a step does, sorted when the line is parsed: terminal #2's actions run in the
 /// host process, terminal #1's are sent to the sandbox. The two kinds are separate types so
 /// that a host action cannot reach the agent (the wire carries only [`SandboxAction`]s, see
-/// `sandbox::protocol`), rather than being refused there at run time.
+/// `sandbox::rpc`), rather than being refused there at run time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Host(HostAction),

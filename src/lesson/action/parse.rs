@@ -450,7 +450,7 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
             }
             let mut caps = Vec::new();
             for a in &args {
-                match crate::observe::caps::cap_number(a) {
+                match crate::observe::cap_names::cap_number(a) {
                     Some(n) => caps.push(n),
                     None => return Err(err(format!("unknown capability `{a}` (e.g. sys_admin, mknod, sys_ptrace)"))),
                 }

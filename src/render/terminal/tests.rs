@@ -1,7 +1,7 @@
 use super::*;
 use crate::lab::event::Event;
 use crate::lesson::Lang;
-use crate::sandbox::protocol::MeterSample;
+use crate::sandbox::rpc::MeterSample;
 
 /// What `event` prints in `mode`: (stdout, stderr), colours off.
 fn shown(mode: Mode, live: bool, scene: &dyn Scene, event: &Event<'_>) -> (String, String) {

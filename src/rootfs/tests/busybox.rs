@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::super::busybox::find_static_busybox;
-use super::super::shell::resolve_inside;
+use super::super::shell_check::resolve_inside;
 use super::super::{prepare_with_path, Origin, Source};
 use super::host_busybox;
 

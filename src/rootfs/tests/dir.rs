@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::super::shell::{check_shell, resolve_inside};
+use super::super::shell_check::{check_shell, resolve_inside};
 use super::super::{prepare_with_path, Origin, RootfsError, Source};
 use super::{link, put};
 

@@ -9,7 +9,7 @@ use super::{Lab, LabError};
 use crate::cgroup::{self, Controller, CpuSampler, Group, Layout};
 use crate::lesson::{Action, HostAction, SandboxAction};
 use crate::observe::procfs::{self, CgroupLine, Proc};
-use crate::sandbox::protocol::MeterSample;
+use crate::sandbox::rpc::MeterSample;
 use crate::sandbox::{shell, Outcome, SandboxOp};
 use crate::trace::Syscall;
 

@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use super::caps::cap_names;
+use super::cap_names::cap_names;
 use super::{procfs, Needs, Ns, ProcError, Snapshot};
 
 /// One part of a written path: `mount[/x]` is `("mount", Some("/x"))`.
