@@ -202,3 +202,22 @@ fn no_two_modules_share_a_name() {
         .collect();
     assert!(twice.is_empty(), "modules sharing a name:\n{}", twice.join("\n"));
 }
+
+/// Library code says why it failed with a type (thiserror), not a string: `Result<_, String>`
+/// is for main.rs at most (issue 18). Parsers' outputs (`IResult<&str, String>`) are values.
+#[test]
+fn no_library_result_carries_a_string_error() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut found = Vec::new();
+    for f in files.iter().filter(|f| !f.ends_with("main.rs") && !f.ends_with("layering.rs")) {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains("Result<") && code.contains(", String>") && !code.contains("IResult<") {
+                found.push(format!("{}:{}: {}", f.strip_prefix(src()).unwrap().display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "Result<_, String> in library code:\n{}", found.join("\n"));
+}

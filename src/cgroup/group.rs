@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::layout::Layout;
 use super::meter::CpuSampler;
-use super::stat::{self, CpuStat, MemoryEvents};
+use super::stat::{self, CpuStat, MemoryEvents, StatError};
 use super::{fs, v1, v2, CgroupError, Controller};
 use crate::observe::procfs::{self, CgroupLine, Proc};
 use crate::trace::Trace;
@@ -62,7 +62,7 @@ pub struct Group {
     backend: Box<dyn Backend>,
 }
 
-fn read_parse<T>(path: &Path, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, CgroupError> {
+fn read_parse<T>(path: &Path, parse: impl FnOnce(&str) -> Result<T, StatError>) -> Result<T, CgroupError> {
     parse(&fs::read(path)?).map_err(|detail| CgroupError::Parse { path: path.to_path_buf(), detail })
 }
 

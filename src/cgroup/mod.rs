@@ -101,7 +101,7 @@ pub enum CgroupError {
     Proc(#[from] crate::observe::ProcError),
     /// A control file did not have the expected format.
     #[error("cannot parse {}: {detail}", path.display())]
-    Parse { path: PathBuf, detail: String },
+    Parse { path: PathBuf, detail: stat::StatError },
     /// The group's directory is gone while it was in use.
     #[error(
         "cgroup directory {} has vanished: the process can no longer be shown as confined \

@@ -14,7 +14,6 @@ use crate::sandbox::{shell, Outcome, SandboxOp};
 use crate::trace::Syscall;
 
 const METER_EVERY: Duration = Duration::from_millis(250);
-const INTERRUPTED: &str = "interrupted";
 
 pub(super) fn controller(name: &str) -> Controller {
     match name {
@@ -41,6 +40,35 @@ pub(super) fn group_parent(layout: &Layout) -> Vec<CgroupLine> {
     }
 }
 
+/// Why a host action failed: the one line the student reads (`Outcome::error`; the Korean
+/// translation in `i18n::machine` matches these words).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HostError {
+    /// Ctrl-C stopped it; the step stops with it.
+    #[error("interrupted")]
+    Interrupted,
+    #[error("no cgroup yet: `cgroup create …` first")]
+    NoGroup,
+    #[error("no sandbox is running yet")]
+    NoSandbox,
+    #[error("this lesson already made its cgroup")]
+    GroupExists,
+    #[error("could not record the cgroup in the session file: {0}")]
+    Record(std::io::Error),
+    #[error(transparent)]
+    Cgroup(#[from] cgroup::CgroupError),
+    #[error(transparent)]
+    Veth(#[from] super::veth::VethError),
+    #[error("cannot read /proc/{pid}/stat: {source}")]
+    Stat { pid: i32, source: std::io::Error },
+    #[error("measurement stopped: {0}")]
+    Measure(cgroup::CgroupError),
+    #[error("the burner did not start")]
+    NoBurner,
+    #[error("write {path}: {}", .errno.desc())]
+    Write { path: String, errno: nix::errno::Errno },
+}
+
 impl Lab {
     /// Perform a host action (`try` keeps its failure out of the step's way).
     pub(super) fn host_perform(&mut self, action: &Action) -> Outcome {
@@ -61,52 +89,52 @@ impl Lab {
                 let stopped = output.interrupted;
                 out.output = Some(output);
                 if stopped {
-                    Err(INTERRUPTED.to_string())
+                    Err(HostError::Interrupted)
                 } else {
                     Ok(())
                 }
             }
             HostAction::CgroupCreate(names) => self.create_group(names, &mut out),
             HostAction::CgroupLimit { controller: c, value } => match &self.group {
-                None => Err("no cgroup yet: `cgroup create …` first".to_string()),
+                None => Err(HostError::NoGroup),
                 Some(g) => match c.as_str() {
                     "cpu" => g.set_cpu_limit(*value as u32, 100_000, &mut out.trace),
                     "memory" => g.set_memory_limit(*value, &mut out.trace),
                     _ => g.set_pids_max(*value, &mut out.trace),
                 }
-                .map_err(|e| e.to_string()),
+                .map_err(HostError::from),
             },
             HostAction::MapIds { inside, outside, count } => match &self.sandbox {
-                None => Err("no sandbox is running yet".to_string()),
+                None => Err(HostError::NoSandbox),
                 Some(sb) => map_ids(sb.pid(), *inside, *outside, *count, &mut out),
             },
             HostAction::CgroupJoin => match (&self.group, &self.sandbox) {
-                (None, _) => Err("no cgroup yet: `cgroup create …` first".to_string()),
-                (Some(_), None) => Err("no sandbox is running yet".to_string()),
-                (Some(g), Some(sb)) => g.add_process(sb.pid(), &mut out.trace).map_err(|e| e.to_string()),
+                (None, _) => Err(HostError::NoGroup),
+                (Some(_), None) => Err(HostError::NoSandbox),
+                (Some(g), Some(sb)) => g.add_process(sb.pid(), &mut out.trace).map_err(HostError::from),
             },
-            HostAction::VethAdd { name, peer } => self.veth_add(name, peer, &mut out).map_err(|e| e.to_string()),
+            HostAction::VethAdd { name, peer } => self.veth_add(name, peer, &mut out).map_err(HostError::from),
             HostAction::VethMove { name, new_name } => {
-                self.veth_move(name, new_name, &mut out).map_err(|e| e.to_string())
+                self.veth_move(name, new_name, &mut out).map_err(HostError::from)
             }
-            HostAction::VethDelete(name) => self.veth_delete(name, &mut out).map_err(|e| e.to_string()),
-            HostAction::HostLinkUp(name) => self.host_link_up(name, &mut out).map_err(|e| e.to_string()),
+            HostAction::VethDelete(name) => self.veth_delete(name, &mut out).map_err(HostError::from),
+            HostAction::HostLinkUp(name) => self.host_link_up(name, &mut out).map_err(HostError::from),
             HostAction::HostAddrAdd { cidr, iface } => {
-                self.host_addr_add(cidr, iface, &mut out).map_err(|e| e.to_string())
+                self.host_addr_add(cidr, iface, &mut out).map_err(HostError::from)
             }
-            HostAction::Fetch(url) => self.fetch(url, &mut out).map_err(|e| e.to_string()),
+            HostAction::Fetch(url) => self.fetch(url, &mut out).map_err(HostError::from),
         };
         if let Err(e) = res {
-            out.error = Some(e);
+            out.error = Some(e.to_string());
         }
         out
     }
 
-    fn create_group(&mut self, names: &[String], out: &mut Outcome) -> Result<(), String> {
+    fn create_group(&mut self, names: &[String], out: &mut Outcome) -> Result<(), HostError> {
         if self.group.is_some() {
-            return Err("this lesson already made its cgroup".into());
+            return Err(HostError::GroupExists);
         }
-        let layout = Layout::detect().map_err(|e| e.to_string())?;
+        let layout = Layout::detect()?;
         let controllers: Vec<Controller> = names.iter().map(|n| controller(n)).collect();
         let name = group_name(&self.session_id);
         let parent = group_parent(&layout);
@@ -120,7 +148,7 @@ impl Lab {
             r.cgroups_intended.extend(intended.iter().cloned());
             r.subtree_enabled.extend(to_enable.iter().map(|(p, c)| (p.clone(), c.name().to_string())));
         })
-        .map_err(|e| format!("could not record the cgroup in the session file: {e}"))?;
+        .map_err(HostError::Record)?;
         let made = Group::create_within(&layout, &parent, &name, &controllers, &mut out.trace);
         // What was really enabled (nothing, if creation failed): a failed create undid its own.
         let enabled: Vec<(std::path::PathBuf, String)> = made.as_ref().map_or_else(
@@ -136,12 +164,12 @@ impl Lab {
                 r.cgroups_intended.retain(|p| !intended.contains(p));
             }
         });
-        let group = made.map_err(|e| e.to_string())?;
+        let group = made?;
         let paths = group.paths();
         if let Err(e) = crate::guard::record_add(&self.session_id, |r| r.cgroups.extend(paths.iter().cloned())) {
             let mut t = crate::trace::Trace::default();
             let _ = group.remove(&mut t);
-            return Err(format!("could not record the cgroup in the session file: {e}"));
+            return Err(HostError::Record(e));
         }
         out.trace.push(Syscall::ok(format!("/* layout: {} */", layout.describe()), 0));
         self.group = Some(group);
@@ -293,31 +321,31 @@ impl Lab {
                 }
                 r
             }
-            None => Err("the burner did not start".to_string()),
+            None => Err(HostError::NoBurner),
         };
         let stop = self.sandbox()?.perform(SandboxOp::BurnStop)?;
         out.trace.calls.extend(stop.trace.calls);
         sink.event(self, &Event::MeterDone);
         match result {
-            Err(e) if e == INTERRUPTED => return Err(crate::sandbox::SandboxError::Interrupted.into()),
-            Err(e) => out.error = Some(e),
+            Err(HostError::Interrupted) => return Err(crate::sandbox::SandboxError::Interrupted.into()),
+            Err(e) => out.error = Some(e.to_string()),
             Ok(()) => {}
         }
         Ok(out)
     }
 
-    fn meter(&mut self, pid: i32, secs: u32, out: &mut Outcome, sink: &mut dyn Sink) -> Result<(), String> {
-        let mut sampler = CpuSampler::new(pid).map_err(|e| format!("cannot read /proc/{pid}/stat: {e}"))?;
+    fn meter(&mut self, pid: i32, secs: u32, out: &mut Outcome, sink: &mut dyn Sink) -> Result<(), HostError> {
+        let mut sampler = CpuSampler::new(pid).map_err(|source| HostError::Stat { pid, source })?;
         let start = Instant::now();
         let end = start + Duration::from_secs(secs.into());
         while Instant::now() < end {
             std::thread::sleep(METER_EVERY.min(end.saturating_duration_since(Instant::now())));
             if crate::guard::interrupted() {
-                return Err(INTERRUPTED.into());
+                return Err(HostError::Interrupted);
             }
             let sample = match &self.group {
                 Some(g) => {
-                    let s = g.sample(&mut sampler).map_err(|e| format!("measurement stopped: {e}"))?;
+                    let s = g.sample(&mut sampler).map_err(HostError::Measure)?;
                     MeterSample {
                         at_ms: 0,
                         percent: s.percent,
@@ -326,7 +354,7 @@ impl Lab {
                     }
                 }
                 None => {
-                    let p = sampler.sample().map_err(|e| format!("cannot read /proc/{pid}/stat: {e}"))?;
+                    let p = sampler.sample().map_err(|source| HostError::Stat { pid, source })?;
                     MeterSample { at_ms: 0, percent: p, confined: None, nr_throttled: None }
                 }
             };
@@ -355,7 +383,7 @@ fn stress_worker(master: i32) -> Option<i32> {
 
 /// What `unshare --map-root-user` does from outside: setgroups first (an unprivileged
 /// writer must deny setgroups before writing gid_map), then the two maps.
-fn map_ids(pid: i32, inside: u32, outside: u32, count: u32, out: &mut Outcome) -> Result<(), String> {
+fn map_ids(pid: i32, inside: u32, outside: u32, count: u32, out: &mut Outcome) -> Result<(), HostError> {
     let line = format!("{inside} {outside} {count}");
     for (file, text) in [("setgroups", "deny"), ("uid_map", line.as_str()), ("gid_map", line.as_str())] {
         let path = format!("/proc/{pid}/{file}");
@@ -370,7 +398,7 @@ fn map_ids(pid: i32, inside: u32, outside: u32, count: u32, out: &mut Outcome) -
             sc = sc.with_note("a map can be written only once, and only for a process in a new user namespace");
         }
         out.trace.push(sc);
-        res.map_err(|e| format!("write {path}: {}", e.desc()))?;
+        res.map_err(|errno| HostError::Write { path: path.clone(), errno })?;
     }
     Ok(())
 }

@@ -218,7 +218,7 @@ pub fn parse_expect(line: &str) -> Result<Expect, ParseError> {
         return Err(expected_fact());
     }
     let (rest, (before, path)) = fact_path(s).map_err(|_| expected_fact())?;
-    let left = Fact::from_path(before, &path).map_err(|message| ParseError { offset: lead, message })?;
+    let left = Fact::from_path(before, &path).map_err(|e| ParseError { offset: lead, message: e.to_string() })?;
     let at = |r: &str| lead + s.len() - r.len();
     let (rest, op) = delimited(multispace1, op, multispace1)(rest).map_err(|_| ParseError {
         offset: at(rest),
@@ -228,9 +228,9 @@ pub fn parse_expect(line: &str) -> Result<Expect, ParseError> {
     let rhs = rest.trim_end();
     let right = if FACT_PREFIXES.iter().any(|p| rhs.starts_with(p)) {
         match all_consuming(fact_path)(rhs) {
-            Ok((_, (before, path))) => {
-                Operand::Fact(Fact::from_path(before, &path).map_err(|message| ParseError { offset: rhs_at, message })?)
-            }
+            Ok((_, (before, path))) => Operand::Fact(
+                Fact::from_path(before, &path).map_err(|e| ParseError { offset: rhs_at, message: e.to_string() })?,
+            ),
             Err(_) => {
                 return Err(ParseError { offset: rhs_at, message: format!("malformed fact `{}`", rhs.escape_debug()) })
             }

@@ -104,17 +104,36 @@ pub const GROUP_TABLE: &[(&str, &str)] = &[
     ("oom_kills", "processes the OOM killer killed in the group (memory.events / memory.oom_control)"),
 ];
 
+/// Why a written fact is not one (the message the lesson loader puts at `file:line:col`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FactError {
+    #[error("empty fact")]
+    Empty,
+    #[error("unknown fact `{shown}` (known after `{prefix}`: {known})")]
+    Unknown { shown: String, prefix: String, known: String },
+    #[error("`action[{0}]`: actions are numbered from 1, as listed in `do`")]
+    ActionIndex(String),
+    #[error(
+        "unknown fact `{0}`: a fact starts with sandbox., host., before.sandbox., before.host., step., \
+         action[N]., group. or before.group."
+    )]
+    Root(String),
+}
+
 impl Fact {
-    /// The typed fact for a written path, or the message to show.
-    pub fn from_path(before: bool, path: &[Segment]) -> Result<Fact, String> {
+    /// The typed fact for a written path, or why it is not one.
+    pub fn from_path(before: bool, path: &[Segment]) -> Result<Fact, FactError> {
         let when = if before { When::Before } else { When::After };
         let Some(((root, root_arg), rest)) = path.split_first() else {
-            return Err("empty fact".into());
+            return Err(FactError::Empty);
         };
         let unknown = |table: &[(&str, &str)], prefix: &str| {
-            let shown: String = path_text(path);
             let list: Vec<&str> = table.iter().map(|(k, _)| *k).collect();
-            format!("unknown fact `{}` (known after `{prefix}`: {})", shown.escape_debug(), list.join(", "))
+            FactError::Unknown {
+                shown: path_text(path).escape_debug().to_string(),
+                prefix: prefix.to_string(),
+                known: list.join(", "),
+            }
         };
         match (root.as_str(), root_arg) {
             ("sandbox" | "host", None) => {
@@ -127,7 +146,7 @@ impl Fact {
                     None => None,
                     Some(n) => match n.parse::<usize>() {
                         Ok(n) if n >= 1 => Some(n),
-                        _ => return Err(format!("`action[{n}]`: actions are numbered from 1, as listed in `do`")),
+                        _ => return Err(FactError::ActionIndex(n.clone())),
                     },
                 };
                 let fact = match rest {
@@ -141,11 +160,7 @@ impl Fact {
                 let fact = GroupFact::from_path(rest).ok_or_else(|| unknown(GROUP_TABLE, "group."))?;
                 Ok(Fact::Group { when, fact })
             }
-            _ => Err(format!(
-                "unknown fact `{}`: a fact starts with sandbox., host., before.sandbox., before.host., step., \
-                 action[N]., group. or before.group.",
-                path_text(path).escape_debug()
-            )),
+            _ => Err(FactError::Root(path_text(path).escape_debug().to_string())),
         }
     }
 
@@ -292,15 +307,17 @@ mod tests {
 
     #[test]
     fn wrong_paths_say_what_is_known() {
-        let e = Fact::from_path(false, &[seg("action", Some("0")), seg("errno", None)]).unwrap_err();
+        let e = Fact::from_path(false, &[seg("action", Some("0")), seg("errno", None)]).unwrap_err().to_string();
         assert!(e.contains("numbered from 1"), "{e}");
-        let e = Fact::from_path(true, &[seg("step", None), seg("errno", None)]).unwrap_err();
+        let e = Fact::from_path(true, &[seg("step", None), seg("errno", None)]).unwrap_err().to_string();
         assert!(e.contains("a fact starts with"), "{e}");
-        let e = Fact::from_path(false, &[seg("group", None), seg("limit", Some("io"))]).unwrap_err();
+        let e = Fact::from_path(false, &[seg("group", None), seg("limit", Some("io"))]).unwrap_err().to_string();
         assert!(e.contains("limit[cpu]"), "{e}");
-        let e = Fact::from_path(false, &[seg("group", None), seg("file", Some("../x"))]).unwrap_err();
+        let e = Fact::from_path(false, &[seg("group", None), seg("file", Some("../x"))]).unwrap_err().to_string();
         assert!(e.contains("unknown fact"), "{e}");
-        let e = Fact::from_path(false, &[seg("sandbox", None), seg("ns", None), seg("bogus", None)]).unwrap_err();
+        let e = Fact::from_path(false, &[seg("sandbox", None), seg("ns", None), seg("bogus", None)])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("after `sandbox.`: ns.<type>"), "{e}");
     }
 

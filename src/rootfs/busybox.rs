@@ -90,7 +90,12 @@ fn applets(busybox: &Path, lister: Child) -> Result<Vec<String>, RootfsError> {
             let out = start(busybox, "--list")?.wait_with_output().ctx("run", busybox)?;
             match finish(out) {
                 Ok(text) => text.lines().map(|n| format!("bin/{n}\n")).collect(),
-                Err(_) => return Err(RootfsError::BusyboxList { path: busybox.to_path_buf(), detail: first_failure }),
+                Err(_) => {
+                    return Err(RootfsError::BusyboxList {
+                        path: busybox.to_path_buf(),
+                        detail: first_failure.to_string(),
+                    })
+                }
             }
         }
     };
@@ -122,14 +127,21 @@ fn start(busybox: &Path, arg: &str) -> Result<Child, RootfsError> {
     }
 }
 
+/// A program that exited unsuccessfully: its status and the first line of its stderr.
+#[derive(Debug, thiserror::Error)]
+#[error("{status} ({first_line})")]
+struct ExitFailure {
+    status: std::process::ExitStatus,
+    first_line: String,
+}
+
 /// `Ok(stdout)`, or why it failed.
-fn finish(out: Output) -> Result<String, String> {
+fn finish(out: Output) -> Result<String, ExitFailure> {
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         let err = String::from_utf8_lossy(&out.stderr);
-        let first = err.lines().next().unwrap_or("").trim();
-        Err(format!("{} ({first})", out.status))
+        Err(ExitFailure { status: out.status, first_line: err.lines().next().unwrap_or("").trim().to_string() })
     }
 }
 
