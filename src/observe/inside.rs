@@ -25,6 +25,24 @@ pub struct ProcInfo {
     pub name: String,
 }
 
+/// Why one side could not read something (no /proc in a chroot, a directory that is not
+/// there): shown in its cell and answered to checks as a missing value, never as empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{0}")]
+pub struct Unavailable(pub String);
+
+impl From<String> for Unavailable {
+    fn from(why: String) -> Self {
+        Unavailable(why)
+    }
+}
+
+impl From<&str> for Unavailable {
+    fn from(why: &str) -> Self {
+        Unavailable(why.to_string())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InsideFacts {
     pub hostname: String,
@@ -32,14 +50,14 @@ pub struct InsideFacts {
     pub uid: u32,
     pub gid: u32,
     /// Processes in /proc as this side sees it; Err if there is no /proc.
-    pub processes: Result<Vec<ProcInfo>, String>,
-    pub ifaces: Result<Vec<Iface>, String>,
+    pub processes: Result<Vec<ProcInfo>, Unavailable>,
+    pub ifaces: Result<Vec<Iface>, Unavailable>,
     /// SysV message queue keys (hex), from msgctl(MSG_STAT) over the namespace's ids.
-    pub msg_queues: Result<Vec<String>, String>,
+    pub msg_queues: Result<Vec<String>, Unavailable>,
     /// /proc/self/cgroup as this side reads it (paths are relative to its cgroup namespace).
     pub cgroup: Result<Vec<super::CgroupLine>, super::ProcError>,
     /// Listings asked for by the step (`ls PATH`, `exists[PATH]`), by path.
-    pub listings: BTreeMap<String, Result<Vec<String>, String>>,
+    pub listings: BTreeMap<String, Result<Vec<String>, Unavailable>>,
 }
 
 impl Default for InsideFacts {
@@ -58,7 +76,7 @@ impl Default for InsideFacts {
     }
 }
 
-fn processes() -> Result<Vec<ProcInfo>, String> {
+fn processes() -> Result<Vec<ProcInfo>, Unavailable> {
     let dir = fs::read_dir("/proc").map_err(|e| format!("/proc: {e}"))?;
     let mut out: Vec<ProcInfo> = dir
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
@@ -74,7 +92,7 @@ fn processes() -> Result<Vec<ProcInfo>, String> {
     Ok(out)
 }
 
-fn ifaces() -> Result<Vec<Iface>, String> {
+fn ifaces() -> Result<Vec<Iface>, Unavailable> {
     let list = nix::ifaddrs::getifaddrs().map_err(|e| format!("getifaddrs: {e}"))?;
     let mut map: BTreeMap<String, Iface> = BTreeMap::new();
     for a in list {
@@ -96,14 +114,14 @@ fn ifaces() -> Result<Vec<Iface>, String> {
 }
 
 /// Message queue keys in this IPC namespace, the way `ipcs -q` finds them.
-fn msg_queues() -> Result<Vec<String>, String> {
+fn msg_queues() -> Result<Vec<String>, Unavailable> {
     // SAFETY: msgctl with MSG_INFO fills a msginfo struct; MSG_STAT fills msqid_ds.
     // Both are plain data written by the kernel into memory we own.
     unsafe {
         let mut info: libc::msginfo = std::mem::zeroed();
         let max = libc::msgctl(0, libc::MSG_INFO, &mut info as *mut libc::msginfo as *mut libc::msqid_ds);
         if max < 0 {
-            return Err(format!("msgctl(MSG_INFO): {}", nix::errno::Errno::last()));
+            return Err(Unavailable(format!("msgctl(MSG_INFO): {}", nix::errno::Errno::last())));
         }
         let mut keys = Vec::new();
         for idx in 0..=max {
@@ -128,7 +146,7 @@ fn ipc_key(perm: &libc::ipc_perm) -> libc::key_t {
     perm.__key
 }
 
-fn listing(path: &str) -> Result<Vec<String>, String> {
+fn listing(path: &str) -> Result<Vec<String>, Unavailable> {
     let mut names: Vec<String> = fs::read_dir(path)
         .map_err(|e| format!("{path}: {e}"))?
         .filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))

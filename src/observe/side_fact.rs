@@ -13,6 +13,7 @@
 use std::fmt;
 
 use super::cap_names::cap_names;
+use super::inside::Unavailable;
 use super::{procfs, Needs, Ns, ProcError, Snapshot};
 
 /// One part of a written path: `mount[/x]` is `("mount", Some("/x"))`.
@@ -243,9 +244,9 @@ impl SideFact {
     /// Answer this fact from one side's snapshot.
     pub fn read(&self, s: &Snapshot) -> Value {
         let missing = |why: String| Value::Missing(why);
-        let list_of = |r: &Result<Vec<String>, String>| match r {
+        let list_of = |r: &Result<Vec<String>, Unavailable>| match r {
             Ok(v) => Value::List(v.clone()),
-            Err(e) => Value::Missing(e.clone()),
+            Err(e) => Value::Missing(e.to_string()),
         };
         let unavailable = |e: &ProcError| Value::Missing(e.to_string());
         let text = |r: &Result<String, ProcError>| r.as_ref().map_or_else(unavailable, |t| Value::Text(t.clone()));
@@ -285,7 +286,7 @@ impl SideFact {
             SideFact::Ps => list_of(&s.inside.processes.clone().map(|v| v.into_iter().map(|p| p.name).collect())),
             SideFact::PsCount => match &s.inside.processes {
                 Ok(v) => Value::Int(v.len() as i64),
-                Err(e) => Value::Missing(e.clone()),
+                Err(e) => Value::Missing(e.to_string()),
             },
             SideFact::Ifaces => list_of(&s.inside.ifaces.clone().map(|v| v.into_iter().map(|i| i.name).collect())),
             SideFact::IfaceState(name) => match &s.inside.ifaces {
@@ -293,14 +294,14 @@ impl SideFact {
                     Some(i) => Value::Text(if i.up { "UP" } else { "DOWN" }.into()),
                     None => missing(format!("no interface {name}")),
                 },
-                Err(e) => Value::Missing(e.clone()),
+                Err(e) => Value::Missing(e.to_string()),
             },
             SideFact::IfaceAddrs(name) => match &s.inside.ifaces {
                 Ok(v) => match v.iter().find(|i| &i.name == name) {
                     Some(i) => Value::List(i.addrs.clone()),
                     None => missing(format!("no interface {name}")),
                 },
-                Err(e) => Value::Missing(e.clone()),
+                Err(e) => Value::Missing(e.to_string()),
             },
             SideFact::Routes => match &s.proc.routes {
                 Ok(v) => Value::List(v.iter().map(|r| r.to_string()).collect()),
@@ -326,7 +327,7 @@ impl SideFact {
             },
             SideFact::IpcQueues => match &s.inside.msg_queues {
                 Ok(v) => Value::Int(v.len() as i64),
-                Err(e) => Value::Missing(e.clone()),
+                Err(e) => Value::Missing(e.to_string()),
             },
             SideFact::Root => Value::Text(s.proc.root.clone()),
             SideFact::Cwd => Value::Text(s.proc.cwd.clone()),
@@ -336,7 +337,7 @@ impl SideFact {
             },
             SideFact::Exists(p) => match s.inside.listings.get(p) {
                 Some(Ok(_)) => Value::Bool(true),
-                Some(Err(e)) if e.contains("Not a directory") => Value::Bool(true),
+                Some(Err(e)) if e.0.contains("Not a directory") => Value::Bool(true),
                 Some(Err(_)) => Value::Bool(false),
                 None => missing(format!("{p} was not looked at")),
             },

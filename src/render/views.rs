@@ -112,11 +112,11 @@ pub fn rows(lang: Lang, view: &View, before: &Sides, after: &Sides) -> (String, 
             vec![
                 row(t(lang, "view_visible"), before, after, &|s| match &s.inside.processes {
                     Ok(p) => p.len().to_string(),
-                    Err(e) => e.clone(),
+                    Err(e) => e.to_string(),
                 }),
                 row("PID  COMMAND", before, after, &|s| match &s.inside.processes {
                     Ok(p) => list(&p.iter().map(|p| format!("{:<5} {}", p.pid, p.name)).collect::<Vec<_>>(), 8),
-                    Err(e) => e.clone(),
+                    Err(e) => e.to_string(),
                 }),
                 row(t(lang, "view_agent_pids"), before, after, &|s| {
                     s.proc.nspid.iter().map(i32::to_string).collect::<Vec<_>>().join(" → ")
@@ -138,7 +138,7 @@ pub fn rows(lang: Lang, view: &View, before: &Sides, after: &Sides) -> (String, 
                 Ok(v) => v.iter().find(|i| i.name == n).map_or("—".into(), |i| {
                     format!("{} {}", if i.up { "UP" } else { "DOWN" }, i.addrs.join(" ")).trim().to_string()
                 }),
-                Err(e) => e.clone(),
+                Err(e) => e.to_string(),
             };
             (t(lang, "view_net").into(), names.iter().map(|n| row(n.clone(), before, after, &|s| cell(s, n))).collect())
         }
@@ -199,7 +199,7 @@ pub fn rows(lang: Lang, view: &View, before: &Sides, after: &Sides) -> (String, 
             vec![row(t(lang, "view_queues"), before, after, &|s| match &s.inside.msg_queues {
                 Ok(q) if q.is_empty() => t(lang, "view_none").into(),
                 Ok(q) => q.join("\n"),
-                Err(e) => e.clone(),
+                Err(e) => e.to_string(),
             })],
         ),
         View::Root => (
@@ -215,7 +215,7 @@ pub fn rows(lang: Lang, view: &View, before: &Sides, after: &Sides) -> (String, 
                 format!("ls {p}"),
                 vec![row(p.clone(), before, after, &|s| match s.inside.listings.get(&p) {
                     Some(Ok(v)) => v.join(" "),
-                    Some(Err(e)) => e.clone(),
+                    Some(Err(e)) => e.to_string(),
                     None => "—".into(),
                 })],
             )
