@@ -11,7 +11,7 @@ use crate::observe::mountinfo::{self, MountEntry};
 use crate::observe::procfs::{self, Proc};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostAudit {
+pub(crate) struct HostAudit {
     mounts: BTreeSet<String>,
     hostname: String,
     netns: BTreeSet<String>,
@@ -23,7 +23,7 @@ pub struct HostAudit {
 }
 
 /// Directories named `nsdojo-*` below `root`, up to `depth` levels.
-pub fn find_named(root: &Path, depth: usize, matches: &dyn Fn(&str) -> bool, out: &mut BTreeSet<String>) {
+pub(crate) fn find_named(root: &Path, depth: usize, matches: &dyn Fn(&str) -> bool, out: &mut BTreeSet<String>) {
     let Ok(rd) = fs::read_dir(root) else { return };
     for e in rd.flatten() {
         if !e.file_type().is_ok_and(|t| t.is_dir()) {
@@ -70,7 +70,7 @@ fn cgroup_parents(mounts: &[MountEntry]) -> Vec<std::path::PathBuf> {
 }
 
 impl HostAudit {
-    pub fn now() -> HostAudit {
+    pub(crate) fn now() -> HostAudit {
         // Unreadable, the audit says so as a mount of its own: before and after then differ
         // unless both failed alike, and an empty table would look like "nothing leaked".
         let table = mountinfo::read(Proc::Myself);
@@ -110,7 +110,7 @@ impl HostAudit {
     }
 
     /// One line per difference: `+ added` / `- removed`.
-    pub fn differences(&self, after: &HostAudit) -> Vec<String> {
+    pub(crate) fn differences(&self, after: &HostAudit) -> Vec<String> {
         let mut out = Vec::new();
         let mut set = |what: &str, a: &BTreeSet<String>, b: &BTreeSet<String>| {
             out.extend(b.difference(a).map(|x| format!("+ {what} {x}")));
@@ -129,7 +129,7 @@ impl HostAudit {
     }
 
     /// Paths of this session only, so two sessions at once do not accuse each other.
-    pub fn only_session(mut self, session: &str) -> HostAudit {
+    pub(crate) fn only_session(mut self, session: &str) -> HostAudit {
         self.nsdojo_paths.retain(|p| p.contains(session));
         self.netns.retain(|n| !n.contains("nsdojo-") || n.contains(session));
         self.mounts.retain(|m| !m.contains("/nsdojo-") || m.contains(session));
@@ -146,7 +146,7 @@ impl HostAudit {
 }
 
 /// Write a loud warning about what changed on the host (`differences`) during `what`.
-pub fn warn(
+pub(crate) fn warn(
     to: &mut dyn std::io::Write,
     differences: &[String],
     what: &str,

@@ -5,7 +5,7 @@
 //! lessons (`lesson`, pure data) and observes both sides with the same code
 //! (`observe`). `guard` keeps the host as it was.
 
-pub mod audit;
+pub(crate) mod audit;
 pub mod bench;
 pub mod cgroup;
 pub mod class;
@@ -15,17 +15,17 @@ pub mod host;
 pub mod i18n;
 pub mod lab;
 pub mod lesson;
-pub mod netlink;
+pub(crate) mod netlink;
 pub mod observe;
-pub mod process;
-pub mod progress;
+pub(crate) mod process;
+pub(crate) mod progress;
 pub mod render;
 pub mod repl;
 pub mod rootfs;
 pub mod sandbox;
 pub mod suggest;
-pub mod trace;
-pub mod userfile;
+pub(crate) mod trace;
+pub(crate) mod userfile;
 
 #[cfg(test)]
 mod layering;

@@ -21,7 +21,7 @@ use nix::errno::Errno;
 use crate::trace::{quote, Syscall};
 
 /// An interface name the kernel accepts: 1–15 bytes, no `/`, no whitespace, not `.`/`..`.
-pub fn valid_ifname(name: &str) -> bool {
+pub(crate) fn valid_ifname(name: &str) -> bool {
     (1..libc::IFNAMSIZ).contains(&name.len())
         && name != "."
         && name != ".."
@@ -29,7 +29,7 @@ pub fn valid_ifname(name: &str) -> bool {
 }
 
 /// The index of interface `name` in the caller's network namespace.
-pub fn index_of(name: &str) -> Option<u32> {
+pub(crate) fn index_of(name: &str) -> Option<u32> {
     nix::net::if_::if_nametoindex(name).ok().filter(|&i| i != 0)
 }
 
@@ -84,7 +84,7 @@ fn sent(call: String, res: &Result<(), Errno>) -> Syscall {
 }
 
 /// `ip link add NAME type veth peer name PEER`: both ends in the caller's namespace.
-pub fn add_veth(name: &str, peer: &str) -> (Syscall, Result<(), Errno>) {
+pub(crate) fn add_veth(name: &str, peer: &str) -> (Syscall, Result<(), Errno>) {
     let peer_msg = link_message(0, vec![LinkAttribute::IfName(peer.to_string())]);
     let msg = link_message(
         0,
@@ -107,7 +107,7 @@ pub fn add_veth(name: &str, peer: &str) -> (Syscall, Result<(), Errno>) {
 
 /// `ip link set NAME netns PID name NEW_NAME`: the interface leaves the caller's namespace for
 /// the network namespace of process `pid`, renamed on the way.
-pub fn move_to_netns_of(name: &str, pid: i32, new_name: &str) -> (Syscall, Result<(), Errno>) {
+pub(crate) fn move_to_netns_of(name: &str, pid: i32, new_name: &str) -> (Syscall, Result<(), Errno>) {
     let call = format!(
         "sendmsg(NETLINK_ROUTE, RTM_NEWLINK {{ifi_index=if_nametoindex({}), IFLA_NET_NS_PID={pid}, IFLA_IFNAME={}}})",
         quote(name),
@@ -127,7 +127,7 @@ pub fn move_to_netns_of(name: &str, pid: i32, new_name: &str) -> (Syscall, Resul
 }
 
 /// `ip link set NAME up`.
-pub fn set_up(name: &str) -> (Syscall, Result<(), Errno>) {
+pub(crate) fn set_up(name: &str) -> (Syscall, Result<(), Errno>) {
     let call =
         format!("sendmsg(NETLINK_ROUTE, RTM_NEWLINK {{ifi_index=if_nametoindex({}), ifi_flags|=IFF_UP}})", quote(name));
     let res = match index_of(name) {
@@ -143,7 +143,7 @@ pub fn set_up(name: &str) -> (Syscall, Result<(), Errno>) {
 }
 
 /// `ip addr add ADDR/PREFIX dev NAME` (IPv4).
-pub fn add_address(name: &str, addr: Ipv4Addr, prefix: u8) -> (Syscall, Result<(), Errno>) {
+pub(crate) fn add_address(name: &str, addr: Ipv4Addr, prefix: u8) -> (Syscall, Result<(), Errno>) {
     let call = format!(
         "sendmsg(NETLINK_ROUTE, RTM_NEWADDR {{ifa_prefixlen={prefix}, ifa_index=if_nametoindex({}), IFA_LOCAL={addr}, IFA_ADDRESS={addr}}}, NLM_F_CREATE|NLM_F_EXCL)",
         quote(name)
@@ -163,7 +163,7 @@ pub fn add_address(name: &str, addr: Ipv4Addr, prefix: u8) -> (Syscall, Result<(
 }
 
 /// `ip link del NAME`: for a veth, its peer goes with it, wherever it is.
-pub fn delete_link(name: &str) -> (Syscall, Result<(), Errno>) {
+pub(crate) fn delete_link(name: &str) -> (Syscall, Result<(), Errno>) {
     let call = format!("sendmsg(NETLINK_ROUTE, RTM_DELLINK {{ifi_index=if_nametoindex({})}})", quote(name));
     let res = match index_of(name) {
         Some(index) => request(RouteNetlinkMessage::DelLink(link_message(index, Vec::new())), false),
@@ -174,7 +174,7 @@ pub fn delete_link(name: &str) -> (Syscall, Result<(), Errno>) {
 
 /// Delete link `name` only while it is still the one with `index` (cleanup: a name alone
 /// could by now be someone else's interface).
-pub fn delete_if_still(name: &str, index: Option<u32>) -> Result<bool, Errno> {
+pub(crate) fn delete_if_still(name: &str, index: Option<u32>) -> Result<bool, Errno> {
     match (index_of(name), index) {
         (None, _) => Ok(false),
         (Some(now), Some(was)) if now != was => Ok(false),

@@ -24,7 +24,7 @@ use nix::unistd::ForkResult;
 use crate::observe::procfs;
 
 /// How many threads this process has (`Threads:` in /proc/self/status).
-pub fn threads() -> Option<usize> {
+pub(crate) fn threads() -> Option<usize> {
     procfs::status(procfs::Proc::Myself).ok()?.threads
 }
 
@@ -49,7 +49,7 @@ impl From<ForkError> for std::io::Error {
 /// The one `fork()` of nsdojo: only from a single-threaded process. The child must not
 /// return into code that assumes it is the parent (each caller's child path ends in
 /// `_exit` or `exec`).
-pub fn fork() -> Result<ForkResult, ForkError> {
+pub(crate) fn fork() -> Result<ForkResult, ForkError> {
     match threads() {
         Some(1) => {}
         Some(n) => return Err(ForkError::Threaded(n)),
@@ -63,7 +63,7 @@ pub fn fork() -> Result<ForkResult, ForkError> {
 
 /// PR_SET_PDEATHSIG(SIGKILL): die with the parent. A raw prctl, async-signal-safe, so it may
 /// run in a `pre_exec` hook or a forked child; an error means the process must not run.
-pub fn die_with_parent() -> std::io::Result<()> {
+pub(crate) fn die_with_parent() -> std::io::Result<()> {
     // SAFETY: prctl with plain integers.
     match unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } {
         0 => Ok(()),
@@ -72,7 +72,7 @@ pub fn die_with_parent() -> std::io::Result<()> {
 }
 
 /// PR_SET_CHILD_SUBREAPER: orphans below this process come back to it, not to init.
-pub fn become_subreaper() -> std::io::Result<()> {
+pub(crate) fn become_subreaper() -> std::io::Result<()> {
     // SAFETY: prctl with plain integers.
     match unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) } {
         0 => Ok(()),
@@ -81,7 +81,7 @@ pub fn become_subreaper() -> std::io::Result<()> {
 }
 
 /// A name for `ps` and `top` (PR_SET_NAME). Only cosmetic: a failure is ignored on purpose.
-pub fn set_name(name: &std::ffi::CStr) {
+pub(crate) fn set_name(name: &std::ffi::CStr) {
     // SAFETY: prctl with a NUL-terminated string that outlives the call.
     let _ = unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0) };
 }
@@ -168,7 +168,7 @@ impl Pidfd {
 /// SIGKILL to every process in the group that `leader` leads. Sound only while the leader
 /// is a child of ours not yet reaped: until then its PID, and so the group's ID, cannot be
 /// given to anyone else. The one place nsdojo signals a process group.
-pub fn kill_group_of_unreaped_child(leader: i32) {
+pub(crate) fn kill_group_of_unreaped_child(leader: i32) {
     if leader > 0 {
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(leader), Signal::SIGKILL);
     }
@@ -176,7 +176,7 @@ pub fn kill_group_of_unreaped_child(leader: i32) {
 
 /// SIGKILL to a child of ours not yet reaped (its PID cannot have been reused), for when
 /// no pidfd could be had.
-pub fn kill_unreaped_child(pid: i32) {
+pub(crate) fn kill_unreaped_child(pid: i32) {
     if pid > 0 {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
     }
@@ -186,7 +186,7 @@ pub fn kill_unreaped_child(pid: i32) {
 /// through the pidfd `fd`; without one (kernel < 5.3), to `pid`, a process the session
 /// still tracks (it untracks before reaping); and to the group of `pid` when it is our
 /// unreaped child.
-pub fn kill_from_signal_handler(pid: i32, fd: i32, child: bool) {
+pub(crate) fn kill_from_signal_handler(pid: i32, fd: i32, child: bool) {
     // SAFETY: pidfd_send_signal and kill are system calls, safe in a signal handler.
     unsafe {
         if fd >= 0 {
@@ -202,7 +202,7 @@ pub fn kill_from_signal_handler(pid: i32, fd: i32, child: bool) {
 
 /// Wait for child `pid` to end and reap it, retrying when a signal interrupts the wait
 /// (the host's SIGINT handler has no SA_RESTART): a Ctrl-C must not leave a zombie.
-pub fn reap(pid: i32) -> Option<nix::sys::wait::WaitStatus> {
+pub(crate) fn reap(pid: i32) -> Option<nix::sys::wait::WaitStatus> {
     use nix::sys::wait::{waitpid, WaitStatus};
     loop {
         match waitpid(nix::unistd::Pid::from_raw(pid), None) {
@@ -217,7 +217,7 @@ pub fn reap(pid: i32) -> Option<nix::sys::wait::WaitStatus> {
 
 /// Has child `pid` exited? Checks without reaping it (`waitid(WNOWAIT)`), so its group can
 /// still be killed safely, then the caller reaps it.
-pub fn child_exited(pid: i32) -> bool {
+pub(crate) fn child_exited(pid: i32) -> bool {
     // SAFETY: waitid fills a siginfo_t we own; WNOWAIT leaves the child waitable.
     unsafe {
         let mut info: libc::siginfo_t = std::mem::zeroed();

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::lesson::Lesson;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Progress {
+pub(crate) struct Progress {
     /// Lesson id → numbers (1-based) of the steps whose checks all passed.
     pub done: BTreeMap<String, Vec<usize>>,
     /// The lesson last worked on, for `lesson` without an argument.
@@ -21,7 +21,7 @@ pub struct Progress {
 }
 
 /// The invoking user's home: SUDO_USER's under sudo, else $HOME.
-pub fn invoking_home() -> Option<PathBuf> {
+pub(crate) fn invoking_home() -> Option<PathBuf> {
     match std::env::var("SUDO_USER") {
         Ok(u) if !u.is_empty() && u != "root" => nix::unistd::User::from_name(&u).ok().flatten().map(|u| u.dir),
         _ => std::env::var_os("HOME").map(PathBuf::from),
@@ -29,14 +29,14 @@ pub fn invoking_home() -> Option<PathBuf> {
 }
 
 impl Progress {
-    pub fn default_path() -> Option<PathBuf> {
+    pub(crate) fn default_path() -> Option<PathBuf> {
         if let Some(p) = std::env::var_os("NSDOJO_PROGRESS") {
             return Some(PathBuf::from(p));
         }
         invoking_home().map(|h| h.join(".local/state/nsdojo/progress.json"))
     }
 
-    pub fn load() -> Progress {
+    pub(crate) fn load() -> Progress {
         let path = Progress::default_path();
         let mut p: Progress = path
             .as_ref()
@@ -47,13 +47,13 @@ impl Progress {
         p
     }
 
-    pub fn save(&self) {
+    pub(crate) fn save(&self) {
         let Some(path) = &self.path else { return };
         // Written by the student's own process under sudo; a planted link is replaced, not followed.
         let _ = crate::userfile::replace_as_invoker(path, &serde_json::to_vec_pretty(self).unwrap_or_default());
     }
 
-    pub fn mark(&mut self, lesson: &str, step: usize) {
+    pub(crate) fn mark(&mut self, lesson: &str, step: usize) {
         let steps = self.done.entry(lesson.to_string()).or_default();
         if !steps.contains(&step) {
             steps.push(step);
@@ -63,20 +63,20 @@ impl Progress {
         self.save();
     }
 
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.done.clear();
         self.current = None;
         self.save();
     }
 
     /// First step (0-based) not yet done in a lesson.
-    pub fn resume_at(&self, lesson: &Lesson) -> usize {
+    pub(crate) fn resume_at(&self, lesson: &Lesson) -> usize {
         let done = self.done.get(&lesson.id).cloned().unwrap_or_default();
         (1..=lesson.steps.len()).find(|n| !done.contains(n)).map_or(lesson.steps.len(), |n| n - 1)
     }
 
     /// "23/61 steps" and a line per lesson.
-    pub fn summary(&self, lang: crate::lesson::Lang, lessons: &[Lesson]) -> String {
+    pub(crate) fn summary(&self, lang: crate::lesson::Lang, lessons: &[Lesson]) -> String {
         let total: usize = lessons.iter().map(|l| l.steps.len()).sum();
         let done: usize = lessons
             .iter()

@@ -60,7 +60,7 @@ impl fmt::Display for Syscall {
 }
 
 /// Quote a string the way strace does: `"like \"this\""`.
-pub fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     format!("{s:?}")
 }
 

@@ -40,7 +40,7 @@ const FLAGS: OFlag =
     OFlag::O_WRONLY.union(OFlag::O_CREAT).union(OFlag::O_NOFOLLOW).union(OFlag::O_NONBLOCK).union(OFlag::O_CLOEXEC);
 
 /// Create or truncate `path` for writing, as the person who ran nsdojo may.
-pub fn create_for_invoker(path: &Path) -> io::Result<File> {
+pub(crate) fn create_for_invoker(path: &Path) -> io::Result<File> {
     let fd = match sudo_user() {
         Some((uid, gid)) => open_as(path, uid, gid)?,
         None => open_as_root(path)?,
@@ -79,7 +79,7 @@ fn refuse(e: io::Error) -> io::Error {
 }
 
 /// The whole of `path`, read as the invoking user may (as root: not through a symlink).
-pub fn read_as_invoker(path: &Path) -> io::Result<Vec<u8>> {
+pub(crate) fn read_as_invoker(path: &Path) -> io::Result<Vec<u8>> {
     match sudo_user() {
         None => read_regular(path, OFlag::O_NOFOLLOW),
         Some((uid, gid)) => in_child_as(uid, gid, |sock| {
@@ -107,7 +107,7 @@ fn read_regular(path: &Path, extra: OFlag) -> io::Result<Vec<u8>> {
 /// Replace `path` with `bytes` as the invoking user may: missing directories are made (as that
 /// user), a fresh temp file is written beside it (O_EXCL, O_NOFOLLOW) and renamed over it, so
 /// a link at `path` is replaced, never written through.
-pub fn replace_as_invoker(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn replace_as_invoker(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let write = || -> io::Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;

@@ -10,7 +10,7 @@ use nsdojo::lesson::{self, action, expect, LessonError};
 use nsdojo::repl::command::{self, Command};
 
 /// The file name every fuzzed lesson is parsed as.
-pub const FILE: &str = "fuzz.toml";
+pub(super) const FILE: &str = "fuzz.toml";
 
 /// An error message is printed as the tail of one `file:line:col: message` line.
 fn one_line(what: &str, message: &str) -> Result<(), String> {
@@ -24,7 +24,7 @@ fn one_line(what: &str, message: &str) -> Result<(), String> {
 }
 
 /// `nsdojo::lesson::parse_lesson` on arbitrary UTF-8.
-pub fn lesson(src: &str) -> Result<(), String> {
+pub(super) fn lesson(src: &str) -> Result<(), String> {
     match lesson::parse_lesson(FILE, src) {
         Ok(l) => {
             if l.id.is_empty() || !l.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
@@ -90,7 +90,7 @@ fn lesson_error(src: &str, e: &LessonError) -> Result<(), String> {
 }
 
 /// `nsdojo::lesson::action::parse_action` on one line.
-pub fn action(line: &str) -> Result<(), String> {
+pub(super) fn action(line: &str) -> Result<(), String> {
     let first = action::parse_action(line);
     if let Err(e) = &first {
         if e.offset > line.len() {
@@ -110,7 +110,7 @@ pub fn action(line: &str) -> Result<(), String> {
 }
 
 /// `nsdojo::lesson::expect::parse_expect` on one line.
-pub fn expect(line: &str) -> Result<(), String> {
+pub(super) fn expect(line: &str) -> Result<(), String> {
     match expect::parse_expect(line) {
         Ok(e) => expect_round_trips(&e),
         Err(e) => {
@@ -132,7 +132,7 @@ fn expect_round_trips(e: &expect::Expect) -> Result<(), String> {
 }
 
 /// `nsdojo::repl::command::parse` on arbitrary bytes, as the terminal may send them.
-pub fn repl_command(bytes: &[u8]) -> Result<(), String> {
+pub(super) fn repl_command(bytes: &[u8]) -> Result<(), String> {
     let line = String::from_utf8_lossy(bytes);
     let parsed = command::parse(&line);
     match &parsed {
@@ -181,7 +181,7 @@ fn scratch() -> std::path::PathBuf {
 
 /// `nsdojo::rootfs::read_elf` on arbitrary bytes: no panic (no overflow either, in debug
 /// builds), and an error is one line.
-pub fn elf(bytes: &[u8]) -> Result<(), String> {
+pub(super) fn elf(bytes: &[u8]) -> Result<(), String> {
     let dir = scratch();
     let file = dir.join("prog");
     std::fs::write(&file, bytes).map_err(|e| e.to_string())?;
@@ -195,7 +195,7 @@ pub fn elf(bytes: &[u8]) -> Result<(), String> {
 
 /// `nsdojo::rootfs::unpack` on arbitrary bytes as a tarball: no panic, an error is one line,
 /// and nothing appears outside the root it unpacks into (no `..`, no write through a link).
-pub fn tar(bytes: &[u8]) -> Result<(), String> {
+pub(super) fn tar(bytes: &[u8]) -> Result<(), String> {
     let dir = scratch();
     let tarball = dir.join("in.tar");
     let root = dir.join("root");

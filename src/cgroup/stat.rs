@@ -37,7 +37,7 @@ pub struct MemoryEvents {
 }
 
 /// Value of `key` in a flat-keyed file (`key value` per line).
-pub fn keyed(text: &str, key: &str) -> Option<u64> {
+pub(super) fn keyed(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|line| {
         let mut it = line.split_whitespace();
         (it.next() == Some(key)).then(|| it.next()?.parse().ok())?
@@ -58,13 +58,13 @@ fn required(text: &str, key: &'static str) -> Result<u64, StatError> {
 }
 
 /// A file holding one number, such as `pids.current` or `cpuacct.usage`.
-pub fn single_u64(text: &str) -> Result<u64, StatError> {
+pub(super) fn single_u64(text: &str) -> Result<u64, StatError> {
     let t = text.trim();
     t.parse().map_err(|_| StatError::NotANumber(t.to_string()))
 }
 
 /// v1 `cpu.stat` (`throttled_time` in ns) plus, if readable, `cpuacct.usage` (ns).
-pub fn parse_cpu_stat_v1(cpu_stat: &str, cpuacct_usage: Option<&str>) -> Result<CpuStat, StatError> {
+pub(super) fn parse_cpu_stat_v1(cpu_stat: &str, cpuacct_usage: Option<&str>) -> Result<CpuStat, StatError> {
     Ok(CpuStat {
         nr_periods: required(cpu_stat, "nr_periods")?,
         nr_throttled: required(cpu_stat, "nr_throttled")?,
@@ -78,7 +78,7 @@ pub fn parse_cpu_stat_v1(cpu_stat: &str, cpuacct_usage: Option<&str>) -> Result<
 
 /// v2 `cpu.stat`; the throttling lines exist only once the cpu controller
 /// is enabled for the group, so their absence is an error here.
-pub fn parse_cpu_stat_v2(cpu_stat: &str) -> Result<CpuStat, StatError> {
+pub(super) fn parse_cpu_stat_v2(cpu_stat: &str) -> Result<CpuStat, StatError> {
     Ok(CpuStat {
         nr_periods: required(cpu_stat, "nr_periods")?,
         nr_throttled: required(cpu_stat, "nr_throttled")?,
@@ -88,7 +88,7 @@ pub fn parse_cpu_stat_v2(cpu_stat: &str) -> Result<CpuStat, StatError> {
 }
 
 /// v1 `memory.oom_control` (`oom_kill` exists since Linux 4.13) and `memory.max_usage_in_bytes`.
-pub fn parse_memory_events_v1(oom_control: &str, max_usage: Option<&str>) -> Result<MemoryEvents, StatError> {
+pub(super) fn parse_memory_events_v1(oom_control: &str, max_usage: Option<&str>) -> Result<MemoryEvents, StatError> {
     Ok(MemoryEvents {
         oom_kill: keyed(oom_control, "oom_kill").unwrap_or(0),
         oom: None,
@@ -98,7 +98,7 @@ pub fn parse_memory_events_v1(oom_control: &str, max_usage: Option<&str>) -> Res
 }
 
 /// v2 `memory.events` and, on Linux 5.19+, `memory.peak`.
-pub fn parse_memory_events_v2(events: &str, peak: Option<&str>) -> Result<MemoryEvents, StatError> {
+pub(super) fn parse_memory_events_v2(events: &str, peak: Option<&str>) -> Result<MemoryEvents, StatError> {
     Ok(MemoryEvents {
         oom_kill: required(events, "oom_kill")?,
         oom: Some(required(events, "oom")?),

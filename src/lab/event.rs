@@ -120,7 +120,7 @@ pub(crate) struct Collect(pub Vec<serde_json::Value>);
 #[cfg(test)]
 impl Collect {
     /// The `event` tag of each, in order.
-    pub fn kinds(&self) -> Vec<String> {
+    pub(crate) fn kinds(&self) -> Vec<String> {
         self.0.iter().map(|e| e["event"].as_str().unwrap_or("?").to_string()).collect()
     }
 }

@@ -6,13 +6,13 @@ use rustyline::{Context, Helper, Highlighter, Hinter, Validator};
 use crate::lesson::Lesson;
 
 #[derive(Helper, Highlighter, Hinter, Validator)]
-pub struct Completer {
+pub(super) struct Completer {
     commands: Vec<String>,
     lessons: Vec<String>,
 }
 
 impl Completer {
-    pub fn new(lessons: &[Lesson]) -> Completer {
+    pub(super) fn new(lessons: &[Lesson]) -> Completer {
         Completer {
             commands: super::command::COMMANDS.iter().map(|c| c.0.to_string()).collect(),
             lessons: lessons.iter().map(|l| l.id.clone()).collect(),
@@ -20,7 +20,7 @@ impl Completer {
     }
 
     /// Candidates for the text before the cursor (pure, for tests).
-    pub fn candidates(&self, line: &str) -> (usize, Vec<String>) {
+    pub(super) fn candidates(&self, line: &str) -> (usize, Vec<String>) {
         match line.split_once(char::is_whitespace) {
             None => (0, self.commands.iter().filter(|c| c.starts_with(line)).cloned().collect()),
             Some(("lesson", rest)) => {

@@ -25,7 +25,7 @@ use super::skeleton::add_skeleton;
 
 /// The first `busybox` on `path_env` that is an executable, statically
 /// linked ELF file.
-pub fn find_static_busybox(path_env: &str) -> Option<PathBuf> {
+pub(super) fn find_static_busybox(path_env: &str) -> Option<PathBuf> {
     path_env
         .split(':')
         // An empty PATH element means "the current directory"; a rootfs
@@ -40,14 +40,14 @@ pub(crate) fn is_executable_file(p: &Path) -> bool {
 }
 
 /// The cache key: the busybox as found on PATH and the file it resolves to.
-pub fn key(busybox: &Path) -> Result<Key, RootfsError> {
+pub(super) fn key(busybox: &Path) -> Result<Key, RootfsError> {
     let real = fs::canonicalize(busybox).ctx("resolve", busybox)?;
     Ok(Key::new("busybox", &[stamp(busybox)?, stamp(&real)?]))
 }
 
 /// Fill `root` (an empty directory) with busybox, its applet links and the
 /// skeleton. Returns the number of applet links made.
-pub fn build(busybox: &Path, root: &Path) -> Result<usize, RootfsError> {
+pub(super) fn build(busybox: &Path, root: &Path) -> Result<usize, RootfsError> {
     // Start `--list-full` first and copy while it runs: the fork/exec is a
     // good part of the ~15 ms budget. Its output (~4 kB) fits in the pipe.
     let lister = start(busybox, "--list-full")?;

@@ -30,13 +30,13 @@ const TMP_PREFIX: &str = ".tmp-";
 /// The name of a cache entry plus the text it was hashed from (kept in
 /// `meta`, so `cat` tells a curious student why a tree was rebuilt).
 #[derive(Debug, Clone)]
-pub struct Key {
+pub(super) struct Key {
     pub name: String,
     pub description: String,
 }
 
 impl Key {
-    pub fn new(kind: &str, parts: &[String]) -> Key {
+    pub(super) fn new(kind: &str, parts: &[String]) -> Key {
         // The recipe number changes whenever what a built tree contains changes.
         let mut description = format!("nsdojo {} recipe 2", env!("CARGO_PKG_VERSION"));
         for p in parts {
@@ -54,21 +54,21 @@ pub(super) fn fnv1a(data: &[u8]) -> u64 {
 }
 
 /// `path size mtime`, the identity of one source file for a key.
-pub fn stamp(path: &Path) -> Result<String, RootfsError> {
+pub(super) fn stamp(path: &Path) -> Result<String, RootfsError> {
     let m = fs::metadata(path).ctx("stat", path)?;
     Ok(format!("{} {} {}.{:09}", path.display(), m.len(), m.mtime(), m.mtime_nsec()))
 }
 
 /// What is remembered about a published tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Meta {
+pub(super) struct Meta {
     pub bytes: u64,
     pub files: u64,
     pub built_in: Duration,
 }
 
 /// A finished entry: `Some((rootfs path, meta))`, or `None` on a miss.
-pub fn lookup(cache_dir: &Path, key: &Key) -> Option<(PathBuf, Meta)> {
+pub(super) fn lookup(cache_dir: &Path, key: &Key) -> Option<(PathBuf, Meta)> {
     let entry = cache_dir.join(&key.name);
     let rootfs = entry.join("rootfs");
     if !rootfs.is_dir() {
@@ -96,14 +96,14 @@ fn read_meta(path: &Path) -> Option<Meta> {
 
 /// A tree being built. Dropping it without [`Building::publish`] deletes it,
 /// so an error anywhere in a build leaves nothing behind.
-pub struct Building {
+pub(super) struct Building {
     tmp: PathBuf,
 }
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
 impl Building {
-    pub fn start(cache_dir: &Path, key: &Key) -> Result<Building, RootfsError> {
+    pub(super) fn start(cache_dir: &Path, key: &Key) -> Result<Building, RootfsError> {
         fs::create_dir_all(cache_dir).ctx("create cache directory", cache_dir)?;
         remove_abandoned(cache_dir);
         loop {
@@ -125,14 +125,14 @@ impl Building {
     }
 
     /// Where to put the tree's files.
-    pub fn rootfs(&self) -> PathBuf {
+    pub(super) fn rootfs(&self) -> PathBuf {
         self.tmp.join("rootfs")
     }
 
     /// Measure the tree, write `meta` and rename the entry into place.
     /// Returns the published rootfs path and its meta; if another session
     /// published the same key first, theirs (ours is deleted).
-    pub fn publish(
+    pub(super) fn publish(
         self,
         cache_dir: &Path,
         key: &Key,
@@ -194,7 +194,7 @@ fn remove_abandoned(cache_dir: &Path) {
 /// `(bytes, files)` of a tree: apparent size of regular files (hard links
 /// counted once) and the number of non-directories. Stays on one filesystem
 /// so that a tree with /proc mounted inside is not walked into /proc.
-pub fn measure(root: &Path) -> (u64, u64) {
+pub(super) fn measure(root: &Path) -> (u64, u64) {
     let Ok(top) = fs::symlink_metadata(root) else {
         return (0, 0);
     };

@@ -24,14 +24,14 @@ use super::ldconf::{conf_dirs, default_dirs, expand_origin, normalize};
 use super::skeleton::add_skeleton;
 
 /// What a student types in the lab; missing ones are skipped, except `sh`.
-pub const PROGRAMS: &[&str] = &[
+pub(super) const PROGRAMS: &[&str] = &[
     "sh", "ls", "ps", "cat", "echo", "mount", "umount", "hostname", "id", "mkdir", "grep", "sleep", "readlink",
     "uname", "ip", "env", "true", "false", "pwd", "rm", "touch", "ln", "head", "wc", "kill", "stat", "df",
 ];
 
 /// Everything to copy, resolved on the host.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(super) struct Plan {
     /// `(name in /bin, path found on PATH, real file after symlinks)`.
     pub programs: Vec<(String, PathBuf, PathBuf)>,
     /// Path inside the rootfs (absolute, as the loader will look it up) ->
@@ -47,7 +47,7 @@ impl Plan {
     /// Resolve `PROGRAMS` on `path_env`. `Ok(None)` if there is no `sh` to
     /// build around. Other programs whose libraries cannot be found are
     /// left out rather than failing the whole rootfs.
-    pub fn resolve(path_env: &str) -> Result<Option<Plan>, RootfsError> {
+    pub(super) fn resolve(path_env: &str) -> Result<Option<Plan>, RootfsError> {
         let mut resolver = Resolver::new();
         let mut plan = Plan { programs: Vec::new(), libs: BTreeMap::new(), stray: Vec::new() };
         for name in PROGRAMS {
@@ -83,12 +83,12 @@ impl Plan {
     }
 
     /// The host paths of the copied programs, for `Origin::HostBinaries`.
-    pub fn program_paths(&self) -> Vec<PathBuf> {
+    pub(super) fn program_paths(&self) -> Vec<PathBuf> {
         self.programs.iter().map(|(_, found, _)| found.clone()).collect()
     }
 
     /// Every program and library, with size and mtime.
-    pub fn key(&self) -> Result<Key, RootfsError> {
+    pub(super) fn key(&self) -> Result<Key, RootfsError> {
         let mut parts = Vec::new();
         for (name, found, real) in &self.programs {
             parts.push(format!("{name}: {} {}", found.display(), stamp(real)?));
@@ -100,7 +100,7 @@ impl Plan {
     }
 
     /// Copy everything into `root` (an empty directory) and add the skeleton.
-    pub fn build(&self, root: &Path) -> Result<(), RootfsError> {
+    pub(super) fn build(&self, root: &Path) -> Result<(), RootfsError> {
         add_skeleton(root)?;
         // Several names may resolve to one file (`sh` and `dash`, or the
         // loader found both in /lib64 and in the multiarch dir): copy it
@@ -141,7 +141,7 @@ impl Plan {
 }
 
 /// The first executable `name` on `path_env` (a PATH-style list), as `which` finds it.
-pub fn find_on_path(name: &str, path_env: &str) -> Option<PathBuf> {
+pub(crate) fn find_on_path(name: &str, path_env: &str) -> Option<PathBuf> {
     path_env.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(name)).find(|p| is_executable_file(p))
 }
 

@@ -13,7 +13,7 @@ use std::path::{Component, Path, PathBuf};
 const MAX_INCLUDE_DEPTH: usize = 8;
 
 /// The directories listed in `conf` and everything it includes, in order.
-pub fn conf_dirs(conf: &Path) -> Vec<PathBuf> {
+pub(super) fn conf_dirs(conf: &Path) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     read_conf(conf, 0, &mut dirs);
     dirs
@@ -93,7 +93,7 @@ fn multiarch() -> Option<&'static str> {
 
 /// The loader's built-in search path, as it exists across distributions:
 /// Debian's multiarch directories, Fedora's lib64, then plain lib.
-pub fn default_dirs() -> Vec<PathBuf> {
+pub(super) fn default_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(triple) = multiarch() {
         dirs.push(PathBuf::from(format!("/lib/{triple}")));
@@ -108,7 +108,7 @@ pub fn default_dirs() -> Vec<PathBuf> {
 /// Expand `$ORIGIN` (the directory of the object itself) in a RUNPATH or
 /// RPATH entry. Entries with `$LIB` or `$PLATFORM` depend on the CPU in ways
 /// not worth guessing for a teaching rootfs; they are skipped (`None`).
-pub fn expand_origin(entry: &str, origin: &Path) -> Option<PathBuf> {
+pub(super) fn expand_origin(entry: &str, origin: &Path) -> Option<PathBuf> {
     let origin = origin.to_str()?;
     let expanded = entry.replace("${ORIGIN}", origin).replace("$ORIGIN", origin);
     if expanded.is_empty() || expanded.contains('$') || !expanded.starts_with('/') {
@@ -119,7 +119,7 @@ pub fn expand_origin(entry: &str, origin: &Path) -> Option<PathBuf> {
 
 /// Lexically remove `.` and `..` (`/opt/x/bin/../lib` -> `/opt/x/lib`), so
 /// the copy inside the rootfs gets a sensible path.
-pub fn normalize(p: &Path) -> PathBuf {
+pub(super) fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");
     for c in p.components() {
         match c {

@@ -20,7 +20,7 @@ use super::error::RootfsError;
 const MAX_LINKS: usize = 40;
 
 /// Check that `<root>/bin/sh` resolves, inside `root`, to an executable file.
-pub fn check_shell(root: &Path) -> Result<(), RootfsError> {
+pub(super) fn check_shell(root: &Path) -> Result<(), RootfsError> {
     let shown = root.join("bin/sh");
     let real = resolve_inside(root, Path::new("/bin/sh"))?.ok_or_else(|| RootfsError::NoShell(root.to_path_buf()))?;
     let meta = std::fs::symlink_metadata(&real).map_err(|e| RootfsError::io("stat", &real, e))?;
@@ -52,7 +52,7 @@ type Pending = (OsString, Option<usize>);
 /// Returns the host path of the final object, `Ok(None)` if `path` itself
 /// (not a link target) does not exist, or an error for a dangling link or a
 /// loop.
-pub fn resolve_inside(root: &Path, path: &Path) -> Result<Option<PathBuf>, RootfsError> {
+pub(super) fn resolve_inside(root: &Path, path: &Path) -> Result<Option<PathBuf>, RootfsError> {
     let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut todo: Vec<Pending> = Vec::new();
     push_components(&mut todo, path, None);

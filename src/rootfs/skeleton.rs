@@ -16,7 +16,7 @@ use std::path::Path;
 use super::error::{IoContext, RootfsError};
 
 /// Directories every built rootfs has, with their modes.
-pub const DIRS: &[(&str, u32)] = &[
+pub(super) const DIRS: &[(&str, u32)] = &[
     ("bin", 0o755),
     ("sbin", 0o755),
     ("usr", 0o755),
@@ -30,15 +30,15 @@ pub const DIRS: &[(&str, u32)] = &[
     ("root", 0o700),
 ];
 
-pub const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
-pub const GROUP: &str = "root:x:0:\nnogroup:x:65534:\n";
-pub const HOSTNAME: &str = "nsdojo\n";
+pub(super) const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
+pub(super) const GROUP: &str = "root:x:0:\nnogroup:x:65534:\n";
+pub(super) const HOSTNAME: &str = "nsdojo\n";
 
 /// Create the skeleton inside `root`. Anything already there is kept, so a
 /// tarball's own `/etc/passwd` or `/tmp` wins over ours. Nothing is created
 /// below a symlink: in an unpacked tarball `etc` could point anywhere on the
 /// host, and this runs before any chroot.
-pub fn add_skeleton(root: &Path) -> Result<(), RootfsError> {
+pub(super) fn add_skeleton(root: &Path) -> Result<(), RootfsError> {
     for (dir, mode) in DIRS {
         if under_symlink(root, dir) {
             continue;

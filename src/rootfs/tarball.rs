@@ -45,7 +45,7 @@ pub struct TarStats {
     pub skipped_special: u64,
 }
 
-pub fn key(tar: &Path) -> Result<Key, RootfsError> {
+pub(super) fn key(tar: &Path) -> Result<Key, RootfsError> {
     let real = fs::canonicalize(tar).ctx("resolve", tar)?;
     Ok(Key::new("tar", &[stamp(&real)?]))
 }

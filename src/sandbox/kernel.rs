@@ -209,7 +209,7 @@ pub(crate) struct CapSets(pub [CapData; 2]);
 
 impl CapSets {
     /// Clear `caps` from the effective, permitted and inheritable sets.
-    pub fn without(mut self, caps: &[u8]) -> CapSets {
+    pub(crate) fn without(mut self, caps: &[u8]) -> CapSets {
         for &c in caps {
             let (word, bit) = (usize::from(c / 32), 1u32 << (c % 32));
             if let Some(d) = self.0.get_mut(word) {

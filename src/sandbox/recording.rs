@@ -31,7 +31,7 @@ pub(crate) const SOCKET_FD: i32 = 3;
 
 impl Call {
     /// The system call's name, to tell a `RecordingKernel` which one to fail.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Call::Unshare(_) => "unshare",
             Call::Mount(_) => "mount",
@@ -60,29 +60,29 @@ impl Call {
 }
 
 impl RecordingKernel {
-    pub fn new() -> RecordingKernel {
+    pub(crate) fn new() -> RecordingKernel {
         RecordingKernel { calls: Vec::new(), failures: Vec::new(), powerless: false }
     }
 
     /// Every call of this name (`"pivot_root"`, `"mount"`, ...) answers `errno`.
-    pub fn failing(self, name: &'static str, errno: Errno) -> RecordingKernel {
+    pub(crate) fn failing(self, name: &'static str, errno: Errno) -> RecordingKernel {
         self.failing_when(move |c| c.name() == name, errno)
     }
 
     /// Every call `which` accepts answers `errno`.
-    pub fn failing_when(mut self, which: impl Fn(&Call) -> bool + 'static, errno: Errno) -> RecordingKernel {
+    pub(crate) fn failing_when(mut self, which: impl Fn(&Call) -> bool + 'static, errno: Errno) -> RecordingKernel {
         self.failures.push((Box::new(which), errno));
         self
     }
 
     /// An unprivileged user with no capability left.
-    pub fn powerless(mut self) -> RecordingKernel {
+    pub(crate) fn powerless(mut self) -> RecordingKernel {
         self.powerless = true;
         self
     }
 
     /// The names of the calls made, in order.
-    pub fn names(&self) -> Vec<&'static str> {
+    pub(crate) fn names(&self) -> Vec<&'static str> {
         self.calls.iter().map(Call::name).collect()
     }
 

@@ -8,16 +8,16 @@ use std::sync::{Mutex, MutexGuard};
 /// Root tests compare the whole host before and after, so they run one at a time.
 static HOST: Mutex<()> = Mutex::new(());
 
-pub fn bin() -> PathBuf {
+pub(crate) fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_nsdojo"))
 }
 
-pub fn repo(path: &str) -> PathBuf {
+pub(crate) fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
 /// `Some(guard)` when the test may touch the host as root; `None` = skipped (reported).
-pub fn root_or_skip(test: &str) -> Option<MutexGuard<'static, ()>> {
+pub(crate) fn root_or_skip(test: &str) -> Option<MutexGuard<'static, ()>> {
     if nix::unistd::geteuid().is_root() {
         return Some(HOST.lock().unwrap_or_else(|e| e.into_inner()));
     }
@@ -41,47 +41,47 @@ pub(crate) use require_root;
 
 /// A run of the binary that reads like a sentence:
 /// `Test::new().args(["run", "mnt", "--check"]).succeeds().stdout_has("✔")`.
-pub struct Test {
+pub(crate) struct Test {
     cmd: Command,
 }
 
-pub struct Done {
+pub(crate) struct Done {
     pub out: Output,
 }
 
 impl Test {
-    pub fn new() -> Test {
+    pub(crate) fn new() -> Test {
         let mut cmd = Command::new(bin());
         cmd.env("NO_COLOR", "1").env("COLUMNS", "100").env_remove("LANG").env_remove("LC_ALL");
         Test { cmd }
     }
 
-    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, a: I) -> Test {
+    pub(crate) fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, a: I) -> Test {
         self.cmd.args(a);
         self
     }
 
-    pub fn env(mut self, k: &str, v: &str) -> Test {
+    pub(crate) fn env(mut self, k: &str, v: &str) -> Test {
         self.cmd.env(k, v);
         self
     }
 
-    pub fn without_env(mut self, k: &str) -> Test {
+    pub(crate) fn without_env(mut self, k: &str) -> Test {
         self.cmd.env_remove(k);
         self
     }
 
-    pub fn run(mut self) -> Done {
+    pub(crate) fn run(mut self) -> Done {
         Done { out: self.cmd.output().expect("run nsdojo") }
     }
 
-    pub fn succeeds(self) -> Done {
+    pub(crate) fn succeeds(self) -> Done {
         let d = self.run();
         assert!(d.out.status.success(), "expected success, got {:?}\n{}", d.out.status, d.text());
         d
     }
 
-    pub fn fails_with(self, code: i32) -> Done {
+    pub(crate) fn fails_with(self, code: i32) -> Done {
         let d = self.run();
         assert_eq!(d.out.status.code(), Some(code), "{}", d.text());
         d
@@ -89,29 +89,29 @@ impl Test {
 }
 
 impl Done {
-    pub fn stdout(&self) -> String {
+    pub(crate) fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.out.stdout).into_owned()
     }
 
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.out.stderr).into_owned()
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         format!("--- stdout\n{}\n--- stderr\n{}", self.stdout(), self.stderr())
     }
 
-    pub fn stdout_has(self, s: &str) -> Done {
+    pub(crate) fn stdout_has(self, s: &str) -> Done {
         assert!(self.stdout().contains(s), "stdout lacks {s:?}\n{}", self.text());
         self
     }
 
-    pub fn stderr_has(self, s: &str) -> Done {
+    pub(crate) fn stderr_has(self, s: &str) -> Done {
         assert!(self.stderr().contains(s), "stderr lacks {s:?}\n{}", self.text());
         self
     }
 
-    pub fn stderr_is_one_line(self) -> Done {
+    pub(crate) fn stderr_is_one_line(self) -> Done {
         assert_eq!(self.stderr().trim_end().lines().count(), 1, "{}", self.text());
         self
     }
@@ -119,7 +119,7 @@ impl Done {
 
 /// What a second terminal would check to see that the host is as it was.
 #[derive(Debug, PartialEq, Eq)]
-pub struct HostState {
+pub(crate) struct HostState {
     pub mounts: BTreeSet<String>,
     pub hostname: String,
     pub netns: Option<BTreeSet<String>>,
@@ -154,7 +154,7 @@ fn dirs_below(root: &str, depth: usize, out: &mut BTreeSet<String>) {
 }
 
 impl HostState {
-    pub fn now() -> HostState {
+    pub(crate) fn now() -> HostState {
         let mounts = std::fs::read_to_string("/proc/self/mountinfo")
             .unwrap()
             .lines()
@@ -209,7 +209,7 @@ impl HostState {
     }
 
     /// Wait (briefly) for asynchronous cleanup, then compare.
-    pub fn assert_unchanged_since(&self, what: &str) {
+    pub(crate) fn assert_unchanged_since(&self, what: &str) {
         let mut now = HostState::now();
         for _ in 0..100 {
             if now == *self {
@@ -223,7 +223,7 @@ impl HostState {
 }
 
 /// Is a process alive (and not a zombie)?
-pub fn alive(pid: i32) -> bool {
+pub(crate) fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
         Err(_) => false,
@@ -232,7 +232,7 @@ pub fn alive(pid: i32) -> bool {
 
 /// The watchdog of the session whose nsdojo process is `owner`, from its session record
 /// (so a test never touches another session's watchdog).
-pub fn watchdog_of(owner: i32) -> Option<i32> {
+pub(crate) fn watchdog_of(owner: i32) -> Option<i32> {
     for _ in 0..100 {
         for e in std::fs::read_dir("/run/nsdojo").into_iter().flatten().flatten() {
             if e.file_name().to_string_lossy().starts_with(&format!("{owner}-")) {

@@ -6,7 +6,7 @@ use rexpect::session::{spawn_command, PtySession};
 
 use crate::harness::{alive, bin, require_root, HostState};
 
-pub fn repl(extra_env: &[(&str, &str)]) -> (PtySession, tempfile::TempDir) {
+pub(crate) fn repl(extra_env: &[(&str, &str)]) -> (PtySession, tempfile::TempDir) {
     let home = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(bin());
     cmd.env("NO_COLOR", "1").env("COLUMNS", "120").env("NSDOJO_HISTORY", home.path().join("history"));
@@ -24,7 +24,7 @@ fn readlink_ns(pid: i32, ns: &str) -> String {
 }
 
 /// Start `lesson`, run `steps` steps, return the sandbox PID the REPL printed.
-pub fn lesson_steps(p: &mut PtySession, lesson: &str, steps: usize) -> i32 {
+pub(crate) fn lesson_steps(p: &mut PtySession, lesson: &str, steps: usize) -> i32 {
     p.send_line(&format!("lesson {lesson}")).unwrap();
     p.exp_regex(&format!(r"nsdojo\[{lesson} 0/\d+\]> ")).unwrap();
     let mut pid = 0;
