@@ -101,13 +101,34 @@ enum Cmd {
     },
     /// The namespaces of a process (default: this one), like `lsns -p PID`.
     Ns { pid: Option<i32> },
-    /// Measurements for BENCHMARKS.md (bench/run.sh runs them).
+    /// Measurements for BENCHMARKS.md (bench/run.sh and scripts/bench-class.sh run them).
     #[command(hide = true)]
     Bench {
-        /// step or rootfs
+        /// step, rootfs or class
         what: String,
         #[arg(short, default_value_t = 50)]
         n: usize,
+        /// class: simulated students.
+        #[arg(long, default_value_t = 300)]
+        students: usize,
+        /// class: how long they send, in seconds.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
+    /// The class server (no root needed): students join with `sudo nsdojo --class URL`, the
+    /// instructor watches the dashboard. Prints the join line and the dashboard's URL.
+    Serve {
+        /// The address and port to listen on; 0.0.0.0 = every interface (the join line then
+        /// names the machine's first LAN address).
+        #[arg(long, value_name = "ADDR:PORT", default_value = nsdojo::class::server::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+        /// The state file (join code, token) or a directory for it; the journal of every event
+        /// is kept next to it. Default: $XDG_STATE_HOME/nsdojo/class/ (~/.local/state/nsdojo/class/).
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+        /// A student with no progress for this long is shown as stuck.
+        #[arg(long, value_name = "SECS", default_value_t = nsdojo::class::server::DEFAULT_STUCK_AFTER)]
+        stuck_after: u64,
     },
     /// Remove what killed sessions left behind (work dirs, cgroups, netns files).
     Cleanup,
@@ -135,6 +156,11 @@ const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The class server and its load benchmark start threads (an async runtime): they go first,
+    // and alone, before anything that may fork; the REPL's path never reaches them.
+    if let Some(code) = threaded(&cli) {
+        return code;
+    }
     // Commands that only print (no sandbox, no socket to a dead agent to write to) end quietly
     // when their reader goes away (`nsdojo doctor | head`), as other command-line tools do,
     // instead of panicking on EPIPE.
@@ -169,6 +195,32 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+/// `serve` and `bench class`: the only commands with threads. `None` for every other command.
+fn threaded(cli: &Cli) -> Option<ExitCode> {
+    use nsdojo::class::server;
+    let result = match &cli.cmd {
+        Some(Cmd::Serve { listen, state, stuck_after }) => server::serve(server::ServeOptions {
+            listen: *listen,
+            state: state.clone(),
+            stuck_after: std::time::Duration::from_secs(*stuck_after),
+        })
+        .map_err(anyhow::Error::from),
+        Some(Cmd::Bench { what, students, seconds, .. }) if what == "class" => {
+            server::bench::run(*students, std::time::Duration::from_secs(*seconds))
+                .map(|report| println!("{report}"))
+                .map_err(anyhow::Error::from)
+        }
+        _ => return None,
+    };
+    Some(match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nsdojo: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    })
 }
 
 /// An error in `lang`: the library's errors know their Korean; the rest is already in `lang`.
@@ -292,13 +344,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(Cmd::Bench { what, n }) => {
+        Some(Cmd::Serve { .. }) => unreachable!("dispatched by threaded()"),
+        Some(Cmd::Bench { what, n, .. }) => {
             need_root(lang)?;
             let mut session = guard::Session::start()?;
             let out = match what.as_str() {
                 "step" => nsdojo::bench::step(*n, &mut session),
                 "rootfs" => nsdojo::bench::rootfs(*n),
-                other => anyhow::bail!("unknown benchmark `{other}` (step, rootfs)"),
+                other => anyhow::bail!("unknown benchmark `{other}` (step, rootfs, class)"),
             };
             session.finish();
             println!("{out}");

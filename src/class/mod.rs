@@ -7,3 +7,4 @@ mod report;
 pub mod sender;
 
 pub use sender::{ClassError, ClassLink};
+pub mod server;
