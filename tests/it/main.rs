@@ -9,6 +9,7 @@ mod adversarial;
 mod bad_input;
 mod cgroup;
 mod chaos;
+mod class;
 mod docs;
 mod fuzz_corpus;
 mod guard;

@@ -146,8 +146,11 @@ fn event(n: u64) -> ClassEvent {
 
 /// One request on a keep-alive connection: (status, body).
 async fn request(conn: &mut AsyncBufReader<TcpStream>, head: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
-    conn.get_mut().write_all(head.as_bytes()).await?;
-    conn.get_mut().write_all(body).await?;
+    // One write, as a real client's: two small ones would meet Nagle and a delayed ACK.
+    let mut bytes = Vec::with_capacity(head.len() + body.len());
+    bytes.extend_from_slice(head.as_bytes());
+    bytes.extend_from_slice(body);
+    conn.get_mut().write_all(&bytes).await?;
     let mut status = 0;
     let mut length = 0;
     let mut line = String::new();

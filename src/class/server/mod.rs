@@ -169,6 +169,12 @@ pub fn serve(opts: ServeOptions) -> Result<(), ServeError> {
         });
         let app = http::router(shared).into_make_service_with_connect_info::<SocketAddr>();
         let mut done = shutdown.clone();
+        // No Nagle: an ack or a dashboard update is one small write that should leave at once,
+        // not wait for the peer's delayed ACK (40 ms on Linux).
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = done.wait_for(|stop| *stop).await;

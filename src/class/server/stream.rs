@@ -89,20 +89,23 @@ pub(crate) fn present_payload(shared: &Shared) -> PresentUpdate {
     PresentUpdate { step: p.map(|(s, _)| s.clone()), stored_ms: p.map(|(_, at)| *at) }
 }
 
-/// Waits for `changed` (or `tick`, if given), at least `MIN_GAP` after the previous message;
-/// false once the server shuts down.
+/// Waits for `changed` (or `tick`, if given), then until `MIN_GAP` after the previous message
+/// (`last`): the first change after a quiet spell goes out at once, a busy room's coalesce.
+/// False once the server shuts down.
 async fn wake(
     changed: &mut watch::Receiver<u64>,
     shutdown: &mut watch::Receiver<bool>,
     tick: Option<Duration>,
+    last: tokio::time::Instant,
 ) -> bool {
-    tokio::time::sleep(MIN_GAP).await;
     let sleep = tokio::time::sleep(tick.unwrap_or(Duration::from_secs(3600)));
-    tokio::select! {
-        r = changed.changed() => r.is_ok() && !*shutdown.borrow(),
-        _ = sleep => !*shutdown.borrow(),
+    let go = tokio::select! {
+        r = changed.changed() => r.is_ok(),
+        _ = sleep => true,
         _ = shutdown.changed() => false,
-    }
+    };
+    tokio::time::sleep_until(last + MIN_GAP).await;
+    go && !*shutdown.borrow()
 }
 
 fn json_event(kind: &str, payload: &impl Serialize) -> Event {
@@ -122,10 +125,12 @@ pub(crate) async fn class(
     say(&format!("a dashboard connected from {}", peer.ip()));
     // What was stored before the dashboard opened is in its first view, not in `stored`.
     let sent = shared.room().recent.next;
-    let state = (shared.clone(), shared.changed.subscribe(), shared.shutdown.clone(), sent, true);
-    let stream = futures_util::stream::unfold(state, |(shared, mut changed, mut shutdown, sent, first)| async move {
-        if !first && !wake(&mut changed, &mut shutdown, Some(TICK)).await {
-            return None;
+    let state = (shared.clone(), shared.changed.subscribe(), shared.shutdown.clone(), sent, None);
+    let stream = futures_util::stream::unfold(state, |(shared, mut changed, mut shutdown, sent, last)| async move {
+        if let Some(last) = last {
+            if !wake(&mut changed, &mut shutdown, Some(TICK), last).await {
+                return None;
+            }
         }
         changed.borrow_and_update();
         let now = now_ms();
@@ -138,7 +143,7 @@ pub(crate) async fn class(
             )
         };
         let event = json_event("class", &update);
-        Some((Ok::<_, Infallible>(event), (shared, changed, shutdown, sent, false)))
+        Some((Ok::<_, Infallible>(event), (shared, changed, shutdown, sent, Some(tokio::time::Instant::now()))))
     });
     sse(stream)
 }
@@ -153,14 +158,16 @@ pub(crate) async fn present(
         return refuse(StatusCode::UNAUTHORIZED, "wrong or missing token or code");
     }
     say(&format!("a presenter view connected from {}", peer.ip()));
-    let state = (shared.clone(), shared.presented.subscribe(), shared.shutdown.clone(), true);
-    let stream = futures_util::stream::unfold(state, |(shared, mut changed, mut shutdown, first)| async move {
-        if !first && !wake(&mut changed, &mut shutdown, None).await {
-            return None;
+    let state = (shared.clone(), shared.presented.subscribe(), shared.shutdown.clone(), None);
+    let stream = futures_util::stream::unfold(state, |(shared, mut changed, mut shutdown, last)| async move {
+        if let Some(last) = last {
+            if !wake(&mut changed, &mut shutdown, None, last).await {
+                return None;
+            }
         }
         changed.borrow_and_update();
         let event = json_event("present", &present_payload(&shared));
-        Some((Ok::<_, Infallible>(event), (shared, changed, shutdown, false)))
+        Some((Ok::<_, Infallible>(event), (shared, changed, shutdown, Some(tokio::time::Instant::now()))))
     });
     sse(stream)
 }

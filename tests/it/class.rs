@@ -1,0 +1,377 @@
+//! `nsdojo serve`, the class server, from outside: the built binary as a child process, plain
+//! HTTP/1.1 written by hand over TCP. No root, no fork in this harness.
+//!
+//! Each part of a test talks from its own loopback address (127.0.0.x: all of 127/8 is
+//! loopback on Linux), because the server rate-limits per address, as it would a classroom.
+//! The browser test drives Chromium headless (`--dump-dom`, `--screenshot`) with no DevTools
+//! protocol: the page's `?hold=MS` keeps its load event back while live updates arrive.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nsdojo::class::protocol::{Ack, Batch, ClassEvent, ClassView, Done, PresentedStep, PresentedTable, Sequenced};
+
+use crate::harness::{bin, repo};
+
+/// A running `nsdojo serve`, killed (SIGKILL) when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    code: String,
+    token: String,
+    /// Its stdout after the start-up lines.
+    log: mpsc::Receiver<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn serve(state: &Path, port: u16) -> Server {
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = Command::new(bin())
+        .args(["serve", "--listen", &addr.to_string(), "--state"])
+        .arg(state)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start nsdojo serve");
+    let (tx, log) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let (mut code, mut token, mut banner) = (None, None, String::new());
+    while let Ok(line) = log.recv_timeout(Duration::from_secs(20)) {
+        banner.push_str(&line);
+        banner.push('\n');
+        if let Some(short) = line.strip_prefix("short:") {
+            code = short.trim().strip_prefix(&format!("{addr}/")).map(str::to_string);
+        }
+        if let Some(url) = line.strip_prefix("dashboard:") {
+            token = url.trim().strip_prefix(&format!("http://{addr}/?token=")).map(str::to_string);
+        }
+        if line.starts_with("state:") {
+            break;
+        }
+    }
+    assert!(banner.contains(&format!("listening on {addr}")), "{banner}");
+    let code = code.unwrap_or_else(|| panic!("no join code in\n{banner}"));
+    assert!(banner.contains(&format!("join:      sudo nsdojo --class http://{addr}/{code}\n")), "{banner}");
+    Server { child, addr, code, token: token.unwrap_or_else(|| panic!("no token in\n{banner}")), log }
+}
+
+/// A TCP connection from `from` (a loopback address of its own) to `to`.
+fn connect(from: Ipv4Addr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    use nix::sys::socket::{bind, connect, socket, AddressFamily, SockFlag, SockType, SockaddrIn};
+    let SocketAddr::V4(to) = to else { panic!("IPv4 only") };
+    let fd = socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    bind(fd.as_raw_fd(), &SockaddrIn::from(SocketAddrV4::new(from, 0)))?;
+    connect(fd.as_raw_fd(), &SockaddrIn::from(to))?;
+    let s = TcpStream::from(fd);
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    Ok(s)
+}
+
+/// One request, `Connection: close`: (status, body).
+fn http(from: Ipv4Addr, to: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    let mut s = connect(from, to).unwrap_or_else(|e| panic!("connect {to}: {e}"));
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {to}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    // A refused body may be cut short by the server: what matters is its answer.
+    let _ = s.write_all(head.as_bytes()).and_then(|_| s.write_all(body));
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+    (status, body)
+}
+
+fn ip(last: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 0, last)
+}
+
+fn ev(seq: u64, event: ClassEvent) -> Sequenced {
+    Sequenced { seq, at_ms: 1_000 * seq, event }
+}
+
+fn done(seq: u64, step: usize) -> Sequenced {
+    ev(seq, ClassEvent::StepDone { lesson: "uts".into(), step, done: Done::ByHand })
+}
+
+/// Seq 1 starts the lesson; seq n ≥ 2 is step n-1 done.
+fn lesson_event(seq: u64) -> Sequenced {
+    if seq == 1 {
+        ev(1, ClassEvent::LessonStarted { lesson: "uts".into(), steps: 20 })
+    } else {
+        done(seq, seq as usize - 1)
+    }
+}
+
+fn post(s: &Server, from: Ipv4Addr, student: &str, name: &str, events: Vec<Sequenced>) -> u64 {
+    let body = serde_json::to_vec(&Batch { student: student.into(), name: name.into(), events }).unwrap();
+    let (status, text) = http(from, s.addr, "POST", &format!("/api/join/{}/events", s.code), &body);
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str::<Ack>(&text).unwrap().acked
+}
+
+fn class(s: &Server, from: Ipv4Addr) -> ClassView {
+    let (status, text) = http(from, s.addr, "GET", &format!("/api/class?token={}", s.token), b"");
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+fn steps_done(v: &ClassView, name: &str) -> Vec<usize> {
+    v.students.iter().find(|r| r.name == name).unwrap().done.iter().map(|(s, _)| *s).collect()
+}
+
+/// A restart on the same port, once the killed server's socket is gone.
+fn serve_again(state: &Path, port: u16) -> Server {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() || Instant::now() > deadline {
+            return serve(state, port);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_killed_server_comes_back_with_every_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let s = serve(dir.path(), port);
+    assert_eq!(post(&s, ip(2), "aaaa000000000001", "ann", (1..=5).map(lesson_event).collect()), 5);
+    // Bob's batch has a gap after 3: 5 waits.
+    let bob = vec![lesson_event(1), lesson_event(2), lesson_event(3), lesson_event(5)];
+    assert_eq!(post(&s, ip(2), "bbbb000000000002", "bob", bob), 3);
+    let before = class(&s, ip(3));
+    assert_eq!(steps_done(&before, "ann"), [1, 2, 3, 4]);
+    assert_eq!(steps_done(&before, "bob"), [1, 2]);
+    let (code, token) = (s.code.clone(), s.token.clone());
+
+    // kill -9 mid-lesson, and start again on the same state.
+    let mut s = s;
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+    drop(s);
+    let s = serve_again(dir.path(), port);
+    assert_eq!((s.code.as_str(), s.token.as_str()), (code.as_str(), token.as_str()), "a restart keeps code and token");
+    assert_eq!(class(&s, ip(3)), before, "the journal rebuilt the class");
+
+    // The senders resend from their outboxes, overlapping what the server already holds.
+    assert_eq!(post(&s, ip(2), "aaaa000000000001", "ann", (3..=8).map(lesson_event).collect()), 8);
+    assert_eq!(post(&s, ip(2), "aaaa000000000001", "ann", (1..=8).map(lesson_event).collect()), 8);
+    assert_eq!(post(&s, ip(2), "bbbb000000000002", "bob", (1..=5).map(lesson_event).collect()), 5);
+    let after = class(&s, ip(3));
+    assert_eq!(steps_done(&after, "ann"), [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(steps_done(&after, "bob"), [1, 2, 3, 4]);
+
+    // The journal holds each (student, seq) exactly once: 8 + 5 lines.
+    let journal = std::fs::read_to_string(dir.path().join("journal.jsonl")).unwrap();
+    let mut keys: Vec<(String, u64)> = journal
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["student"].as_str().unwrap().to_string(), v["seq"].as_u64().unwrap())
+        })
+        .collect();
+    let n = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!((n, keys.len()), (13, 13), "{journal}");
+
+    // SIGTERM: a clean stop.
+    let mut s = s;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(s.child.try_wait().unwrap().unwrap().success());
+}
+
+#[test]
+fn hostile_input_gets_a_4xx_and_the_server_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(dir.path(), free_port());
+    let (a, url) = (s.addr, format!("/api/join/{}/events", s.code));
+    let good = |name: &str, n: u64| {
+        serde_json::to_vec(&Batch {
+            student: "cccc000000000003".into(),
+            name: name.into(),
+            events: (1..=n).map(lesson_event).collect(),
+        })
+        .unwrap()
+    };
+    let wrong_code = if s.code == "ZZZZZZ" { "YYYYYY" } else { "ZZZZZZ" };
+    let cases: Vec<(&str, (u16, String), u16)> = vec![
+        ("wrong code", http(ip(4), a, "POST", &format!("/api/join/{wrong_code}/events"), &good("x", 1)), 403),
+        ("wrong token", http(ip(4), a, "GET", "/api/class?token=00", b""), 401),
+        ("no token", http(ip(4), a, "GET", "/api/class", b""), 401),
+        ("dashboard without token", http(ip(4), a, "GET", "/", b""), 401),
+        ("stream without token", http(ip(4), a, "GET", "/api/stream?token=nope", b""), 401),
+        ("presenter without code", http(ip(4), a, "GET", "/present?code=AAAAAA", b""), 401),
+        ("huge body", http(ip(4), a, "POST", &url, &vec![b'['; 200 * 1024]), 413),
+        ("malformed JSON", http(ip(4), a, "POST", &url, b"{\"student\": "), 400),
+        ("not a batch", http(ip(4), a, "POST", &url, b"[1,2,3]"), 400),
+        ("too many events", http(ip(4), a, "POST", &url, &good("x", 101)), 400),
+        ("long name", http(ip(4), a, "POST", &url, &good(&"n".repeat(65), 1)), 400),
+        ("control characters", http(ip(4), a, "POST", &url, &good("evil\u{1b}[2J", 1)), 400),
+        ("no such page", http(ip(4), a, "GET", "/etc/passwd", b""), 404),
+    ];
+    for (what, (status, body), want) in &cases {
+        assert_eq!(status, want, "{what}: {body}");
+        assert!(body.lines().count() <= 1 && !body.is_empty(), "{what}: one short line: {body:?}");
+    }
+    // A flood from one address: refused with 429 once its burst is spent.
+    let statuses: Vec<u16> = (0..80).map(|_| http(ip(5), a, "GET", "/api/class", b"").0).collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(statuses.iter().all(|s| (400..500).contains(s)), "{statuses:?}");
+    // The server goes on: for others at once, for the flooder after a pause.
+    assert_eq!(post(&s, ip(6), "cccc000000000003", "cho", (1..=2).map(lesson_event).collect()), 2);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(http(ip(5), a, "GET", &format!("/api/class?token={}", s.token), b"").0, 200);
+    assert_eq!(class(&s, ip(6)).students.len(), 1, "nothing hostile was stored");
+}
+
+// ---------------------------------------------------------------------------- browser ----
+
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| {
+        std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+    })
+}
+
+/// Chromium headless on `url` (it dumps or shoots on the load event: see `?hold`), with
+/// `extra` flags, in a profile of its own that goes with it.
+struct Browser {
+    child: Child,
+    _profile: tempfile::TempDir,
+}
+
+fn browse(chromium: &Path, url: &str, extra: &[String]) -> Browser {
+    let profile = tempfile::tempdir().unwrap();
+    let child = Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    Browser { child, _profile: profile }
+}
+
+/// What the browser printed (`--dump-dom`: the page as rendered), once it is done.
+fn dom_of(b: Browser) -> String {
+    let out = b.child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Waits for the server to log `what` (a page's live stream connecting).
+fn await_log(s: &Server, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if s.log.recv_timeout(Duration::from_millis(200)).is_ok_and(|l| l.contains(what)) {
+            return;
+        }
+    }
+    panic!("the server never logged {what:?}");
+}
+
+fn presented(step: usize) -> Sequenced {
+    let p = PresentedStep {
+        lesson: "uts".into(),
+        title: format!("A hostname of one's own, part {step}"),
+        step,
+        steps: 3,
+        text: "Terminal #1 runs `unshare -u`.".into(),
+        command: "unshare -u /bin/bash".into(),
+        syscalls: vec!["[sandbox] unshare uts".into(), "  unshare(CLONE_NEWUTS) = 0".into()],
+        tables: vec![PresentedTable {
+            title: "namespaces".into(),
+            rows: vec![["uts".into(), "uts:[4026532177]".into(), "uts:[4026531838]".into()]],
+        }],
+        checks: vec![("sandbox.ns.uts != host.ns.uts".into(), true), ("<b>not html</b>".into(), false)],
+    };
+    ev(step as u64, ClassEvent::Present(Box::new(p)))
+}
+
+#[test]
+fn the_dashboard_and_the_presenter_view_update_live_in_a_browser() {
+    let Some(chromium) = chromium() else {
+        let why = "class browser test: skipped: no chromium (apt-get install chromium)";
+        assert_ne!(std::env::var("NSDOJO_REQUIRE_ROOT").as_deref(), Ok("1"), "{why}; CI installs it (scripts/test.sh)");
+        eprintln!("{why}");
+        return;
+    };
+    let shots = repo("target/class-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(dir.path(), free_port());
+    post(&s, ip(7), "dddd000000000004", "김민수", (1..=3).map(lesson_event).collect());
+    let fail =
+        ev(2, ClassEvent::CheckFailed { lesson: "uts".into(), step: 1, check: "sandbox.hostname == \"box\"".into() });
+    post(&s, ip(7), "eeee000000000005", "<script>alert(1)</script>", vec![lesson_event(1), fail]);
+
+    // The dashboard: open, wait for its live stream, post a step, and read what it shows.
+    let url = format!("http://{}/?token={}&lang=ko&hold=4000", s.addr, s.token);
+    let page = browse(&chromium, &url, &["--dump-dom".into()]);
+    await_log(&s, "a dashboard connected");
+    await_log(&s, "a dashboard connected"); // the page's stream and its hold frame
+    post(&s, ip(7), "dddd000000000004", "김민수", vec![lesson_event(4)]);
+    let dom = dom_of(page);
+    assert!(dom.contains(r#"<html lang="ko">"#), "{dom}");
+    assert!(dom.contains(r#"data-name="김민수" data-step="4" data-done="3""#), "the posted step shows live:\n{dom}");
+    assert!(dom.contains("확인 실패"), "Korean labels:\n{dom}");
+    assert!(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "names are text, not HTML:\n{dom}");
+    let first_row = dom.find("<tr class=").unwrap();
+    assert!(dom[first_row..].starts_with(r#"<tr class="failing""#), "the failing student on top:\n{dom}");
+    let shot = shots.join("dashboard.png");
+    let _ = std::fs::remove_file(&shot);
+    let url = format!("http://{}/?token={}&hold=1500", s.addr, s.token);
+    dom_of(browse(&chromium, &url, &[format!("--screenshot={}", shot.display()), "--window-size=1280,800".into()]));
+    assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000), "{}", shot.display());
+
+    // The presenter view, as a student following with the join code.
+    post(&s, ip(8), "ffff000000000006", "teacher", vec![presented(1)]);
+    let url = format!("http://{}/present?code={}&hold=4000", s.addr, s.code);
+    let page = browse(&chromium, &url, &["--dump-dom".into()]);
+    await_log(&s, "a presenter view connected");
+    await_log(&s, "a presenter view connected");
+    post(&s, ip(8), "ffff000000000006", "teacher", vec![presented(1), presented(2)]);
+    let dom = dom_of(page);
+    assert!(dom.contains("part 2</h1>"), "the new step shows live:\n{dom}");
+    assert!(dom.contains("unshare(CLONE_NEWUTS) = 0"), "{dom}");
+    assert!(dom.contains("uts:[4026532177]"), "{dom}");
+    assert!(dom.contains(r#"<li class="ok">sandbox.ns.uts != host.ns.uts</li>"#), "{dom}");
+    assert!(dom.contains(r#"<li class="fail">&lt;b&gt;not html&lt;/b&gt;</li>"#), "{dom}");
+    let shot = shots.join("present.png");
+    let _ = std::fs::remove_file(&shot);
+    let url = format!("http://{}/present?token={}&hold=1500", s.addr, s.token);
+    dom_of(browse(&chromium, &url, &[format!("--screenshot={}", shot.display()), "--window-size=1280,800".into()]));
+    assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000), "{}", shot.display());
+}
