@@ -152,5 +152,7 @@ mem=$(free -g | awk '/Mem:/ {print $2}'); load=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "Machines are noisy: compare the ratios measured in the same run, not absolute times across runs."
   echo "Each section says the command that reproduces it. Targets come from issue 8."
   cat "$md"
+  # The class server's figures come from scripts/bench-class.sh (no root), kept as written.
+  cat bench/class.md
 } >BENCHMARKS.md
 echo "bench/run.sh: wrote BENCHMARKS.md"

@@ -8,8 +8,9 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "scripts/test.sh: the tests create namespaces and mounts: run  scripts/as-root bash scripts/test.sh" >&2
   exit 2
 fi
+# chromium: the class dashboard's headless-browser test (tests/it/class.rs).
 need=()
-for pkg in busybox-static stress iproute2 util-linux procps shellcheck file qemu-user-static; do
+for pkg in busybox-static stress iproute2 util-linux procps shellcheck file qemu-user-static chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

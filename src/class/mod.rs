@@ -5,6 +5,6 @@
 pub mod protocol;
 mod report;
 pub mod sender;
+pub mod server;
 
 pub use sender::{ClassError, ClassLink};
-pub mod server;
