@@ -242,6 +242,17 @@ mod tests {
     }
 
     #[test]
+    fn the_pages_load_nothing_from_elsewhere() {
+        // The room may be offline: no CDN, no web font, no script or style from another host.
+        for page in [DASHBOARD, PRESENTER] {
+            for needle in ["https://", "src=\"", "href=\"", "//cdn", "@import", "url(", "<link", "fetch(\"http"] {
+                assert!(!page.contains(needle), "{needle} in a page");
+            }
+            assert!(page.contains("<html lang=\"en\">"), "the language placeholder");
+        }
+    }
+
+    #[test]
     fn the_page_language_follows_the_query_then_the_browser() {
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT_LANGUAGE, "ko-KR,ko;q=0.9,en;q=0.8".parse().unwrap());
