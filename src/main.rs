@@ -208,7 +208,7 @@ fn threaded(cli: &Cli) -> Option<ExitCode> {
         })
         .map_err(anyhow::Error::from),
         Some(Cmd::Bench { what, students, seconds, .. }) if what == "class" => {
-            server::bench::run(*students, std::time::Duration::from_secs(*seconds))
+            server::loadgen::run(*students, std::time::Duration::from_secs(*seconds))
                 .map(|report| println!("{report}"))
                 .map_err(anyhow::Error::from)
         }

@@ -10,12 +10,12 @@
 //! - `secrets`: the join code and the instructor's token, kept across restarts
 //! - `http`: routes and the checks on every request; `ratelimit`: a bucket per address
 //! - `stream`: the live SSE streams; `addr`: the lines printed for the slide
-//! - `bench`: a load generator for BENCHMARKS.md (a client; not used by the server)
+//! - `loadgen`: a load generator for BENCHMARKS.md (a client; not used by the server)
 
 mod addr;
-pub mod bench;
 mod http;
 mod journal;
+pub mod loadgen;
 mod ratelimit;
 mod secrets;
 mod state;
