@@ -55,9 +55,10 @@ struct Cli {
     /// Your name on the class dashboard (default: SUDO_USER@hostname).
     #[arg(long, global = true, value_name = "NAME", requires = "class")]
     name: Option<String>,
-    /// Send each step whole, for the class server's presenter view (/present): the instructor's.
-    #[arg(long, global = true, requires = "class")]
-    present: bool,
+    /// Send each step whole, for the class server's presenter view (/present): the instructor's
+    /// session, with the token `nsdojo serve` printed in the dashboard's address.
+    #[arg(long, global = true, value_name = "TOKEN", requires = "class")]
+    present: Option<String>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -488,7 +489,7 @@ fn mutate(
 fn join_class(cli: &Cli, lang: Lang) -> anyhow::Result<Option<nsdojo::class::ClassLink>> {
     let Some(url) = &cli.class else { return Ok(None) };
     let name = cli.name.clone().unwrap_or_else(nsdojo::class::sender::default_name);
-    let mut link = nsdojo::class::ClassLink::join(url, &name, cli.present)?;
+    let mut link = nsdojo::class::ClassLink::join(url, &name, cli.present.as_deref())?;
     link.send(nsdojo::class::protocol::ClassEvent::Joined { lang: lang.code().to_string() });
     println!("{}", tf(lang, "class_joined", &[url, &name]).dimmed());
     Ok(Some(link))

@@ -21,6 +21,10 @@ pub struct Batch {
     /// What the dashboard shows: `--name`, default `SUDO_USER@hostname`.
     pub name: String,
     pub events: Vec<Sequenced>,
+    /// The instructor's token (`nsdojo serve` prints it): only a batch that carries it may
+    /// hold `Present` events, so no student can take over the projector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub present_token: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -85,7 +85,7 @@ fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
 
 impl ClassLink {
     /// Fork the sender for the class at `url` (`http://ADDR:PORT/JOINCODE`).
-    pub fn join(url: &str, name: &str, present: bool) -> Result<ClassLink, ClassError> {
+    pub fn join(url: &str, name: &str, present_token: Option<&str>) -> Result<ClassLink, ClassError> {
         let (base, code) = super::protocol::parse_join_url(url).ok_or_else(|| ClassError::BadUrl(url.to_string()))?;
         let (ev_r, ev_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
         let (note_r, note_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
@@ -94,7 +94,12 @@ impl ClassLink {
         let _ = fcntl(ev_w.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(1 << 20));
         set_nonblocking(&note_r)?;
         set_nonblocking(&note_w)?;
-        let batch_head = Batch { student: student_id(), name: name.chars().take(64).collect(), events: Vec::new() };
+        let batch_head = Batch {
+            student: student_id(),
+            name: name.chars().take(64).collect(),
+            events: Vec::new(),
+            present_token: present_token.map(str::to_string),
+        };
         match crate::process::fork()? {
             nix::unistd::ForkResult::Child => {
                 drop(ev_w);
@@ -119,7 +124,7 @@ impl ClassLink {
                     notes: std::fs::File::from(note_r),
                     seq: 0,
                     dropped: 0,
-                    present,
+                    present: present_token.is_some(),
                     pending_note: String::new(),
                 })
             }

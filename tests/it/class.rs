@@ -129,7 +129,13 @@ fn lesson_event(seq: u64) -> Sequenced {
 }
 
 fn post(s: &Server, from: Ipv4Addr, student: &str, name: &str, events: Vec<Sequenced>) -> u64 {
-    let body = serde_json::to_vec(&Batch { student: student.into(), name: name.into(), events }).unwrap();
+    let body = serde_json::to_vec(&Batch {
+        student: student.into(),
+        name: name.into(),
+        events,
+        present_token: Some(s.token.clone()),
+    })
+    .unwrap();
     let (status, text) = http(from, s.addr, "POST", &format!("/api/join/{}/events", s.code), &body);
     assert_eq!(status, 200, "{text}");
     serde_json::from_str::<Ack>(&text).unwrap().acked
@@ -222,10 +228,19 @@ fn hostile_input_gets_a_4xx_and_the_server_goes_on() {
             student: "cccc000000000003".into(),
             name: name.into(),
             events: (1..=n).map(lesson_event).collect(),
+            present_token: None,
         })
         .unwrap()
     };
     let wrong_code = if s.code == "ZZZZZZ" { "YYYYYY" } else { "ZZZZZZ" };
+    // A student who tries to take over the projector: a Present without the instructor's token.
+    let hijack = serde_json::to_vec(&Batch {
+        student: "cccc000000000009".into(),
+        name: "mallory".into(),
+        events: vec![presented(1)],
+        present_token: Some("0".repeat(32)),
+    })
+    .unwrap();
     let cases: Vec<(&str, (u16, String), u16)> = vec![
         ("wrong code", http(ip(4), a, "POST", &format!("/api/join/{wrong_code}/events"), &good("x", 1)), 403),
         ("wrong token", http(ip(4), a, "GET", "/api/class?token=00", b""), 401),
@@ -240,6 +255,7 @@ fn hostile_input_gets_a_4xx_and_the_server_goes_on() {
         ("long name", http(ip(4), a, "POST", &url, &good(&"n".repeat(65), 1)), 400),
         ("control characters", http(ip(4), a, "POST", &url, &good("evil\u{1b}[2J", 1)), 400),
         ("no such page", http(ip(4), a, "GET", "/etc/passwd", b""), 404),
+        ("present without the token", http(ip(4), a, "POST", &url, &hijack), 403),
     ];
     for (what, (status, body), want) in &cases {
         assert_eq!(status, want, "{what}: {body}");
@@ -374,4 +390,112 @@ fn the_dashboard_and_the_presenter_view_update_live_in_a_browser() {
     let url = format!("http://{}/present?token={}&hold=1500", s.addr, s.token);
     dom_of(browse(&chromium, &url, &[format!("--screenshot={}", shot.display()), "--window-size=1280,800".into()]));
     assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000), "{}", shot.display());
+}
+
+fn steps_in(lesson_file: &str) -> usize {
+    std::fs::read_to_string(repo(&format!("lessons/{lesson_file}"))).unwrap().matches("[[step]]").count()
+}
+
+/// `sudo nsdojo --class URL --name NAME run LESSON --check`: a real lesson, its sender forked.
+fn student(s_addr: SocketAddr, code: &str, name: &str, lesson: &str) {
+    let out = Command::new(bin())
+        .args(["--class", &format!("http://{s_addr}/{code}"), "--name", name, "run", lesson, "--check"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("class: reporting to http://{s_addr}/{code} as {name}"))
+    );
+}
+
+/// Issue 19's end to end: three students run real lessons with `--class`; the server is killed
+/// (-9) after the first and is down while the second runs; restarted, it holds every event of
+/// all three exactly once, and `/api/class` shows each one's lesson, steps and departure.
+#[test]
+fn three_students_and_a_server_killed_mid_class() {
+    let _g = crate::harness::require_root!();
+    let before = crate::harness::HostState::now();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let s = serve(dir.path(), port);
+    let (addr, code) = (s.addr, s.code.clone());
+    let expect = [
+        ("alice", "uts", steps_in("05-uts.toml")),
+        ("bob", "ipc", steps_in("06-ipc.toml")),
+        ("carol", "mnt", steps_in("04-mnt.toml")),
+    ];
+    let settled = |s: &Server, names: &[&str]| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let v = class(s, ip(9));
+            let all = names.iter().all(|n| v.students.iter().any(|r| r.name == *n && r.left));
+            if all || Instant::now() > deadline {
+                return v;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    student(addr, &code, "alice", "uts");
+    let v = settled(&s, &["alice"]);
+    assert_eq!(steps_done(&v, "alice"), (1..=expect[0].2).collect::<Vec<_>>(), "{v:?}");
+
+    // The server dies; bob's whole lesson happens while it is down.
+    let mut s = s;
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+    drop(s);
+    student(addr, &code, "bob", "ipc");
+    std::thread::sleep(Duration::from_millis(1500));
+    let s = serve_again(dir.path(), port);
+    student(addr, &code, "carol", "mnt");
+    let v = settled(&s, &["alice", "bob", "carol"]);
+    for (name, lesson, steps) in expect {
+        let row = v.students.iter().find(|r| r.name == name).unwrap_or_else(|| panic!("{name} missing: {v:?}"));
+        assert_eq!(row.lesson.as_deref(), Some(lesson), "{row:?}");
+        assert_eq!(steps_done(&v, name), (1..=steps).collect::<Vec<_>>(), "{name}: {row:?}");
+        assert!(row.left && row.failing.is_none(), "{row:?}");
+    }
+    // Each event once: joined, lesson started, every step, left.
+    let journal = std::fs::read_to_string(dir.path().join("journal.jsonl")).unwrap();
+    let mut keys: Vec<(String, u64)> = journal
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["student"].as_str().unwrap().to_string(), v["seq"].as_u64().unwrap())
+        })
+        .collect();
+    let n = keys.len();
+    keys.sort();
+    keys.dedup();
+    let total: usize = expect.iter().map(|(_, _, steps)| steps + 3).sum();
+    assert_eq!((n, keys.len()), (total, total), "{journal}");
+    drop(s);
+    before.assert_unchanged_since("three students with --class");
+}
+
+/// A class server that is not there costs the student one line, once, and nothing else: the
+/// REPL answers at once (the sender, not the REPL, waits on the network).
+#[test]
+fn a_class_server_that_is_down_costs_one_line() {
+    let _g = crate::harness::require_root!();
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = Command::new(bin());
+    cmd.args(["--class", &format!("http://127.0.0.1:{port}/ABCDEF")]);
+    cmd.env("NO_COLOR", "1").env("NSDOJO_HISTORY", home.path().join("history"));
+    let started = Instant::now();
+    let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).unwrap();
+    p.exp_string(&format!("class: reporting to http://127.0.0.1:{port}/ABCDEF")).unwrap();
+    p.exp_string("nsdojo> ").unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "the REPL waited for the network");
+    std::thread::sleep(Duration::from_millis(500));
+    p.send_line("help").unwrap();
+    p.exp_string("does not answer").unwrap();
+    p.exp_string("nsdojo> ").unwrap();
+    p.send_line("help").unwrap();
+    let between = p.exp_string("nsdojo> ").unwrap();
+    assert!(!between.contains("does not answer"), "the note is said once: {between}");
+    p.send_line("quit").unwrap();
+    p.exp_eof().unwrap();
 }

@@ -132,6 +132,10 @@ async fn events(State(shared): State<Arc<Shared>>, Path(code): Path<String>, bod
     if let Some(why) = invalid(&batch) {
         return refuse(StatusCode::BAD_REQUEST, why);
     }
+    let presents = batch.events.iter().any(|e| matches!(e.event, ClassEvent::Present(_)));
+    if presents && !batch.present_token.as_deref().is_some_and(|t| same(t, &shared.secrets.token)) {
+        return refuse(StatusCode::FORBIDDEN, "only the instructor presents: --present needs the dashboard's token");
+    }
     let (acked, pending) = {
         let mut room = shared.room();
         if !room.class.knows(&batch.student) && room.class.len() >= MAX_STUDENTS {
@@ -220,7 +224,7 @@ mod tests {
 
     fn batch(name: &str, events: usize) -> Batch {
         let e = Sequenced { seq: 1, at_ms: 0, event: ClassEvent::Left };
-        Batch { student: "0123456789abcdef".into(), name: name.into(), events: vec![e; events] }
+        Batch { student: "0123456789abcdef".into(), name: name.into(), events: vec![e; events], present_token: None }
     }
 
     #[test]

@@ -214,7 +214,8 @@ async fn student(i: usize, server: SocketAddr, code: Arc<str>, until: Instant, c
             };
         }
         let Some(c) = conn.as_mut() else { continue };
-        let batch = Batch { student: id.clone(), name: format!("student-{i:03}"), events: outbox.clone() };
+        let batch =
+            Batch { student: id.clone(), name: format!("student-{i:03}"), events: outbox.clone(), present_token: None };
         let body = serde_json::to_vec(&batch).unwrap_or_default();
         let head = format!(
             "POST /api/join/{code}/events HTTP/1.1\r\nHost: {server}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
