@@ -448,8 +448,25 @@ fn three_students_and_a_server_killed_mid_class() {
     student(addr, &code, "bob", "ipc");
     std::thread::sleep(Duration::from_millis(1500));
     let s = serve_again(dir.path(), port);
+    // Carol's lesson with the dashboard open in a real browser: her steps show there live.
+    let page = chromium().map(|c| {
+        let url = format!("http://{}/?token={}&hold=6000", s.addr, s.token);
+        let page = browse(&c, &url, &["--dump-dom".into()]);
+        await_log(&s, "a dashboard connected");
+        await_log(&s, "a dashboard connected");
+        page
+    });
     student(addr, &code, "carol", "mnt");
     let v = settled(&s, &["alice", "bob", "carol"]);
+    if let Some(page) = page {
+        let dom = dom_of(page);
+        for (name, _, steps) in expect {
+            let row = format!(r#"data-name="{name}" data-step="{}" data-done="{steps}""#, steps + 1);
+            assert!(dom.contains(&row), "{row} in the dashboard:\n{dom}");
+        }
+    } else {
+        assert_ne!(std::env::var("NSDOJO_REQUIRE_ROOT").as_deref(), Ok("1"), "no chromium; CI installs it");
+    }
     for (name, lesson, steps) in expect {
         let row = v.students.iter().find(|r| r.name == name).unwrap_or_else(|| panic!("{name} missing: {v:?}"));
         assert_eq!(row.lesson.as_deref(), Some(lesson), "{row:?}");
