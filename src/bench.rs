@@ -73,7 +73,7 @@ fn raw_syscalls(dir: &Path) -> (Duration, Duration) {
         ForkResult::Parent { child } => {
             drop(w);
             let mut buf = [0u8; 16];
-            let _ = read(std::os::fd::AsRawFd::as_raw_fd(&r), &mut buf);
+            let _ = read(&r, &mut buf);
             crate::process::reap(child.as_raw());
             let _ = std::fs::remove_dir(dir);
             let _ = std::fs::remove_dir(&later);

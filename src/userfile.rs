@@ -51,10 +51,8 @@ pub(crate) fn create_for_invoker(path: &Path) -> io::Result<File> {
 }
 
 fn open_as_root(path: &Path) -> io::Result<OwnedFd> {
-    let raw = open(path, FLAGS, Mode::from_bits_truncate(0o644)).map_err(|e| refuse(e.into()))?;
-    // SAFETY: open just returned this descriptor; nothing else owns it.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    let st = fstat(fd.as_raw_fd())?;
+    let fd = open(path, FLAGS, Mode::from_bits_truncate(0o644)).map_err(|e| refuse(e.into()))?;
+    let st = fstat(&fd)?;
     let regular = (st.st_mode & libc::S_IFMT) == libc::S_IFREG;
     if !regular || st.st_uid != 0 || st.st_nlink != 1 {
         let why = if !regular {
@@ -92,10 +90,9 @@ pub(crate) fn read_as_invoker(path: &Path) -> io::Result<Vec<u8>> {
 /// The whole of a regular file; a FIFO (or anything else) put there is refused without
 /// blocking (O_NONBLOCK).
 fn read_regular(path: &Path, extra: OFlag) -> io::Result<Vec<u8>> {
-    let raw = open(path, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | extra, Mode::empty())
+    let fd = open(path, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | extra, Mode::empty())
         .map_err(|e| refuse(e.into()))?;
-    // SAFETY: open just returned this descriptor.
-    let mut f = File::from(unsafe { OwnedFd::from_raw_fd(raw) });
+    let mut f = File::from(fd);
     if !f.metadata()?.is_file() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
     }
@@ -113,13 +110,12 @@ pub(crate) fn replace_as_invoker(path: &Path, bytes: &[u8]) -> io::Result<()> {
             std::fs::create_dir_all(dir)?;
         }
         let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-        let raw = open(
+        let fd = open(
             &tmp,
             OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o644),
         )?;
-        // SAFETY: open just returned this descriptor.
-        let mut f = File::from(unsafe { OwnedFd::from_raw_fd(raw) });
+        let mut f = File::from(fd);
         let done = io::Write::write_all(&mut f, bytes).and_then(|_| std::fs::rename(&tmp, path));
         if done.is_err() {
             let _ = std::fs::remove_file(&tmp);
@@ -207,9 +203,7 @@ fn open_as(path: &Path, uid: u32, gid: u32) -> io::Result<OwnedFd> {
 
 fn become_and_open(path: &Path, uid: u32, gid: u32) -> io::Result<OwnedFd> {
     become_user(uid, gid)?;
-    let raw = open(path, FLAGS, Mode::from_bits_truncate(0o644))?;
-    // SAFETY: open just returned this descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+    Ok(open(path, FLAGS, Mode::from_bits_truncate(0o644))?)
 }
 
 /// One byte (0: a descriptor follows; else the errno) with the descriptor as SCM_RIGHTS.

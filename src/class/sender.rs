@@ -69,7 +69,7 @@ pub fn default_name() -> String {
 /// Free bytes in a pipe: its size less what is unread in it.
 fn room(pipe: &std::fs::File) -> usize {
     let fd = pipe.as_raw_fd();
-    let size = fcntl(fd, FcntlArg::F_GETPIPE_SZ).unwrap_or(4096) as usize;
+    let size = fcntl(pipe, FcntlArg::F_GETPIPE_SZ).unwrap_or(4096) as usize;
     let mut unread: libc::c_int = 0;
     // SAFETY: FIONREAD writes one int to the pointer given.
     if unsafe { libc::ioctl(fd, libc::FIONREAD, &mut unread) } < 0 {
@@ -79,8 +79,8 @@ fn room(pipe: &std::fs::File) -> usize {
 }
 
 fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
-    let flags = OFlag::from_bits_retain(fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL)?);
-    fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map(|_| ())
+    let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map(|_| ())
 }
 
 impl ClassLink {
@@ -91,7 +91,7 @@ impl ClassLink {
         let (note_r, note_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
         set_nonblocking(&ev_w)?;
         // Room for a burst while the sender is posting (the default is 64 KiB); best effort.
-        let _ = fcntl(ev_w.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(1 << 20));
+        let _ = fcntl(&ev_w, FcntlArg::F_SETPIPE_SZ(1 << 20));
         set_nonblocking(&note_r)?;
         set_nonblocking(&note_w)?;
         let batch_head = Batch {
@@ -170,9 +170,9 @@ impl Drop for ClassLink {
 /// Close every descriptor but `keep`; stdin, stdout and stderr become /dev/null.
 fn keep_only(keep: &[std::os::fd::RawFd]) {
     if let Ok(null) = std::fs::File::options().read(true).write(true).open("/dev/null") {
-        for fd in 0..3 {
-            let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
-        }
+        let _ = nix::unistd::dup2_stdin(&null);
+        let _ = nix::unistd::dup2_stdout(&null);
+        let _ = nix::unistd::dup2_stderr(&null);
     }
     let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")
         .map(|d| d.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())

@@ -10,7 +10,7 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 
 use nix::sched::setns;
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -113,9 +113,9 @@ pub fn attach(lang: crate::lesson::Lang, pid: i32, cmd: &[String]) -> Result<i32
                     let _ = nix::unistd::setgid(nix::unistd::Gid::from_raw(0));
                     let _ = nix::unistd::setuid(nix::unistd::Uid::from_raw(0));
                 }
-                fchdir(root.as_raw_fd()).map_err(|e| sys("fchdir(root)", &e.desc()))?;
+                fchdir(&root).map_err(|e| sys("fchdir(root)", &e.desc()))?;
                 chroot(".").map_err(|e| sys("chroot", &e.desc()))?;
-                fchdir(cwd.as_raw_fd()).map_err(|e| sys("fchdir(cwd)", &e.desc()))?;
+                fchdir(&cwd).map_err(|e| sys("fchdir(cwd)", &e.desc()))?;
                 // A PID namespace applies to children: fork once more and exec there.
                 match crate::process::fork().map_err(|e| sys("fork", &e))? {
                     ForkResult::Parent { child } => Ok(wait_code(child).unwrap_or(1)),
