@@ -269,7 +269,7 @@ fn a_record_is_kept_until_everything_in_it_is_gone() {
 fn a_work_dir_someone_made_first_is_refused_and_left_alone() {
     let _g = require_root!();
     let (mut p, _home) = crate::repl::repl(&[]);
-    let pid = p.process.child_pid.as_raw();
+    let pid = crate::harness::pty_pid(&p);
     let id = std::fs::read_dir("/run/nsdojo")
         .unwrap()
         .flatten()

@@ -7,7 +7,7 @@ use crate::harness::{alive, require_root, HostState, Test};
 use crate::repl::{lesson_steps, repl};
 
 fn pid_of_repl(p: &rexpect::session::PtySession) -> i32 {
-    p.process.child_pid.as_raw()
+    crate::harness::pty_pid(p)
 }
 
 #[test]
@@ -118,7 +118,7 @@ fn a_new_session_offers_to_clean_what_a_killed_one_left() {
     kill(Pid::from_raw(watchdog), Signal::SIGKILL).unwrap();
     kill(Pid::from_raw(pid_of_repl(&p)), Signal::SIGKILL).unwrap();
     let _ = p.exp_eof();
-    let _ = p.process.wait();
+    let _ = p.process().wait();
     let (mut q, _home2) = repl_without_prompt();
     q.exp_string("Clean them up now? [Y/n]").unwrap();
     q.send_line("").unwrap();
@@ -160,7 +160,7 @@ fn a_killed_veth_lesson_leaves_no_interface_after_cleanup() {
     kill(Pid::from_raw(watchdog), Signal::SIGKILL).unwrap();
     kill(Pid::from_raw(pid_of_repl(&p)), Signal::SIGKILL).unwrap();
     let _ = p.exp_eof();
-    let _ = p.process.wait();
+    let _ = p.process().wait();
     // Nobody cleaned: the pair outlives the session (both ends are in the host's namespace).
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(made.iter().all(|l| host_links().contains(l)), "the killed session's veth pair is still there");

@@ -248,3 +248,11 @@ pub(crate) fn watchdog_of(owner: i32) -> Option<i32> {
     }
     None
 }
+
+/// The PID of the program on a rexpect pty (rexpect 0.7 keeps its own field private): the
+/// session of the pty's terminal, since rexpect's child calls setsid() and then execs it
+/// (TIOCGSID on the master side reports the slave's session).
+pub(crate) fn pty_pid(p: &rexpect::session::PtySession) -> i32 {
+    let master = p.process().get_file_handle().expect("the pty's master");
+    nix::sys::termios::tcgetsid(&master).expect("TIOCGSID on the pty").as_raw()
+}
