@@ -26,7 +26,7 @@ use nom::{
     combinator::{all_consuming, map, opt},
     multi::many0,
     sequence::{delimited, pair, preceded, terminated},
-    IResult,
+    IResult, Parser,
 };
 
 use super::fact::Segment;
@@ -164,13 +164,14 @@ pub struct ParseError {
 }
 
 fn ident(i: &str) -> IResult<&str, &str> {
-    take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-')(i)
+    take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-').parse(i)
 }
 
 fn segment(i: &str) -> IResult<&str, Segment> {
     map(pair(ident, opt(delimited(char('['), take_while1(|c| c != ']'), char(']')))), |(n, a): (&str, Option<&str>)| {
         (n.to_string(), a.map(str::to_string))
-    })(i)
+    })
+    .parse(i)
 }
 
 /// A written fact path: `before.`, then dotted segments (`sandbox.mount[/x].fstype`).
@@ -179,7 +180,8 @@ fn fact_path(i: &str) -> IResult<&str, (bool, Vec<Segment>)> {
         let mut path = vec![first];
         path.extend(rest);
         (before.is_some(), path)
-    })(i)
+    })
+    .parse(i)
 }
 
 fn op(i: &str) -> IResult<&str, Op> {
@@ -193,14 +195,16 @@ fn op(i: &str) -> IResult<&str, Op> {
         map(tag("has"), |_| Op::Has),
         map(tag("lacks"), |_| Op::Lacks),
         map(tag("contains"), |_| Op::Contains),
-    ))(i)
+    ))
+    .parse(i)
 }
 
 fn literal(i: &str) -> IResult<&str, String> {
     alt((
         map(delimited(char('"'), nom::bytes::complete::take_till(|c| c == '"'), char('"')), str::to_string),
         map(take_while1(|c: char| !c.is_whitespace()), str::to_string),
-    ))(i)
+    ))
+    .parse(i)
 }
 
 /// Parse one expectation line.
@@ -220,14 +224,14 @@ pub fn parse_expect(line: &str) -> Result<Expect, ParseError> {
     let (rest, (before, path)) = fact_path(s).map_err(|_| expected_fact())?;
     let left = Fact::from_path(before, &path).map_err(|e| ParseError { offset: lead, message: e.to_string() })?;
     let at = |r: &str| lead + s.len() - r.len();
-    let (rest, op) = delimited(multispace1, op, multispace1)(rest).map_err(|_| ParseError {
+    let (rest, op) = delimited(multispace1, op, multispace1).parse(rest).map_err(|_| ParseError {
         offset: at(rest),
         message: "expected an operator: == != has lacks contains > >= < <=".into(),
     })?;
     let rhs_at = at(rest);
     let rhs = rest.trim_end();
     let right = if FACT_PREFIXES.iter().any(|p| rhs.starts_with(p)) {
-        match all_consuming(fact_path)(rhs) {
+        match all_consuming(fact_path).parse(rhs) {
             Ok((_, (before, path))) => Operand::Fact(
                 Fact::from_path(before, &path).map_err(|e| ParseError { offset: rhs_at, message: e.to_string() })?,
             ),
@@ -236,7 +240,7 @@ pub fn parse_expect(line: &str) -> Result<Expect, ParseError> {
             }
         }
     } else {
-        match all_consuming(terminated(literal, multispace0))(rhs) {
+        match all_consuming(terminated(literal, multispace0)).parse(rhs) {
             Ok((_, l)) => Operand::Literal(l),
             Err(_) => {
                 return Err(ParseError {

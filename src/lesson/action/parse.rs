@@ -9,7 +9,7 @@ use nom::{
     combinator::{all_consuming, map, opt, value},
     multi::separated_list1,
     sequence::{delimited, preceded},
-    IResult,
+    IResult, Parser,
 };
 
 use super::{Action, HostAction as H, Ns, Propagation, SandboxAction as S};
@@ -128,12 +128,13 @@ fn word(i: &str) -> IResult<&str, String> {
             char('"'),
         ),
         map(take_while1(|c: char| !c.is_whitespace() && c != '"'), String::from),
-    ))(i)
+    ))
+    .parse(i)
 }
 
 /// Any Unicode blank separates words (a full-width space typed with an IME too), as `trim` does.
 fn blanks(i: &str) -> IResult<&str, &str> {
-    take_while1(char::is_whitespace)(i)
+    take_while1(char::is_whitespace).parse(i)
 }
 
 /// The words, each with its byte offset in `i`.
@@ -143,7 +144,7 @@ fn words<'a>(i: &'a str) -> IResult<&'a str, Vec<(usize, String)>> {
         let (rest, s) = word(w)?;
         Ok((rest, (total - w.len(), s)))
     };
-    preceded(opt(blanks), separated_list1(blanks, placed))(i)
+    preceded(opt(blanks), separated_list1(blanks, placed)).parse(i)
 }
 
 /// Parse one action line.
@@ -153,7 +154,8 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
     if trimmed.is_empty() {
         return Err(ParseError { offset: 0, message: "empty action".into() });
     }
-    let (rest, name) = take_while1::<_, _, nom::error::Error<&str>>(|c: char| !c.is_whitespace())(trimmed)
+    let (rest, name) = take_while1::<_, _, nom::error::Error<&str>>(|c: char| !c.is_whitespace())
+        .parse(trimmed)
         .map_err(|_| ParseError { offset: lead, message: "empty action".into() })?;
     let args_at = lead + name.len() + (rest.len() - rest.trim_start().len());
     let rest_trim = rest.trim();
@@ -216,7 +218,7 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
     let placed: Vec<(usize, String)> = if rest_trim.is_empty() {
         Vec::new()
     } else {
-        match all_consuming(words)(rest.trim_end()) {
+        match all_consuming(words).parse(rest.trim_end()) {
             Ok((_, w)) => w,
             Err(_) => {
                 let quote = rest.find('"').map(|q| lead + name.len() + q).unwrap_or(args_at);
