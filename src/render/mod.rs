@@ -54,7 +54,7 @@ fn wrap(style: &Style, text: &str, indent: &str) -> String {
 
 fn table(style: &Style, sandbox_pid: i32) -> Table {
     let mut t = Table::new();
-    t.load_preset(presets::UTF8_FULL_CONDENSED)
+    t.load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(style.width.saturating_sub(2));
     t.set_header(vec![
@@ -242,7 +242,7 @@ fn cgroup_files(style: &Style, r: &StepReport) -> String {
     let (before, after) = &r.cgroup_files;
     let mut table = Table::new();
     table
-        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(style.width.saturating_sub(2))
         .set_header(["cgfiles_file", "cgfiles_before", "cgfiles_after"].map(|k| t(style.lang, k)));
