@@ -10,7 +10,7 @@ pub mod views;
 use std::fmt::Write as _;
 
 use colored::Colorize;
-use comfy_table::{presets, Cell, ContentArrangement, Table};
+use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
 
 use crate::i18n::{machine_text, t, tf};
 use crate::lab::StepReport;
@@ -52,11 +52,24 @@ fn wrap(style: &Style, text: &str, indent: &str) -> String {
     text.lines().map(|l| textwrap::fill(l, &opts)).collect::<Vec<_>>().join("\n")
 }
 
-fn table(style: &Style, sandbox_pid: i32) -> Table {
+/// A table coloured when `colored` would colour (a terminal, `--color`, NO_COLOR): comfy-table
+/// styles its own cells, so no escape code sits inside a cell for it to measure, and the
+/// ANSI-parsing `custom_styling` feature (and the old nom it pulls in) is not needed.
+fn new_table(style: &Style) -> Table {
     let mut t = Table::new();
     t.load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(style.width.saturating_sub(2));
+    if colored::control::SHOULD_COLORIZE.should_colorize() {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
+    }
+    t
+}
+
+fn table(style: &Style, sandbox_pid: i32) -> Table {
+    let mut t = new_table(style);
     t.set_header(vec![
         Cell::new(""),
         Cell::new(format!("{} · PID {sandbox_pid}", label(style.lang, "sandbox"))),
@@ -65,12 +78,12 @@ fn table(style: &Style, sandbox_pid: i32) -> Table {
     t
 }
 
-fn mark(text: &str, changed: bool) -> String {
+fn mark(text: &str, changed: bool) -> Cell {
     if changed {
         // The `*` survives NO_COLOR and transcripts; the colour is for the projector.
-        format!("* {text}").yellow().bold().to_string()
+        Cell::new(format!("* {text}")).fg(Color::Yellow).add_attribute(Attribute::Bold)
     } else {
-        text.to_string()
+        Cell::new(text)
     }
 }
 
@@ -143,8 +156,8 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
         for row in rows {
             t.add_row(vec![
                 Cell::new(row.label),
-                Cell::new(mark(&row.sandbox, row.sandbox_changed)),
-                Cell::new(mark(&row.host, row.host_changed)),
+                mark(&row.sandbox, row.sandbox_changed),
+                mark(&row.host, row.host_changed),
             ]);
         }
         let legend = format!("(* = {})", label(style.lang, "changed"));
@@ -240,12 +253,8 @@ pub fn diff(style: &Style, r: &StepReport) -> String {
 /// The session cgroup's files, before and after the step (the "cgget" view).
 fn cgroup_files(style: &Style, r: &StepReport) -> String {
     let (before, after) = &r.cgroup_files;
-    let mut table = Table::new();
-    table
-        .load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(style.width.saturating_sub(2))
-        .set_header(["cgfiles_file", "cgfiles_before", "cgfiles_after"].map(|k| t(style.lang, k)));
+    let mut table = new_table(style);
+    table.set_header(["cgfiles_file", "cgfiles_before", "cgfiles_after"].map(|k| t(style.lang, k)));
     let names: Vec<&String> = after.iter().map(|(n, _)| n).chain(before.iter().map(|(n, _)| n)).collect();
     let mut seen = Vec::new();
     for n in names {
@@ -258,7 +267,7 @@ fn cgroup_files(style: &Style, r: &StepReport) -> String {
         };
         let (b, a) = (get(before), get(after));
         let changed = b != a;
-        table.add_row(vec![n.clone(), b, mark(&a, changed)]);
+        table.add_row(vec![Cell::new(n), Cell::new(b), mark(&a, changed)]);
     }
     if seen.is_empty() {
         return format!("\n{}\n", t(style.lang, "cgfiles_none").dimmed());
@@ -276,7 +285,7 @@ pub fn compare(style: &Style, pid: i32, sandbox: &str, host: &str) -> String {
         let (x, y) = (a.get(i).copied().unwrap_or(""), b.get(i).copied().unwrap_or(""));
         let same = x == y;
         differ += usize::from(!same);
-        out.add_row(vec![format!("{}", i + 1), mark(x, !same), mark(y, !same)]);
+        out.add_row(vec![Cell::new(i + 1), mark(x, !same), mark(y, !same)]);
     }
     let verdict = if differ == 0 {
         t(style.lang, "compare_same").to_string()
