@@ -252,7 +252,7 @@ fn fetch_over(dev: &str, to: SocketAddrV4, path: &str, body: &mut String, out: &
         match res {
             Err(nix::errno::Errno::ECONNREFUSED) if started.elapsed() < CONNECT_FOR => {
                 refused += 1;
-                std::thread::sleep(Duration::from_millis(100));
+                std::thread::sleep(Duration::from_millis(10));
                 continue;
             }
             Err(e) => {

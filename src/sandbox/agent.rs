@@ -51,6 +51,7 @@ pub fn serve(mut stream: UnixStream, keep_propagation: bool) -> ! {
         made_netns_dir: false,
         spawned: Vec::new(),
         devnull: std::fs::File::options().read(true).write(true).open("/dev/null").ok(),
+        proc: std::fs::File::open("/proc").ok(),
     };
     loop {
         reap_orphans();

@@ -44,6 +44,9 @@ pub struct AgentState {
     pub spawned: Vec<std::process::Child>,
     /// /dev/null, opened when the agent started: a chroot or new root may have none.
     pub devnull: Option<std::fs::File>,
+    /// The agent's /proc, opened when it started (a chroot may have none): `spawn` watches its
+    /// program there. Its PIDs are the agent's until `unshare pid`.
+    pub proc: Option<std::fs::File>,
 }
 
 pub enum Performed {
@@ -351,7 +354,9 @@ pub(crate) fn perform(
             })?;
         }
         A::Spawn(cmd) => {
-            let (sc, child) = shell::spawn(cmd, origin.devnull.as_ref());
+            // After `unshare pid` the program's PID is counted in a namespace that /proc is not.
+            let proc = origin.proc.as_ref().filter(|_| !origin.unshared.contains(&Ns::Pid));
+            let (sc, child) = shell::spawn(cmd, origin.devnull.as_ref(), proc);
             trace.push(sc);
             origin.spawned.push(child?);
         }

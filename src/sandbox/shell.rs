@@ -41,9 +41,6 @@ pub fn run_as(argv0: &str, path: &str, timeout: Duration) -> (Syscall, ShellOutp
     run_command(command, call, timeout)
 }
 
-/// `CMD &`: a program that keeps running after the step (a server). Its output goes nowhere,
-/// it dies with the agent (parent-death signal), and one that exits within 100 ms (no such
-/// program, a port in use) is reported as the failure it is.
 /// Why `spawn` has no program running.
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
@@ -53,7 +50,35 @@ pub enum SpawnError {
     Exited { cmd: String, status: i32 },
 }
 
-pub fn spawn(cmd: &str, devnull: Option<&std::fs::File>) -> (Syscall, Result<std::process::Child, SpawnError>) {
+/// How long `spawn` watches a new program: one that exits by then failed.
+const SPAWN_WATCH: Duration = Duration::from_millis(100);
+
+/// Has `pid` exec'd its program and gone to sleep (a server waiting for its first client)?
+/// Read through `proc`, a /proc opened before any chroot; `None` when it cannot tell.
+fn asleep_in_its_program(proc: &std::fs::File, pid: u32) -> Option<bool> {
+    let fd = nix::fcntl::openat(
+        proc,
+        format!("{pid}/stat").as_str(),
+        nix::fcntl::OFlag::O_RDONLY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok()?;
+    let mut text = String::new();
+    std::fs::File::from(fd).read_to_string(&mut text).ok()?;
+    let stat = crate::observe::procfs::parse_stat(&text)?;
+    Some(stat.comm != "sh" && stat.state == 'S')
+}
+
+/// `CMD &`: a program that keeps running after the step (a server). Its output goes nowhere,
+/// it dies with the agent (parent-death signal), and one that exits within 100 ms (no such
+/// program, a port in use) is reported as the failure it is. With `proc` (the agent's /proc,
+/// opened before a chroot, in the PID namespace the program's PID is counted in) it returns as
+/// soon as the program sleeps in its own code, which for a server means waiting for clients.
+pub fn spawn(
+    cmd: &str,
+    devnull: Option<&std::fs::File>,
+    proc: Option<&std::fs::File>,
+) -> (Syscall, Result<std::process::Child, SpawnError>) {
     let call = format!("execve(\"/bin/sh\", [\"sh\", \"-c\", {}]) &", quote(cmd));
     let mut command = Command::new("/bin/sh");
     command.arg("-c").arg(format!("exec {cmd}"));
@@ -71,7 +96,15 @@ pub fn spawn(cmd: &str, devnull: Option<&std::fs::File>) -> (Syscall, Result<std
             return (Syscall::failed(call, errno), Err(SpawnError::Start { cmd: cmd.to_string(), source: e }));
         }
     };
-    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(2));
+        let exited = matches!(child.try_wait(), Ok(Some(_)));
+        let ready = proc.and_then(|p| asleep_in_its_program(p, child.id())) == Some(true);
+        if exited || ready || started.elapsed() >= SPAWN_WATCH {
+            break;
+        }
+    }
     match child.try_wait() {
         Ok(Some(status)) => {
             let code = status.code().unwrap_or(-1);
