@@ -50,8 +50,30 @@ pub(crate) fn create_for_invoker(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// Open (or create) `path` for reading and writing, keeping what is in it, as the person who
+/// ran nsdojo may; missing directories are made as that person.
+pub(crate) fn open_rw_for_invoker(path: &Path) -> io::Result<File> {
+    let fd = match sudo_user() {
+        Some((uid, gid)) => open_as_with(path, uid, gid, RW_FLAGS)?,
+        None => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            open_as_root_with(path, RW_FLAGS)?
+        }
+    };
+    Ok(File::from(fd))
+}
+
+const RW_FLAGS: OFlag =
+    OFlag::O_RDWR.union(OFlag::O_CREAT).union(OFlag::O_NOFOLLOW).union(OFlag::O_NONBLOCK).union(OFlag::O_CLOEXEC);
+
 fn open_as_root(path: &Path) -> io::Result<OwnedFd> {
-    let fd = open(path, FLAGS, Mode::from_bits_truncate(0o644)).map_err(|e| refuse(e.into()))?;
+    open_as_root_with(path, FLAGS)
+}
+
+fn open_as_root_with(path: &Path, flags: OFlag) -> io::Result<OwnedFd> {
+    let fd = open(path, flags, Mode::from_bits_truncate(0o644)).map_err(|e| refuse(e.into()))?;
     let st = fstat(&fd)?;
     let regular = (st.st_mode & libc::S_IFMT) == libc::S_IFREG;
     if !regular || st.st_uid != 0 || st.st_nlink != 1 {
@@ -177,12 +199,16 @@ fn become_user(uid: u32, gid: u32) -> io::Result<()> {
 
 /// Open `path` in a child running as `uid:gid`, and receive the descriptor.
 fn open_as(path: &Path, uid: u32, gid: u32) -> io::Result<OwnedFd> {
+    open_as_with(path, uid, gid, FLAGS)
+}
+
+fn open_as_with(path: &Path, uid: u32, gid: u32, flags: OFlag) -> io::Result<OwnedFd> {
     let (parent_end, child_end) = UnixStream::pair()?;
     match crate::process::fork()? {
         ForkResult::Child => {
             drop(parent_end);
             child_setup();
-            let code = match become_and_open(path, uid, gid) {
+            let code = match become_and_open(path, uid, gid, flags) {
                 Ok(fd) => send_fd(&child_end, Ok(fd.as_raw_fd())),
                 Err(e) => send_fd(&child_end, Err(e.raw_os_error().unwrap_or(libc::EIO))),
             };
@@ -201,9 +227,14 @@ fn open_as(path: &Path, uid: u32, gid: u32) -> io::Result<OwnedFd> {
     }
 }
 
-fn become_and_open(path: &Path, uid: u32, gid: u32) -> io::Result<OwnedFd> {
+fn become_and_open(path: &Path, uid: u32, gid: u32, flags: OFlag) -> io::Result<OwnedFd> {
     become_user(uid, gid)?;
-    Ok(open(path, FLAGS, Mode::from_bits_truncate(0o644))?)
+    if flags.contains(OFlag::O_RDWR) {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    Ok(open(path, flags, Mode::from_bits_truncate(0o644))?)
 }
 
 /// One byte (0: a descriptor follows; else the errno) with the descriptor as SCM_RIGHTS.

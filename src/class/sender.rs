@@ -7,7 +7,8 @@
 //! server acknowledges; when the server is down it retries with backoff (up to 5 s apart), so
 //! events made while offline arrive when the server is back, in order, each once (the server
 //! stores a student's `seq` once). When the REPL ends, the sender has 10 s to deliver the rest
-//! (a `left` is added if the REPL was killed before it could say so).
+//! (a `left` is added if the REPL was killed before it could say so); what is still undelivered
+//! then is kept in the student's outbox and sent first by the next session in that class.
 //!
 //! A second pipe carries one-line notes back (the server is unreachable; it is back); the
 //! REPL shows them between commands, once each.
@@ -24,7 +25,12 @@ use super::protocol::{Ack, Batch, ClassEvent, Sequenced, MAX_BATCH, MAX_BODY};
 
 /// Events the sender holds at most (a whole workshop is a few hundred).
 const QUEUE_CAP: usize = 10_000;
-const FLUSH_AFTER_EXIT: Duration = Duration::from_secs(10);
+/// How long the sender keeps trying once the session has ended (`NSDOJO_CLASS_LINGER`
+/// seconds, default 10); what is left then waits in the outbox for the next session.
+fn linger() -> Duration {
+    let secs = std::env::var("NSDOJO_CLASS_LINGER").ok().and_then(|s| s.parse().ok()).unwrap_or(10u64);
+    Duration::from_secs(secs.min(600))
+}
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +93,11 @@ impl ClassLink {
     /// Fork the sender for the class at `url` (`http://ADDR:PORT/JOINCODE`).
     pub fn join(url: &str, name: &str, present_token: Option<&str>) -> Result<ClassLink, ClassError> {
         let (base, code) = super::protocol::parse_join_url(url).ok_or_else(|| ClassError::BadUrl(url.to_string()))?;
+        // What an earlier session could not deliver waits here, the student's own file; without
+        // it (no home) events live only as long as the sender.
+        let outbox = crate::progress::invoking_home()
+            .map(|home| home.join(format!(".local/state/nsdojo/class/{code}.outbox")))
+            .and_then(|path| crate::userfile::open_rw_for_invoker(&path).ok());
         let (ev_r, ev_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
         let (note_r, note_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
         set_nonblocking(&ev_w)?;
@@ -106,12 +117,16 @@ impl ClassLink {
                 drop(note_r);
                 // Hold nothing of the REPL's: not its terminal (a pty ends only when every
                 // holder closes it), not the watchdog's pipe (its EOF is the REPL's death).
-                keep_only(&[ev_r.as_raw_fd(), note_w.as_raw_fd()]);
+                let mut keep = vec![ev_r.as_raw_fd(), note_w.as_raw_fd()];
+                keep.extend(outbox.as_ref().map(|f| f.as_raw_fd()));
+                keep_only(&keep);
                 crate::process::set_name(c"nsdojo-class");
                 // Its own process group: Ctrl-C at the student's terminal is for the REPL.
                 let _ = nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0));
                 drop_privileges();
-                let code = Sender::new(base, code, batch_head, std::fs::File::from(note_w)).run(ev_r);
+                let mut sender = Sender::new(base, code, batch_head, std::fs::File::from(note_w), outbox);
+                sender.load_outbox();
+                let code = sender.run(ev_r);
                 // SAFETY: _exit skips the parent's atexit handlers and destructors, as a forked
                 // child must.
                 unsafe { libc::_exit(code) }
@@ -119,6 +134,7 @@ impl ClassLink {
             nix::unistd::ForkResult::Parent { .. } => {
                 drop(ev_r);
                 drop(note_w);
+                drop(outbox);
                 Ok(ClassLink {
                     events: Some(std::fs::File::from(ev_w)),
                     notes: std::fs::File::from(note_r),
@@ -214,6 +230,12 @@ struct Sender {
     url: String,
     head: Batch,
     queue: VecDeque<Sequenced>,
+    /// Earlier sessions' events that never arrived (the server was down when they ended),
+    /// each batch with its own student id: sent first, in order.
+    earlier: VecDeque<Batch>,
+    /// Where what is still undelivered is kept when the sender ends (the student's own
+    /// `~/.local/state/nsdojo/class/CODE.outbox`, opened by the REPL as the student).
+    outbox: Option<std::fs::File>,
     notes: std::fs::File,
     agent: ureq::Agent,
     /// The server was unreachable at the last try (a note was sent).
@@ -223,7 +245,7 @@ struct Sender {
 }
 
 impl Sender {
-    fn new(base: String, code: String, head: Batch, notes: std::fs::File) -> Sender {
+    fn new(base: String, code: String, head: Batch, notes: std::fs::File, outbox: Option<std::fs::File>) -> Sender {
         let config = ureq::Agent::config_builder()
             .timeout_connect(Some(Duration::from_secs(2)))
             .timeout_global(Some(Duration::from_secs(4)))
@@ -233,12 +255,57 @@ impl Sender {
             url: format!("{base}/api/join/{code}/events"),
             head,
             queue: VecDeque::new(),
+            earlier: VecDeque::new(),
+            outbox,
             notes,
             agent: config.into(),
             offline: false,
             saw_left: false,
             last_seq: 0,
         }
+    }
+
+    /// What an earlier session left in the outbox: one batch per line.
+    fn load_outbox(&mut self) {
+        // One session of this student in this class at a time owns the outbox; a second one
+        // at the same moment keeps its events in memory only, rather than overwrite the first's.
+        // SAFETY: flock on a descriptor this process owns; no memory is involved.
+        let locked = self
+            .outbox
+            .as_ref()
+            .is_some_and(|f| unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0);
+        if !locked {
+            self.outbox = None;
+        }
+        let mut text = String::new();
+        if let Some(f) = self.outbox.as_mut() {
+            let _ = f.read_to_string(&mut text);
+        }
+        self.earlier = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Batch>(l).ok())
+            .filter(|b| !b.events.is_empty() && b.student != self.head.student)
+            .collect();
+    }
+
+    /// Keep what is still undelivered for the next session (or empty the outbox).
+    fn save_outbox(&mut self) {
+        let current = Batch { events: self.queue.iter().cloned().collect(), ..self.head.clone() };
+        let mut text = String::new();
+        for b in self.earlier.iter().chain(std::iter::once(&current)).filter(|b| !b.events.is_empty()) {
+            if let Ok(line) = serde_json::to_string(b) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        if let Some(f) = self.outbox.as_mut() {
+            use std::io::Seek;
+            let _ = f.set_len(0).and_then(|_| f.rewind()).and_then(|_| f.write_all(text.as_bytes()));
+        }
+    }
+
+    fn pending(&self) -> bool {
+        !self.queue.is_empty() || !self.earlier.is_empty()
     }
 
     fn note(&mut self, line: &str) {
@@ -252,9 +319,11 @@ impl Sender {
         let mut closed_at: Option<Instant> = None;
         let mut backoff = Duration::from_millis(200);
         let mut next_try = Instant::now();
+        let linger = linger();
         loop {
-            let wait = if self.queue.is_empty() {
+            let wait = if !self.pending() {
                 if !open {
+                    self.save_outbox();
                     return 0;
                 }
                 PollTimeout::NONE
@@ -287,16 +356,27 @@ impl Sender {
             } else {
                 std::thread::sleep(next_try.saturating_duration_since(Instant::now()));
             }
-            if closed_at.is_some_and(|t| t.elapsed() > FLUSH_AFTER_EXIT) {
+            if closed_at.is_some_and(|t| t.elapsed() > linger) {
+                self.save_outbox();
                 return 1;
             }
-            if self.queue.is_empty() || Instant::now() < next_try {
+            if !self.pending() || Instant::now() < next_try {
                 continue;
             }
             match self.post() {
                 Ok(acked) => {
-                    while self.queue.front().is_some_and(|e| e.seq <= acked) {
-                        self.queue.pop_front();
+                    match self.earlier.front_mut() {
+                        Some(old) => {
+                            old.events.retain(|e| e.seq > acked);
+                            if old.events.is_empty() {
+                                self.earlier.pop_front();
+                            }
+                        }
+                        None => {
+                            while self.queue.front().is_some_and(|e| e.seq <= acked) {
+                                self.queue.pop_front();
+                            }
+                        }
                     }
                     if self.offline {
                         self.offline = false;
@@ -328,9 +408,14 @@ impl Sender {
 
     /// One batch: as many queued events as fit; the server's `acked`.
     fn post(&mut self) -> Result<u64, SendError> {
-        let mut batch = Batch { events: Vec::new(), ..self.head.clone() };
+        // An earlier session's leftovers first, under that session's own student id.
+        let (head, events): (&Batch, Vec<&Sequenced>) = match self.earlier.front() {
+            Some(old) => (old, old.events.iter().collect()),
+            None => (&self.head, self.queue.iter().collect()),
+        };
+        let mut batch = Batch { events: Vec::new(), ..head.clone() };
         let mut size = 200;
-        for e in self.queue.iter().take(MAX_BATCH) {
+        for e in events.into_iter().take(MAX_BATCH) {
             let len = serde_json::to_vec(e).map_or(0, |v| v.len()) + 1;
             if size + len > MAX_BODY && !batch.events.is_empty() {
                 break;

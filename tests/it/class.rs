@@ -398,9 +398,12 @@ fn steps_in(lesson_file: &str) -> usize {
 
 /// `sudo nsdojo --class URL --name NAME run LESSON --check`: a real lesson, its sender forked.
 fn student(s_addr: SocketAddr, code: &str, name: &str, lesson: &str) {
+    // A home of its own: the sender keeps an outbox there (nothing lands in root's home).
+    let home = tempfile::tempdir().unwrap();
     let out = Command::new(bin())
         .args(["--class", &format!("http://{s_addr}/{code}"), "--name", name, "run", lesson, "--check"])
         .env("NO_COLOR", "1")
+        .env("HOME", home.path())
         .output()
         .unwrap();
     assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
@@ -500,7 +503,7 @@ fn a_class_server_that_is_down_costs_one_line() {
     let port = free_port();
     let mut cmd = Command::new(bin());
     cmd.args(["--class", &format!("http://127.0.0.1:{port}/ABCDEF")]);
-    cmd.env("NO_COLOR", "1").env("NSDOJO_HISTORY", home.path().join("history"));
+    cmd.env("NO_COLOR", "1").env("NSDOJO_HISTORY", home.path().join("history")).env("HOME", home.path());
     let started = Instant::now();
     let mut p = rexpect::session::spawn_command(cmd, Some(20_000)).unwrap();
     p.exp_string(&format!("class: reporting to http://127.0.0.1:{port}/ABCDEF")).unwrap();
@@ -515,4 +518,64 @@ fn a_class_server_that_is_down_costs_one_line() {
     assert!(!between.contains("does not answer"), "the note is said once: {between}");
     p.send_line("quit").unwrap();
     p.exp_eof().unwrap();
+}
+
+/// A student whose whole session happened while the server was down, and who quit long
+/// before it came back: the events wait in the student's outbox and the next session in that
+/// class delivers them first, under the first session's id, each once.
+#[test]
+fn events_of_a_session_that_ended_offline_arrive_with_the_next_one() {
+    let _g = crate::harness::require_root!();
+    let before = crate::harness::HostState::now();
+    let (dir, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let port = free_port();
+    let mut s = serve(dir.path(), port);
+    let (addr, code) = (s.addr, s.code.clone());
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+    drop(s);
+    let session = |lesson: &str| {
+        let out = Command::new(bin())
+            .args(["--class", &format!("http://{addr}/{code}"), "--name", "dave", "run", lesson, "--check"])
+            .env("NO_COLOR", "1")
+            .env("HOME", home.path())
+            .env("NSDOJO_CLASS_LINGER", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    session("uts");
+    let outbox = home.path().join(format!(".local/state/nsdojo/class/{code}.outbox"));
+    let kept = || std::fs::read_to_string(&outbox).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while kept().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let uts_steps = steps_in("05-uts.toml");
+    let batch: Batch = serde_json::from_str(kept().lines().next().expect("the outbox keeps the session")).unwrap();
+    assert_eq!(batch.events.len(), uts_steps + 3, "joined, lesson, each step, left: {batch:?}");
+
+    let s = serve_again(dir.path(), port);
+    session("ipc");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let v = loop {
+        let v = class(&s, ip(10));
+        if v.students.iter().filter(|r| r.name == "dave" && r.left).count() == 2 || Instant::now() > deadline {
+            break v;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut lessons: Vec<(Option<String>, usize)> =
+        v.students.iter().filter(|r| r.name == "dave").map(|r| (r.lesson.clone(), r.done.len())).collect();
+    lessons.sort();
+    assert_eq!(lessons, [(Some("ipc".into()), steps_in("06-ipc.toml")), (Some("uts".into()), uts_steps)], "{v:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !kept().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(kept(), "", "delivered, the outbox is empty again");
+    let journal = std::fs::read_to_string(dir.path().join("journal.jsonl")).unwrap();
+    assert_eq!(journal.lines().count(), uts_steps + 3 + steps_in("06-ipc.toml") + 3, "each event once:\n{journal}");
+    drop(s);
+    before.assert_unchanged_since("a class session that ended offline");
 }
