@@ -25,6 +25,7 @@ pub mod rootfs;
 pub mod sandbox;
 pub mod suggest;
 pub(crate) mod trace;
+pub(crate) mod undo;
 pub(crate) mod userfile;
 
 #[cfg(test)]

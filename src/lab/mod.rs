@@ -17,6 +17,7 @@ pub mod runner;
 #[cfg(test)]
 mod tests;
 mod veth;
+mod watch;
 
 use std::path::PathBuf;
 

@@ -25,6 +25,8 @@ pub enum Command {
     Host(String),
     Compare(String),
     Shell,
+    /// Do the next step by hand in terminal #1's shell; nsdojo watches the checks.
+    Try,
     Progress,
     /// `record FILE` starts a Markdown transcript; `record off` stops it.
     Record(Option<String>),
@@ -53,6 +55,12 @@ pub const COMMANDS: &[(&str, &str, &str, &str)] = &[
     ("host", "CMD", "run CMD on the host", "호스트에서 CMD 실행"),
     ("compare", "CMD", "run CMD on both sides, outputs side by side", "양쪽에서 CMD를 실행하고 출력을 나란히 비교"),
     ("shell", "", "an interactive shell inside the sandbox (exit returns)", "샌드박스 안의 대화형 셸 (exit로 복귀)"),
+    (
+        "try",
+        "",
+        "do the next step yourself in terminal #1's shell; nsdojo checks it live (exit returns)",
+        "다음 단계를 터미널 #1의 셸에서 직접 해 보기; nsdojo가 실시간으로 확인 (exit로 복귀)",
+    ),
     (
         "progress",
         "",
@@ -129,6 +137,7 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
         "reset" => no_args(Command::Reset),
         "compare" => nonempty(rest, "compare").map(Command::Compare),
         "shell" => no_args(Command::Shell),
+        "try" => no_args(Command::Try),
         "progress" => no_args(Command::Progress),
         "record" => Ok(Command::Record((!rest.is_empty()).then(|| rest.to_string()))),
         "quit" | "exit" | "q" => no_args(Command::Quit),

@@ -7,6 +7,7 @@
 
 pub mod command;
 mod complete;
+mod try_step;
 
 use std::path::PathBuf;
 
@@ -274,6 +275,9 @@ impl Repl {
             eprintln!("nsdojo: {}", t(self.style.lang, "no_lesson_started"));
             return;
         };
+        if matches!(cmd, Command::Try) {
+            return self.try_step();
+        }
         let lang = self.style.lang;
         if let (Command::Hint, Some(c)) = (&cmd, &mut self.class) {
             let lab = runner.lab();

@@ -72,24 +72,63 @@ pub fn find_target(session: Option<&str>) -> Result<(String, i32), AttachError> 
     Ok((id, pid))
 }
 
+fn sys(what: &str, e: &dyn std::fmt::Display) -> AttachError {
+    AttachError::Sys(format!("{what}: {e}"))
+}
+
+/// Everything needed to join process `pid`: its namespaces that differ from ours (the user
+/// namespace last, so root keeps its power over the others until then), its root and its
+/// working directory, all opened before anything is joined.
+struct Entry {
+    fds: Vec<(Ns, File)>,
+    root: File,
+    cwd: File,
+}
+
+impl Entry {
+    fn open(pid: i32) -> Result<Entry, AttachError> {
+        let mine = crate::observe::ProcFacts::read(std::process::id() as i32).ns;
+        let theirs = crate::observe::ProcFacts::read(pid).ns;
+        let mut fds = Vec::new();
+        for ns in Ns::ALL {
+            if theirs.contains_key(&ns) && theirs.get(&ns) != mine.get(&ns) {
+                let f = File::open(format!("/proc/{pid}/ns/{}", ns.name()))
+                    .map_err(|e| sys(&format!("open ns/{}", ns.name()), &e))?;
+                fds.push((ns, f));
+            }
+        }
+        fds.sort_by_key(|(ns, _)| *ns == Ns::User);
+        let root = File::open(format!("/proc/{pid}/root")).map_err(|e| sys("open root", &e))?;
+        let cwd = File::open(format!("/proc/{pid}/cwd")).map_err(|e| sys("open cwd", &e))?;
+        Ok(Entry { fds, root, cwd })
+    }
+
+    /// Join (in a forked child: never the host process itself).
+    fn enter(&self) -> Result<(), AttachError> {
+        for (ns, f) in &self.fds {
+            setns(f.as_fd(), super::perform::clone_flag(*ns).0)
+                .map_err(|e| sys(&format!("setns({})", ns.name()), &e.desc()))?;
+        }
+        if self.fds.iter().any(|(ns, _)| *ns == Ns::User) {
+            let _ = nix::unistd::setgid(nix::unistd::Gid::from_raw(0));
+            let _ = nix::unistd::setuid(nix::unistd::Uid::from_raw(0));
+        }
+        fchdir(&self.root).map_err(|e| sys("fchdir(root)", &e.desc()))?;
+        chroot(".").map_err(|e| sys("chroot", &e.desc()))?;
+        fchdir(&self.cwd).map_err(|e| sys("fchdir(cwd)", &e.desc()))
+    }
+}
+
 /// Run `cmd` (or an interactive shell) inside the sandbox; returns its exit code.
 pub fn attach(lang: crate::lesson::Lang, pid: i32, cmd: &[String]) -> Result<i32, AttachError> {
-    let sys = |what: &str, e: &dyn std::fmt::Display| AttachError::Sys(format!("{what}: {e}"));
-    // Open everything before joining anything.
-    let mine = crate::observe::ProcFacts::read(std::process::id() as i32).ns;
-    let theirs = crate::observe::ProcFacts::read(pid).ns;
-    let mut fds = Vec::new();
-    for ns in Ns::ALL {
-        if theirs.contains_key(&ns) && theirs.get(&ns) != mine.get(&ns) {
-            let f = File::open(format!("/proc/{pid}/ns/{}", ns.name()))
-                .map_err(|e| sys(&format!("open ns/{}", ns.name()), &e))?;
-            fds.push((ns, f));
-        }
-    }
-    // The user namespace last: before it, root still holds every capability over the others.
-    fds.sort_by_key(|(ns, _)| *ns == Ns::User);
-    let root = File::open(format!("/proc/{pid}/root")).map_err(|e| sys("open root", &e))?;
-    let cwd = File::open(format!("/proc/{pid}/cwd")).map_err(|e| sys("open cwd", &e))?;
+    wait_code(spawn(lang, pid, cmd)?)
+}
+
+/// Start `cmd` (or an interactive shell) inside process `pid`'s namespaces, root and working
+/// directory, and return the child to wait for (it forks once more for a PID namespace and
+/// exits with the command's status).
+pub fn spawn(lang: crate::lesson::Lang, pid: i32, cmd: &[String]) -> Result<nix::unistd::Pid, AttachError> {
+    let entry = Entry::open(pid)?;
     let argv: Vec<CString> = if cmd.is_empty() {
         vec![c"/bin/sh".into(), c"-i".into()]
     } else {
@@ -100,22 +139,12 @@ pub fn attach(lang: crate::lesson::Lang, pid: i32, cmd: &[String]) -> Result<i32
     let _ = std::io::Write::flush(&mut std::io::stdout());
     // The child only makes syscalls and execs or _exits.
     match crate::process::fork().map_err(|e| sys("fork", &e))? {
-        ForkResult::Parent { child } => wait_code(child),
+        ForkResult::Parent { child } => Ok(child),
         ForkResult::Child => {
             // Not the host any more: do not keep the watchdog waiting if the host dies.
             crate::guard::close_inherited_watchdog_fd();
             let code = (|| -> Result<i32, AttachError> {
-                for (ns, f) in &fds {
-                    setns(f.as_fd(), super::perform::clone_flag(*ns).0)
-                        .map_err(|e| sys(&format!("setns({})", ns.name()), &e.desc()))?;
-                }
-                if fds.iter().any(|(ns, _)| *ns == Ns::User) {
-                    let _ = nix::unistd::setgid(nix::unistd::Gid::from_raw(0));
-                    let _ = nix::unistd::setuid(nix::unistd::Uid::from_raw(0));
-                }
-                fchdir(&root).map_err(|e| sys("fchdir(root)", &e.desc()))?;
-                chroot(".").map_err(|e| sys("chroot", &e.desc()))?;
-                fchdir(&cwd).map_err(|e| sys("fchdir(cwd)", &e.desc()))?;
+                entry.enter()?;
                 // A PID namespace applies to children: fork once more and exec there.
                 match crate::process::fork().map_err(|e| sys("fork", &e))? {
                     ForkResult::Parent { child } => Ok(wait_code(child).unwrap_or(1)),
@@ -133,6 +162,41 @@ pub fn attach(lang: crate::lesson::Lang, pid: i32, cmd: &[String]) -> Result<i32
             });
             // SAFETY: _exit in a forked child.
             unsafe { libc::_exit(code) }
+        }
+    }
+}
+
+/// What only the inside of process `pid` knows (hostname, interfaces, SysV queues, processes,
+/// listings), collected by a forked child that joins it: the same code the sandbox agent runs.
+pub(crate) fn inside_facts_of(
+    pid: i32,
+    needs: &crate::observe::Needs,
+) -> Result<crate::observe::InsideFacts, AttachError> {
+    use std::io::{Read, Write};
+    let entry = Entry::open(pid)?;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| sys("pipe", &e))?;
+    match crate::process::fork().map_err(|e| sys("fork", &e))? {
+        ForkResult::Child => {
+            drop(r);
+            crate::guard::close_inherited_watchdog_fd();
+            let code = match entry.enter() {
+                Ok(()) => {
+                    let facts = crate::observe::InsideFacts::collect(needs);
+                    let bytes = serde_json::to_vec(&facts).unwrap_or_default();
+                    i32::from(File::from(w).write_all(&bytes).is_err())
+                }
+                Err(_) => 1,
+            };
+            // SAFETY: _exit in a forked child.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            drop(w);
+            let mut bytes = Vec::new();
+            let read = File::from(r).read_to_end(&mut bytes);
+            let _ = wait_code(child);
+            read.map_err(|e| sys("read", &e))?;
+            serde_json::from_slice(&bytes).map_err(|e| sys("inside facts", &e))
         }
     }
 }

@@ -20,4 +20,5 @@ mod provision;
 mod repl;
 mod rootfs;
 mod run;
+mod try_step;
 mod workshop;
