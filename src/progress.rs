@@ -14,6 +14,9 @@ use crate::lesson::Lesson;
 pub(crate) struct Progress {
     /// Lesson id → numbers (1-based) of the steps whose checks all passed.
     pub done: BTreeMap<String, Vec<usize>>,
+    /// Of those, the steps the student did by hand (`try`), not only watched.
+    #[serde(default)]
+    pub by_hand: BTreeMap<String, Vec<usize>>,
     /// The lesson last worked on, for `lesson` without an argument.
     pub current: Option<String>,
     #[serde(skip)]
@@ -63,8 +66,19 @@ impl Progress {
         self.save();
     }
 
+    /// Step `step` of `lesson` was done by hand (`try`); it counts as done too.
+    pub(crate) fn mark_by_hand(&mut self, lesson: &str, step: usize) {
+        let steps = self.by_hand.entry(lesson.to_string()).or_default();
+        if !steps.contains(&step) {
+            steps.push(step);
+            steps.sort_unstable();
+        }
+        self.mark(lesson, step);
+    }
+
     pub(crate) fn clear(&mut self) {
         self.done.clear();
+        self.by_hand.clear();
         self.current = None;
         self.save();
     }
@@ -92,8 +106,23 @@ impl Progress {
             } else {
                 " "
             };
-            o.push_str(&format!("  {mark} {:<14} {n}/{}\n", l.id, l.steps.len()));
+            // Per step: done by hand, watched, not yet.
+            let of = |m: &BTreeMap<String, Vec<usize>>, n: usize| m.get(&l.id).is_some_and(|d| d.contains(&n));
+            let steps: String = (1..=l.steps.len())
+                .map(|k| {
+                    if of(&self.by_hand, k) {
+                        '✋'
+                    } else if of(&self.done, k) {
+                        '✔'
+                    } else {
+                        '·'
+                    }
+                })
+                .collect();
+            o.push_str(&format!("  {mark} {:<14} {n}/{:<3} {steps}\n", l.id, l.steps.len()));
         }
+        o.push_str(crate::i18n::t(lang, "progress_legend"));
+        o.push('\n');
         o
     }
 }
@@ -115,7 +144,11 @@ mod tests {
         assert_eq!(p.current.as_deref(), Some("mnt"));
         let en = p.summary(crate::lesson::Lang::En, &lessons);
         assert!(en.starts_with("2/"), "{en}");
-        assert!(en.contains("mnt            2/4"));
+        assert!(en.contains("mnt            2/4   ✔✔··"), "{en}");
+        p.mark_by_hand("mnt", 3);
+        let en = p.summary(crate::lesson::Lang::En, &lessons);
+        assert!(en.contains("mnt            3/4   ✔✔✋·"), "{en}");
+        assert!(en.contains("✋ by hand"), "{en}");
         assert!(p.summary(crate::lesson::Lang::Ko, &lessons).contains("단계 완료"));
     }
 }

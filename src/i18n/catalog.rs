@@ -52,7 +52,8 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("meter_throttled", " throttled {0}", " 제한 {0}회"),
     ("meter_average", "PID {0}: average {1}% CPU over {2} s ({3} samples)", "PID {0}: {2}초 동안 평균 CPU {1}% (측정 {3}회)"),
     ("list_steps", "({0} steps)", "({0}단계)"),
-    ("progress_total", "{0}/{1} steps", "{0}/{1}단계 완료"),
+        ("progress_total", "{0}/{1} steps", "{0}/{1}단계 완료"),
+    ("progress_legend", "per step: ✔ watched · ✋ by hand (`try`) · · not yet", "단계별: ✔ 지켜봄 · ✋ 직접 함 (`try`) · · 아직"),
     // The REPL.
     ("hello", "Start with `lesson 1`, then `next` for each step. `help` lists the commands.", "`lesson 1` 명령으로 시작하고, `next` 명령으로 한 단계씩 진행합니다. `help` 명령으로 명령 목록을 볼 수 있습니다."),
     ("progress_forgotten", "progress forgotten", "진행 기록을 지웠습니다"),

@@ -14,7 +14,9 @@ fn hostname() -> String {
 fn the_right_command_gets_the_tick_and_the_lesson_goes_on() {
     let _g = require_root!();
     let before = HostState::now();
-    let (mut p, _home) = repl(&[]);
+    let state = tempfile::tempdir().unwrap();
+    let progress = state.path().join("progress.json");
+    let (mut p, _home) = repl(&[("NSDOJO_PROGRESS", progress.to_str().unwrap())]);
     lesson_steps(&mut p, "uts", 1);
     p.send_line("try").unwrap();
     p.exp_string("container-test").unwrap();
@@ -27,6 +29,10 @@ fn the_right_command_gets_the_tick_and_the_lesson_goes_on() {
     p.exp_string("step 2 done by hand").unwrap();
     p.exp_regex(r"nsdojo\[uts 2/\d+\]> ").unwrap();
     assert_ne!(hostname(), "container-test", "the host kept its name");
+    // Progress knows which step was done by hand.
+    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&progress).unwrap()).unwrap();
+    assert_eq!(kept["by_hand"]["uts"], serde_json::json!([2]), "{kept}");
+    assert_eq!(kept["done"]["uts"], serde_json::json!([1, 2]), "{kept}");
     p.send_line("quit").unwrap();
     p.exp_eof().unwrap();
     before.assert_unchanged_since("try, done right");
