@@ -9,6 +9,94 @@ use crate::lesson::Lang;
 /// (English, Korean); `{0}`, `{1}` match any text in the English and are put back in the Korean.
 pub const MACHINE: &[(&str, &str)] = &[
     ("no such program at this root", "이 루트에는 그런 프로그램이 없습니다"),
+    // `try`: what the student's shell changed on the host, put back (undo.rs).
+    (
+        "the host's hostname was changed to {0}; put back to {1} — make a UTS namespace first (`unshare -u`)",
+        "호스트의 호스트 이름이 {0}(으)로 바뀌었습니다. {1}(으)로 되돌렸습니다 — 먼저 UTS 네임스페이스를 만드세요 (`unshare -u`)",
+    ),
+    (
+        "the host's hostname was changed to {0} and could not be put back — make a UTS namespace first (`unshare -u`)",
+        "호스트의 호스트 이름이 {0}(으)로 바뀌었고 되돌리지 못했습니다 — 먼저 UTS 네임스페이스를 만드세요 (`unshare -u`)",
+    ),
+    (
+        "{0} was mounted on the host; unmounted — make a mount namespace first (`unshare -m`)",
+        "{0} 경로가 호스트에 마운트되었습니다. 마운트를 해제했습니다 — 먼저 마운트 네임스페이스를 만드세요 (`unshare -m`)",
+    ),
+    (
+        "{0} was mounted on the host and could not be unmounted — make a mount namespace first (`unshare -m`)",
+        "{0} 경로가 호스트에 마운트되었고 해제하지 못했습니다 — 먼저 마운트 네임스페이스를 만드세요 (`unshare -m`)",
+    ),
+    (
+        "a message queue (key {0}) was made on the host; removed — make an IPC namespace first (`unshare -i`)",
+        "호스트에 메시지 큐(key {0})가 만들어졌습니다. 지웠습니다 — 먼저 IPC 네임스페이스를 만드세요 (`unshare -i`)",
+    ),
+    (
+        "a message queue (key {0}) was made on the host and could not be removed — make an IPC namespace first (`unshare -i`)",
+        "호스트에 메시지 큐(key {0})가 만들어졌고 지우지 못했습니다 — 먼저 IPC 네임스페이스를 만드세요 (`unshare -i`)",
+    ),
+    (
+        "the interface {0} was made on the host; deleted — make it inside terminal #1's network namespace",
+        "호스트에 인터페이스 {0}이(가) 만들어졌습니다. 지웠습니다 — 터미널 #1의 네트워크 네임스페이스 안에서 만드세요",
+    ),
+    (
+        "the interface {0} was made on the host and could not be deleted — make it inside terminal #1's network namespace",
+        "호스트에 인터페이스 {0}이(가) 만들어졌고 지우지 못했습니다 — 터미널 #1의 네트워크 네임스페이스 안에서 만드세요",
+    ),
+    (
+        "the named network namespace {0} was left on the host; removed (`ip netns delete` removes it)",
+        "이름이 붙은 네트워크 네임스페이스 {0}이(가) 호스트에 남아 있었습니다. 지웠습니다 (`ip netns delete`로 지울 수 있습니다)",
+    ),
+    (
+        "the named network namespace {0} was left on the host and could not be removed (`ip netns delete` removes it)",
+        "이름이 붙은 네트워크 네임스페이스 {0}이(가) 호스트에 남아 있었고 지우지 못했습니다 (`ip netns delete`로 지울 수 있습니다)",
+    ),
+    // The class sender's notes (class/sender.rs).
+    (
+        "class: the class server answers again; everything queued is being sent",
+        "수업: 수업 서버가 다시 응답합니다. 쌓아 둔 진행 상황을 모두 보내는 중입니다",
+    ),
+    (
+        "class: the class server at {0} does not answer ({1}); your progress is kept and sent when it is back",
+        "수업: {0}의 수업 서버가 응답하지 않습니다 ({1}). 진행 상황은 보관했다가 서버가 돌아오면 보냅니다",
+    ),
+    (
+        "class: the class server refused the events ({0}); your progress is kept and sent when it is back",
+        "수업: 수업 서버가 진행 상황을 거부했습니다 ({0}). 진행 상황은 보관했다가 나중에 다시 보냅니다",
+    ),
+    // The veth lesson's notes and failures (lab/veth.rs, sandbox/shell.rs).
+    ("running in the background until the sandbox ends", "샌드박스가 끝날 때까지 백그라운드에서 실행됩니다"),
+    ("it exited at once", "곧바로 종료했습니다"),
+    ("spawn {0}: exited with status {1}", "spawn {0}: 종료 상태 {1}로 끝났습니다"),
+    (
+        "the interface leaves the host's network namespace for terminal #1's",
+        "인터페이스가 호스트의 네트워크 네임스페이스를 떠나 터미널 #1의 네임스페이스로 갑니다",
+    ),
+    ("a veth's two ends go together, wherever the other one is", "veth의 두 끝은 다른 쪽이 어디에 있든 함께 지워집니다"),
+    (
+        "the kernel adds the route to this network through the interface once it is up",
+        "인터페이스가 UP이 되면 커널이 이 네트워크로 가는 경로를 그 인터페이스로 추가합니다",
+    ),
+    (
+        "bound to the lesson's cable: this socket cannot reach anything else",
+        "레슨의 케이블에 묶였습니다. 이 소켓은 다른 곳에 닿을 수 없습니다",
+    ),
+    ("refused {0} times in {1} s: nothing listens there", "{1}초 동안 {0}번 거부되었습니다. 그곳에서 listen하는 것이 없습니다"),
+    (
+        "{0} is not an interface this lesson made: nsdojo changes no other host interface",
+        "{0}은(는) 이 레슨이 만든 인터페이스가 아닙니다. nsdojo는 호스트의 다른 인터페이스를 바꾸지 않습니다",
+    ),
+    (
+        "{0} exists already on the host: the lesson will not take it over",
+        "{0}이(가) 이미 호스트에 있습니다. 레슨은 그것을 가져다 쓰지 않습니다",
+    ),
+    (
+        "the host already routes {0} (dev {1}): pick another documentation range",
+        "호스트가 이미 {0} 경로를 씁니다 (dev {1}). 다른 문서용 대역을 고르세요",
+    ),
+    (
+        "{0} is not on an interface this lesson made: fetch reaches nothing else",
+        "{0}은(는) 이 레슨이 만든 인터페이스에 있지 않습니다. fetch는 다른 곳에 닿지 않습니다",
+    ),
     ("exit status {0}", "종료 상태 {0}"),
     ("stopped by Ctrl-C", "Ctrl-C로 멈췄습니다"),
     (

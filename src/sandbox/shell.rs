@@ -41,6 +41,21 @@ pub fn run_as(argv0: &str, path: &str, timeout: Duration) -> (Syscall, ShellOutp
     run_command(command, call, timeout)
 }
 
+/// Start `command` in a process group of its own (so a timeout or a reset kills all it
+/// started) that dies with whoever started it (if that cannot be arranged, the spawn fails).
+fn spawn_held(command: &mut Command) -> std::io::Result<std::process::Child> {
+    command.process_group(0);
+    // SAFETY: the hook only calls prctl, which is async-signal-safe.
+    unsafe {
+        command.pre_exec(crate::process::die_with_parent);
+    }
+    command.spawn()
+}
+
+fn errno_of(e: &std::io::Error) -> nix::errno::Errno {
+    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT))
+}
+
 /// Why `spawn` has no program running.
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
@@ -84,16 +99,11 @@ pub fn spawn(
     command.arg("-c").arg(format!("exec {cmd}"));
     // Stdio::null() would open /dev/null at the current root, which an image may lack.
     let null = || devnull.and_then(|f| f.try_clone().ok()).map_or_else(Stdio::null, Stdio::from);
-    command.stdin(null()).stdout(null()).stderr(null()).process_group(0);
-    // SAFETY: die_with_parent only calls prctl, which is async-signal-safe.
-    unsafe {
-        command.pre_exec(crate::process::die_with_parent);
-    }
-    let mut child = match command.spawn() {
+    command.stdin(null()).stdout(null()).stderr(null());
+    let mut child = match spawn_held(&mut command) {
         Ok(c) => c,
         Err(e) => {
-            let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT));
-            return (Syscall::failed(call, errno), Err(SpawnError::Start { cmd: cmd.to_string(), source: e }));
+            return (Syscall::failed(call, errno_of(&e)), Err(SpawnError::Start { cmd: cmd.to_string(), source: e }))
         }
     };
     let started = Instant::now();
@@ -124,19 +134,12 @@ pub fn spawn(
 fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscall, ShellOutput) {
     // stdin: a pipe closed at once, not /dev/null, which a chroot or a fresh
     // rootfs may not have (opening it there fails with ENOENT before exec).
-    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-    // SAFETY: the hook only calls prctl, which is async-signal-safe. The command has its own
-    // group (so a timeout kills the whole pipeline) and dies with whoever started it (if that
-    // cannot be arranged, the spawn fails).
-    unsafe {
-        command.pre_exec(crate::process::die_with_parent);
-    }
-    let mut child = match command.spawn() {
+    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = match spawn_held(&mut command) {
         Ok(c) => c,
         Err(e) => {
-            let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT));
             return (
-                Syscall::failed(call, errno).with_note("no such program at this root"),
+                Syscall::failed(call, errno_of(&e)).with_note("no such program at this root"),
                 ShellOutput { status: 127, stderr: e.to_string(), ..Default::default() },
             );
         }

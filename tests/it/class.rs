@@ -151,6 +151,22 @@ fn steps_done(v: &ClassView, name: &str) -> Vec<usize> {
     v.students.iter().find(|r| r.name == name).unwrap().done.iter().map(|(s, _)| *s).collect()
 }
 
+/// The server's journal: (lines, distinct (student, seq) pairs) — equal when no event is doubled.
+fn journal_keys(state: &Path) -> (usize, usize) {
+    let journal = std::fs::read_to_string(state.join("journal.jsonl")).unwrap();
+    let mut keys: Vec<(String, u64)> = journal
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["student"].as_str().unwrap().to_string(), v["seq"].as_u64().unwrap())
+        })
+        .collect();
+    let n = keys.len();
+    keys.sort();
+    keys.dedup();
+    (n, keys.len())
+}
+
 /// A restart on the same port, once the killed server's socket is gone.
 fn serve_again(state: &Path, port: u16) -> Server {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -194,18 +210,7 @@ fn a_killed_server_comes_back_with_every_event_once() {
     assert_eq!(steps_done(&after, "bob"), [1, 2, 3, 4]);
 
     // The journal holds each (student, seq) exactly once: 8 + 5 lines.
-    let journal = std::fs::read_to_string(dir.path().join("journal.jsonl")).unwrap();
-    let mut keys: Vec<(String, u64)> = journal
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["student"].as_str().unwrap().to_string(), v["seq"].as_u64().unwrap())
-        })
-        .collect();
-    let n = keys.len();
-    keys.sort();
-    keys.dedup();
-    assert_eq!((n, keys.len()), (13, 13), "{journal}");
+    assert_eq!(journal_keys(dir.path()), (13, 13));
 
     // SIGTERM: a clean stop.
     let mut s = s;
@@ -477,19 +482,8 @@ fn three_students_and_a_server_killed_mid_class() {
         assert!(row.left && row.failing.is_none(), "{row:?}");
     }
     // Each event once: joined, lesson started, every step, left.
-    let journal = std::fs::read_to_string(dir.path().join("journal.jsonl")).unwrap();
-    let mut keys: Vec<(String, u64)> = journal
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["student"].as_str().unwrap().to_string(), v["seq"].as_u64().unwrap())
-        })
-        .collect();
-    let n = keys.len();
-    keys.sort();
-    keys.dedup();
     let total: usize = expect.iter().map(|(_, _, steps)| steps + 3).sum();
-    assert_eq!((n, keys.len()), (total, total), "{journal}");
+    assert_eq!(journal_keys(dir.path()), (total, total));
     drop(s);
     before.assert_unchanged_since("three students with --class");
 }
