@@ -1,0 +1,21 @@
+#!/bin/sh
+# dojo: ask the nsdojo REPL that opened this `try` shell. The REPL hands the shell one end of
+# a socket as fd 9; it survives unshare, nsenter, chroot and pivot_root, where no path would.
+# Each request is one line; the answer is lines up to a line holding only ".".
+case "$1" in
+hint | check | solve | task | pid) ;;
+*)
+	echo "usage: dojo hint|check|solve|task|pid" >&2
+	exit 2
+	;;
+esac
+if [ -z "$NSDOJO_TRY" ] || ! { true >&9; } 2>/dev/null; then
+	echo "dojo: works only in the shell that nsdojo's \`try\` opened" >&2
+	exit 1
+fi
+echo "$1" >&9
+while IFS= read -r line <&9; do
+	[ "$line" = "." ] && exit 0
+	printf '%s\n' "$line"
+done
+exit 1
