@@ -113,11 +113,6 @@ impl HostAudit {
         &self.hostname
     }
 
-    /// Mount points of the host's table.
-    pub(crate) fn mount_points(&self) -> BTreeSet<String> {
-        self.mounts.iter().filter_map(|m| m.rsplit_once(" (").map(|(p, _)| p.to_string())).collect()
-    }
-
     /// SysV message queue keys (hex).
     pub(crate) fn queue_keys(&self) -> BTreeSet<String> {
         self.msg_queues.iter().filter_map(|q| q.strip_prefix("message queue key ").map(str::to_string)).collect()

@@ -1,12 +1,121 @@
 //! After `try`: what the student's shell changed on the host, put back. A student who types
 //! `hostname oops` before `unshare -u`, mounts before `unshare -m`, makes a queue before
-//! `unshare -i` or leaves a named netns or an interface behind changed the host, not terminal
-//! #1; each is undone here and said in one line, with what the step needed first.
+//! `unshare -i`, leaves a named netns, an interface, a cgroup or a background process behind
+//! changed the host, not terminal #1; each is undone here and said in one line, with what the
+//! step needed first.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 use crate::audit::HostAudit;
 
+/// The host as a try began: the leak audit's view, and the cgroup directories near the top of
+/// each hierarchy (where `mkdir /sys/fs/cgroup/…/mine` makes one).
+pub(crate) struct Before {
+    audit: HostAudit,
+    cgroups: BTreeSet<PathBuf>,
+    /// Mount IDs, not mount points: a second tmpfs on /mnt is a new mount at an old point.
+    mounts: BTreeSet<u32>,
+}
+
+impl Before {
+    pub(crate) fn now() -> Before {
+        Before { audit: HostAudit::now(), cgroups: cgroup_dirs(), mounts: mount_ids().into_keys().collect() }
+    }
+}
+
+/// The host's mounts by ID (the IDs grow as mounts are made), with their mount points.
+fn mount_ids() -> std::collections::BTreeMap<u32, String> {
+    let table = crate::observe::mountinfo::read(crate::observe::procfs::Proc::Myself).unwrap_or_default();
+    table.into_iter().map(|m| (m.id, m.mount_point)).collect()
+}
+
+/// Directories up to two levels below each cgroup mount: a student's `mkdir` there (v1
+/// `/sys/fs/cgroup/cpu/mycgroup`, v2 `/sys/fs/cgroup/mycgroup`) or one level deeper.
+fn cgroup_dirs() -> BTreeSet<PathBuf> {
+    let mounts = crate::observe::mountinfo::read(crate::observe::procfs::Proc::Myself).unwrap_or_default();
+    let mut out = BTreeSet::new();
+    for m in mounts.iter().filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2") {
+        let root = PathBuf::from(&m.mount_point);
+        for d in subdirs(&root) {
+            out.extend(subdirs(&d));
+            out.insert(d);
+        }
+    }
+    // And below nsdojo's own groups, where the lesson's `$CGROUP` is on v1 (often deeper).
+    let own = crate::observe::procfs::cgroup(crate::observe::procfs::Proc::Myself).unwrap_or_default();
+    if let Ok(layout) = crate::cgroup::Layout::detect() {
+        for dir in layout.dirs_differing(&own, &[]) {
+            out.extend(subdirs(&dir));
+        }
+    }
+    out
+}
+
+fn subdirs(dir: &std::path::Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    rd.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect()
+}
+
+/// Processes the try shell left running: `orphans` are the host PIDs that were reparented to
+/// nsdojo (it is their subreaper while the shell runs). Each is killed and reaped, and said.
+pub(crate) fn stop_orphans(orphans: &[i32]) -> Vec<String> {
+    let mut said = Vec::new();
+    for &pid in orphans {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let p = nix::unistd::Pid::from_raw(pid);
+        let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(p, None);
+        said.push(format!(
+            "a process the try shell left running ({} {pid}) was stopped — it would have kept running on the host",
+            comm.trim()
+        ));
+    }
+    said
+}
+
 /// What was undone (or could not be), one line each, worded for the student.
-pub(crate) fn since(before: &HostAudit) -> Vec<String> {
+pub(crate) fn since(before: &Before) -> Vec<String> {
+    let mut said = mounts_since(&before.mounts);
+    said.extend(cgroups_since(&before.cgroups));
+    said.extend(audit_since(&before.audit));
+    said
+}
+
+/// New mounts, newest first, so a mount on top of another goes before it.
+fn mounts_since(before: &BTreeSet<u32>) -> Vec<String> {
+    let mut said = Vec::new();
+    for (_, m) in mount_ids().into_iter().rev().filter(|(id, _)| !before.contains(id)) {
+        let gone = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH).is_ok();
+        said.push(if gone {
+            format!("{m} was mounted on the host; unmounted — make a mount namespace first (`unshare -m`)")
+        } else {
+            format!(
+                "{m} was mounted on the host and could not be unmounted — make a mount namespace first (`unshare -m`)"
+            )
+        });
+    }
+    said
+}
+
+/// New cgroup directories, removed deepest first (a group with processes in it cannot be).
+fn cgroups_since(before: &BTreeSet<PathBuf>) -> Vec<String> {
+    let mut new: Vec<PathBuf> = cgroup_dirs().difference(before).cloned().collect();
+    new.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    new.into_iter()
+        .map(|d| {
+            let d = d.display();
+            match std::fs::remove_dir(&*d.to_string()) {
+                Ok(()) => {
+                    format!("the cgroup {d} was left on the host; removed — nsdojo makes the lesson's group itself")
+                }
+                Err(e) => format!("the cgroup {d} was left on the host and could not be removed ({e})"),
+            }
+        })
+        .collect()
+}
+
+fn audit_since(before: &HostAudit) -> Vec<String> {
     let now = HostAudit::now();
     let mut said = Vec::new();
     if now.hostname() != before.hostname() {
@@ -21,19 +130,6 @@ pub(crate) fn since(before: &HostAudit) -> Vec<String> {
             format!(
                 "the host's hostname was changed to {} and could not be put back — make a UTS namespace first (`unshare -u`)",
                 now.hostname()
-            )
-        });
-    }
-    // Deepest first, so a mount on top of another goes before it.
-    let mut added: Vec<String> = now.mount_points().difference(&before.mount_points()).cloned().collect();
-    added.sort_by_key(|m| std::cmp::Reverse(m.len()));
-    for m in added {
-        let gone = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH).is_ok();
-        said.push(if gone {
-            format!("{m} was mounted on the host; unmounted — make a mount namespace first (`unshare -m`)")
-        } else {
-            format!(
-                "{m} was mounted on the host and could not be unmounted — make a mount namespace first (`unshare -m`)"
             )
         });
     }

@@ -165,6 +165,31 @@ impl Layout {
         Some(if within.is_empty() { base.join(name) } else { base.join(within).join(name) })
     }
 
+    /// The directories of the groups `theirs` (a process's parsed /proc/PID/cgroup) names
+    /// where they differ from `ours`: what a process joining it must write itself into, one
+    /// `cgroup.procs` each (`try` and `attach` put their shell where terminal #1 is).
+    pub fn dirs_differing(&self, theirs: &[CgroupLine], ours: &[CgroupLine]) -> Vec<PathBuf> {
+        let mut dirs = Vec::new();
+        for line in theirs {
+            if ours.iter().any(|o| o.hierarchy_id == line.hierarchy_id && o.path == line.path) {
+                continue;
+            }
+            let base = match self {
+                Layout::V2 { root } if line.controllers.is_empty() => Some(root),
+                Layout::V1 { unified, .. } if line.controllers.is_empty() => unified.as_ref(),
+                Layout::V1 { controllers, .. } => line.controllers.iter().find_map(|c| controllers.get(c)),
+                Layout::V2 { .. } => None,
+            };
+            if let Some(base) = base {
+                let dir = base.join(line.path.trim_start_matches('/'));
+                if !dirs.contains(&dir) {
+                    dirs.push(dir);
+                }
+            }
+        }
+        dirs
+    }
+
     /// What creating group `name` under `parent` would enable in the parent's
     /// `cgroup.subtree_control` (v2; nothing on v1), so it can be recorded before it is done.
     pub fn controllers_to_enable(
@@ -247,6 +272,25 @@ mod tests {
             layout.describe().contains("cpu,cpuacct co-mounted at /sys/fs/cgroup/cpu,cpuacct"),
             "{}",
             layout.describe()
+        );
+    }
+
+    #[test]
+    fn dirs_differing_are_the_groups_to_join() {
+        let parse = crate::observe::procfs::parse_cgroup;
+        let ours = parse("12:cpu,cpuacct:/\n11:pids:/user.slice\n0::/user.slice\n");
+        let theirs = parse("12:cpu,cpuacct:/nsdojo-a\n11:pids:/user.slice\n0::/user.slice/nsdojo-a\n");
+        let layout = Layout::from_mountinfo(UBUNTU_1804).unwrap();
+        let (c, unified) = v1(&layout);
+        let cpu = c["cpu"].join("nsdojo-a");
+        let mut want = vec![cpu];
+        want.extend(unified.as_ref().map(|u| u.join("user.slice/nsdojo-a")));
+        assert_eq!(layout.dirs_differing(&theirs, &ours), want);
+        assert!(layout.dirs_differing(&ours, &ours).is_empty(), "same groups: nothing to join");
+        let v2 = Layout::from_mountinfo(PURE_V2).unwrap();
+        assert_eq!(
+            v2.dirs_differing(&parse("0::/a/b\n"), &parse("0::/a\n")),
+            vec![PathBuf::from("/sys/fs/cgroup/a/b")]
         );
     }
 

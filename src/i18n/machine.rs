@@ -50,6 +50,18 @@ pub const MACHINE: &[(&str, &str)] = &[
         "the named network namespace {0} was left on the host and could not be removed (`ip netns delete` removes it)",
         "이름이 붙은 네트워크 네임스페이스 {0}이(가) 호스트에 남아 있었고 지우지 못했습니다 (`ip netns delete`로 지울 수 있습니다)",
     ),
+    (
+        "the cgroup {0} was left on the host; removed — nsdojo makes the lesson's group itself",
+        "cgroup {0}이(가) 호스트에 남아 있었습니다. 지웠습니다 — 레슨의 그룹은 nsdojo가 직접 만듭니다",
+    ),
+    (
+        "the cgroup {0} was left on the host and could not be removed ({1})",
+        "cgroup {0}이(가) 호스트에 남아 있었고 지우지 못했습니다 ({1})",
+    ),
+    (
+        "a process the try shell left running ({0} {1}) was stopped — it would have kept running on the host",
+        "try 셸이 실행해 둔 프로세스({0} {1})를 멈췄습니다 — 그대로 두면 호스트에서 계속 돌았을 것입니다",
+    ),
     // The class sender's notes (class/sender.rs).
     (
         "class: the class server answers again; everything queued is being sent",

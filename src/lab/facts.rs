@@ -13,6 +13,8 @@ use crate::sandbox::rpc::MeterSample;
 
 /// The row of the cgroup files table that holds the OOM-kill counter.
 pub(super) const OOM_KILL_ROW: &str = "oom_kill (memory.events / memory.oom_control)";
+/// The row that holds cpu.stat's throttled-period counter.
+pub(super) const THROTTLED_ROW: &str = "nr_throttled (cpu.stat)";
 
 /// What a step's facts are looked up in.
 pub(super) struct StepFacts<'a> {
@@ -113,6 +115,10 @@ fn group(files: &Files, fact: &GroupFact) -> Value {
         GroupFact::OomKills => match files.iter().find(|(row, _)| row == OOM_KILL_ROW) {
             Some((_, v)) => v.parse().map_or_else(|_| absent("OOM-kill counter"), Value::Int),
             None => absent("memory controller"),
+        },
+        GroupFact::Throttled => match files.iter().find(|(row, _)| row == THROTTLED_ROW) {
+            Some((_, v)) => v.parse().map_or_else(|_| absent("throttle counter"), Value::Int),
+            None => absent("cpu controller"),
         },
         GroupFact::Limit(limit) => normalized_limit(files, *limit).unwrap_or_else(|| absent(limit.name())),
     }

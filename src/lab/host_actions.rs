@@ -212,6 +212,11 @@ impl Lab {
                     files.push((super::facts::OOM_KILL_ROW.into(), ev.oom_kill.to_string()));
                 }
             }
+            if g.controllers().contains(&Controller::Cpu) {
+                if let Ok(st) = g.cpu_stat() {
+                    files.push((super::facts::THROTTLED_ROW.into(), st.nr_throttled.to_string()));
+                }
+            }
             files
         })
     }

@@ -17,7 +17,7 @@ pub mod runner;
 #[cfg(test)]
 mod tests;
 mod veth;
-mod watch;
+pub(crate) mod watch;
 
 use std::path::PathBuf;
 
@@ -290,7 +290,7 @@ impl Lab {
     /// What the step's views and checks need from the inside (paths expanded).
     fn needs(&self, step: &Step) -> Needs {
         let mut needs = Needs::default();
-        for e in &step.expects {
+        for e in step.expects.iter().chain(&step.try_expects) {
             for f in expand_expect(e, self).facts() {
                 if let crate::lesson::fact::Fact::Side { fact, .. } = f {
                     fact.add_needs(&mut needs);

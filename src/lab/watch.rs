@@ -1,18 +1,21 @@
 //! `try`: the student does a step by hand in a shell of their own, and the lab judges the
 //! step's checks against the process they are typing into, as the step's "after", with the
 //! sandbox as it was before the step as its "before". Only what a second terminal can see
-//! counts: a check of nsdojo's own action results (`step.X`, `action[N].X`) has nothing to
-//! read here and does not hold.
+//! counts: checks of nsdojo's own action results (`step.X`, `action[N].X`) are the lab's, and
+//! the step's `try_expect` says instead which kernel state shows the step was done
+//! ([`crate::lesson::Step::try_checks`]).
 
 use super::facts::StepFacts;
-use super::{expand_expect, CheckReport, Lab, LabError, Sides};
+use super::{expand_expect, CheckReport, Files, Lab, LabError, Sides, StepReport};
 use crate::observe::{Needs, ProcFacts, Snapshot};
 
-/// A step being tried: what it reads, and both sides before the student began.
+/// A step being tried: what it reads, and both sides (and the session's cgroup) before the
+/// student began.
 pub(crate) struct Watch {
     pub index: usize,
     needs: Needs,
     before: Sides,
+    group_before: Files,
 }
 
 impl Lab {
@@ -22,34 +25,51 @@ impl Lab {
         let mut needs = self.needs(&step);
         needs.status = true;
         let before = self.sides(&needs)?;
-        Ok(Watch { index, needs, before })
+        Ok(Watch { index, needs, before, group_before: self.group_files() })
     }
 
-    /// The step's checks with process `pid` as terminal #1 now; `None` when it could not be
-    /// read (it just exited, or is between two programs).
-    pub(crate) fn judge(&self, w: &Watch, pid: i32) -> Option<Vec<CheckReport>> {
-        let inside = crate::sandbox::attach::inside_facts_of(pid, &w.needs).ok()?;
-        let after = Sides {
-            sandbox: Snapshot { proc: ProcFacts::read_some(pid, &w.needs), inside },
-            host: Snapshot::of_host(&w.needs),
-        };
-        let none = Vec::new();
+    /// Step `w.index` as the student's process `pid` shows it now: before and after, the
+    /// step's try checks and no actions (nsdojo made no call; the student did); `None` when
+    /// the process could not be read (it just exited, or is between two programs).
+    pub(crate) fn judge(&self, w: &Watch, pid: i32) -> Option<StepReport> {
+        let mut inside = crate::sandbox::attach::inside_facts_of(pid, &w.needs).ok()?;
+        let proc = ProcFacts::read_some(pid, &w.needs);
+        // The collector joined `pid`'s PID namespace only for its children: the PID the
+        // process has in its own namespace is the last of its NSpid line.
+        if let Some(own) = proc.nspid.last() {
+            inside.pid = *own;
+        }
+        let after = Sides { sandbox: Snapshot { proc, inside }, host: Snapshot::of_host(&w.needs) };
+        let group_now = self.group_files();
+        let step = &self.lesson.steps[w.index];
         let facts = StepFacts {
             before: &w.before,
             after: &after,
             actions: &[],
-            planned: self.lesson.steps[w.index].actions.len(),
-            group: (&none, &none),
+            planned: step.actions.len(),
+            group: (&w.group_before, &group_now),
         };
-        Some(
-            self.lesson.steps[w.index]
-                .expects
-                .iter()
-                .map(|e| {
-                    let e = expand_expect(e, self);
-                    CheckReport { src: e.to_string(), verdict: e.evaluate(&facts) }
-                })
-                .collect(),
-        )
+        let checks = step
+            .try_checks()
+            .into_iter()
+            .map(|e| {
+                let e = expand_expect(e, self);
+                CheckReport { src: e.to_string(), verdict: e.evaluate(&facts) }
+            })
+            .collect();
+        Some(StepReport {
+            lesson: self.lesson.id.clone(),
+            index: w.index,
+            total: self.lesson.steps.len(),
+            sandbox_pid: pid,
+            actions: Vec::new(),
+            aborted: None,
+            before: w.before.clone(),
+            after,
+            checks,
+            work: self.work.display().to_string(),
+            cgroup_files: (w.group_before.clone(), group_now),
+            shell: self.shell_line(step),
+        })
     }
 }

@@ -62,6 +62,10 @@ pub enum GroupFact {
     /// How many processes the kernel's OOM killer killed in the group (v2 memory.events,
     /// v1 memory.oom_control `oom_kill`).
     OomKills,
+    /// Enforcement periods in which the CPU controller stopped the group because it had used
+    /// its quota (`nr_throttled` of cpu.stat, both layouts): proof that a process in the group
+    /// wanted more CPU than the limit gave it.
+    Throttled,
 }
 
 /// Every fact a check can name.
@@ -102,6 +106,7 @@ pub const GROUP_TABLE: &[(&str, &str)] = &[
     ("limit[memory]", "the memory limit in bytes on any layout (`max` when unlimited)"),
     ("limit[pids]", "pids.max (`max` when unlimited)"),
     ("oom_kills", "processes the OOM killer killed in the group (memory.events / memory.oom_control)"),
+    ("throttled", "periods the CPU controller stopped the group at its quota (cpu.stat nr_throttled)"),
 ];
 
 /// Why a written fact is not one (the message the lesson loader puts at `file:line:col`).
@@ -192,6 +197,7 @@ impl Fact {
             Fact::Group { fact: GroupFact::File(_), .. } => (Table::Group, "file[NAME]".into()),
             Fact::Group { fact: GroupFact::Limit(l), .. } => (Table::Group, format!("limit[{}]", l.name())),
             Fact::Group { fact: GroupFact::OomKills, .. } => (Table::Group, "oom_kills".into()),
+            Fact::Group { fact: GroupFact::Throttled, .. } => (Table::Group, "throttled".into()),
         }
     }
 }
@@ -254,6 +260,7 @@ impl GroupFact {
                 _ => return None,
             }),
             [(n, None)] if n == "oom_kills" => GroupFact::OomKills,
+            [(n, None)] if n == "throttled" => GroupFact::Throttled,
             _ => return None,
         })
     }
@@ -265,6 +272,7 @@ impl fmt::Display for GroupFact {
             GroupFact::File(n) => write!(f, "file[{n}]"),
             GroupFact::Limit(l) => write!(f, "limit[{}]", l.name()),
             GroupFact::OomKills => f.write_str("oom_kills"),
+            GroupFact::Throttled => f.write_str("throttled"),
         }
     }
 }

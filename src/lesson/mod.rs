@@ -57,8 +57,21 @@ pub struct Step {
     /// The task cannot be done from terminal #1's shell alone: some of it is terminal #2's
     /// (the step's `do` has a host action), so the student needs a second terminal.
     pub task_needs_host: bool,
+    /// Checks `try` judges besides `expects`: a student's shell has no action results
+    /// (`step.X`, `action[N].X`), so a step checked only through them says here which kernel
+    /// state shows it was done, or, for a step that only looks, the state it looks at.
+    pub try_expects: Vec<Expect>,
     /// Actions whose removal no check of this step is expected to notice, with why.
     pub waivers: Vec<Waiver>,
+}
+
+impl Step {
+    /// What `try` judges: the checks of kernel state (a shell has no action results, so
+    /// `step.X` and `action[N].X` are left to the lab) and the step's `try_expect`.
+    pub fn try_checks(&self) -> Vec<&Expect> {
+        let kernel = self.expects.iter().filter(|e| !e.facts().any(|f| matches!(f, fact::Fact::Result { .. })));
+        kernel.chain(&self.try_expects).collect()
+    }
 }
 
 /// `mutation_waiver = [{ action = N, why = "…" }]`: `nsdojo check --mutate` reports
@@ -117,6 +130,8 @@ struct RawStep {
     task: Option<RawText>,
     #[serde(default)]
     task_needs_host: Option<Spanned<bool>>,
+    #[serde(default)]
+    try_expect: Vec<Spanned<String>>,
     #[serde(default)]
     mutation_waiver: Vec<Spanned<Waiver>>,
 }
@@ -251,6 +266,21 @@ pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
             }
             expects.push(parsed);
         }
+        let mut try_expects = Vec::new();
+        for x in &raw_step.try_expect {
+            let start = string_content_start(src, x.span().start);
+            let parsed = expect::parse_expect(x.get_ref()).map_err(|e| err_at(start + e.offset, e.message))?;
+            if parsed.facts().any(|f| matches!(f, fact::Fact::Result { .. })) {
+                let msg =
+                    "try_expect: a student's shell has no action results (`step.X`, `action[N].X`); check kernel state"
+                        .into();
+                return Err(err_at(start, msg));
+            }
+            try_expects.push(parsed);
+        }
+        if raw_step.task.is_none() && !try_expects.is_empty() {
+            return Err(err_at(src.len().min(step_at), "try_expect without a task: add `task.en = \"…\"`".into()));
+        }
         let mut waivers = Vec::new();
         for w in raw_step.mutation_waiver {
             let at = w.span().start;
@@ -293,6 +323,7 @@ pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
             hint: raw_step.hint,
             task: raw_step.task.map(RawText::into_text),
             task_needs_host: raw_step.task_needs_host.is_some_and(|b| *b.get_ref()),
+            try_expects,
             waivers,
         });
     }
@@ -408,6 +439,38 @@ expect = ["sandbox.ns.mnt != host.ns.mnt"]
             }
         }
         assert!(missing.is_empty(), "steps without a task (task.en, task.ko): {missing:?}");
+    }
+
+    /// `try` ticks a step when its try checks hold: every built-in step with a task has at least
+    /// one, so no task can be done without a tick or ticked without being judged.
+    #[test]
+    fn every_builtin_task_has_checks_a_shell_can_satisfy() {
+        let unjudged: Vec<String> = builtin()
+            .iter()
+            .flat_map(|l| {
+                l.steps
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.task.is_some() && s.try_checks().is_empty())
+                    .map(move |(i, _)| format!("{} step {}", l.id, i + 1))
+            })
+            .collect();
+        assert!(unjudged.is_empty(), "tasks checked only through action results; add try_expect: {unjudged:?}");
+    }
+
+    #[test]
+    fn try_expect_names_kernel_state_only_and_needs_a_task() {
+        let task = "show = [\"ns\"]\ntask.en = \"Look.\"\n";
+        let ok = GOOD.replace("show = [\"ns\"]", &format!("{task}try_expect = [\"sandbox.hostname == box\"]"));
+        let s = &parse_lesson("demo.toml", &ok).unwrap().steps[0];
+        assert_eq!(s.try_expects.len(), 1);
+        let srcs: Vec<String> = s.try_checks().iter().map(|e| e.to_string()).collect();
+        assert_eq!(srcs.last().map(String::as_str), Some("sandbox.hostname == box"));
+        let e = error_of(&GOOD.replace("show = [\"ns\"]", &format!("{task}try_expect = [\"step.status == 0\"]")));
+        assert!(e.message.contains("no action results"), "{e}");
+        assert_eq!(e.line, 12, "{e}");
+        let e = error_of(&GOOD.replace("show = [\"ns\"]", "show = [\"ns\"]\ntry_expect = [\"sandbox.uid == 0\"]"));
+        assert!(e.message.contains("without a task"), "{e}");
     }
 
     #[test]

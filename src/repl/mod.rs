@@ -7,6 +7,7 @@
 
 pub mod command;
 mod complete;
+mod dojo;
 mod try_step;
 
 use std::path::PathBuf;

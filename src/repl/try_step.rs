@@ -1,20 +1,30 @@
 //! `try`: the student does the next step by hand. nsdojo prints the step's task, opens an
-//! interactive shell in terminal #1 as it is before the step (its namespaces, root and
-//! working directory), and about four times a second judges the step's checks against the
+//! interactive shell in terminal #1 as it is before the step (its namespaces, cgroups, root
+//! and working directory), and about four times a second judges the step's checks against the
 //! process the student is typing into (the terminal's foreground process group, so through
 //! `unshare`, `nsenter`, `chroot` and nested shells). When they all hold it says so in that
-//! terminal. After `exit`, whatever the shell changed on the host is put back and said; a
-//! step done by hand is then run in the lesson's own sandbox too, so the lesson goes on
-//! from a state it knows.
+//! terminal. `dojo hint|check|solve|task|pid` in the shell asks this loop, over a socket the
+//! shell inherits as fd 9 ([`super::dojo`]).
+//!
+//! After `exit`: what the shell left running is stopped (nsdojo is its subreaper meanwhile),
+//! whatever it changed on the host is put back and said, the step is shown as the student's
+//! shell left terminal #1 (no syscalls: nsdojo made none), and the lesson's own sandbox takes
+//! the same step quietly, so the lesson goes on from a state it knows.
 
+use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use colored::Colorize;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::{sinks, Repl};
+use super::dojo::{self, Dojo};
+use super::Repl;
 use crate::i18n::{t, tf};
+use crate::lab::event::{Event, MeterOnly, Sink};
+use crate::lab::StepReport;
+use crate::render::terminal::{Mode, Terminal};
+use crate::render::transcript::Recording;
 
 const EVERY: Duration = Duration::from_millis(250);
 
@@ -42,6 +52,71 @@ fn take_back_terminal() {
     }
 }
 
+/// While the try shell runs, nsdojo adopts what it leaves behind (a `sleep 100 &`, a burner),
+/// so those can be stopped when it ends instead of living on, orphaned, on the host.
+struct Subreaper {
+    before: Vec<i32>,
+}
+
+impl Subreaper {
+    fn start() -> Subreaper {
+        // SAFETY: prctl with integer arguments only.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        Subreaper { before: crate::observe::procfs::children_of(std::process::id() as i32) }
+    }
+
+    /// Stop and reap what was adopted (children that are neither old nor `shell`), round by
+    /// round, since the children of one stopped are adopted next; say each.
+    fn finish(self, shell: Pid) -> Vec<String> {
+        let mut said = Vec::new();
+        for _ in 0..16 {
+            let adopted: Vec<i32> = crate::observe::procfs::children_of(std::process::id() as i32)
+                .into_iter()
+                .filter(|p| !self.before.contains(p) && *p != shell.as_raw())
+                .collect();
+            if adopted.is_empty() {
+                break;
+            }
+            said.extend(crate::undo::stop_orphans(&adopted));
+        }
+        // SAFETY: as above.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) };
+        said
+    }
+}
+
+/// SIGTERM and SIGHUP wait while a try shell is open (the shell itself starts with none
+/// blocked): the host is put back first, then the signal does what it always does.
+struct HeldSignals(nix::sys::signal::SigSet);
+
+impl HeldSignals {
+    fn hold() -> HeldSignals {
+        use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGTERM);
+        set.add(Signal::SIGHUP);
+        let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
+        HeldSignals(set)
+    }
+
+    /// Whether one of them arrived.
+    fn pending(&self) -> bool {
+        // SAFETY: sigpending fills a sigset_t we own, and sigismember only reads it.
+        unsafe {
+            let mut raw: libc::sigset_t = std::mem::zeroed();
+            libc::sigpending(&mut raw);
+            [libc::SIGTERM, libc::SIGHUP].iter().any(|s| libc::sigismember(&raw, *s) == 1)
+        }
+    }
+}
+
+impl Drop for HeldSignals {
+    fn drop(&mut self) {
+        // A pending SIGTERM or SIGHUP is delivered here, to the usual handler.
+        let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_UNBLOCK, Some(&self.0), None);
+    }
+}
+
 impl Repl {
     pub(super) fn try_step(&mut self) {
         let lang = self.style.lang;
@@ -58,71 +133,128 @@ impl Repl {
             return;
         };
         println!("{}", tf(lang, "try_header", &[&(index + 1), &total]).bold().cyan());
-        println!("{}", lab.expand(&task.get(lang)));
+        // `$PID` is terminal #1's shell, which the student may replace (`unshare -p -f sh`).
+        let task = task.get(lang);
+        println!("{}", lab.expand(&task.replace("$PID", "⟨dojo pid⟩")));
+        if task.contains("$PID") {
+            println!("{}", t(lang, "try_pid_note").dimmed());
+        }
         if step.task_needs_host {
             println!("{}", t(lang, "try_needs_host").yellow());
         }
-        let audit = crate::audit::HostAudit::now();
+        let before = crate::undo::Before::now();
         let started = lab.watch(index).and_then(|w| Ok((w, lab.sandbox_pid()?)));
         let (watch, pid) = match started {
             Ok(x) => x,
             Err(e) => return self.error(e),
         };
+        // A step that only looks holds before anything is typed: say so rather than tick at once.
+        let looks_only = lab.judge(&watch, pid).is_some_and(|r| r.passed());
+        if looks_only {
+            println!("{}", t(lang, "try_look").yellow());
+        }
         println!("{}", t(lang, "try_shell").dimmed());
-        let child = match crate::sandbox::attach::spawn(lang, pid, &[]) {
+        println!("{}", t(lang, "try_shell_dojo").dimmed());
+        let (ours, theirs) = match UnixStream::pair() {
+            Ok(p) => p,
+            Err(e) => return eprintln!("nsdojo: socketpair: {e}"),
+        };
+        let _ = ours.set_nonblocking(true);
+        let mut path = std::env::var("PATH").unwrap_or_default();
+        match dojo::dir_in(lab.work_dir()) {
+            Ok(dir) => path = format!("{path}:{}", dir.display()),
+            Err(e) => eprintln!("nsdojo: {e}"),
+        }
+        let extras = crate::sandbox::attach::Extras {
+            cgroups: true,
+            fd9: Some(theirs.into()),
+            env: vec![("NSDOJO_TRY".into(), format!("{}", index + 1)), ("PATH".into(), path)],
+        };
+        let held = HeldSignals::hold();
+        let reaper = Subreaper::start();
+        let child = match crate::sandbox::attach::spawn_with(lang, pid, &[], extras) {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("nsdojo: {}", e.localized(lang));
-                return;
+                let _ = reaper.finish(Pid::from_raw(0));
+                dojo::remove_dir_in(lab.work_dir());
+                return eprintln!("nsdojo: {}", e.localized(lang));
             }
         };
-        let mut done = false;
-        let mut last = Vec::new();
+        let mut dojo = Dojo::new(ours, lang);
+        let mut done = looks_only;
+        let mut last: Option<StepReport> = None;
         let mut next_look = Instant::now() + EVERY;
         while let Ok(WaitStatus::StillAlive) = waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+            if held.pending() {
+                // nsdojo is being ended: end the shell (what it leaves is adopted, stopped
+                // below) and put the host back before the signal goes on.
+                let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                let _ = waitpid(child, None);
+                break;
+            }
+            dojo.serve(lab, &watch, &step, || watched(child));
             if Instant::now() < next_look {
                 std::thread::sleep(Duration::from_millis(20));
                 continue;
             }
             next_look = Instant::now() + EVERY;
-            let Some(checks) = watched(child).and_then(|p| lab.judge(&watch, p)) else { continue };
-            let all = !checks.is_empty() && checks.iter().all(|c| c.verdict.passed);
-            if all && !done {
+            let Some(report) = watched(child).and_then(|p| lab.judge(&watch, p)) else { continue };
+            if report.passed() && !done {
                 done = true;
                 print!("\r\n{}\r\n", tf(lang, "try_done", &[&(index + 1)]).green().bold());
                 let _ = std::io::Write::flush(&mut std::io::stdout());
             }
-            last = checks;
+            last = Some(report);
         }
         take_back_terminal();
-        for line in crate::undo::since(&audit) {
+        dojo::remove_dir_in(lab.work_dir());
+        let mut said = reaper.finish(child);
+        said.extend(crate::undo::since(&before));
+        for line in said {
             println!("{}", crate::i18n::machine_text(lang, &line).yellow());
         }
+        drop(held);
         if !done {
             println!("{}", tf(lang, "try_not_yet", &[&(index + 1)]));
-            for c in last.iter().filter(|c| !c.verdict.passed) {
+            for c in last.iter().flat_map(|r| &r.checks).filter(|c| !c.verdict.passed) {
                 println!("  ✘ {}", c.src);
             }
             return;
         }
         println!("{}", tf(lang, "try_by_hand", &[&(index + 1)]).green());
+        // The student's terminal #1 as the step's report: tables and checks, no syscalls. Only
+        // the terminal and the transcript see it; progress and the class hear "by hand" below.
+        if let Some(report) = last.as_ref().filter(|r| r.passed()) {
+            let mut shown = (
+                Terminal::new(self.style, Mode::Repl, false),
+                self.transcript.as_mut().map(|t| Recording::new(t, self.style, false)),
+            );
+            shown.event(lab, &Event::StepDone { report });
+        }
+        println!("{}", t(lang, "try_lab_follows").dimmed());
+        let mut meter = Terminal::new(self.style, Mode::Repl, true);
+        let ran = runner.step(index, &mut MeterOnly(&mut meter));
+        // What the shell did may stand in the lab's way (a `mknod /disk` made there already):
+        // then a fresh sandbox replays the lesson up to and including this step.
+        let ran = match ran {
+            Ok(r) if r.passed() => Ok(()),
+            _ => runner.replay(index + 1, &mut meter).map(|()| {
+                println!("{}", tf(lang, "try_lab_rebuilt", &[&(index + 1)]).dimmed());
+            }),
+        };
+        if let Some(report) = last {
+            runner.lab_mut().last = Some(report);
+        }
+        if let Err(e) = ran {
+            return self.error(e);
+        }
+        self.progress.mark_by_hand(&runner.lab().lesson.id, index + 1);
         if let Some(c) = &mut self.class {
             c.send(crate::class::protocol::ClassEvent::StepDone {
-                lesson: lab.lesson.id.clone(),
+                lesson: runner.lab().lesson.id.clone(),
                 step: index + 1,
                 done: crate::class::protocol::Done::ByHand,
             });
-        }
-        // The class heard "by hand" already: no second, "watched" report of the same step.
-        let mut no_class = None;
-        let mut sink = sinks(self.style, &mut no_class, &mut self.transcript, &mut self.progress);
-        let ran = runner.step(index, &mut sink);
-        drop(sink);
-        if ran.as_ref().is_ok_and(|r| r.passed()) {
-            self.progress.mark_by_hand(&runner.lab().lesson.id, index + 1);
-        }
-        if let Err(e) = ran {
-            self.error(e);
         }
     }
 }

@@ -14,7 +14,7 @@ use std::os::fd::AsFd;
 
 use nix::sched::setns;
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{chroot, execvp, fchdir, ForkResult};
+use nix::unistd::{chroot, execvpe, fchdir, ForkResult};
 
 use crate::lesson::Ns;
 
@@ -78,15 +78,22 @@ fn sys(what: &str, e: &dyn std::fmt::Display) -> AttachError {
 
 /// Everything needed to join process `pid`: its namespaces that differ from ours (the user
 /// namespace last, so root keeps its power over the others until then), its root and its
-/// working directory, all opened before anything is joined.
+/// working directory, and for a shell its cgroups, all opened before anything is joined
+/// (after `setns(mnt)` the host's paths may be out of sight).
 struct Entry {
     fds: Vec<(Ns, File)>,
     root: File,
     cwd: File,
+    /// `cgroup.procs` of each group `pid` is in and we are not.
+    cgroups: Vec<File>,
 }
 
 impl Entry {
     fn open(pid: i32) -> Result<Entry, AttachError> {
+        Entry::open_with(pid, false)
+    }
+
+    fn open_with(pid: i32, join_cgroups: bool) -> Result<Entry, AttachError> {
         let mine = crate::observe::ProcFacts::read(std::process::id() as i32).ns;
         let theirs = crate::observe::ProcFacts::read(pid).ns;
         let mut fds = Vec::new();
@@ -100,11 +107,27 @@ impl Entry {
         fds.sort_by_key(|(ns, _)| *ns == Ns::User);
         let root = File::open(format!("/proc/{pid}/root")).map_err(|e| sys("open root", &e))?;
         let cwd = File::open(format!("/proc/{pid}/cwd")).map_err(|e| sys("open cwd", &e))?;
-        Ok(Entry { fds, root, cwd })
+        let mut cgroups = Vec::new();
+        if join_cgroups {
+            use crate::observe::procfs::{cgroup, Proc};
+            let theirs = cgroup(Proc::Pid(pid)).map_err(|e| sys("read cgroup", &e))?;
+            let ours = cgroup(Proc::Myself).map_err(|e| sys("read cgroup", &e))?;
+            let layout = crate::cgroup::Layout::detect().map_err(|e| sys("cgroup layout", &e))?;
+            for dir in layout.dirs_differing(&theirs, &ours) {
+                let procs = dir.join("cgroup.procs");
+                let f = std::fs::OpenOptions::new().write(true).open(&procs);
+                cgroups.push(f.map_err(|e| sys(&format!("open {}", procs.display()), &e))?);
+            }
+        }
+        Ok(Entry { fds, root, cwd, cgroups })
     }
 
     /// Join (in a forked child: never the host process itself).
     fn enter(&self) -> Result<(), AttachError> {
+        for f in &self.cgroups {
+            // "0": the writing process itself; its children are then born in the group.
+            std::io::Write::write_all(&mut &*f, b"0").map_err(|e| sys("join cgroup", &e))?;
+        }
         for (ns, f) in &self.fds {
             setns(f.as_fd(), super::perform::clone_flag(*ns).0)
                 .map_err(|e| sys(&format!("setns({})", ns.name()), &e.desc()))?;
@@ -124,11 +147,40 @@ pub fn attach(lang: crate::lesson::Lang, pid: i32, cmd: &[String]) -> Result<i32
     wait_code(spawn(lang, pid, cmd)?)
 }
 
+/// How a shell for `try` differs from `attach`'s.
+#[derive(Default)]
+pub(crate) struct Extras {
+    /// Join the target's cgroups too.
+    pub cgroups: bool,
+    /// Hand this descriptor to the command as fd 9 (`dojo` talks to the REPL through it).
+    pub fd9: Option<std::os::fd::OwnedFd>,
+    /// Set in the command's environment.
+    pub env: Vec<(String, String)>,
+}
+
 /// Start `cmd` (or an interactive shell) inside process `pid`'s namespaces, root and working
 /// directory, and return the child to wait for (it forks once more for a PID namespace and
 /// exits with the command's status).
 pub fn spawn(lang: crate::lesson::Lang, pid: i32, cmd: &[String]) -> Result<nix::unistd::Pid, AttachError> {
-    let entry = Entry::open(pid)?;
+    spawn_with(lang, pid, cmd, Extras::default())
+}
+
+/// [`spawn`], with its cgroups, an fd 9 and environment as `extras` say.
+pub(crate) fn spawn_with(
+    lang: crate::lesson::Lang,
+    pid: i32,
+    cmd: &[String],
+    extras: Extras,
+) -> Result<nix::unistd::Pid, AttachError> {
+    let entry = Entry::open_with(pid, extras.cgroups)?;
+    let mut env: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| !extras.env.iter().any(|(x, _)| k.as_os_str() == x.as_str()))
+        .filter_map(|(k, v)| {
+            use std::os::unix::ffi::OsStrExt;
+            CString::new([k.as_bytes(), b"=", v.as_bytes()].concat()).ok()
+        })
+        .collect();
+    env.extend(extras.env.iter().filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok()));
     let argv: Vec<CString> = if cmd.is_empty() {
         vec![c"/bin/sh".into(), c"-i".into()]
     } else {
@@ -149,7 +201,19 @@ pub fn spawn(lang: crate::lesson::Lang, pid: i32, cmd: &[String]) -> Result<nix:
                 match crate::process::fork().map_err(|e| sys("fork", &e))? {
                     ForkResult::Parent { child } => Ok(wait_code(child).unwrap_or(1)),
                     ForkResult::Child => {
-                        let e = execvp(&argv[0], &argv).unwrap_err();
+                        // A shell starts with no signal held, whatever its caller holds.
+                        let _ = nix::sys::signal::pthread_sigmask(
+                            nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                            Some(&nix::sys::signal::SigSet::empty()),
+                            None,
+                        );
+                        if let Some(fd) = &extras.fd9 {
+                            // dup2 leaves the copy without close-on-exec: the shell keeps it.
+                            use std::os::fd::AsRawFd;
+                            // SAFETY: plain dup2 on a descriptor we own, in a forked child.
+                            unsafe { libc::dup2(fd.as_raw_fd(), 9) };
+                        }
+                        let e = execvpe(&argv[0], &argv, &env).unwrap_err();
                         let what = format!("{:?}", argv[0]);
                         eprintln!("nsdojo attach: {}", crate::i18n::tf(lang, "err_cannot_run", &[&what, &e.desc()]));
                         Ok(127)
@@ -174,6 +238,9 @@ pub(crate) fn inside_facts_of(
 ) -> Result<crate::observe::InsideFacts, AttachError> {
     use std::io::{Read, Write};
     let entry = Entry::open(pid)?;
+    // The collector does not join `pid`'s cgroups; its /proc/PID/cgroup, opened now and read
+    // once in `pid`'s cgroup namespace, is rendered relative to that namespace, as `pid` sees it.
+    let their_cgroup = File::open(format!("/proc/{pid}/cgroup")).map_err(|e| sys("open cgroup", &e))?;
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| sys("pipe", &e))?;
     match crate::process::fork().map_err(|e| sys("fork", &e))? {
         ForkResult::Child => {
@@ -181,7 +248,17 @@ pub(crate) fn inside_facts_of(
             crate::guard::close_inherited_watchdog_fd();
             let code = match entry.enter() {
                 Ok(()) => {
-                    let facts = crate::observe::InsideFacts::collect(needs);
+                    let mut facts = crate::observe::InsideFacts::collect(needs);
+                    if needs.cgroup {
+                        let mut text = String::new();
+                        facts.cgroup = (&their_cgroup)
+                            .read_to_string(&mut text)
+                            .map(|_| crate::observe::procfs::parse_cgroup(&text))
+                            .map_err(|e| crate::observe::ProcError::Unreadable {
+                                path: "cgroup".into(),
+                                reason: e.to_string(),
+                            });
+                    }
                     let bytes = serde_json::to_vec(&facts).unwrap_or_default();
                     i32::from(File::from(w).write_all(&bytes).is_err())
                 }

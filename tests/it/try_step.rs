@@ -64,10 +64,19 @@ fn the_wrong_command_gets_no_tick_and_the_host_is_put_back() {
     before.assert_unchanged_since("try, done wrong");
 }
 
-/// mnt step 1 done wrong: a tmpfs mounted before `unshare -m` lands in the host's mount table;
-/// on `exit` it is unmounted and the student told to make the mount namespace first.
+/// Type `cmd` into the try shell and wait until the shell has run it (the marker is computed
+/// by the shell, so its echo of the command line does not match).
+fn run(p: &mut rexpect::session::PtySession, cmd: &str) -> String {
+    p.send_line(cmd).unwrap();
+    p.send_line("echo ran-$((40+2))").unwrap();
+    p.exp_string("ran-42").unwrap()
+}
+
+/// mnt step 1 done wrong: a tmpfs mounted before `unshare -m` lands in the host's mount table,
+/// a cgroup made and a process left running stay on the host; on `exit` each is undone and
+/// said, with what the step needed first.
 #[test]
-fn a_mount_on_the_host_is_taken_away_again() {
+fn a_mount_a_cgroup_and_a_process_left_on_the_host_are_taken_away_again() {
     let _g = require_root!();
     let before = HostState::now();
     let (mut p, _home) = repl(&[]);
@@ -75,14 +84,177 @@ fn a_mount_on_the_host_is_taken_away_again() {
     p.exp_regex(r"nsdojo\[mnt 0/\d+\]> ").unwrap();
     p.send_line("try").unwrap();
     p.exp_string("`exit` comes back").unwrap();
-    p.send_line("mount -t tmpfs oops /mnt").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(800));
+    run(&mut p, "mount -t tmpfs oops /mnt");
+    let hierarchy = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
+        .into_iter()
+        .find(|d| std::path::Path::new(d).join("cgroup.procs").exists())
+        .unwrap();
+    let group = format!("{hierarchy}/oops-try-{}", std::process::id());
+    run(&mut p, &format!("mkdir {group}"));
+    run(&mut p, "sleep 1000 &");
     p.send_line("exit").unwrap();
     let seen = p.exp_string("is not done yet").unwrap();
     assert!(seen.contains("/mnt was mounted on the host; unmounted"), "{seen}");
     assert!(seen.contains("`unshare -m`"), "{seen}");
+    assert!(seen.contains(&format!("the cgroup {group} was left on the host; removed")), "{seen}");
+    assert!(seen.contains("a process the try shell left running (sleep "), "{seen}");
+    assert!(!std::path::Path::new(&group).exists());
     p.exp_regex(r"nsdojo\[mnt 0/\d+\]> ").unwrap();
     p.send_line("quit").unwrap();
     p.exp_eof().unwrap();
-    before.assert_unchanged_since("try, a mount on the host");
+    before.assert_unchanged_since("try, a mount, a cgroup and a process on the host");
+}
+
+/// The issue's walk-through: `lesson uts`, `try`, `unshare -u sh` ticks step 1 while the
+/// shell is open; `exit`, `exit` come back at step 1 of 3, done by hand; `try` again and
+/// `hostname container-test` ticks step 2 while the host keeps its name. `dojo` answers
+/// inside the shell: the task, hints one by one, the checks now, the lab command.
+#[test]
+fn uts_by_hand_from_the_start_with_dojo_helping() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let host_name = hostname();
+    let state = tempfile::tempdir().unwrap();
+    let progress = state.path().join("progress.json");
+    let (mut p, _home) = repl(&[("NSDOJO_PROGRESS", progress.to_str().unwrap())]);
+    p.send_line("lesson uts").unwrap();
+    p.exp_regex(r"nsdojo\[uts 0/3\]> ").unwrap();
+    p.send_line("try").unwrap();
+    p.exp_string("`exit` comes back").unwrap();
+    let seen = run(&mut p, "dojo hint; dojo hint; dojo check");
+    assert!(seen.contains("readlink /proc/$$/ns/uts"), "the step's hint first: {seen}");
+    assert!(seen.contains("what still does not hold"), "then what is missing: {seen}");
+    assert!(seen.contains("sandbox.ns.uts != host.ns.uts   ("), "the check and its value: {seen}");
+    assert!(run(&mut p, "dojo hint").contains("no more hints"));
+    assert!(run(&mut p, "dojo solve").contains("unshare -u"));
+    let seen = run(&mut p, "echo pid=$(dojo pid)=");
+    let shell_pid: i32 = seen.split("pid=").find_map(|t| t.split('=').next()?.parse().ok()).unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{shell_pid}")).exists(), "dojo pid names a live host PID");
+    p.send_line("unshare -u sh").unwrap();
+    p.exp_string("step 1 done").unwrap();
+    p.exp_string("exit to go on").unwrap();
+    assert!(run(&mut p, "dojo check").contains("all checks hold"));
+    p.send_line("exit").unwrap();
+    p.send_line("exit").unwrap();
+    p.exp_string("step 1 done by hand").unwrap();
+    p.exp_regex(r"nsdojo\[uts 1/3\]> ").unwrap();
+    p.send_line("try").unwrap();
+    p.exp_string("`exit` comes back").unwrap();
+    p.send_line("hostname container-test").unwrap();
+    p.exp_string("step 2 done").unwrap();
+    assert_eq!(hostname(), host_name, "the host keeps its name while the shell has the new one");
+    p.send_line("exit").unwrap();
+    p.exp_string("step 2 done by hand").unwrap();
+    p.exp_regex(r"nsdojo\[uts 2/3\]> ").unwrap();
+    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&progress).unwrap()).unwrap();
+    assert_eq!(kept["by_hand"]["uts"], serde_json::json!([1, 2]), "{kept}");
+    p.send_line("quit").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(hostname(), host_name);
+    before.assert_unchanged_since("uts by hand");
+}
+
+/// pid steps 1 and 2 by hand: `unshare -p -m -f sh` makes the shell PID 1 of a new PID
+/// namespace (its /proc still the host's), and in the next try `mount -t proc proc /proc`
+/// leaves only a few processes in sight.
+#[test]
+fn pid_by_hand() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let (mut p, _home) = repl(&[]);
+    p.send_line("lesson pid").unwrap();
+    p.exp_regex(r"nsdojo\[pid 0/\d+\]> ").unwrap();
+    p.send_line("try").unwrap();
+    p.exp_string("`exit` comes back").unwrap();
+    p.send_line("unshare -p -m -f sh").unwrap();
+    p.exp_string("step 1 done").unwrap();
+    p.send_line("exit").unwrap();
+    p.send_line("exit").unwrap();
+    p.exp_string("step 1 done by hand").unwrap();
+    p.exp_regex(r"nsdojo\[pid 1/\d+\]> ").unwrap();
+    p.send_line("try").unwrap();
+    p.exp_string("`exit` comes back").unwrap();
+    p.send_line("mount -t proc proc /proc").unwrap();
+    p.exp_string("step 2 done").unwrap();
+    p.send_line("exit").unwrap();
+    p.exp_string("step 2 done by hand").unwrap();
+    p.exp_regex(r"nsdojo\[pid 2/\d+\]> ").unwrap();
+    p.send_line("quit").unwrap();
+    p.exp_eof().unwrap();
+    before.assert_unchanged_since("pid by hand");
+}
+
+/// pivot_root step 3 by hand, after the lab made the tmpfs new root and the propagation
+/// private: `pivot_root . old-root` from inside it swaps the roots of terminal #1's mount
+/// namespace. The lab's own sandbox, which shares that namespace, then cannot take the same
+/// step a second time, so nsdojo rebuilds it up to step 3.
+#[test]
+fn pivot_root_by_hand() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let (mut p, _home) = repl(&[]);
+    lesson_steps(&mut p, "pivot_root", 2);
+    p.send_line("try").unwrap();
+    p.exp_string("`exit` comes back").unwrap();
+    p.send_line("pivot_root . old-root").unwrap();
+    p.exp_string("step 3 done").unwrap();
+    let seen = run(&mut p, "cd /; ls /old-root");
+    assert!(seen.contains("proc") && seen.contains("etc"), "the host's root hangs at /old-root: {seen}");
+    p.send_line("exit").unwrap();
+    p.exp_string("step 3 done by hand").unwrap();
+    p.exp_regex(r"nsdojo\[pivot_root 3/\d+\]> ").unwrap();
+    // The lesson goes on from there: step 4 (the escape through /old-root) runs and passes.
+    p.send_line("next").unwrap();
+    p.exp_regex(r"nsdojo\[pivot_root 4/\d+\]> ").unwrap();
+    p.send_line("progress").unwrap();
+    p.exp_string("pivot_root").unwrap();
+    p.send_line("quit").unwrap();
+    p.exp_eof().unwrap();
+    before.assert_unchanged_since("pivot_root by hand");
+}
+
+/// cgroup-cpu step 5 by hand: the try shell is born in the lesson's group (limited to 30% by
+/// steps 2-4), so a busy loop typed into it is throttled by the kernel: the ✔ comes from
+/// cpu.stat's nr_throttled growing. The loop left running in the background is stopped when
+/// the shell exits.
+#[test]
+fn cgroup_cpu_by_hand_is_throttled_in_the_lessons_group() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let (mut p, _home) = repl(&[]);
+    lesson_steps(&mut p, "cgroup-cpu", 4);
+    p.send_line("try").unwrap();
+    p.exp_string("`exit` comes back").unwrap();
+    let seen = run(&mut p, "cat /proc/self/cgroup");
+    assert!(seen.contains("nsdojo-"), "the try shell is in the lesson's group: {seen}");
+    run(&mut p, "while :; do :; done &");
+    p.exp_string("step 5 done").unwrap();
+    p.send_line("exit").unwrap();
+    let seen = p.exp_string("step 5 done by hand").unwrap();
+    assert!(seen.contains("a process the try shell left running ("), "{seen}");
+    p.exp_regex(r"nsdojo\[cgroup-cpu 5/\d+\]> ").unwrap();
+    p.send_line("quit").unwrap();
+    p.exp_eof().unwrap();
+    before.assert_unchanged_since("cgroup-cpu by hand");
+}
+
+/// nsdojo ended by SIGTERM or SIGHUP (a closed terminal) while a try shell had mounted on the
+/// host and left a process: the host is put back before the signal takes nsdojo down.
+#[test]
+fn a_try_ended_by_sigterm_or_sighup_still_puts_the_host_back() {
+    let _g = require_root!();
+    for sig in [nix::sys::signal::Signal::SIGTERM, nix::sys::signal::Signal::SIGHUP] {
+        let before = HostState::now();
+        let (mut p, _home) = repl(&[]);
+        p.send_line("lesson mnt").unwrap();
+        p.exp_regex(r"nsdojo\[mnt 0/\d+\]> ").unwrap();
+        p.send_line("try").unwrap();
+        p.exp_string("`exit` comes back").unwrap();
+        run(&mut p, "mount -t tmpfs oops /mnt");
+        run(&mut p, "sleep 1000 &");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(crate::harness::pty_pid(&p)), sig).unwrap();
+        let seen = p.exp_eof().unwrap();
+        assert!(seen.contains("/mnt was mounted on the host; unmounted"), "{sig}: {seen}");
+        before.assert_unchanged_since(&format!("a try ended by {sig}"));
+    }
 }
