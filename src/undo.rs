@@ -16,11 +16,18 @@ pub(crate) struct Before {
     cgroups: BTreeSet<PathBuf>,
     /// Mount IDs, not mount points: a second tmpfs on /mnt is a new mount at an old point.
     mounts: BTreeSet<u32>,
+    /// cgroup v2 `cgroup.subtree_control` files nsdojo's groups hang from, and their words.
+    subtree: Vec<(PathBuf, String)>,
 }
 
 impl Before {
     pub(crate) fn now() -> Before {
-        Before { audit: HostAudit::now(), cgroups: cgroup_dirs(), mounts: mount_ids().into_keys().collect() }
+        Before {
+            audit: HostAudit::now(),
+            cgroups: cgroup_dirs(),
+            mounts: mount_ids().into_keys().collect(),
+            subtree: subtree_control_files(),
+        }
     }
 }
 
@@ -74,10 +81,13 @@ pub(crate) fn stop_orphans(orphans: &[i32]) -> Vec<String> {
     said
 }
 
-/// What was undone (or could not be), one line each, worded for the student.
-pub(crate) fn since(before: &Before) -> Vec<String> {
+/// What was undone (or could not be), one line each, worded for the student. `lessons_group`:
+/// where the lesson's own cgroup will be made; one made there by hand is the step done right,
+/// taken away only so that nsdojo can make (and later remove) its own.
+pub(crate) fn since(before: &Before, lessons_group: &[PathBuf]) -> Vec<String> {
     let mut said = mounts_since(&before.mounts);
-    said.extend(cgroups_since(&before.cgroups));
+    said.extend(cgroups_since(&before.cgroups, lessons_group));
+    said.extend(subtree_since(&before.subtree));
     said.extend(audit_since(&before.audit));
     said
 }
@@ -99,20 +109,53 @@ fn mounts_since(before: &BTreeSet<u32>) -> Vec<String> {
 }
 
 /// New cgroup directories, removed deepest first (a group with processes in it cannot be).
-fn cgroups_since(before: &BTreeSet<PathBuf>) -> Vec<String> {
+fn cgroups_since(before: &BTreeSet<PathBuf>, lessons_group: &[PathBuf]) -> Vec<String> {
     let mut new: Vec<PathBuf> = cgroup_dirs().difference(before).cloned().collect();
     new.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
     new.into_iter()
-        .map(|d| {
-            let d = d.display();
-            match std::fs::remove_dir(&*d.to_string()) {
+        .filter_map(|dir| {
+            let d = dir.display();
+            Some(match std::fs::remove_dir(&dir) {
+                Ok(()) if lessons_group.contains(&dir) => return None,
                 Ok(()) => {
                     format!("the cgroup {d} was left on the host; removed — nsdojo makes the lesson's group itself")
                 }
                 Err(e) => format!("the cgroup {d} was left on the host and could not be removed ({e})"),
-            }
+            })
         })
         .collect()
+}
+
+/// cgroup v2 controllers enabled by hand (`echo +cpu > …/cgroup.subtree_control`) in the
+/// hierarchy's root or nsdojo's own group: disabled again, so the lesson's `cgroup create`
+/// enables (and at its end disables) them itself.
+fn subtree_control_files() -> Vec<(PathBuf, String)> {
+    let Ok(crate::cgroup::Layout::V2 { root }) = crate::cgroup::Layout::detect() else { return Vec::new() };
+    let own = crate::observe::procfs::cgroup(crate::observe::procfs::Proc::Myself).unwrap_or_default();
+    let mut dirs = vec![root.clone()];
+    dirs.extend(crate::cgroup::Layout::V2 { root }.dirs_differing(&own, &[]));
+    dirs.dedup();
+    dirs.into_iter()
+        .map(|d| d.join("cgroup.subtree_control"))
+        .filter_map(|f| Some((f.clone(), std::fs::read_to_string(&f).ok()?)))
+        .collect()
+}
+
+fn subtree_since(before: &[(PathBuf, String)]) -> Vec<String> {
+    let mut said = Vec::new();
+    for (file, now) in subtree_control_files() {
+        let Some((_, was)) = before.iter().find(|(f, _)| *f == file) else { continue };
+        for c in now.split_whitespace().filter(|c| !was.split_whitespace().any(|w| w == *c)) {
+            let f = file.display();
+            said.push(match std::fs::write(&file, format!("-{c}")) {
+                Ok(()) => format!(
+                    "the {c} controller was enabled in {f}; disabled again — nsdojo enables it for the lesson's group itself"
+                ),
+                Err(e) => format!("the {c} controller was enabled in {f} and could not be disabled ({e})"),
+            });
+        }
+    }
+    said
 }
 
 fn audit_since(before: &HostAudit) -> Vec<String> {

@@ -109,6 +109,24 @@ impl Group {
         Ok(Group { name: name.to_string(), controllers: wanted, backend })
     }
 
+    /// The group [`Group::create_within`] would make, if it is there already (a student made
+    /// it by hand in `try`): to read its files. Dropping it leaves the directories alone.
+    pub fn existing(
+        layout: &Layout,
+        parent: &[CgroupLine],
+        name: &str,
+        controllers: &[Controller],
+    ) -> Result<Group, CgroupError> {
+        let mut wanted = controllers.to_vec();
+        wanted.sort();
+        wanted.dedup();
+        let backend: Box<dyn Backend> = match layout {
+            Layout::V1 { .. } => Box::new(v1::V1Group::existing(layout, parent, name, &wanted)?),
+            Layout::V2 { root } => Box::new(v2::V2Group::existing(root, parent, name, &wanted)?),
+        };
+        Ok(Group { name: name.to_string(), controllers: wanted, backend })
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -42,6 +42,34 @@ impl V1Group {
         wanted: &[Controller],
         trace: &mut Trace,
     ) -> Result<V1Group, CgroupError> {
+        let group = V1Group::plan(layout, parent, name, wanted)?;
+        for (i, h) in group.hierarchies.iter().enumerate() {
+            if let Err(e) = fs::mkdir(&h.dir, trace) {
+                // Undo the directories made so far; the mkdir error is the one to report.
+                for made in &group.hierarchies[..i] {
+                    let _ = fs::rmdir_patiently(&made.dir, trace);
+                }
+                return Err(e);
+            }
+        }
+        Ok(group)
+    }
+
+    /// The group `create` would make, made already (by a student in `try`), to read only.
+    pub(crate) fn existing(
+        layout: &Layout,
+        parent: &[CgroupLine],
+        name: &str,
+        wanted: &[Controller],
+    ) -> Result<V1Group, CgroupError> {
+        let group = V1Group::plan(layout, parent, name, wanted)?;
+        match group.hierarchies.iter().find(|h| !h.dir.is_dir()) {
+            Some(h) => Err(CgroupError::Invalid(format!("{} does not exist", h.dir.display()))),
+            None => Ok(group),
+        }
+    }
+
+    fn plan(layout: &Layout, parent: &[CgroupLine], name: &str, wanted: &[Controller]) -> Result<V1Group, CgroupError> {
         let Layout::V1 { controllers, .. } = layout else { unreachable!("V1Group on a v2 layout") };
         let mut hierarchies: Vec<Hierarchy> = Vec::new();
         for &c in wanted {
@@ -59,15 +87,6 @@ impl V1Group {
                     let cgroup_path = join_cgroup_path(parent_path, name);
                     hierarchies.push(Hierarchy { dir, serves: vec![c], cgroup_path });
                 }
-            }
-        }
-        for (i, h) in hierarchies.iter().enumerate() {
-            if let Err(e) = fs::mkdir(&h.dir, trace) {
-                // Undo the directories made so far; the mkdir error is the one to report.
-                for made in &hierarchies[..i] {
-                    let _ = fs::rmdir_patiently(&made.dir, trace);
-                }
-                return Err(e);
             }
         }
         Ok(V1Group { hierarchies })

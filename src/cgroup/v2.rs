@@ -96,6 +96,27 @@ impl V2Group {
         let cgroup_path = format!("{}/{name}", parent_path.trim_end_matches('/'));
         Ok(V2Group { dir, parent, cgroup_path, controllers: wanted.to_vec(), enabled })
     }
+
+    /// The group `create` would make, made already (by a student in `try`), to read only: it
+    /// enabled nothing in the parent, as far as this value knows.
+    pub(crate) fn existing(
+        root: &Path,
+        parent_lines: &[CgroupLine],
+        name: &str,
+        wanted: &[Controller],
+    ) -> Result<V2Group, CgroupError> {
+        let parent_path = procfs::path_for(parent_lines, None).unwrap_or("/");
+        let parent = match parent_path.trim_matches('/') {
+            "" => root.to_path_buf(),
+            rel => root.join(rel),
+        };
+        let dir = parent.join(name);
+        if !dir.is_dir() {
+            return Err(CgroupError::Invalid(format!("{} does not exist", dir.display())));
+        }
+        let cgroup_path = format!("{}/{name}", parent_path.trim_end_matches('/'));
+        Ok(V2Group { dir, parent, cgroup_path, controllers: wanted.to_vec(), enabled: Vec::new() })
+    }
 }
 
 impl Backend for V2Group {

@@ -55,6 +55,14 @@ pub const MACHINE: &[(&str, &str)] = &[
         "cgroup {0}이(가) 호스트에 남아 있었습니다. 지웠습니다 — 레슨의 그룹은 nsdojo가 직접 만듭니다",
     ),
     (
+        "the {0} controller was enabled in {1}; disabled again — nsdojo enables it for the lesson's group itself",
+        "{1}에서 {0} 컨트롤러가 켜져 있었습니다. 다시 껐습니다 — 레슨의 그룹에는 nsdojo가 직접 켭니다",
+    ),
+    (
+        "the {0} controller was enabled in {1} and could not be disabled ({2})",
+        "{1}에서 {0} 컨트롤러가 켜져 있었고 끄지 못했습니다 ({2})",
+    ),
+    (
         "the cgroup {0} was left on the host and could not be removed ({1})",
         "cgroup {0}이(가) 호스트에 남아 있었고 지우지 못했습니다 ({1})",
     ),

@@ -205,20 +205,58 @@ impl Lab {
 
     /// The group's limit files as (short name, value), for before/after tables.
     pub(super) fn group_files(&self) -> Vec<(String, String)> {
-        self.group.as_ref().map_or_else(Vec::new, |g| {
-            let mut files = Self::files_of(g);
-            if g.controllers().contains(&Controller::Memory) {
-                if let Ok(ev) = g.memory_events() {
-                    files.push((super::facts::OOM_KILL_ROW.into(), ev.oom_kill.to_string()));
-                }
+        self.group.as_ref().map_or_else(Vec::new, Self::files_and_counters)
+    }
+
+    /// [`Self::group_files`], and before nsdojo made the group, the files of the one a student
+    /// made by hand in `try` where the lesson's `cgroup create` would make it (`$CGROUP`).
+    pub(super) fn group_files_by_hand(&self) -> Vec<(String, String)> {
+        if self.group.is_some() {
+            return self.group_files();
+        }
+        let names = self.lesson.steps.iter().flat_map(|s| &s.actions).find_map(|a| match a.host() {
+            Some(HostAction::CgroupCreate(names)) => Some(names),
+            _ => None,
+        });
+        let (Some(names), Some(layout)) = (names, self.layout.as_ref()) else { return Vec::new() };
+        let controllers: Vec<Controller> = names.iter().map(|n| controller(n)).collect();
+        let made = Group::existing(layout, &group_parent(layout), &group_name(&self.session_id), &controllers);
+        made.map_or_else(|_| Vec::new(), |g| Self::files_and_counters(&g))
+    }
+
+    /// Where the lesson's `cgroup create` makes its group (one directory per v1 hierarchy),
+    /// while nsdojo has not made it: a directory there made by hand in `try` is taken away
+    /// again before the lab makes its own.
+    pub(crate) fn group_dirs_to_be(&self) -> Vec<std::path::PathBuf> {
+        let (None, Some(layout)) = (&self.group, self.layout.as_ref()) else { return Vec::new() };
+        let parent = group_parent(layout);
+        let name = group_name(&self.session_id);
+        self.lesson
+            .steps
+            .iter()
+            .flat_map(|s| &s.actions)
+            .filter_map(|a| match a.host() {
+                Some(HostAction::CgroupCreate(names)) => Some(names),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|n| layout.group_dir(&parent, &name, controller(n)))
+            .collect()
+    }
+
+    fn files_and_counters(g: &Group) -> Vec<(String, String)> {
+        let mut files = Self::files_of(g);
+        if g.controllers().contains(&Controller::Memory) {
+            if let Ok(ev) = g.memory_events() {
+                files.push((super::facts::OOM_KILL_ROW.into(), ev.oom_kill.to_string()));
             }
-            if g.controllers().contains(&Controller::Cpu) {
-                if let Ok(st) = g.cpu_stat() {
-                    files.push((super::facts::THROTTLED_ROW.into(), st.nr_throttled.to_string()));
-                }
+        }
+        if g.controllers().contains(&Controller::Cpu) {
+            if let Ok(st) = g.cpu_stat() {
+                files.push((super::facts::THROTTLED_ROW.into(), st.nr_throttled.to_string()));
             }
-            files
-        })
+        }
+        files
     }
 
     fn files_of(g: &Group) -> Vec<(String, String)> {

@@ -72,6 +72,9 @@ pub struct StepReport {
     pub cgroup_files: (Files, Files),
     /// The step's `shell` for this machine's layout, variables expanded.
     pub shell: Option<String>,
+    /// Done by hand in `try`: `sandbox_pid` is the student's shell, gone by the time the
+    /// report is shown, so no "enter it from terminal #2" commands go with it.
+    pub by_hand: bool,
 }
 
 impl StepReport {
@@ -384,6 +387,7 @@ impl Lab {
             work: self.work.display().to_string(),
             cgroup_files,
             shell: self.shell_line(&step),
+            by_hand: false,
         };
         self.next = index + 1;
         sink.event(self, &Event::StepDone { report: &report });

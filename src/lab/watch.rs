@@ -25,7 +25,7 @@ impl Lab {
         let mut needs = self.needs(&step);
         needs.status = true;
         let before = self.sides(&needs)?;
-        Ok(Watch { index, needs, before, group_before: self.group_files() })
+        Ok(Watch { index, needs, before, group_before: self.group_files_by_hand() })
     }
 
     /// Step `w.index` as the student's process `pid` shows it now: before and after, the
@@ -40,7 +40,7 @@ impl Lab {
             inside.pid = *own;
         }
         let after = Sides { sandbox: Snapshot { proc, inside }, host: Snapshot::of_host(&w.needs) };
-        let group_now = self.group_files();
+        let group_now = self.group_files_by_hand();
         let step = &self.lesson.steps[w.index];
         let facts = StepFacts {
             before: &w.before,
@@ -70,6 +70,7 @@ impl Lab {
             work: self.work.display().to_string(),
             cgroup_files: (w.group_before.clone(), group_now),
             shell: self.shell_line(step),
+            by_hand: true,
         })
     }
 }

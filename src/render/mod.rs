@@ -176,6 +176,9 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
             }
         }
     }
+    if r.by_hand {
+        return o;
+    }
     let changed = changed_ns(r);
     let cmds: Vec<String> = st
         .show

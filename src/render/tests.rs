@@ -52,6 +52,7 @@ pub(super) fn report() -> (Lesson, StepReport) {
         work: "/tmp/w".into(),
         cgroup_files: (vec![], vec![]),
         shell: Some("unshare -m /bin/bash".into()),
+        by_hand: false,
     };
     (lesson, r)
 }
@@ -119,4 +120,16 @@ fn unreadable_proc_files_are_unavailable_not_empty() {
     assert_eq!(cell(View::Ids, "uid_map"), (unavailable.clone(), "(empty)".into()));
     assert_eq!(cell(View::Mounts(Some("/".into())), "/").0, unavailable);
     assert_eq!(cell(View::Cgroup, "0:: (v2)"), (unavailable, "/user.slice".into()));
+}
+
+#[test]
+fn a_step_done_by_hand_has_no_commands_for_a_shell_that_is_gone() {
+    let (lesson, mut r) = report();
+    r.by_hand = true;
+    r.actions.clear();
+    colored::control::set_override(false);
+    let out = step(&Style { lang: Lang::En, width: 100 }, &lesson, &r, &|s| s.to_string());
+    assert!(out.contains("sandbox.ns.mnt != host.ns.mnt"), "{out}");
+    assert!(!out.contains("nsenter -t 4711"), "{out}");
+    assert!(!out.contains("syscalls"), "{out}");
 }

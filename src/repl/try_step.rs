@@ -209,7 +209,7 @@ impl Repl {
         take_back_terminal();
         dojo::remove_dir_in(lab.work_dir());
         let mut said = reaper.finish(child);
-        said.extend(crate::undo::since(&before));
+        said.extend(crate::undo::since(&before, &lab.group_dirs_to_be()));
         for line in said {
             println!("{}", crate::i18n::machine_text(lang, &line).yellow());
         }

@@ -258,3 +258,58 @@ fn a_try_ended_by_sigterm_or_sighup_still_puts_the_host_back() {
         before.assert_unchanged_since(&format!("a try ended by {sig}"));
     }
 }
+
+/// cgroup-cpu steps 2-4 by hand, with terminal #2's part done the way a student does it, by
+/// writing cgroupfs files from another shell (here: this test). The checks read the group
+/// the student made where the lesson's `$CGROUP` is; nsdojo then makes its own in its place,
+/// so the lesson (and its cleanup) go on as after `next`.
+#[test]
+fn cgroup_cpu_by_hand_from_terminal_2() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let state = tempfile::tempdir().unwrap();
+    let progress = state.path().join("progress.json");
+    let (mut p, _home) = repl(&[("NSDOJO_PROGRESS", progress.to_str().unwrap())]);
+    lesson_steps(&mut p, "cgroup-cpu", 1);
+    p.send_line("try").unwrap();
+    let (_, m) = p.exp_regex(r"cgroup, /sys/fs/cgroup/\S+,").unwrap();
+    let group = std::path::PathBuf::from(m.trim_start_matches("cgroup, ").trim_end_matches(','));
+    p.exp_string("`exit` comes back").unwrap();
+    let parent = group.parent().unwrap();
+    let v2 = parent.join("cgroup.subtree_control").exists();
+    if v2 {
+        std::fs::write(parent.join("cgroup.subtree_control"), "+cpu").unwrap();
+    }
+    std::fs::create_dir(&group).unwrap();
+    p.exp_string("step 2 done").unwrap();
+    p.send_line("exit").unwrap();
+    let seen = p.exp_string("step 2 done by hand").unwrap();
+    assert!(!seen.contains("left on the host"), "the student's group is the step, not a leftover: {seen}");
+    p.exp_regex(r"nsdojo\[cgroup-cpu 2/\d+\]> ").unwrap();
+
+    p.send_line("try").unwrap();
+    p.exp_string("`exit` comes back").unwrap();
+    if v2 {
+        std::fs::write(group.join("cpu.max"), "30000 100000").unwrap();
+    } else {
+        std::fs::write(group.join("cpu.cfs_quota_us"), "30000").unwrap();
+    }
+    p.exp_string("step 3 done").unwrap();
+    p.send_line("exit").unwrap();
+    p.exp_regex(r"nsdojo\[cgroup-cpu 3/\d+\]> ").unwrap();
+
+    p.send_line("try").unwrap();
+    p.exp_string("`exit` comes back").unwrap();
+    let seen = run(&mut p, "echo pid=$(dojo pid)=");
+    let shell: i32 = seen.split("pid=").find_map(|t| t.split('=').next()?.parse().ok()).unwrap();
+    std::fs::write(group.join("cgroup.procs"), shell.to_string()).unwrap();
+    p.exp_string("step 4 done").unwrap();
+    p.send_line("exit").unwrap();
+    p.exp_regex(r"nsdojo\[cgroup-cpu 4/\d+\]> ").unwrap();
+    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&progress).unwrap()).unwrap();
+    assert_eq!(kept["by_hand"]["cgroup-cpu"], serde_json::json!([2, 3, 4]), "{kept}");
+    assert!(group.is_dir(), "nsdojo made the lesson's group in the student's place");
+    p.send_line("quit").unwrap();
+    p.exp_eof().unwrap();
+    before.assert_unchanged_since("cgroup-cpu by hand from terminal #2");
+}
