@@ -15,7 +15,7 @@ fn escape_chroot_in_the_rootfs_leaves_the_chroot_for_real() {
     lesson_steps(&mut p, "escape", 2);
     p.send_line("try").unwrap();
     p.exp_string("`exit` comes back").unwrap();
-    // Still inside: the host's /work-like paths are out of sight, the tool is on PATH.
+    // The tool is on the rootfs's PATH.
     p.send_line("command -v escape_chroot").unwrap();
     p.exp_string("/usr/local/bin/escape_chroot").unwrap();
     p.send_line("escape_chroot").unwrap();
@@ -23,6 +23,8 @@ fn escape_chroot_in_the_rootfs_leaves_the_chroot_for_real() {
     // The shell it ran is the host's: the cache directory (outside the rootfs) is visible.
     p.send_line(&format!("test -d {} && echo out-of-the-chroot", cache.path().display())).unwrap();
     p.exp_string("\r\nout-of-the-chroot").unwrap();
+    // The host shell was a child of the try shell (still chrooted): leave both.
+    p.send_line("exit").unwrap();
     p.send_line("exit").unwrap();
     p.exp_string("step 3 done by hand").unwrap();
     p.exp_regex(r"nsdojo\[escape 3/\d+\]> ").unwrap();
