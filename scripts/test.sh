@@ -8,9 +8,10 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "scripts/test.sh: the tests create namespaces and mounts: run  scripts/as-root bash scripts/test.sh" >&2
   exit 2
 fi
-# chromium: the class dashboard's headless-browser test (tests/it/class.rs).
+# chromium: the class dashboard's headless-browser test (tests/it/class.rs). llvm: objcopy and
+# objdump for scripts/escape-elf.sh --check.
 need=()
-for pkg in busybox-static stress iproute2 util-linux procps shellcheck file qemu-user-static chromium; do
+for pkg in busybox-static stress iproute2 util-linux procps shellcheck file qemu-user-static chromium llvm; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -44,6 +45,9 @@ qemu-aarch64-static "$arm" list >/dev/null
 qemu-aarch64-static "$arm" check
 qemu-aarch64-static "$arm" doctor >/dev/null
 echo "aarch64 binary: --version, list, check, doctor pass under qemu-aarch64-static"
+# The escape_chroot bytes nsdojo carries are what their assembly sources give (release.sh has
+# added both musl targets).
+bash scripts/escape-elf.sh --check
 # The offline kit, installed the default way (packages included) with networking off, into a
 # private /usr/local/bin of its own mount namespace, so this machine is not changed.
 bash scripts/offline-kit.sh dist/nsdojo-kit.tar.gz

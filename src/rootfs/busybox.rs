@@ -22,6 +22,7 @@ use super::cache::{stamp, Key};
 use super::elf::read_elf;
 use super::error::{IoContext, RootfsError};
 use super::skeleton::add_skeleton;
+use super::tools::add_tools;
 
 /// The first `busybox` on `path_env` that is an executable, statically
 /// linked ELF file.
@@ -46,12 +47,13 @@ pub(super) fn key(busybox: &Path) -> Result<Key, RootfsError> {
 }
 
 /// Fill `root` (an empty directory) with busybox, its applet links and the
-/// skeleton. Returns the number of applet links made.
+/// skeleton and nsdojo's tools. Returns the number of applet links made.
 pub(super) fn build(busybox: &Path, root: &Path) -> Result<usize, RootfsError> {
     // Start `--list-full` first and copy while it runs: the fork/exec is a
     // good part of the ~15 ms budget. Its output (~4 kB) fits in the pipe.
     let lister = start(busybox, "--list-full")?;
     add_skeleton(root)?;
+    add_tools(root)?;
     let target = root.join("bin/busybox");
     // A copy, not a hard link: the cache may be on another filesystem, and a
     // shared inode would let a chmod inside the sandbox change the host's file.

@@ -22,6 +22,7 @@ use super::elf::{read_elf, ElfInfo};
 use super::error::{IoContext, RootfsError};
 use super::ldconf::{conf_dirs, default_dirs, expand_origin, normalize};
 use super::skeleton::add_skeleton;
+use super::tools::add_tools;
 
 /// What a student types in the lab; missing ones are skipped, except `sh`.
 pub(super) const PROGRAMS: &[&str] = &[
@@ -99,9 +100,11 @@ impl Plan {
         Ok(Key::new("host", &parts))
     }
 
-    /// Copy everything into `root` (an empty directory) and add the skeleton.
+    /// Copy everything into `root` (an empty directory) and add the skeleton
+    /// and nsdojo's tools.
     pub(super) fn build(&self, root: &Path) -> Result<(), RootfsError> {
         add_skeleton(root)?;
+        add_tools(root)?;
         // Several names may resolve to one file (`sh` and `dash`, or the
         // loader found both in /lib64 and in the multiarch dir): copy it
         // once and hard-link the rest, as a package manager would have it.

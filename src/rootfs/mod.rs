@@ -6,14 +6,19 @@
 //! * [`Source::Auto`]: a static busybox from PATH and its applet links
 //!   (`busybox.rs`), or else the host's own programs with every library and
 //!   the loader they need (`hostbin.rs`, `elf.rs`, `ldconf.rs`);
-//! * [`Source::Dir`]: a tree the student prepared, used in place;
+//! * [`Source::Dir`]: a tree the student prepared, used in place: nothing
+//!   is added to it (no skeleton, no tools);
 //! * [`Source::Tar`]: a tarball such as `docker export` output, unpacked
 //!   defensively into the cache (`tarball.rs`).
 //!
 //! Built trees get a few /etc files and the empty mount-point directories
-//! (`skeleton.rs`), are checked for a working `/bin/sh` as the kernel will
-//! see it after the root change (`shell.rs`), and are published into the
-//! cache atomically (`cache.rs`). [`copy_tree`] (`copy.rs`) copies a tree
+//! (`skeleton.rs`) and nsdojo's own programs in /usr/local/bin (`tools.rs`):
+//! `escape_chroot`, the deck's chroot escape as a tiny static ELF written
+//! from bytes nsdojo carries (`escape_elf.rs`, `escape_code.rs`, generated
+//! from `escape_chroot.*.s`), and the `try` shell's `dojo` script. They are
+//! checked for a working `/bin/sh` as the kernel will see it after the root
+//! change (`shell_check.rs`), and are published into the cache atomically
+//! (`cache.rs`). [`copy_tree`] (`copy.rs`) copies a tree
 //! with plain syscalls, for filling the tmpfs that pivot_root switches to.
 //!
 //! Notes for the rest of nsdojo:
@@ -27,19 +32,23 @@
 //!   since another session may be running in one. `nsdojo clean` (if there
 //!   is one) can remove the whole cache directory.
 //! * `Dir` trees are used as they are: nothing is added to them, so they may
-//!   lack `/proc` and friends; create those on the tmpfs copy.
+//!   lack `/proc` and friends (create those on the tmpfs copy) and have no
+//!   `escape_chroot` or `dojo` unless the student put them there.
 
 mod busybox;
 mod cache;
 mod copy;
 mod elf;
 mod error;
+mod escape_code;
+mod escape_elf;
 mod hostbin;
 pub(crate) use hostbin::find_on_path;
 mod ldconf;
 mod shell_check;
 mod skeleton;
 mod tarball;
+mod tools;
 
 #[cfg(test)]
 mod tests;
@@ -147,6 +156,7 @@ pub fn prepare_with_path(source: &Source, cache_dir: &Path, path_env: &str) -> R
             cached(cache_dir, &key, Origin::Tar(tar.clone()), |root| {
                 let s = tarball::unpack(tar, root)?;
                 skeleton::add_skeleton(root)?;
+                tools::add_tools(root)?;
                 shell_check::check_shell(root).map_err(|e| unusable_tarball(tar, root, e))?;
                 Ok(format!(
                     "unpacked: {} files, {} dirs, {} symlinks, {} hard links; skipped {} device nodes/fifos",

@@ -69,7 +69,7 @@ pub(super) fn add_skeleton(root: &Path) -> Result<(), RootfsError> {
 }
 
 /// Is any directory on the way to `rel` (not `rel` itself) a symlink?
-fn under_symlink(root: &Path, rel: &str) -> bool {
+pub(super) fn under_symlink(root: &Path, rel: &str) -> bool {
     Path::new(rel)
         .ancestors()
         .skip(1)

@@ -11,6 +11,7 @@ mod cgroup;
 mod chaos;
 mod class;
 mod docs;
+mod escape_tool;
 mod fuzz_corpus;
 mod guard;
 mod korean;

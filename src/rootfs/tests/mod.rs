@@ -10,6 +10,7 @@ mod elf;
 mod elf_speed;
 mod hostbin;
 mod tar;
+mod tools;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
