@@ -153,6 +153,12 @@ pub struct Status {
     pub no_new_privs: Option<bool>,
     /// `Threads:`: nsdojo forks only while it has one.
     pub threads: Option<usize>,
+    /// Real, effective, saved and filesystem uid (`Uid:`), as the reader's user namespace sees them.
+    pub uids: Vec<u32>,
+    /// The same for gid (`Gid:`).
+    pub gids: Vec<u32>,
+    /// Supplementary groups (`Groups:`).
+    pub groups: Vec<u32>,
 }
 
 /// Parse `/proc/PID/status`; a field that is missing or malformed stays empty.
@@ -166,6 +172,9 @@ pub fn parse_status(text: &str) -> Status {
             "CapEff" => s.cap_eff = u64::from_str_radix(value, 16).ok(),
             "NoNewPrivs" => s.no_new_privs = Some(value == "1"),
             "Threads" => s.threads = value.parse().ok(),
+            "Uid" => s.uids = value.split_whitespace().filter_map(|p| p.parse().ok()).collect(),
+            "Gid" => s.gids = value.split_whitespace().filter_map(|p| p.parse().ok()).collect(),
+            "Groups" => s.groups = value.split_whitespace().filter_map(|p| p.parse().ok()).collect(),
             _ => {}
         }
     }
@@ -392,6 +401,8 @@ mod tests {
             (vec![6863, 1], Some(0x1ff_ffff_ffff), Some(true), Some(1))
         );
         assert_eq!(parse_status("Name:\tx\nCapEff:\tzz\n"), Status::default());
+        let s = parse_status("Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1001\t1000\t1000\nGroups:\t4 27 \n");
+        assert_eq!((s.uids[0], s.gids[1], s.groups), (1000, 1001, vec![4, 27]));
     }
 
     #[test]

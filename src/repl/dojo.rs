@@ -21,8 +21,11 @@ use crate::lesson::{Lang, Step};
 /// The script, as every rootfs has it.
 const SCRIPT: &str = include_str!("../rootfs/dojo.sh");
 
-/// `$WORK/.dojo`, holding the script, for a try shell on the host's root.
+/// `$WORK/.dojo`, holding the script, for a try shell on the host's root. A shell that is not
+/// root (after `setuid 1000`) must be able to reach it: `$WORK` (0700) lets others through, not
+/// list it, while the try lasts.
 pub(crate) fn dir_in(work: &Path) -> std::io::Result<PathBuf> {
+    std::fs::set_permissions(work, std::fs::Permissions::from_mode(0o711))?;
     let dir = work.join(".dojo");
     std::fs::create_dir_all(&dir)?;
     let script = dir.join("dojo");
@@ -33,6 +36,7 @@ pub(crate) fn dir_in(work: &Path) -> std::io::Result<PathBuf> {
 
 pub(crate) fn remove_dir_in(work: &Path) {
     let _ = std::fs::remove_dir_all(work.join(".dojo"));
+    let _ = std::fs::set_permissions(work, std::fs::Permissions::from_mode(0o700));
 }
 
 pub(crate) struct Dojo {

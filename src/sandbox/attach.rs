@@ -86,6 +86,10 @@ struct Entry {
     cwd: File,
     /// `cgroup.procs` of each group `pid` is in and we are not.
     cgroups: Vec<File>,
+    /// `pid`'s real uid and gid and its groups as the host sees them, when not root's: a
+    /// shell in terminal #1 after `setuid 1000` is uid 1000 too (and, in a user namespace
+    /// that 1000 created, joins it as its owner).
+    creds: Option<(u32, u32, Vec<u32>)>,
 }
 
 impl Entry {
@@ -119,7 +123,13 @@ impl Entry {
                 cgroups.push(f.map_err(|e| sys(&format!("open {}", procs.display()), &e))?);
             }
         }
-        Ok(Entry { fds, root, cwd, cgroups })
+        let st =
+            crate::observe::procfs::status(crate::observe::procfs::Proc::Pid(pid)).map_err(|e| sys("status", &e))?;
+        let creds = match (st.uids.first(), st.gids.first()) {
+            (Some(&u), Some(&g)) if (u, g) != (0, 0) => Some((u, g, st.groups)),
+            _ => None,
+        };
+        Ok(Entry { fds, root, cwd, cgroups, creds })
     }
 
     /// Join (in a forked child: never the host process itself).
@@ -128,17 +138,34 @@ impl Entry {
             // "0": the writing process itself; its children are then born in the group.
             std::io::Write::write_all(&mut &*f, b"0").map_err(|e| sys("join cgroup", &e))?;
         }
-        for (ns, f) in &self.fds {
+        let (user, others): (Vec<_>, Vec<_>) = self.fds.iter().partition(|(ns, _)| *ns == Ns::User);
+        for (ns, f) in others {
             setns(f.as_fd(), super::perform::clone_flag(*ns).0)
                 .map_err(|e| sys(&format!("setns({})", ns.name()), &e.desc()))?;
         }
-        if self.fds.iter().any(|(ns, _)| *ns == Ns::User) {
-            let _ = nix::unistd::setgid(nix::unistd::Gid::from_raw(0));
-            let _ = nix::unistd::setuid(nix::unistd::Uid::from_raw(0));
-        }
+        // The root change while we still have CAP_SYS_CHROOT where the mount namespace is.
         fchdir(&self.root).map_err(|e| sys("fchdir(root)", &e.desc()))?;
         chroot(".").map_err(|e| sys("chroot", &e.desc()))?;
-        fchdir(&self.cwd).map_err(|e| sys("fchdir(cwd)", &e.desc()))
+        fchdir(&self.cwd).map_err(|e| sys("fchdir(cwd)", &e.desc()))?;
+        if let Some((uid, gid, groups)) = &self.creds {
+            use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
+            let groups: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
+            setgroups(&groups).map_err(|e| sys("setgroups", &e.desc()))?;
+            let (g, u) = (Gid::from_raw(*gid), Uid::from_raw(*uid));
+            setresgid(g, g, g).map_err(|e| sys("setresgid", &e.desc()))?;
+            setresuid(u, u, u).map_err(|e| sys("setresuid", &e.desc()))?;
+        }
+        for (ns, f) in user {
+            // As root, or as the namespace's owner (who has every capability in it).
+            setns(f.as_fd(), super::perform::clone_flag(*ns).0)
+                .map_err(|e| sys(&format!("setns({})", ns.name()), &e.desc()))?;
+            if self.creds.is_none() {
+                // Root joining: become the namespace's root where a map says who that is.
+                let _ = nix::unistd::setgid(nix::unistd::Gid::from_raw(0));
+                let _ = nix::unistd::setuid(nix::unistd::Uid::from_raw(0));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -313,3 +313,40 @@ fn cgroup_cpu_by_hand_from_terminal_2() {
     p.exp_eof().unwrap();
     before.assert_unchanged_since("cgroup-cpu by hand from terminal #2");
 }
+
+/// user steps 2 and 4 by hand. The try shell is terminal #1 as it is, uid 1000 after step 1,
+/// so `unshare -U sh` makes a user namespace whose owner is 1000 and whose unmapped shell is
+/// 65534; in step 4 terminal #2 (this test) writes the maps of the shell `dojo pid` names,
+/// and it becomes root inside.
+#[test]
+fn user_by_hand_as_uid_1000_with_maps_from_terminal_2() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let (mut p, _home) = repl(&[]);
+    lesson_steps(&mut p, "user", 1);
+    p.send_line("try").unwrap();
+    p.exp_string("`exit` comes back").unwrap();
+    assert!(run(&mut p, "echo uid=$(id -u)=").contains("uid=1000="), "terminal #1 is uid 1000 after step 1");
+    p.send_line("unshare -U sh").unwrap();
+    p.exp_string("step 2 done").unwrap();
+    p.send_line("exit").unwrap();
+    p.send_line("exit").unwrap();
+    p.exp_regex(r"nsdojo\[user 2/\d+\]> ").unwrap();
+    p.send_line("next").unwrap();
+    p.exp_regex(r"nsdojo\[user 3/\d+\]> ").unwrap();
+    p.send_line("try").unwrap();
+    p.exp_string("`exit` comes back").unwrap();
+    let seen = run(&mut p, "echo pid=$(dojo pid)=");
+    let shell: i32 = seen.split("pid=").find_map(|t| t.split('=').next()?.parse().ok()).unwrap();
+    std::fs::write(format!("/proc/{shell}/setgroups"), "deny").unwrap();
+    std::fs::write(format!("/proc/{shell}/uid_map"), "0 1000 1").unwrap();
+    std::fs::write(format!("/proc/{shell}/gid_map"), "0 1000 1").unwrap();
+    p.exp_string("step 4 done").unwrap();
+    assert!(run(&mut p, "echo uid=$(id -u)=").contains("uid=0="), "root inside once mapped");
+    p.send_line("exit").unwrap();
+    p.exp_string("step 4 done by hand").unwrap();
+    p.exp_regex(r"nsdojo\[user 4/\d+\]> ").unwrap();
+    p.send_line("quit").unwrap();
+    p.exp_eof().unwrap();
+    before.assert_unchanged_since("user by hand");
+}
