@@ -31,6 +31,14 @@ impl Before {
     }
 }
 
+impl Before {
+    /// The leak audit around the try: what still differs on the host after [`since`] (what
+    /// nothing here knows how to undo, or failed to), one `+`/`-` line each.
+    pub(crate) fn still_changed(&self) -> Vec<String> {
+        self.audit.differences(&HostAudit::now())
+    }
+}
+
 /// The host's mounts by ID (the IDs grow as mounts are made), with their mount points.
 fn mount_ids() -> std::collections::BTreeMap<u32, String> {
     let table = crate::observe::mountinfo::read(crate::observe::procfs::Proc::Myself).unwrap_or_default();

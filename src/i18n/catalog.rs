@@ -183,7 +183,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("doctor_veth", "veth pairs:", "veth 쌍:"),
     ("try_no_task", "this step has no task to try: `next` runs it", "이 단계에는 직접 해 볼 과제가 없습니다. `next`로 실행하세요"),
     ("try_header", "── your turn: step {0}/{1} ──", "── 직접 해 보기: {0}/{1}단계 ──"),
-    ("try_needs_host", "this step needs terminal #2 too: open a second terminal on this machine (as root) for its part", "이 단계는 터미널 #2도 필요합니다. 이 머신에 두 번째 터미널을 (root로) 열어 그 부분을 하세요"),
+    ("try_needs_host", "this step needs terminal #2 too: open a second terminal on this machine (as root) for its part; `dojo solve` in terminal #1 shows the command to type there", "이 단계는 터미널 #2도 필요합니다. 이 머신에 두 번째 터미널을 (root로) 열어 그 부분을 하세요. 거기서 입력할 명령은 터미널 #1에서 `dojo solve`로 볼 수 있습니다"),
     ("try_shell", "a shell in terminal #1 as it is before this step; `exit` comes back", "이 단계 직전 상태인 터미널 #1의 셸입니다. `exit`로 돌아옵니다"),
     ("try_done", "✔ step {0} done — exit to go on", "✔ {0}단계 완료 — exit로 계속하세요"),
     ("try_not_yet", "step {0} is not done yet: these checks did not hold", "{0}단계는 아직 끝나지 않았습니다. 다음 확인이 통과하지 않았습니다"),

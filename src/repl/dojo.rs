@@ -18,19 +18,22 @@ use crate::lab::watch::Watch;
 use crate::lab::Lab;
 use crate::lesson::{Lang, Step};
 
-/// The script, as every rootfs has it.
-const SCRIPT: &str = include_str!("../rootfs/dojo.sh");
+/// The scripts, as every rootfs has them: `dojo`, and `burn` (one CPU kept busy).
+const SCRIPTS: [(&str, &str); 2] =
+    [("dojo", include_str!("../rootfs/dojo.sh")), ("burn", include_str!("../rootfs/burn.sh"))];
 
-/// `$WORK/.dojo`, holding the script, for a try shell on the host's root. A shell that is not
+/// `$WORK/.dojo`, holding the scripts, for a try shell on the host's root. A shell that is not
 /// root (after `setuid 1000`) must be able to reach it: `$WORK` (0700) lets others through, not
 /// list it, while the try lasts.
 pub(crate) fn dir_in(work: &Path) -> std::io::Result<PathBuf> {
     std::fs::set_permissions(work, std::fs::Permissions::from_mode(0o711))?;
     let dir = work.join(".dojo");
     std::fs::create_dir_all(&dir)?;
-    let script = dir.join("dojo");
-    std::fs::write(&script, SCRIPT)?;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+    for (name, text) in SCRIPTS {
+        let script = dir.join(name);
+        std::fs::write(&script, text)?;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+    }
     Ok(dir)
 }
 

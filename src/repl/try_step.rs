@@ -213,6 +213,7 @@ impl Repl {
         for line in said {
             println!("{}", crate::i18n::machine_text(lang, &line).yellow());
         }
+        let _ = crate::audit::warn(&mut std::io::stdout(), &before.still_changed(), "try", lang);
         drop(held);
         if !done {
             println!("{}", tf(lang, "try_not_yet", &[&(index + 1)]));

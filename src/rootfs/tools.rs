@@ -5,7 +5,9 @@
 //! * `escape_chroot`: the deck's chroot escape, ready to run on machines
 //!   with no compiler (`escape_elf.rs`);
 //! * `dojo`: the `try` shell's helper script (`dojo.sh`), which must also
-//!   work after the shell has chrooted or pivoted into the rootfs.
+//!   work after the shell has chrooted or pivoted into the rootfs;
+//! * `burn`: one CPU kept busy (`burn.sh`), for the cgroup CPU steps by hand,
+//!   where the deck runs `stress -c 1` and busybox has no `stress`.
 //!
 //! Trees given as a directory are used in place and get neither (see the
 //! module doc of `rootfs`).
@@ -21,6 +23,7 @@ use super::skeleton::under_symlink;
 
 const BIN: &str = "usr/local/bin";
 const DOJO: &str = include_str!("dojo.sh");
+const BURN: &str = include_str!("burn.sh");
 
 /// Write the tools into `root`. As in the skeleton, nothing is created below
 /// a symlink: an unpacked tarball's `usr` could point anywhere on the host,
@@ -46,6 +49,7 @@ pub(super) fn add_tools(root: &Path) -> Result<(), RootfsError> {
     if let Some(elf) = escape_chroot_elf() {
         put(&root.join(BIN).join("escape_chroot"), &elf)?;
     }
+    put(&root.join(BIN).join("burn"), BURN.as_bytes())?;
     put(&root.join(BIN).join("dojo"), DOJO.as_bytes())
 }
 

@@ -48,10 +48,11 @@ fn busybox_tree_has_applets_shell_and_etc() {
         }
     }
     assert!(links >= 200, "only {links} applet links");
-    // + busybox + passwd, group, hostname + dojo and (on the release arches) escape_chroot
-    let tools = 1 + usize::from(crate::rootfs::escape_elf::escape_chroot_elf().is_some());
+    // + busybox + passwd, group, hostname + dojo, burn and (on the release arches) escape_chroot
+    let tools = 2 + usize::from(crate::rootfs::escape_elf::escape_chroot_elf().is_some());
     assert_eq!(r.files, links + 1 + 3 + tools as u64);
     assert!(root.join("usr/local/bin/dojo").is_file());
+    assert!(root.join("usr/local/bin/burn").is_file());
 
     let passwd = fs::read_to_string(root.join("etc/passwd")).unwrap();
     assert!(passwd.starts_with("root:x:0:0:") && passwd.contains("\nnobody:x:65534:"));
