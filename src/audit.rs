@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::observe::mountinfo::{self, MountEntry};
 use crate::observe::procfs::{self, Proc};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct HostAudit {
     mounts: BTreeSet<String>,
     hostname: String,

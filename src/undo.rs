@@ -11,6 +11,7 @@ use crate::audit::HostAudit;
 
 /// The host as a try began: the leak audit's view, and the cgroup directories near the top of
 /// each hierarchy (where `mkdir /sys/fs/cgroup/…/mine` makes one).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Before {
     audit: HostAudit,
     cgroups: BTreeSet<PathBuf>,
@@ -18,6 +19,9 @@ pub(crate) struct Before {
     mounts: BTreeSet<u32>,
     /// cgroup v2 `cgroup.subtree_control` files nsdojo's groups hang from, and their words.
     subtree: Vec<(PathBuf, String)>,
+    /// When (seconds since the epoch): everything that changes on the host while the shell is
+    /// open is taken as its doing, so the longer ago, the less that holds.
+    started: u64,
 }
 
 impl Before {
@@ -27,9 +31,40 @@ impl Before {
             cgroups: cgroup_dirs(),
             mounts: mount_ids().into_keys().collect(),
             subtree: subtree_control_files(),
+            started: now_secs(),
         }
     }
 }
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// How long after a try began a dead session's cleanup still takes every host change since
+/// then as the try shell's: the watchdog cleans at once; a `nsdojo cleanup` run much later
+/// would also undo what others did since, so it only says what differs.
+const TRUSTED_FOR: u64 = 600;
+
+/// A dead session's cleanup for a try it left open: stop the shell's processes, and put the
+/// host back if the try began recently enough to be the only cause (else say what differs).
+pub(crate) fn after_dead_try(session: &str, before: &Before) -> Vec<String> {
+    let mut said = stop_marked(session);
+    let age = now_secs().saturating_sub(before.started);
+    if age <= TRUSTED_FOR {
+        said.extend(since(before, &[]));
+    } else {
+        let mins = age / 60;
+        said.extend(
+            before.still_changed().into_iter().map(|d| {
+                format!("not undone: {d} (a try began {mins} min ago; others may have changed the host since)")
+            }),
+        );
+    }
+    said.into_iter().map(|s| format!("{DEAD_TRY}{s}")).collect()
+}
+
+/// How a dead session's cleanup lines about its unfinished try begin.
+pub(crate) const DEAD_TRY: &str = "unfinished try: ";
 
 impl Before {
     /// The leak audit around the try: what still differs on the host after [`since`] (what
@@ -70,6 +105,26 @@ fn cgroup_dirs() -> BTreeSet<PathBuf> {
 fn subdirs(dir: &std::path::Path) -> Vec<PathBuf> {
     let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
     rd.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect()
+}
+
+/// The variable every process of a try shell inherits, naming the session: what a session's
+/// cleanup looks for when nsdojo was killed while the shell ran (its subreaper gone with it).
+pub(crate) const TRY_MARK: &str = "NSDOJO_TRY_SESSION";
+
+/// Kill every process whose environment carries `TRY_MARK=session` (what a killed session's
+/// try shell left); say each. A process that cleared its environment is not found.
+pub(crate) fn stop_marked(session: &str) -> Vec<String> {
+    let mark = format!("{TRY_MARK}={session}");
+    let me = std::process::id() as i32;
+    let mut said = Vec::new();
+    for pid in crate::observe::procfs::all_pids().into_iter().filter(|p| *p != me) {
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+        if env.split(|b| *b == 0).any(|v| v == mark.as_bytes()) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            said.push(format!("process {pid} of the try shell stopped"));
+        }
+    }
+    said
 }
 
 /// Processes the try shell left running: `orphans` are the host PIDs that were reparented to

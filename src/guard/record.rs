@@ -53,6 +53,10 @@ pub struct Record {
     /// recorded *before* they are made; deleting one deletes its peer too.
     #[serde(default)]
     pub links: Vec<LinkId>,
+    /// The host as a `try` began, while its shell runs: if the session dies meanwhile, its
+    /// cleanup stops the shell's processes and puts back what they changed.
+    #[serde(default)]
+    pub(crate) trying: Option<crate::undo::Before>,
 }
 
 /// An interface by name and, once made, by index: cleanup deletes it only while that name
@@ -161,6 +165,9 @@ impl Record {
     pub fn clean(&self) -> Vec<String> {
         let mut done = Vec::new();
         let mut left = Record { id: self.id.clone(), owner: self.owner, watchdog: self.watchdog, ..Default::default() };
+        if let Some(before) = &self.trying {
+            done.extend(crate::undo::after_dead_try(&self.id, before));
+        }
         for m in &self.mounts {
             let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
             match fs::remove_file(m) {
@@ -309,6 +316,10 @@ impl Record {
 /// One thing `Record::clean` removed ("empty dir /x"), as a line in `lang`.
 pub fn removed_line(lang: crate::lesson::Lang, done: &str) -> String {
     use crate::i18n::tf;
+    // What an unfinished try left, said as `try` says it (undo.rs): sentences of their own.
+    if let Some(said) = done.strip_prefix(crate::undo::DEAD_TRY) {
+        return tf(lang, "dead_try_line", &[&crate::i18n::machine_text(lang, said)]);
+    }
     let what = match (done.strip_prefix("empty dir "), done.strip_prefix("dir ")) {
         (Some(p), _) => tf(lang, "removed_empty_dir", &[&p]),
         (None, Some(p)) => tf(lang, "removed_dir", &[&p]),

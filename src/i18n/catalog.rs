@@ -66,6 +66,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("cleanup_left", "left as is: `sudo nsdojo cleanup` removes them later", "그대로 둡니다. 나중에 `sudo nsdojo cleanup` 명령으로 지울 수 있습니다"),
     ("cleanup_nothing", "nothing to clean up", "정리할 것이 없습니다"),
     ("removed", "removed {0}", "삭제함: {0}"),
+    ("dead_try_line", "unfinished try: {0}", "끝나지 않은 try: {0}"),
     ("removed_dir", "dir {0}", "디렉터리 {0}"),
     ("removed_empty_dir", "empty dir {0}", "빈 디렉터리 {0}"),
     ("interrupted", "interrupted: the step was abandoned and the sandbox reset", "중단됨: 이 단계를 멈추고 샌드박스를 초기화했습니다"),

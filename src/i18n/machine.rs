@@ -70,6 +70,11 @@ pub const MACHINE: &[(&str, &str)] = &[
         "a process the try shell left running ({0} {1}) was stopped — it would have kept running on the host",
         "try 셸이 실행해 둔 프로세스({0} {1})를 멈췄습니다 — 그대로 두면 호스트에서 계속 돌았을 것입니다",
     ),
+    ("process {0} of the try shell stopped", "try 셸의 프로세스 {0}을(를) 멈췄습니다"),
+    (
+        "not undone: {0} (a try began {1} min ago; others may have changed the host since)",
+        "되돌리지 않음: {0} (try가 {1}분 전에 시작되어, 그 사이 다른 누군가가 호스트를 바꿨을 수 있습니다)",
+    ),
     // The class sender's notes (class/sender.rs).
     (
         "class: the class server answers again; everything queued is being sent",

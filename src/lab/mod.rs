@@ -194,6 +194,11 @@ impl Lab {
         &self.work
     }
 
+    /// The session this lab belongs to (its record's id).
+    pub(crate) fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
     /// `$WORK`, `$ROOTFS`, `$SESSION`, `$PID` (the live sandbox's host PID), `$HOST_PID`
     /// (nsdojo's own), and `$CGROUP`, `$CGROUP_PARENT` in a lesson that makes a cgroup.
     fn vars(&self) -> Vec<(&'static str, String)> {

@@ -314,12 +314,15 @@ fn own_namespaces() -> &'static BTreeMap<Ns, u64> {
 
 /// Host PIDs of the children of `pid` (scans /proc; works without CONFIG_PROC_CHILDREN).
 pub fn children_of(pid: i32) -> Vec<i32> {
+    all_pids().into_iter().filter(|p| parent_of(*p) == Some(pid)).collect()
+}
+
+/// Every process this /proc shows.
+pub(crate) fn all_pids() -> Vec<i32> {
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();
     };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|p| parent_of(*p) == Some(pid))
-        .collect()
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()).collect()
 }
 
 /// The fields of `/proc/PID/stat` nsdojo uses. This is the one place that file is parsed.

@@ -142,7 +142,7 @@ impl Repl {
         if step.task_needs_host {
             println!("{}", t(lang, "try_needs_host").yellow());
         }
-        let before = crate::undo::Before::now();
+        let session = lab.session_id().to_string();
         let started = lab.watch(index).and_then(|w| Ok((w, lab.sandbox_pid()?)));
         let (watch, pid) = match started {
             Ok(x) => x,
@@ -168,14 +168,26 @@ impl Repl {
         let extras = crate::sandbox::attach::Extras {
             cgroups: true,
             fd9: Some(theirs.into()),
-            env: vec![("NSDOJO_TRY".into(), format!("{}", index + 1)), ("PATH".into(), path)],
+            env: vec![
+                ("NSDOJO_TRY".into(), format!("{}", index + 1)),
+                (crate::undo::TRY_MARK.into(), session.clone()),
+                ("PATH".into(), path),
+            ],
         };
+        // The host as the shell starts (the sandbox is up): what differs at its end is the shell's.
+        let before = crate::undo::Before::now();
+        // Should nsdojo die while the shell runs, its session's cleanup puts the host back.
+        if let Err(e) = crate::guard::record_add(&session, |r| r.trying = Some(before.clone())) {
+            dojo::remove_dir_in(lab.work_dir());
+            return eprintln!("nsdojo: {e}");
+        }
         let held = HeldSignals::hold();
         let reaper = Subreaper::start();
         let child = match crate::sandbox::attach::spawn_with(lang, pid, &[], extras) {
             Ok(c) => c,
             Err(e) => {
                 let _ = reaper.finish(Pid::from_raw(0));
+                let _ = crate::guard::record_add(&session, |r| r.trying = None);
                 dojo::remove_dir_in(lab.work_dir());
                 return eprintln!("nsdojo: {}", e.localized(lang));
             }
@@ -214,6 +226,7 @@ impl Repl {
             println!("{}", crate::i18n::machine_text(lang, &line).yellow());
         }
         let _ = crate::audit::warn(&mut std::io::stdout(), &before.still_changed(), "try", lang);
+        let _ = crate::guard::record_add(&session, |r| r.trying = None);
         drop(held);
         if !done {
             println!("{}", tf(lang, "try_not_yet", &[&(index + 1)]));

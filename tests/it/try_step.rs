@@ -387,3 +387,47 @@ fn mnt_by_hand_in_korean() {
     p.exp_eof().unwrap();
     before.assert_unchanged_since("mnt by hand");
 }
+
+/// nsdojo and its watchdog killed (-9) while a try shell had mounted on the host and started a
+/// background process: `nsdojo cleanup` stops the shell's processes and unmounts, from the
+/// session record.
+#[test]
+fn sigkill_during_a_try_then_nsdojo_cleanup_puts_the_host_back() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let (mut p, _home) = repl(&[]);
+    p.send_line("lesson mnt").unwrap();
+    p.exp_regex(r"nsdojo\[mnt 0/\d+\]> ").unwrap();
+    p.send_line("try").unwrap();
+    p.exp_string("`exit` comes back").unwrap();
+    run(&mut p, "mount -t tmpfs oops /mnt");
+    let seen = run(&mut p, "sleep 1000 & echo bg=$!=");
+    let bg: i32 = seen.split("bg=").find_map(|t| t.split('=').next()?.parse().ok()).unwrap();
+    let repl_pid = crate::harness::pty_pid(&p);
+    let watchdog = crate::harness::watchdog_of(repl_pid).expect("the session's watchdog");
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    kill(Pid::from_raw(watchdog), Signal::SIGKILL).unwrap();
+    kill(Pid::from_raw(repl_pid), Signal::SIGKILL).unwrap();
+    for _ in 0..200 {
+        if !crate::harness::alive(repl_pid) && !crate::harness::alive(watchdog) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(std::fs::read_to_string("/proc/self/mountinfo").unwrap().contains(" /mnt "), "still mounted");
+    let out = std::process::Command::new(crate::harness::bin()).arg("cleanup").output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("unfinished try: /mnt was mounted on the host; unmounted"), "{said}");
+    assert!(said.contains(&format!("unfinished try: process {bg} of the try shell stopped")), "{said}");
+    for _ in 0..200 {
+        if !crate::harness::alive(bg) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(!crate::harness::alive(bg), "the shell's background process is stopped");
+    drop(p);
+    before.assert_unchanged_since("SIGKILL during a try, then nsdojo cleanup");
+}
