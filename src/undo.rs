@@ -47,11 +47,11 @@ const TRUSTED_FOR: u64 = 600;
 
 /// A dead session's cleanup for a try it left open: stop the shell's processes, and put the
 /// host back if the try began recently enough to be the only cause (else say what differs).
-pub(crate) fn after_dead_try(session: &str, before: &Before) -> Vec<String> {
+pub(crate) fn after_dead_try(session: &str, before: &Before, theirs: &Theirs) -> Vec<String> {
     let mut said = stop_marked(session);
     let age = now_secs().saturating_sub(before.started);
     if age <= TRUSTED_FOR {
-        said.extend(since(before, &[]));
+        said.extend(since(before, &[], theirs));
     } else {
         let mins = age / 60;
         said.extend(
@@ -144,21 +144,44 @@ pub(crate) fn stop_orphans(orphans: &[i32]) -> Vec<String> {
     said
 }
 
+/// What nsdojo sessions have recorded as theirs (a lab running beside the try, on a machine
+/// several students share): made while the shell was open, yet never the shell's doing.
+#[derive(Debug, Default)]
+pub(crate) struct Theirs {
+    /// Mount points, cgroup directories and named netns files.
+    pub paths: BTreeSet<PathBuf>,
+    pub links: BTreeSet<String>,
+    /// (parent directory, controller) enabled in a v2 `cgroup.subtree_control`.
+    pub subtree: BTreeSet<(PathBuf, String)>,
+}
+
 /// What was undone (or could not be), one line each, worded for the student. `lessons_group`:
 /// where the lesson's own cgroup will be made; one made there by hand is the step done right,
-/// taken away only so that nsdojo can make (and later remove) its own.
-pub(crate) fn since(before: &Before, lessons_group: &[PathBuf]) -> Vec<String> {
-    let mut said = mounts_since(&before.mounts);
-    said.extend(cgroups_since(&before.cgroups, lessons_group));
-    said.extend(subtree_since(&before.subtree));
-    said.extend(audit_since(&before.audit));
+/// taken away only so that nsdojo can make (and later remove) its own. `theirs` is left alone.
+pub(crate) fn since(before: &Before, lessons_group: &[PathBuf], theirs: &Theirs) -> Vec<String> {
+    let mut said = mounts_since(&before.mounts, theirs);
+    said.extend(cgroups_since(&before.cgroups, lessons_group, theirs));
+    said.extend(subtree_since(&before.subtree, theirs));
+    said.extend(audit_since(&before.audit, theirs));
     said
 }
 
+/// Where the system itself mounts while a machine runs (a login's `/run/user/UID`, systemd's
+/// credentials, snaps, removable media): a mount there during a try is not taken as the
+/// shell's. Everything else that appears on the host while the shell is open is.
+const SYSTEM_MOUNTS: &[&str] = &["/run/user/", "/run/credentials/", "/run/snapd/", "/snap/", "/media/", "/run/media/"];
+
+fn is_system_mount(point: &str) -> bool {
+    SYSTEM_MOUNTS.iter().any(|p| point.starts_with(p))
+}
+
 /// New mounts, newest first, so a mount on top of another goes before it.
-fn mounts_since(before: &BTreeSet<u32>) -> Vec<String> {
+fn mounts_since(before: &BTreeSet<u32>, theirs: &Theirs) -> Vec<String> {
     let mut said = Vec::new();
-    for (_, m) in mount_ids().into_iter().rev().filter(|(id, _)| !before.contains(id)) {
+    let new = mount_ids().into_iter().rev().filter(|(id, m)| {
+        !before.contains(id) && !is_system_mount(m) && !theirs.paths.contains(std::path::Path::new(m))
+    });
+    for (_, m) in new {
         let gone = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH).is_ok();
         said.push(if gone {
             format!("{m} was mounted on the host; unmounted — make a mount namespace first (`unshare -m`)")
@@ -172,8 +195,9 @@ fn mounts_since(before: &BTreeSet<u32>) -> Vec<String> {
 }
 
 /// New cgroup directories, removed deepest first (a group with processes in it cannot be).
-fn cgroups_since(before: &BTreeSet<PathBuf>, lessons_group: &[PathBuf]) -> Vec<String> {
-    let mut new: Vec<PathBuf> = cgroup_dirs().difference(before).cloned().collect();
+fn cgroups_since(before: &BTreeSet<PathBuf>, lessons_group: &[PathBuf], theirs: &Theirs) -> Vec<String> {
+    let mut new: Vec<PathBuf> =
+        cgroup_dirs().difference(before).filter(|d| !theirs.paths.contains(*d)).cloned().collect();
     new.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
     new.into_iter()
         .filter_map(|dir| {
@@ -204,11 +228,13 @@ fn subtree_control_files() -> Vec<(PathBuf, String)> {
         .collect()
 }
 
-fn subtree_since(before: &[(PathBuf, String)]) -> Vec<String> {
+fn subtree_since(before: &[(PathBuf, String)], theirs: &Theirs) -> Vec<String> {
     let mut said = Vec::new();
     for (file, now) in subtree_control_files() {
         let Some((_, was)) = before.iter().find(|(f, _)| *f == file) else { continue };
-        for c in now.split_whitespace().filter(|c| !was.split_whitespace().any(|w| w == *c)) {
+        let parent = file.parent().map(PathBuf::from).unwrap_or_default();
+        let added = now.split_whitespace().filter(|c| !was.split_whitespace().any(|w| w == *c));
+        for c in added.filter(|c| !theirs.subtree.contains(&(parent.clone(), c.to_string()))) {
             let f = file.display();
             said.push(match std::fs::write(&file, format!("-{c}")) {
                 Ok(()) => format!(
@@ -221,7 +247,7 @@ fn subtree_since(before: &[(PathBuf, String)]) -> Vec<String> {
     said
 }
 
-fn audit_since(before: &HostAudit) -> Vec<String> {
+fn audit_since(before: &HostAudit, theirs: &Theirs) -> Vec<String> {
     let now = HostAudit::now();
     let mut said = Vec::new();
     if now.hostname() != before.hostname() {
@@ -249,7 +275,7 @@ fn audit_since(before: &HostAudit) -> Vec<String> {
             )
         });
     }
-    for link in now.links().difference(before.links()) {
+    for link in now.links().difference(before.links()).filter(|l| !theirs.links.contains(*l)) {
         let deleted = crate::netlink::delete_link(link).1.is_ok();
         said.push(if deleted {
             format!("the interface {link} was made on the host; deleted — make it inside terminal #1's network namespace")
@@ -259,7 +285,7 @@ fn audit_since(before: &HostAudit) -> Vec<String> {
             )
         });
     }
-    for n in now.netns().difference(before.netns()) {
+    for n in now.netns().difference(before.netns()).filter(|n| !theirs.paths.contains(std::path::Path::new(n))) {
         let _ = nix::mount::umount2(n.as_str(), nix::mount::MntFlags::MNT_DETACH);
         let removed = std::fs::remove_file(n).is_ok();
         said.push(if removed {
@@ -288,6 +314,15 @@ fn remove_queue(key: &str) -> bool {
 mod tests {
     use crate::i18n::machine_text;
     use crate::lesson::Lang;
+
+    #[test]
+    fn a_login_or_a_snap_mounting_during_a_try_is_not_the_shells() {
+        assert!(super::is_system_mount("/run/user/1000"));
+        assert!(super::is_system_mount("/snap/core/123"));
+        assert!(!super::is_system_mount("/mnt"));
+        assert!(!super::is_system_mount("/proc"));
+        assert!(!super::is_system_mount("/run/netns/x"));
+    }
 
     #[test]
     fn what_was_put_back_is_said_in_korean_too() {

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::sys::signal::{SigHandler, Signal};
 
+pub(crate) use record::recorded_by_sessions;
 pub use record::{hand_over_subtree, is_own_dir, record_add, removed_line, LinkId, Record};
 pub use signals::{install_signal_handlers, interrupted, track, untrack};
 

@@ -166,7 +166,7 @@ impl Record {
         let mut done = Vec::new();
         let mut left = Record { id: self.id.clone(), owner: self.owner, watchdog: self.watchdog, ..Default::default() };
         if let Some(before) = &self.trying {
-            done.extend(crate::undo::after_dead_try(&self.id, before));
+            done.extend(crate::undo::after_dead_try(&self.id, before, &recorded_by_sessions()));
         }
         for m in &self.mounts {
             let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
@@ -314,6 +314,20 @@ impl Record {
 }
 
 /// One thing `Record::clean` removed ("empty dir /x"), as a line in `lang`.
+/// What the sessions on this machine (this one included) have recorded as theirs: what a
+/// try's undo must leave alone.
+pub(crate) fn recorded_by_sessions() -> crate::undo::Theirs {
+    let mut theirs = crate::undo::Theirs::default();
+    for r in Record::load_all() {
+        theirs.paths.extend(r.mounts.iter().cloned());
+        theirs.paths.extend(r.cgroups.iter().cloned());
+        theirs.paths.extend(r.cgroups_intended.iter().cloned());
+        theirs.links.extend(r.links.iter().map(|l| l.name.clone()));
+        theirs.subtree.extend(r.subtree_enabled.iter().cloned());
+    }
+    theirs
+}
+
 pub fn removed_line(lang: crate::lesson::Lang, done: &str) -> String {
     use crate::i18n::tf;
     // What an unfinished try left, said as `try` says it (undo.rs): sentences of their own.

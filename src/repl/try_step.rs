@@ -221,7 +221,7 @@ impl Repl {
         take_back_terminal();
         dojo::remove_dir_in(lab.work_dir());
         let mut said = reaper.finish(child);
-        said.extend(crate::undo::since(&before, &lab.group_dirs_to_be()));
+        said.extend(crate::undo::since(&before, &lab.group_dirs_to_be(), &crate::guard::recorded_by_sessions()));
         for line in said {
             println!("{}", crate::i18n::machine_text(lang, &line).yellow());
         }

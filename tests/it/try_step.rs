@@ -431,3 +431,35 @@ fn sigkill_during_a_try_then_nsdojo_cleanup_puts_the_host_back() {
     drop(p);
     before.assert_unchanged_since("SIGKILL during a try, then nsdojo cleanup");
 }
+
+/// Two sessions on one machine: while a try shell is open in one, the other's lab makes a named
+/// netns on the host (net step 4). The try's undo takes as the shell's only what no session has
+/// recorded as its own, so the other lesson keeps its netns.
+#[test]
+fn another_sessions_lab_is_not_undone_by_a_try() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let (mut a, _home_a) = repl(&[]);
+    a.send_line("lesson mnt").unwrap();
+    a.exp_regex(r"nsdojo\[mnt 0/\d+\]> ").unwrap();
+    a.send_line("try").unwrap();
+    a.exp_string("`exit` comes back").unwrap();
+    let (mut b, _home_b) = repl(&[]);
+    lesson_steps(&mut b, "net", 4);
+    let theirs: Vec<String> = std::fs::read_dir("/run/netns")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("nsdojo-"))
+        .collect();
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    a.send_line("exit").unwrap();
+    let seen = a.exp_string("is not done yet").unwrap();
+    assert!(!seen.contains("named network namespace"), "{seen}");
+    assert!(std::path::Path::new("/run/netns").join(&theirs[0]).exists(), "the other session's netns stays");
+    a.send_line("quit").unwrap();
+    a.exp_eof().unwrap();
+    b.send_line("quit").unwrap();
+    b.exp_eof().unwrap();
+    before.assert_unchanged_since("a try beside another session");
+}
