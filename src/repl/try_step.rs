@@ -149,7 +149,8 @@ impl Repl {
             Err(e) => return self.error(e),
         };
         // A step that only looks holds before anything is typed: say so rather than tick at once.
-        let looks_only = lab.judge(&watch, pid).is_some_and(|r| r.passed());
+        let at_start = lab.judge(&watch, pid).filter(StepReport::passed);
+        let looks_only = at_start.is_some();
         if looks_only {
             println!("{}", t(lang, "try_look").yellow());
         }
@@ -194,7 +195,10 @@ impl Repl {
         };
         let mut dojo = Dojo::new(ours, lang);
         let mut done = looks_only;
+        // The latest look, and the latest look at which every check held: a student who ticks
+        // the step and then leaves the `unshare` shell is shown terminal #1 as it was then.
         let mut last: Option<StepReport> = None;
+        let mut held_last = at_start;
         let mut next_look = Instant::now() + EVERY;
         while let Ok(WaitStatus::StillAlive) = waitpid(child, Some(WaitPidFlag::WNOHANG)) {
             if held.pending() {
@@ -215,6 +219,9 @@ impl Repl {
                 done = true;
                 print!("\r\n{}\r\n", tf(lang, "try_done", &[&(index + 1)]).green().bold());
                 let _ = std::io::Write::flush(&mut std::io::stdout());
+            }
+            if report.passed() {
+                held_last = Some(report.clone());
             }
             last = Some(report);
         }
@@ -238,7 +245,7 @@ impl Repl {
         println!("{}", tf(lang, "try_by_hand", &[&(index + 1)]).green());
         // The student's terminal #1 as the step's report: tables and checks, no syscalls. Only
         // the terminal and the transcript see it; progress and the class hear "by hand" below.
-        if let Some(report) = last.as_ref().filter(|r| r.passed()) {
+        if let Some(report) = &held_last {
             let mut shown = (
                 Terminal::new(self.style, Mode::Repl, false),
                 self.transcript.as_mut().map(|t| Recording::new(t, self.style, false)),
@@ -256,7 +263,7 @@ impl Repl {
                 println!("{}", tf(lang, "try_lab_rebuilt", &[&(index + 1)]).dimmed());
             }),
         };
-        if let Some(report) = last {
+        if let Some(report) = held_last {
             runner.lab_mut().last = Some(report);
         }
         if let Err(e) = ran {

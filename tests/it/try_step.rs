@@ -138,7 +138,10 @@ fn uts_by_hand_from_the_start_with_dojo_helping() {
     p.send_line("exit").unwrap();
     p.send_line("exit").unwrap();
     p.exp_string("step 1 done by hand").unwrap();
-    p.exp_regex(r"nsdojo\[uts 1/3\]> ").unwrap();
+    // Terminal #1 as it was when the step held (in `unshare -u sh`), not after its exit.
+    let (shown, _) = p.exp_regex(r"nsdojo\[uts 1/3\]> ").unwrap();
+    assert!(shown.contains("* uts:[") && shown.contains("sandbox.ns.uts != host.ns.uts"), "{shown}");
+    assert!(!shown.contains("nsenter -t"), "no PID to enter: the shell is gone: {shown}");
     p.send_line("try").unwrap();
     p.exp_string("`exit` comes back").unwrap();
     p.send_line("hostname container-test").unwrap();
