@@ -41,7 +41,7 @@ pub(crate) fn find_named(root: &Path, depth: usize, matches: &dyn Fn(&str) -> bo
 /// Where nsdojo can make cgroups: each hierarchy's root (v2, and `nsdojo cleanup`'s search)
 /// and, within it, the cgroup nsdojo itself runs in (v1 nests its groups there). Looking only
 /// there keeps the audit from walking whole cgroup trees.
-fn cgroup_parents(mounts: &[MountEntry]) -> Vec<std::path::PathBuf> {
+pub(crate) fn cgroup_parents(mounts: &[MountEntry]) -> Vec<std::path::PathBuf> {
     // Unreadable: only the hierarchies' roots are searched.
     let own = procfs::cgroup(Proc::Myself).unwrap_or_default();
     let mut dirs = Vec::new();

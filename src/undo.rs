@@ -80,23 +80,16 @@ fn mount_ids() -> std::collections::BTreeMap<u32, String> {
     table.into_iter().map(|m| (m.id, m.mount_point)).collect()
 }
 
-/// Directories up to two levels below each cgroup mount: a student's `mkdir` there (v1
-/// `/sys/fs/cgroup/cpu/mycgroup`, v2 `/sys/fs/cgroup/mycgroup`) or one level deeper.
+/// Cgroup directories up to two levels below each hierarchy's root and nsdojo's own group in
+/// it (the leak audit's places to look): a student's `mkdir /sys/fs/cgroup/cpu/mycgroup` (v1),
+/// `/sys/fs/cgroup/mycgroup` (v2), or the lesson's `$CGROUP` made by hand.
 fn cgroup_dirs() -> BTreeSet<PathBuf> {
     let mounts = crate::observe::mountinfo::read(crate::observe::procfs::Proc::Myself).unwrap_or_default();
     let mut out = BTreeSet::new();
-    for m in mounts.iter().filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2") {
-        let root = PathBuf::from(&m.mount_point);
-        for d in subdirs(&root) {
+    for parent in crate::audit::cgroup_parents(&mounts) {
+        for d in subdirs(&parent) {
             out.extend(subdirs(&d));
             out.insert(d);
-        }
-    }
-    // And below nsdojo's own groups, where the lesson's `$CGROUP` is on v1 (often deeper).
-    let own = crate::observe::procfs::cgroup(crate::observe::procfs::Proc::Myself).unwrap_or_default();
-    if let Ok(layout) = crate::cgroup::Layout::detect() {
-        for dir in layout.dirs_differing(&own, &[]) {
-            out.extend(subdirs(&dir));
         }
     }
     out
@@ -217,12 +210,10 @@ fn cgroups_since(before: &BTreeSet<PathBuf>, lessons_group: &[PathBuf], theirs: 
 /// hierarchy's root or nsdojo's own group: disabled again, so the lesson's `cgroup create`
 /// enables (and at its end disables) them itself.
 fn subtree_control_files() -> Vec<(PathBuf, String)> {
-    let Ok(crate::cgroup::Layout::V2 { root }) = crate::cgroup::Layout::detect() else { return Vec::new() };
-    let own = crate::observe::procfs::cgroup(crate::observe::procfs::Proc::Myself).unwrap_or_default();
-    let mut dirs = vec![root.clone()];
-    dirs.extend(crate::cgroup::Layout::V2 { root }.dirs_differing(&own, &[]));
-    dirs.dedup();
-    dirs.into_iter()
+    let mounts = crate::observe::mountinfo::read(crate::observe::procfs::Proc::Myself).unwrap_or_default();
+    // Only cgroup v2 directories have the file.
+    crate::audit::cgroup_parents(&mounts)
+        .into_iter()
         .map(|d| d.join("cgroup.subtree_control"))
         .filter_map(|f| Some((f.clone(), std::fs::read_to_string(&f).ok()?)))
         .collect()

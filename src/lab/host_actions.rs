@@ -214,12 +214,11 @@ impl Lab {
         if self.group.is_some() {
             return self.group_files();
         }
-        let names = self.lesson.steps.iter().flat_map(|s| &s.actions).find_map(|a| match a.host() {
-            Some(HostAction::CgroupCreate(names)) => Some(names),
-            _ => None,
-        });
-        let (Some(names), Some(layout)) = (names, self.layout.as_ref()) else { return Vec::new() };
-        let controllers: Vec<Controller> = names.iter().map(|n| controller(n)).collect();
+        let Some(layout) = self.layout.as_ref() else { return Vec::new() };
+        let controllers: Vec<Controller> = self.group_plan().iter().map(|n| controller(n)).collect();
+        if controllers.is_empty() {
+            return Vec::new();
+        }
         let made = Group::existing(layout, &group_parent(layout), &group_name(&self.session_id), &controllers);
         made.map_or_else(|_| Vec::new(), |g| Self::files_and_counters(&g))
     }
@@ -231,17 +230,16 @@ impl Lab {
         let (None, Some(layout)) = (&self.group, self.layout.as_ref()) else { return Vec::new() };
         let parent = group_parent(layout);
         let name = group_name(&self.session_id);
-        self.lesson
-            .steps
-            .iter()
-            .flat_map(|s| &s.actions)
-            .filter_map(|a| match a.host() {
-                Some(HostAction::CgroupCreate(names)) => Some(names),
-                _ => None,
-            })
-            .flatten()
-            .filter_map(|n| layout.group_dir(&parent, &name, controller(n)))
-            .collect()
+        self.group_plan().iter().filter_map(|n| layout.group_dir(&parent, &name, controller(n))).collect()
+    }
+
+    /// The controllers the lesson's `cgroup create` names (empty: the lesson makes no group).
+    pub(super) fn group_plan(&self) -> &[String] {
+        let create = self.lesson.steps.iter().flat_map(|s| &s.actions).find_map(|a| match a.host() {
+            Some(HostAction::CgroupCreate(names)) => Some(names.as_slice()),
+            _ => None,
+        });
+        create.unwrap_or_default()
     }
 
     fn files_and_counters(g: &Group) -> Vec<(String, String)> {

@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use crate::guard::Session;
 use crate::lesson::expect::Verdict;
-use crate::lesson::{HostAction, Lesson, SandboxAction, Step};
+use crate::lesson::{Lesson, SandboxAction, Step};
 use crate::observe::{Needs, Snapshot};
 use crate::sandbox::{Outcome, Sandbox, SandboxError};
 use event::{Event, MeterOnly, Scene, Sink};
@@ -227,11 +227,7 @@ impl Lab {
     /// `$CGROUP`: the directory of the session's group for the first controller the lesson's
     /// `cgroup create` names: the real one once made, before that where it will be made.
     fn cgroup_dir(&self) -> Option<PathBuf> {
-        let first = self.lesson.steps.iter().flat_map(|s| &s.actions).find_map(|a| match a.host() {
-            Some(HostAction::CgroupCreate(names)) => names.first(),
-            _ => None,
-        })?;
-        let c = host_actions::controller(first);
+        let c = host_actions::controller(self.group_plan().first()?);
         if let Some(dir) = self.group.as_ref().and_then(|g| g.dir_for(c)) {
             return Some(dir.to_path_buf());
         }

@@ -8,7 +8,7 @@ use nix::mount::MsFlags;
 
 use super::actions::{legs, Leg};
 use crate::lesson::{Lesson, Ns, SandboxAction};
-use crate::sandbox::kernel::{Call, Mount};
+use crate::sandbox::kernel::Call;
 use crate::sandbox::perform::{finish, perform, AgentState, Performed};
 use crate::sandbox::recording::RecordingKernel;
 use crate::sandbox::{Outcome, SandboxOp};
@@ -76,24 +76,6 @@ fn dry_run(id: &str, k: RecordingKernel) -> DryRun {
     run
 }
 
-fn mount(source: Option<&str>, target: &str, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Call {
-    Call::Mount(Mount {
-        source: source.map(Into::into),
-        target: target.into(),
-        fstype: fstype.map(Into::into),
-        flags,
-        data: data.map(Into::into),
-    })
-}
-
-fn private_root() -> Call {
-    mount(None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)
-}
-
-fn tmpfs(target: &str, size: &str) -> Call {
-    mount(Some("tmpfs"), target, Some("tmpfs"), MsFlags::empty(), Some(size))
-}
-
 fn pivot(new_root: &str, put_old: &str) -> Call {
     Call::PivotRoot { new_root: new_root.into(), put_old: put_old.into() }
 }
@@ -132,9 +114,9 @@ fn the_pivot_root_lesson_prepares_a_private_tmpfs_root() {
         run.steps[0].0,
         [
             Call::Unshare(vec![Ns::Mnt]),
-            private_root(),
+            Call::root_made_private(),
             Call::Mkdir("/w/new-root".into()),
-            tmpfs("/w/new-root", "size=64m"),
+            Call::tmpfs("/w/new-root", "size=64m"),
             Call::Mkdir("/w/new-root/old-root".into()),
         ]
     );
@@ -149,10 +131,10 @@ fn the_pivot_root_lesson_tries_both_classic_failures_around_make_rshared() {
             Call::Mkdir("/w/plain".into()),
             Call::Mkdir("/w/plain/old".into()),
             pivot("/w/plain", "/w/plain/old"),
-            mount(None, "/", None, MsFlags::MS_REC | MsFlags::MS_SHARED, None),
+            Call::mount(None, "/", None, MsFlags::MS_REC | MsFlags::MS_SHARED, None),
             Call::Chdir("/w/new-root".into()),
             pivot(".", "old-root"),
-            private_root(),
+            Call::root_made_private(),
         ]
     );
 }
@@ -162,7 +144,7 @@ fn in_the_pivot_root_lesson_a_tried_einval_leaves_its_note_and_the_step_goes_on(
     let k = RecordingKernel::new().failing_when(|c| *c == pivot(".", "old-root"), Errno::EINVAL);
     let run = dry_run("pivot_root", k);
     let (calls, outcomes) = &run.steps[1];
-    assert_eq!(calls.last(), Some(&private_root()), "make-rprivate still ran");
+    assert_eq!(calls.last(), Some(&Call::root_made_private()), "make-rprivate still ran");
     let tried = outcomes.iter().find(|o| o.trace.last_errno() == Some(Errno::EINVAL)).expect("the tried pivot");
     assert!(tried.error.is_none());
     assert!(tried.trace.calls[0].note.as_deref().unwrap().contains("make-rprivate /"));
@@ -192,8 +174,8 @@ fn the_escape_lesson_chroots_into_a_subdirectory_and_climbs_out() {
 #[test]
 fn the_mnt_lesson_mounts_a_one_megabyte_tmpfs_and_unmounts_it_for_good() {
     let run = dry_run("mnt", RecordingKernel::new());
-    assert_eq!(run.steps[0].0, [Call::Unshare(vec![Ns::Mnt]), private_root()]);
-    assert_eq!(run.steps[1].0, [Call::Mkdir("/w/mount_ns".into()), tmpfs("/w/mount_ns", "size=1m")]);
+    assert_eq!(run.steps[0].0, [Call::Unshare(vec![Ns::Mnt]), Call::root_made_private()]);
+    assert_eq!(run.steps[1].0, [Call::Mkdir("/w/mount_ns".into()), Call::tmpfs("/w/mount_ns", "size=1m")]);
     assert_eq!(run.steps[3].0, [Call::Umount2 { target: "/w/mount_ns".into(), lazy: false }]);
 }
 
@@ -209,9 +191,9 @@ fn the_uts_and_ipc_lessons_unshare_before_they_change_anything() {
 #[test]
 fn the_pid_lesson_forks_after_unshare_and_mounts_its_own_proc() {
     let run = dry_run("pid", RecordingKernel::new());
-    assert_eq!(run.steps[0].0, [Call::Unshare(vec![Ns::Pid, Ns::Mnt]), private_root(), Call::Fork]);
+    assert_eq!(run.steps[0].0, [Call::Unshare(vec![Ns::Pid, Ns::Mnt]), Call::root_made_private(), Call::Fork]);
     assert!(run.steps[0].1[0].forked_agent);
-    assert_eq!(run.steps[1].0, [mount(Some("proc"), "/proc", Some("proc"), MsFlags::empty(), None)]);
+    assert_eq!(run.steps[1].0, [Call::mount(Some("proc"), "/proc", Some("proc"), MsFlags::empty(), None)]);
 }
 
 #[test]
@@ -244,14 +226,14 @@ fn the_doors_lesson_drops_three_capabilities_then_tries_a_mount() {
 }
 
 fn tmpfs_without_size(target: &str) -> Call {
-    mount(Some("tmpfs"), target, Some("tmpfs"), MsFlags::empty(), None)
+    Call::mount(Some("tmpfs"), target, Some("tmpfs"), MsFlags::empty(), None)
 }
 
 #[test]
 fn the_container_lesson_unshares_six_namespaces_in_one_call() {
     let run = dry_run("container", RecordingKernel::new());
     let six = vec![Ns::Mnt, Ns::Uts, Ns::Ipc, Ns::Net, Ns::Cgroup, Ns::Pid];
-    assert_eq!(run.steps[1].0, [Call::Unshare(six), private_root(), Call::Fork]);
+    assert_eq!(run.steps[1].0, [Call::Unshare(six), Call::root_made_private(), Call::Fork]);
     assert_eq!(run.steps[3].0[0], Call::Sethostname("container".into()));
 }
 

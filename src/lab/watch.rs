@@ -28,10 +28,11 @@ impl Lab {
         Ok(Watch { index, needs, before, group_before: self.group_files_by_hand() })
     }
 
-    /// Step `w.index` as the student's process `pid` shows it now: before and after, the
-    /// step's try checks and no actions (nsdojo made no call; the student did); `None` when
-    /// the process could not be read (it just exited, or is between two programs).
-    pub(crate) fn judge(&self, w: &Watch, pid: i32) -> Option<StepReport> {
+    /// Step `w.index` as the student's process `pid` shows it now: terminal #1 after, the
+    /// session's cgroup files and the step's try checks; `None` when the process could not be
+    /// read (it just exited, or is between two programs). Four times a second: nothing of
+    /// the "before" is copied here ([`Lab::by_hand`] makes the report once).
+    pub(crate) fn judge(&self, w: &Watch, pid: i32) -> Option<Look> {
         let mut inside = crate::sandbox::attach::inside_facts_of(pid, &w.needs).ok()?;
         let proc = ProcFacts::read_some(pid, &w.needs);
         // The collector joined `pid`'s PID namespace only for its children: the PID the
@@ -57,20 +58,40 @@ impl Lab {
                 CheckReport { src: e.to_string(), verdict: e.evaluate(&facts) }
             })
             .collect();
-        Some(StepReport {
+        Some(Look { pid, after, group_now, checks })
+    }
+
+    /// The step as the student did it, as a report: before and after, the checks, and no
+    /// actions (nsdojo made no call; the student did).
+    pub(crate) fn by_hand(&self, w: Watch, look: Look) -> StepReport {
+        StepReport {
             lesson: self.lesson.id.clone(),
             index: w.index,
             total: self.lesson.steps.len(),
-            sandbox_pid: pid,
+            sandbox_pid: look.pid,
             actions: Vec::new(),
             aborted: None,
-            before: w.before.clone(),
-            after,
-            checks,
+            before: w.before,
+            after: look.after,
+            checks: look.checks,
             work: self.work.display().to_string(),
-            cgroup_files: (w.group_before.clone(), group_now),
-            shell: self.shell_line(step),
+            cgroup_files: (w.group_before, look.group_now),
+            shell: self.shell_line(&self.lesson.steps[w.index]),
             by_hand: true,
-        })
+        }
+    }
+}
+
+/// One look at the student's process.
+pub(crate) struct Look {
+    pid: i32,
+    after: Sides,
+    group_now: Files,
+    pub checks: Vec<CheckReport>,
+}
+
+impl Look {
+    pub(crate) fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.verdict.passed)
     }
 }

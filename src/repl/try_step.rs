@@ -22,7 +22,7 @@ use super::dojo::{self, Dojo};
 use super::Repl;
 use crate::i18n::{t, tf};
 use crate::lab::event::{Event, MeterOnly, Sink};
-use crate::lab::StepReport;
+use crate::lab::watch::Look;
 use crate::render::terminal::{Mode, Terminal};
 use crate::render::transcript::Recording;
 
@@ -149,7 +149,7 @@ impl Repl {
             Err(e) => return self.error(e),
         };
         // A step that only looks holds before anything is typed: say so rather than tick at once.
-        let at_start = lab.judge(&watch, pid).filter(StepReport::passed);
+        let at_start = lab.judge(&watch, pid).filter(Look::passed);
         let looks_only = at_start.is_some();
         if looks_only {
             println!("{}", t(lang, "try_look").yellow());
@@ -197,7 +197,7 @@ impl Repl {
         let mut done = looks_only;
         // The latest look, and the latest look at which every check held: a student who ticks
         // the step and then leaves the `unshare` shell is shown terminal #1 as it was then.
-        let mut last: Option<StepReport> = None;
+        let mut last: Option<Look> = None;
         let mut held_last = at_start;
         let mut next_look = Instant::now() + EVERY;
         while let Ok(WaitStatus::StillAlive) = waitpid(child, Some(WaitPidFlag::WNOHANG)) {
@@ -214,16 +214,17 @@ impl Repl {
                 continue;
             }
             next_look = Instant::now() + EVERY;
-            let Some(report) = watched(child).and_then(|p| lab.judge(&watch, p)) else { continue };
-            if report.passed() && !done {
+            let Some(look) = watched(child).and_then(|p| lab.judge(&watch, p)) else { continue };
+            if look.passed() && !done {
                 done = true;
                 print!("\r\n{}\r\n", tf(lang, "try_done", &[&(index + 1)]).green().bold());
                 let _ = std::io::Write::flush(&mut std::io::stdout());
             }
-            if report.passed() {
-                held_last = Some(report.clone());
+            if look.passed() {
+                held_last = Some(look);
+            } else {
+                last = Some(look);
             }
-            last = Some(report);
         }
         take_back_terminal();
         dojo::remove_dir_in(lab.work_dir());
@@ -245,6 +246,7 @@ impl Repl {
         println!("{}", tf(lang, "try_by_hand", &[&(index + 1)]).green());
         // The student's terminal #1 as the step's report: tables and checks, no syscalls. Only
         // the terminal and the transcript see it; progress and the class hear "by hand" below.
+        let held_last = held_last.map(|look| lab.by_hand(watch, look));
         if let Some(report) = &held_last {
             let mut shown = (
                 Terminal::new(self.style, Mode::Repl, false),

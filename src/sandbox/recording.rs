@@ -181,3 +181,31 @@ impl Kernel for RecordingKernel {
         self.powerless
     }
 }
+
+/// The mount calls tests expect, written once for every test module that reads a recording.
+impl Call {
+    pub(crate) fn mount(
+        source: Option<&str>,
+        target: &str,
+        fstype: Option<&str>,
+        flags: nix::mount::MsFlags,
+        data: Option<&str>,
+    ) -> Call {
+        Call::Mount(Mount {
+            source: source.map(Into::into),
+            target: target.into(),
+            fstype: fstype.map(Into::into),
+            flags,
+            data: data.map(Into::into),
+        })
+    }
+
+    /// `mount --make-rprivate /`.
+    pub(crate) fn root_made_private() -> Call {
+        Call::mount(None, "/", None, nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE, None)
+    }
+
+    pub(crate) fn tmpfs(target: &str, size: &str) -> Call {
+        Call::mount(Some("tmpfs"), target, Some("tmpfs"), nix::mount::MsFlags::empty(), Some(size))
+    }
+}

@@ -5,7 +5,7 @@
 use nix::errno::Errno;
 use nix::mount::MsFlags;
 
-use super::kernel::{Call, CapData, CapSets, Mount};
+use super::kernel::{Call, CapData, CapSets};
 use super::perform::{finish, perform, AgentState, Performed};
 use super::recording::{RecordingKernel, SOCKET_FD};
 use super::rpc::{Outcome, SandboxOp};
@@ -79,26 +79,12 @@ impl Terminal1 {
     }
 }
 
-fn mount(source: Option<&str>, target: &str, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Call {
-    Call::Mount(Mount {
-        source: source.map(Into::into),
-        target: target.into(),
-        fstype: fstype.map(Into::into),
-        flags,
-        data: data.map(Into::into),
-    })
-}
-
-fn root_made_private() -> Call {
-    mount(None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)
-}
-
 // unshare
 
 #[test]
 fn unshare_mnt_is_followed_by_making_root_recursively_private() {
     let t = Terminal1::after(&["unshare mnt"]);
-    assert_eq!(t.k.calls, vec![Call::Unshare(vec![Ns::Mnt]), root_made_private()]);
+    assert_eq!(t.k.calls, vec![Call::Unshare(vec![Ns::Mnt]), Call::root_made_private()]);
     assert_eq!(t.trace(), ["unshare(CLONE_NEWNS) = 0", "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL) = 0"]);
     assert!(t.last_note().unwrap().contains("as unshare(1) does by default"));
 }
@@ -139,7 +125,7 @@ fn a_refused_unshare_mounts_nothing_and_says_which_call_failed() {
 
 #[test]
 fn until_root_is_private_the_new_mount_namespace_does_not_count_as_the_sandboxs() {
-    let k = RecordingKernel::new().failing_when(|c| *c == root_made_private(), Errno::EINVAL);
+    let k = RecordingKernel::new().failing_when(|c| *c == Call::root_made_private(), Errno::EINVAL);
     let mut t = Terminal1::with(k, &["unshare mnt"]);
     assert_eq!(t.error(), Some("making / private failed: Invalid argument (EINVAL)"));
     assert!(t.run(&["mount tmpfs /w/m"]).is_empty(), "mounts stay refused");
@@ -157,7 +143,7 @@ fn unshare_pid_forks_and_the_child_carries_on_as_terminal_1() {
 #[test]
 fn unshare_mnt_pid_makes_root_private_before_it_forks() {
     let t = Terminal1::after(&["unshare mnt pid"]);
-    assert_eq!(t.k.calls, vec![Call::Unshare(vec![Ns::Mnt, Ns::Pid]), root_made_private(), Call::Fork]);
+    assert_eq!(t.k.calls, vec![Call::Unshare(vec![Ns::Mnt, Ns::Pid]), Call::root_made_private(), Call::Fork]);
 }
 
 #[test]
@@ -172,7 +158,7 @@ fn a_failed_fork_after_unshare_pid_is_reported_as_fork_failed() {
 #[test]
 fn a_mount_is_refused_while_the_host_mount_namespace_is_shared() {
     let t = Terminal1::after(&["mkdir /w/m", "mount tmpfs /w/m size=1m"]);
-    assert_eq!(t.k.names(), ["mkdir"], "nothing reached mount(2)");
+    assert_eq!(t.k.names(), ["mkdir"], "nothing reached Call::mount(2)");
     assert_eq!(
         t.error(),
         Some("refusing to mount in the host's mnt namespace (it would change the host): `unshare mnt` first")
@@ -184,7 +170,7 @@ fn a_mount_is_refused_while_the_host_mount_namespace_is_shared() {
 fn mount_tmpfs_passes_its_options_as_data() {
     let mut t = Terminal1::after(&["unshare mnt"]);
     let calls = t.run(&["mount tmpfs /w/m size=1m"]);
-    assert_eq!(calls, [mount(Some("tmpfs"), "/w/m", Some("tmpfs"), MsFlags::empty(), Some("size=1m"))]);
+    assert_eq!(calls, [Call::mount(Some("tmpfs"), "/w/m", Some("tmpfs"), MsFlags::empty(), Some("size=1m"))]);
     assert_eq!(t.trace(), ["mount(\"tmpfs\", \"/w/m\", \"tmpfs\", 0, \"size=1m\") = 0"]);
 }
 
@@ -192,7 +178,7 @@ fn mount_tmpfs_passes_its_options_as_data() {
 fn mount_proc_names_proc_as_source_and_type() {
     let mut t = Terminal1::after(&["unshare mnt pid"]);
     let calls = t.run(&["mount proc /proc"]);
-    assert_eq!(calls, [mount(Some("proc"), "/proc", Some("proc"), MsFlags::empty(), None)]);
+    assert_eq!(calls, [Call::mount(Some("proc"), "/proc", Some("proc"), MsFlags::empty(), None)]);
 }
 
 #[test]
@@ -202,8 +188,8 @@ fn bind_is_ms_bind_and_rbind_adds_ms_rec() {
     assert_eq!(
         calls,
         [
-            mount(Some("/r"), "/r", None, MsFlags::MS_BIND, None),
-            mount(Some("/a"), "/b", None, MsFlags::MS_BIND | MsFlags::MS_REC, None),
+            Call::mount(Some("/r"), "/r", None, MsFlags::MS_BIND, None),
+            Call::mount(Some("/a"), "/b", None, MsFlags::MS_BIND | MsFlags::MS_REC, None),
         ]
     );
     assert_eq!(t.trace(), ["mount(\"/a\", \"/b\", NULL, MS_BIND|MS_REC, NULL) = 0"]);
@@ -226,9 +212,9 @@ fn propagation_changes_are_flag_only_mounts() {
     assert_eq!(
         calls,
         [
-            mount(None, "/", None, MsFlags::MS_REC | MsFlags::MS_SHARED, None),
-            mount(None, "/w", None, MsFlags::MS_SLAVE, None),
-            mount(None, "/w", None, MsFlags::MS_PRIVATE, None),
+            Call::mount(None, "/", None, MsFlags::MS_REC | MsFlags::MS_SHARED, None),
+            Call::mount(None, "/w", None, MsFlags::MS_SLAVE, None),
+            Call::mount(None, "/w", None, MsFlags::MS_PRIVATE, None),
         ]
     );
 }
@@ -516,7 +502,7 @@ fn netns_add_makes_the_dir_a_file_a_namespace_and_pins_it_in_that_order() {
             Call::Mkdir("/run/netns".into()),
             Call::CreateExcl("/run/netns/lab".into()),
             Call::Unshare(vec![Ns::Net]),
-            mount(Some("/proc/self/ns/net"), "/run/netns/lab", None, MsFlags::MS_BIND, None),
+            Call::mount(Some("/proc/self/ns/net"), "/run/netns/lab", None, MsFlags::MS_BIND, None),
         ]
     );
     assert_eq!(t.trace()[2], "unshare(CLONE_NEWNET) = 0");

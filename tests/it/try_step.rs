@@ -3,6 +3,7 @@
 
 use crate::harness::{require_root, HostState};
 use crate::repl::{lesson_steps, repl};
+use rexpect::session::PtySession;
 
 fn hostname() -> String {
     nix::unistd::gethostname().unwrap().to_string_lossy().into_owned()
@@ -26,15 +27,13 @@ fn the_right_command_gets_the_tick_and_the_lesson_goes_on() {
     p.exp_string("step 2 done").unwrap();
     p.exp_string("exit to go on").unwrap();
     p.send_line("exit").unwrap();
-    p.exp_string("step 2 done by hand").unwrap();
-    p.exp_regex(r"nsdojo\[uts 2/\d+\]> ").unwrap();
+    done_by_hand(&mut p, "uts", 2);
     assert_ne!(hostname(), "container-test", "the host kept its name");
     // Progress knows which step was done by hand.
     let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&progress).unwrap()).unwrap();
     assert_eq!(kept["by_hand"]["uts"], serde_json::json!([2]), "{kept}");
     assert_eq!(kept["done"]["uts"], serde_json::json!([1, 2]), "{kept}");
-    p.send_line("quit").unwrap();
-    p.exp_eof().unwrap();
+    quit(&mut p);
     before.assert_unchanged_since("try, done right");
 }
 
@@ -46,10 +45,8 @@ fn the_wrong_command_gets_no_tick_and_the_host_is_put_back() {
     let before = HostState::now();
     let name = hostname();
     let (mut p, _home) = repl(&[]);
-    p.send_line("lesson uts").unwrap();
-    p.exp_regex(r"nsdojo\[uts 0/\d+\]> ").unwrap();
-    p.send_line("try").unwrap();
-    p.exp_string("`exit` comes back").unwrap();
+    lesson_steps(&mut p, "uts", 0);
+    open_try(&mut p);
     // `dojo check` judges now, as the watcher does four times a second: not done.
     let seen = run(&mut p, "hostname oops; dojo check");
     assert!(seen.contains("sandbox.ns.uts != host.ns.uts   (") && !seen.contains("all checks hold"), "{seen}");
@@ -60,17 +57,39 @@ fn the_wrong_command_gets_no_tick_and_the_host_is_put_back() {
     assert!(seen.contains("`unshare -u`"), "{seen}");
     assert_eq!(hostname(), name);
     p.exp_regex(r"nsdojo\[uts 0/\d+\]> ").unwrap();
-    p.send_line("quit").unwrap();
-    p.exp_eof().unwrap();
+    quit(&mut p);
     before.assert_unchanged_since("try, done wrong");
 }
 
 /// Type `cmd` into the try shell and wait until the shell has run it (the marker is computed
 /// by the shell, so its echo of the command line does not match).
-fn run(p: &mut rexpect::session::PtySession, cmd: &str) -> String {
+fn run(p: &mut PtySession, cmd: &str) -> String {
     p.send_line(cmd).unwrap();
     p.send_line("echo ran-$((40+2))").unwrap();
     p.exp_string("ran-42").unwrap()
+}
+
+/// `try`, and wait for the shell.
+fn open_try(p: &mut PtySession) {
+    p.send_line("try").unwrap();
+    p.exp_string("`exit` comes back").unwrap();
+}
+
+/// The try shell's host PID, as `dojo pid` prints it.
+fn dojo_pid(p: &mut PtySession) -> i32 {
+    let seen = run(p, "echo pid=$(dojo pid)=");
+    seen.split("pid=").find_map(|t| t.split('=').next()?.parse().ok()).expect("dojo pid prints a PID")
+}
+
+/// After `exit`: step `n` done by hand, and the REPL's prompt at `lesson` n/….
+fn done_by_hand(p: &mut PtySession, lesson: &str, n: usize) -> String {
+    p.exp_string(&format!("step {n} done by hand")).unwrap();
+    p.exp_regex(&format!(r"nsdojo\[{lesson} {n}/\d+\]> ")).unwrap().0
+}
+
+fn quit(p: &mut PtySession) {
+    p.send_line("quit").unwrap();
+    p.exp_eof().unwrap();
 }
 
 /// mnt step 1 done wrong: a tmpfs mounted before `unshare -m` lands in the host's mount table,
@@ -81,10 +100,8 @@ fn a_mount_a_cgroup_and_a_process_left_on_the_host_are_taken_away_again() {
     let _g = require_root!();
     let before = HostState::now();
     let (mut p, _home) = repl(&[]);
-    p.send_line("lesson mnt").unwrap();
-    p.exp_regex(r"nsdojo\[mnt 0/\d+\]> ").unwrap();
-    p.send_line("try").unwrap();
-    p.exp_string("`exit` comes back").unwrap();
+    lesson_steps(&mut p, "mnt", 0);
+    open_try(&mut p);
     run(&mut p, "mount -t tmpfs oops /mnt");
     let hierarchy = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
         .into_iter()
@@ -101,8 +118,7 @@ fn a_mount_a_cgroup_and_a_process_left_on_the_host_are_taken_away_again() {
     assert!(seen.contains("a process the try shell left running (sleep "), "{seen}");
     assert!(!std::path::Path::new(&group).exists());
     p.exp_regex(r"nsdojo\[mnt 0/\d+\]> ").unwrap();
-    p.send_line("quit").unwrap();
-    p.exp_eof().unwrap();
+    quit(&mut p);
     before.assert_unchanged_since("try, a mount, a cgroup and a process on the host");
 }
 
@@ -118,18 +134,15 @@ fn uts_by_hand_from_the_start_with_dojo_helping() {
     let state = tempfile::tempdir().unwrap();
     let progress = state.path().join("progress.json");
     let (mut p, _home) = repl(&[("NSDOJO_PROGRESS", progress.to_str().unwrap())]);
-    p.send_line("lesson uts").unwrap();
-    p.exp_regex(r"nsdojo\[uts 0/3\]> ").unwrap();
-    p.send_line("try").unwrap();
-    p.exp_string("`exit` comes back").unwrap();
+    lesson_steps(&mut p, "uts", 0);
+    open_try(&mut p);
     let seen = run(&mut p, "dojo hint; dojo hint; dojo check");
     assert!(seen.contains("readlink /proc/$$/ns/uts"), "the step's hint first: {seen}");
     assert!(seen.contains("what still does not hold"), "then what is missing: {seen}");
     assert!(seen.contains("sandbox.ns.uts != host.ns.uts   ("), "the check and its value: {seen}");
     assert!(run(&mut p, "dojo hint").contains("no more hints"));
     assert!(run(&mut p, "dojo solve").contains("unshare -u"));
-    let seen = run(&mut p, "echo pid=$(dojo pid)=");
-    let shell_pid: i32 = seen.split("pid=").find_map(|t| t.split('=').next()?.parse().ok()).unwrap();
+    let shell_pid = dojo_pid(&mut p);
     assert!(std::path::Path::new(&format!("/proc/{shell_pid}")).exists(), "dojo pid names a live host PID");
     p.send_line("unshare -u sh").unwrap();
     p.exp_string("step 1 done").unwrap();
@@ -137,23 +150,19 @@ fn uts_by_hand_from_the_start_with_dojo_helping() {
     assert!(run(&mut p, "dojo check").contains("all checks hold"));
     p.send_line("exit").unwrap();
     p.send_line("exit").unwrap();
-    p.exp_string("step 1 done by hand").unwrap();
     // Terminal #1 as it was when the step held (in `unshare -u sh`), not after its exit.
-    let (shown, _) = p.exp_regex(r"nsdojo\[uts 1/3\]> ").unwrap();
+    let shown = done_by_hand(&mut p, "uts", 1);
     assert!(shown.contains("* uts:[") && shown.contains("sandbox.ns.uts != host.ns.uts"), "{shown}");
     assert!(!shown.contains("nsenter -t"), "no PID to enter: the shell is gone: {shown}");
-    p.send_line("try").unwrap();
-    p.exp_string("`exit` comes back").unwrap();
+    open_try(&mut p);
     p.send_line("hostname container-test").unwrap();
     p.exp_string("step 2 done").unwrap();
     assert_eq!(hostname(), host_name, "the host keeps its name while the shell has the new one");
     p.send_line("exit").unwrap();
-    p.exp_string("step 2 done by hand").unwrap();
-    p.exp_regex(r"nsdojo\[uts 2/3\]> ").unwrap();
+    done_by_hand(&mut p, "uts", 2);
     let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&progress).unwrap()).unwrap();
     assert_eq!(kept["by_hand"]["uts"], serde_json::json!([1, 2]), "{kept}");
-    p.send_line("quit").unwrap();
-    p.exp_eof().unwrap();
+    quit(&mut p);
     assert_eq!(hostname(), host_name);
     before.assert_unchanged_since("uts by hand");
 }
@@ -166,25 +175,19 @@ fn pid_by_hand() {
     let _g = require_root!();
     let before = HostState::now();
     let (mut p, _home) = repl(&[]);
-    p.send_line("lesson pid").unwrap();
-    p.exp_regex(r"nsdojo\[pid 0/\d+\]> ").unwrap();
-    p.send_line("try").unwrap();
-    p.exp_string("`exit` comes back").unwrap();
+    lesson_steps(&mut p, "pid", 0);
+    open_try(&mut p);
     p.send_line("unshare -p -m -f sh").unwrap();
     p.exp_string("step 1 done").unwrap();
     p.send_line("exit").unwrap();
     p.send_line("exit").unwrap();
-    p.exp_string("step 1 done by hand").unwrap();
-    p.exp_regex(r"nsdojo\[pid 1/\d+\]> ").unwrap();
-    p.send_line("try").unwrap();
-    p.exp_string("`exit` comes back").unwrap();
+    done_by_hand(&mut p, "pid", 1);
+    open_try(&mut p);
     p.send_line("mount -t proc proc /proc").unwrap();
     p.exp_string("step 2 done").unwrap();
     p.send_line("exit").unwrap();
-    p.exp_string("step 2 done by hand").unwrap();
-    p.exp_regex(r"nsdojo\[pid 2/\d+\]> ").unwrap();
-    p.send_line("quit").unwrap();
-    p.exp_eof().unwrap();
+    done_by_hand(&mut p, "pid", 2);
+    quit(&mut p);
     before.assert_unchanged_since("pid by hand");
 }
 
@@ -198,22 +201,19 @@ fn pivot_root_by_hand() {
     let before = HostState::now();
     let (mut p, _home) = repl(&[]);
     lesson_steps(&mut p, "pivot_root", 2);
-    p.send_line("try").unwrap();
-    p.exp_string("`exit` comes back").unwrap();
+    open_try(&mut p);
     p.send_line("pivot_root . old-root").unwrap();
     p.exp_string("step 3 done").unwrap();
     let seen = run(&mut p, "cd /; ls /old-root");
     assert!(seen.contains("proc") && seen.contains("etc"), "the host's root hangs at /old-root: {seen}");
     p.send_line("exit").unwrap();
-    p.exp_string("step 3 done by hand").unwrap();
-    p.exp_regex(r"nsdojo\[pivot_root 3/\d+\]> ").unwrap();
+    done_by_hand(&mut p, "pivot_root", 3);
     // The lesson goes on from there: step 4 (the escape through /old-root) runs and passes.
     p.send_line("next").unwrap();
     p.exp_regex(r"nsdojo\[pivot_root 4/\d+\]> ").unwrap();
     p.send_line("progress").unwrap();
     p.exp_string("pivot_root").unwrap();
-    p.send_line("quit").unwrap();
-    p.exp_eof().unwrap();
+    quit(&mut p);
     before.assert_unchanged_since("pivot_root by hand");
 }
 
@@ -227,8 +227,7 @@ fn cgroup_cpu_by_hand_is_throttled_in_the_lessons_group() {
     let before = HostState::now();
     let (mut p, _home) = repl(&[]);
     lesson_steps(&mut p, "cgroup-cpu", 4);
-    p.send_line("try").unwrap();
-    p.exp_string("`exit` comes back").unwrap();
+    open_try(&mut p);
     let seen = run(&mut p, "cat /proc/self/cgroup");
     assert!(seen.contains("nsdojo-"), "the try shell is in the lesson's group: {seen}");
     // `burn`: the rootfs's stand-in for the deck's `stress -c 1`, on the try shell's PATH.
@@ -238,8 +237,7 @@ fn cgroup_cpu_by_hand_is_throttled_in_the_lessons_group() {
     let seen = p.exp_string("step 5 done by hand").unwrap();
     assert!(seen.contains("a process the try shell left running ("), "{seen}");
     p.exp_regex(r"nsdojo\[cgroup-cpu 5/\d+\]> ").unwrap();
-    p.send_line("quit").unwrap();
-    p.exp_eof().unwrap();
+    quit(&mut p);
     before.assert_unchanged_since("cgroup-cpu by hand");
 }
 
@@ -253,8 +251,7 @@ fn a_try_ended_by_sigterm_or_sighup_still_puts_the_host_back() {
         let (mut p, _home) = repl(&[]);
         p.send_line("lesson mnt").unwrap();
         p.exp_regex(r"nsdojo\[mnt 0/\d+\]> ").unwrap();
-        p.send_line("try").unwrap();
-        p.exp_string("`exit` comes back").unwrap();
+        open_try(&mut p);
         run(&mut p, "mount -t tmpfs oops /mnt");
         run(&mut p, "sleep 1000 &");
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(crate::harness::pty_pid(&p)), sig).unwrap();
@@ -292,8 +289,7 @@ fn cgroup_cpu_by_hand_from_terminal_2() {
     assert!(!seen.contains("left on the host"), "the student's group is the step, not a leftover: {seen}");
     p.exp_regex(r"nsdojo\[cgroup-cpu 2/\d+\]> ").unwrap();
 
-    p.send_line("try").unwrap();
-    p.exp_string("`exit` comes back").unwrap();
+    open_try(&mut p);
     if v2 {
         std::fs::write(group.join("cpu.max"), "30000 100000").unwrap();
     } else {
@@ -303,10 +299,8 @@ fn cgroup_cpu_by_hand_from_terminal_2() {
     p.send_line("exit").unwrap();
     p.exp_regex(r"nsdojo\[cgroup-cpu 3/\d+\]> ").unwrap();
 
-    p.send_line("try").unwrap();
-    p.exp_string("`exit` comes back").unwrap();
-    let seen = run(&mut p, "echo pid=$(dojo pid)=");
-    let shell: i32 = seen.split("pid=").find_map(|t| t.split('=').next()?.parse().ok()).unwrap();
+    open_try(&mut p);
+    let shell = dojo_pid(&mut p);
     std::fs::write(group.join("cgroup.procs"), shell.to_string()).unwrap();
     p.exp_string("step 4 done").unwrap();
     p.send_line("exit").unwrap();
@@ -314,8 +308,7 @@ fn cgroup_cpu_by_hand_from_terminal_2() {
     let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&progress).unwrap()).unwrap();
     assert_eq!(kept["by_hand"]["cgroup-cpu"], serde_json::json!([2, 3, 4]), "{kept}");
     assert!(group.is_dir(), "nsdojo made the lesson's group in the student's place");
-    p.send_line("quit").unwrap();
-    p.exp_eof().unwrap();
+    quit(&mut p);
     before.assert_unchanged_since("cgroup-cpu by hand from terminal #2");
 }
 
@@ -329,8 +322,7 @@ fn user_by_hand_as_uid_1000_with_maps_from_terminal_2() {
     let before = HostState::now();
     let (mut p, _home) = repl(&[]);
     lesson_steps(&mut p, "user", 1);
-    p.send_line("try").unwrap();
-    p.exp_string("`exit` comes back").unwrap();
+    open_try(&mut p);
     assert!(run(&mut p, "echo uid=$(id -u)=").contains("uid=1000="), "terminal #1 is uid 1000 after step 1");
     p.send_line("unshare -U sh").unwrap();
     p.exp_string("step 2 done").unwrap();
@@ -339,20 +331,16 @@ fn user_by_hand_as_uid_1000_with_maps_from_terminal_2() {
     p.exp_regex(r"nsdojo\[user 2/\d+\]> ").unwrap();
     p.send_line("next").unwrap();
     p.exp_regex(r"nsdojo\[user 3/\d+\]> ").unwrap();
-    p.send_line("try").unwrap();
-    p.exp_string("`exit` comes back").unwrap();
-    let seen = run(&mut p, "echo pid=$(dojo pid)=");
-    let shell: i32 = seen.split("pid=").find_map(|t| t.split('=').next()?.parse().ok()).unwrap();
+    open_try(&mut p);
+    let shell = dojo_pid(&mut p);
     std::fs::write(format!("/proc/{shell}/setgroups"), "deny").unwrap();
     std::fs::write(format!("/proc/{shell}/uid_map"), "0 1000 1").unwrap();
     std::fs::write(format!("/proc/{shell}/gid_map"), "0 1000 1").unwrap();
     p.exp_string("step 4 done").unwrap();
     assert!(run(&mut p, "echo uid=$(id -u)=").contains("uid=0="), "root inside once mapped");
     p.send_line("exit").unwrap();
-    p.exp_string("step 4 done by hand").unwrap();
-    p.exp_regex(r"nsdojo\[user 4/\d+\]> ").unwrap();
-    p.send_line("quit").unwrap();
-    p.exp_eof().unwrap();
+    done_by_hand(&mut p, "user", 4);
+    quit(&mut p);
     before.assert_unchanged_since("user by hand");
 }
 
@@ -366,8 +354,7 @@ fn mnt_by_hand_in_korean() {
     // rexpect reads bytes as Latin-1: match the UTF-8 bytes of the Korean the same way.
     let ko = |s: &str| s.bytes().map(char::from).collect::<String>();
     let (mut p, _home) = repl(&[("LANG", "ko_KR.UTF-8")]);
-    p.send_line("lesson mnt").unwrap();
-    p.exp_regex(r"nsdojo\[mnt 0/\d+\]> ").unwrap();
+    lesson_steps(&mut p, "mnt", 0);
     p.send_line("try").unwrap();
     p.exp_string(&ko("`exit`로 돌아옵니다")).unwrap();
     p.send_line("unshare -m sh").unwrap();
@@ -386,8 +373,7 @@ fn mnt_by_hand_in_korean() {
     assert!(!host.contains(&target), "the tmpfs stays inside terminal #1");
     p.send_line("exit").unwrap();
     p.exp_string(&ko("2단계를 직접 마쳤습니다")).unwrap();
-    p.send_line("quit").unwrap();
-    p.exp_eof().unwrap();
+    quit(&mut p);
     before.assert_unchanged_since("mnt by hand");
 }
 
@@ -399,10 +385,8 @@ fn sigkill_during_a_try_then_nsdojo_cleanup_puts_the_host_back() {
     let _g = require_root!();
     let before = HostState::now();
     let (mut p, _home) = repl(&[]);
-    p.send_line("lesson mnt").unwrap();
-    p.exp_regex(r"nsdojo\[mnt 0/\d+\]> ").unwrap();
-    p.send_line("try").unwrap();
-    p.exp_string("`exit` comes back").unwrap();
+    lesson_steps(&mut p, "mnt", 0);
+    open_try(&mut p);
     run(&mut p, "mount -t tmpfs oops /mnt");
     let seen = run(&mut p, "sleep 1000 & echo bg=$!=");
     let bg: i32 = seen.split("bg=").find_map(|t| t.split('=').next()?.parse().ok()).unwrap();
@@ -443,10 +427,8 @@ fn another_sessions_lab_is_not_undone_by_a_try() {
     let _g = require_root!();
     let before = HostState::now();
     let (mut a, _home_a) = repl(&[]);
-    a.send_line("lesson mnt").unwrap();
-    a.exp_regex(r"nsdojo\[mnt 0/\d+\]> ").unwrap();
-    a.send_line("try").unwrap();
-    a.exp_string("`exit` comes back").unwrap();
+    lesson_steps(&mut a, "mnt", 0);
+    open_try(&mut a);
     let (mut b, _home_b) = repl(&[]);
     lesson_steps(&mut b, "net", 4);
     let theirs: Vec<String> = std::fs::read_dir("/run/netns")
@@ -460,9 +442,7 @@ fn another_sessions_lab_is_not_undone_by_a_try() {
     let seen = a.exp_string("is not done yet").unwrap();
     assert!(!seen.contains("named network namespace"), "{seen}");
     assert!(std::path::Path::new("/run/netns").join(&theirs[0]).exists(), "the other session's netns stays");
-    a.send_line("quit").unwrap();
-    a.exp_eof().unwrap();
-    b.send_line("quit").unwrap();
-    b.exp_eof().unwrap();
+    quit(&mut a);
+    quit(&mut b);
     before.assert_unchanged_since("a try beside another session");
 }
