@@ -154,7 +154,8 @@ pub(crate) struct Theirs {
 pub(crate) fn since(before: &Before, lessons_group: &[PathBuf], theirs: &Theirs) -> Vec<String> {
     let mut said = mounts_since(&before.mounts, theirs);
     said.extend(cgroups_since(&before.cgroups, lessons_group, theirs));
-    said.extend(subtree_since(&before.subtree, theirs));
+    let lessons_parents: Vec<PathBuf> = lessons_group.iter().filter_map(|d| d.parent().map(PathBuf::from)).collect();
+    said.extend(subtree_since(&before.subtree, &lessons_parents, theirs));
     said.extend(audit_since(&before.audit, theirs));
     said
 }
@@ -219,7 +220,10 @@ fn subtree_control_files() -> Vec<(PathBuf, String)> {
         .collect()
 }
 
-fn subtree_since(before: &[(PathBuf, String)], theirs: &Theirs) -> Vec<String> {
+/// `lessons_parents`: where the lesson's group will hang; a controller enabled there is the
+/// step done right (v2's `echo +cpu > $CGROUP_PARENT/cgroup.subtree_control`), disabled again
+/// without a word so that nsdojo's `cgroup create` enables, records and later disables it.
+fn subtree_since(before: &[(PathBuf, String)], lessons_parents: &[PathBuf], theirs: &Theirs) -> Vec<String> {
     let mut said = Vec::new();
     for (file, now) in subtree_control_files() {
         let Some((_, was)) = before.iter().find(|(f, _)| *f == file) else { continue };
@@ -228,6 +232,7 @@ fn subtree_since(before: &[(PathBuf, String)], theirs: &Theirs) -> Vec<String> {
         for c in added.filter(|c| !theirs.subtree.contains(&(parent.clone(), c.to_string()))) {
             let f = file.display();
             said.push(match std::fs::write(&file, format!("-{c}")) {
+                Ok(()) if lessons_parents.contains(&parent) => continue,
                 Ok(()) => format!(
                     "the {c} controller was enabled in {f}; disabled again — nsdojo enables it for the lesson's group itself"
                 ),

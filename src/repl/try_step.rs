@@ -171,6 +171,7 @@ impl Repl {
             fd9: Some(theirs.into()),
             env: vec![
                 ("NSDOJO_TRY".into(), format!("{}", index + 1)),
+                ("NSDOJO_TRY_LANG".into(), lang.code().into()),
                 (crate::undo::TRY_MARK.into(), session.clone()),
                 ("PATH".into(), path),
             ],
