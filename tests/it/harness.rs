@@ -8,6 +8,68 @@ use std::sync::{Mutex, MutexGuard};
 /// Root tests compare the whole host before and after, so they run one at a time.
 static HOST: Mutex<()> = Mutex::new(());
 
+/// A root test's hold on the host: taken only once no nsdojo session is alive or being
+/// cleaned (so its "before" snapshot is the host at rest), and checked again when the test
+/// ends, so a test that leaves a session behind fails itself instead of the next test.
+pub(crate) struct RootGuard {
+    test: String,
+    _host: MutexGuard<'static, ()>,
+}
+
+impl Drop for RootGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        if let Err(left) = wait_until_quiet() {
+            panic!("{} left an nsdojo session behind: {left}", self.test);
+        }
+    }
+}
+
+/// How long a session's watchdog or a killed run may take to finish cleaning after a test.
+const QUIET_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Wait until no session record exists and no watchdog runs (a session still alive, or one
+/// whose cleanup is under way, has one or the other); else say what is there.
+pub(crate) fn wait_until_quiet() -> Result<(), String> {
+    let until = std::time::Instant::now() + QUIET_WITHIN;
+    loop {
+        let records: Vec<String> = std::fs::read_dir("/run/nsdojo")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        let run_dir = std::path::Path::new("/run/nsdojo").exists();
+        let watchdogs = processes_named("nsdojo-watchdog");
+        if !run_dir && watchdogs.is_empty() {
+            return Ok(());
+        }
+        if std::time::Instant::now() > until {
+            return Err(format!(
+                "after {} s: /run/nsdojo {} (records {records:?}), watchdog PIDs {watchdogs:?}",
+                QUIET_WITHIN.as_secs(),
+                if run_dir { "exists" } else { "is gone" }
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// PIDs of live (not zombie) processes whose comm is `name`.
+fn processes_named(name: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim_end() == name && alive(pid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
 pub(crate) fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_nsdojo"))
 }
@@ -16,10 +78,17 @@ pub(crate) fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-/// `Some(guard)` when the test may touch the host as root; `None` = skipped (reported).
-pub(crate) fn root_or_skip(test: &str) -> Option<MutexGuard<'static, ()>> {
+/// `Some(guard)` when the test may touch the host as root; `None` = skipped (reported). A
+/// host that does not come to rest (a session some earlier process left) fails the test.
+pub(crate) fn root_or_skip(test: &'static str) -> Option<RootGuard> {
     if nix::unistd::geteuid().is_root() {
-        return Some(HOST.lock().unwrap_or_else(|e| e.into_inner()));
+        let host = HOST.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(left) = wait_until_quiet() {
+            panic!("{test}: the host is not at rest before the test: {left}");
+        }
+        // libtest names the thread after the test: more precise than the module.
+        let test = std::thread::current().name().filter(|n| *n != "main").unwrap_or(test).to_string();
+        return Some(RootGuard { test, _host: host });
     }
     let why = format!("{test}: skipped: needs root (run the tests with sudo)");
     if std::env::var("NSDOJO_REQUIRE_ROOT").as_deref() == Ok("1") {
