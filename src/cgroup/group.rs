@@ -238,7 +238,7 @@ impl Group {
         let pid = sampler.pid();
         let percent = sampler
             .sample()
-            .map_err(|source| CgroupError::Read { path: PathBuf::from(format!("/proc/{pid}/stat")), source })?;
+            .map_err(|source| CgroupError::Read { path: Proc::Pid(pid).path("stat").into(), source })?;
         if let Some(gone) = self.backend.dirs().into_iter().find(|d| !d.is_dir()) {
             return Err(CgroupError::Vanished { path: gone });
         }
