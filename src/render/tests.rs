@@ -23,9 +23,10 @@ pub(super) fn report() -> (Lesson, StepReport) {
     let after = Sides { sandbox: snap(4026532177, "vm"), host: snap(4026531832, "vm") };
     let mut outcome = Outcome::default();
     outcome.trace.push(Syscall::ok("unshare(CLONE_NEWNS)", 0));
-    outcome
-        .trace
-        .push(Syscall::failed("pivot_root(\".\", \"old-root\")", nix::errno::Errno::EINVAL).with_note("shared"));
+    outcome.trace.push(
+        Syscall::failed("pivot_root(\".\", \"old-root\")", nix::errno::Errno::EINVAL)
+            .with_note(crate::msg::Msg::PivotShared),
+    );
     let r = StepReport {
         lesson: "mnt".into(),
         index: 0,
@@ -69,7 +70,7 @@ fn step_shows_syscalls_tables_checks_and_verify_commands() {
     let out = plain(100);
     assert!(out.contains("unshare(CLONE_NEWNS) = 0"), "{out}");
     assert!(out.contains("pivot_root(\".\", \"old-root\") = -1 EINVAL (Invalid argument)"), "{out}");
-    assert!(out.contains("↳ shared"));
+    assert!(out.contains("↳ new_root or the mount it sits on has shared propagation"));
     assert!(out.contains("* mnt:[4026532177]"), "changed cell is marked: {out}");
     assert!(out.contains("mnt:[4026531832]"));
     assert!(out.contains("✔ sandbox.ns.mnt != host.ns.mnt"));
