@@ -389,7 +389,11 @@ impl Msg {
         os: &dyn Fn(&OsError) -> String,
     ) -> String {
         let (key, args) = self.parts();
-        let template = TEXTS.iter().find(|e| e.0 == key).map(pick).unwrap_or(key);
+        let template = TEXTS.iter().find(|e| e.0 == key).map(pick).unwrap_or_else(|| {
+            // As `i18n::t`: a debug build stops at a key without texts, a release shows the key.
+            debug_assert!(false, "no texts for the message key `{key}`");
+            key
+        });
         let values: Vec<String> = args
             .iter()
             .map(|a| match a {
