@@ -134,3 +134,16 @@ fn a_step_done_by_hand_has_no_commands_for_a_shell_that_is_gone() {
     assert!(!out.contains("nsenter -t 4711"), "{out}");
     assert!(!out.contains("syscalls"), "{out}");
 }
+
+/// The note and the reason a step stopped come as variants and are drawn in the session's
+/// language: the Korean from the variant, not from the English text.
+#[test]
+fn notes_and_the_stop_reason_are_drawn_in_korean() {
+    colored::control::set_override(false);
+    let (lesson, mut r) = report();
+    r.aborted = Some(crate::msg::Msg::Failed { call: "pivot_root".into(), errno: libc::EINVAL });
+    let out = step(&Style { lang: Lang::Ko, width: 200 }, &lesson, &r, &|s| s.to_string());
+    assert!(out.contains("↳ new_root나 그 아래 마운트의 전파 방식이 shared이거나"), "{out}");
+    assert!(out.contains("pivot_root 실패: Invalid argument (EINVAL)"), "{out}");
+    assert!(!out.contains("has shared propagation"), "{out}");
+}
