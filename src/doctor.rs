@@ -9,6 +9,12 @@ use crate::i18n::{pad, t, tf};
 use crate::lesson::{Lang, Ns};
 
 /// What the kernel's own config says about CONFIG_VETH, and whether the module is there.
+/// The report's JSON keeps the English line (`--json` readers take text, not variants).
+fn english<S: serde::Serializer>(m: &Option<crate::msg::Msg>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::Serialize;
+    m.as_ref().map(ToString::to_string).serialize(s)
+}
+
 fn veth_support() -> &'static str {
     use std::io::Read;
     if std::path::Path::new("/sys/module/veth").exists() {
@@ -86,7 +92,8 @@ pub struct Report {
     pub root_propagation: String,
     pub user_namespaces: bool,
     /// Why unprivileged user namespaces are off, with the sysctl that turns them on.
-    pub userns_restriction: Option<String>,
+    #[serde(serialize_with = "english")]
+    pub userns_restriction: Option<crate::msg::Msg>,
     /// Whether this kernel can make veth pairs (the `veth` lesson): `loaded`, `built in`,
     /// `module` (loaded on first use), `missing`, or `unknown` (no config to read).
     pub veth: String,
@@ -164,11 +171,8 @@ impl Report {
         o.push_str(&line("doctor_kernel", &self.kernel));
         o.push_str(&line("doctor_cgroups", &host::cgroup_layout(lang)));
         o.push_str(&line("doctor_propagation", &self.root_propagation));
-        let restricted = self
-            .userns_restriction
-            .as_deref()
-            .map(|w| format!("  → {}", crate::i18n::machine_text(lang, w)))
-            .unwrap_or_default();
+        let restricted =
+            self.userns_restriction.as_ref().map(|w| format!("  → {}", crate::i18n::msg(lang, w))).unwrap_or_default();
         o.push_str(&line("doctor_userns", &format!("{}{restricted}", yes_no(self.user_namespaces))));
         let veth = match self.veth.as_str() {
             "missing" => format!("{}  → {}", t(lang, "doctor_veth_missing").yellow(), t(lang, "doctor_veth_hint")),

@@ -96,16 +96,16 @@ pub fn which(name: &str) -> Option<std::path::PathBuf> {
 }
 
 /// Where unprivileged user namespaces are switched off, and how to switch them on (one line).
-pub fn userns_restriction() -> Option<String> {
+pub fn userns_restriction() -> Option<crate::msg::Msg> {
     let read = |p: &str| std::fs::read_to_string(p).ok().map(|s| s.trim().to_string());
     if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
-        return Some("AppArmor restricts unprivileged user namespaces here (Ubuntu 23.10+): sysctl kernel.apparmor_restrict_unprivileged_userns=0".into());
+        return Some(crate::msg::Msg::UsernsApparmor);
     }
     if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
-        return Some("unprivileged user namespaces are off here: sysctl kernel.unprivileged_userns_clone=1".into());
+        return Some(crate::msg::Msg::UsernsCloneOff);
     }
     if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
-        return Some("user namespaces are off here: sysctl user.max_user_namespaces=15000".into());
+        return Some(crate::msg::Msg::UsernsMaxZero);
     }
     None
 }

@@ -15,6 +15,7 @@ pub mod host;
 pub mod i18n;
 pub mod lab;
 pub mod lesson;
+pub mod msg;
 pub(crate) mod netlink;
 pub mod observe;
 pub(crate) mod process;

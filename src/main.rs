@@ -457,9 +457,10 @@ fn mutate(
             let (word, why) = match &m.verdict {
                 MutantVerdict::Killed(by) => (word("mut_killed").green(), format!("✘ {}", by[0])),
                 MutantVerdict::Survived(None) => (word("mut_survived").red().bold(), t(lang, "mut_holds").into()),
-                MutantVerdict::Survived(Some(stop)) => {
-                    (word("mut_survived").red().bold(), tf(lang, "mut_stopped_holds", &[stop]))
-                }
+                MutantVerdict::Survived(Some(stop)) => (
+                    word("mut_survived").red().bold(),
+                    tf(lang, "mut_stopped_holds", &[&nsdojo::i18n::msg(lang, stop)]),
+                ),
                 MutantVerdict::Waived(why) => (word("mut_waived").yellow(), why.clone()),
                 MutantVerdict::Broken(step) => {
                     (word("mut_broken").red().bold(), tf(lang, "mut_broken_step", &[&(step + 1)]))

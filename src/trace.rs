@@ -10,6 +10,8 @@ use std::fmt;
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
+use crate::msg::Msg;
+
 /// One system call: how it was called and what it returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Syscall {
@@ -18,7 +20,7 @@ pub struct Syscall {
     /// The return value, or the errno number on failure.
     pub result: Result<i64, i32>,
     /// Why this happened, when there is a well-known reason (shown under the call).
-    pub note: Option<String>,
+    pub note: Option<Msg>,
 }
 
 impl Syscall {
@@ -37,8 +39,8 @@ impl Syscall {
         }
     }
 
-    pub fn with_note(mut self, note: impl Into<String>) -> Self {
-        self.note = Some(note.into());
+    pub fn with_note(mut self, note: Msg) -> Self {
+        self.note = Some(note);
         self
     }
 

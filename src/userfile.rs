@@ -25,6 +25,8 @@ use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, Ms
 use nix::sys::stat::{fstat, Mode};
 use nix::unistd::ForkResult;
 
+use crate::msg::Msg;
+
 /// The invoking user under sudo (uid, gid), if it is not root.
 fn sudo_user() -> Option<(u32, u32)> {
     let id = |v: &str| std::env::var(v).ok().and_then(|s| s.parse::<u32>().ok());
@@ -77,12 +79,13 @@ fn open_as_root_with(path: &Path, flags: OFlag) -> io::Result<OwnedFd> {
     let st = fstat(&fd)?;
     let regular = (st.st_mode & libc::S_IFMT) == libc::S_IFREG;
     if !regular || st.st_uid != 0 || st.st_nlink != 1 {
+        // A message, not text: `i18n::io_error` shows it in the student's language.
         let why = if !regular {
-            "not a regular file"
+            Msg::NotRegular
         } else if st.st_uid != 0 {
-            "owned by another user"
+            Msg::OtherOwner
         } else {
-            "it has other hard links"
+            Msg::HardLinks
         };
         return Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
     }
@@ -92,7 +95,7 @@ fn open_as_root_with(path: &Path, flags: OFlag) -> io::Result<OwnedFd> {
 /// The caller names the path; this says what is wrong with it.
 fn refuse(e: io::Error) -> io::Error {
     if e.raw_os_error() == Some(libc::ELOOP) {
-        io::Error::new(io::ErrorKind::PermissionDenied, "is a symbolic link")
+        io::Error::new(io::ErrorKind::PermissionDenied, Msg::Symlink)
     } else {
         e
     }
@@ -116,7 +119,7 @@ fn read_regular(path: &Path, extra: OFlag) -> io::Result<Vec<u8>> {
         .map_err(|e| refuse(e.into()))?;
     let mut f = File::from(fd);
     if !f.metadata()?.is_file() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, Msg::NotRegular));
     }
     let mut out = Vec::new();
     io::Read::read_to_end(&mut f, &mut out)?;

@@ -22,6 +22,7 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
 use super::CgroupError;
+use crate::msg::Msg;
 use crate::trace::{quote, Syscall, Trace};
 
 /// How often and how long `rmdir` is retried on EBUSY: a task that was just
@@ -38,29 +39,18 @@ pub(crate) fn errno_of(e: &io::Error) -> Errno {
 }
 
 /// The usual reason behind a failure, as learned in the lab.
-fn note_for(call: &str, path: &Path, errno: Errno) -> Option<&'static str> {
+fn note_for(call: &str, path: &Path, errno: Errno) -> Option<Msg> {
     let file = path.file_name().and_then(|f| f.to_str()).unwrap_or("");
     Some(match (call, file, errno) {
-        ("write", "cgroup.subtree_control", Errno::ENOENT) => {
-            "this controller is not available to cgroup v2 here: it is bound to a cgroup v1 hierarchy (see /proc/cgroups)"
-        }
-        ("write", "cgroup.subtree_control", Errno::EBUSY) => {
-            "cgroup v2 'no internal processes' rule: a cgroup holding processes cannot give controllers to its children"
-        }
-        ("write", "cgroup.procs", Errno::ESRCH) => "no such process (it has already exited)",
-        ("write", "cgroup.procs", Errno::EBUSY) => {
-            "cgroup v2 puts processes only in leaves: this group has controllers enabled for children"
-        }
-        ("write", "cpu.cfs_quota_us", Errno::EINVAL) | ("write", "cpu.max", Errno::EINVAL) => {
-            "quota below 1000 us, or above what the parent group allows"
-        }
-        ("open", "cpu.max", Errno::ENOENT) => {
-            "cpu.max appears only once +cpu is in the parent's cgroup.subtree_control"
-        }
-        ("mkdir", _, Errno::EEXIST) => "a group of this name already exists (left over from a crash? `nsdojo cleanup`)",
-        ("rmdir", _, Errno::EBUSY) => "the group still has tasks (a killed task lingers until it is reaped)",
-        ("rmdir", _, Errno::ENOENT) => "already gone",
-        ("kill", _, Errno::ESRCH) => "already gone",
+        ("write", "cgroup.subtree_control", Errno::ENOENT) => Msg::CgroupV1Bound,
+        ("write", "cgroup.subtree_control", Errno::EBUSY) => Msg::NoInternalProcesses,
+        ("write", "cgroup.procs", Errno::ESRCH) => Msg::NoSuchProcess,
+        ("write", "cgroup.procs", Errno::EBUSY) => Msg::LeavesOnly,
+        ("write", "cpu.cfs_quota_us", Errno::EINVAL) | ("write", "cpu.max", Errno::EINVAL) => Msg::QuotaRange,
+        ("open", "cpu.max", Errno::ENOENT) => Msg::CpuMaxNeedsCpu,
+        ("mkdir", _, Errno::EEXIST) => Msg::GroupExists,
+        ("rmdir", _, Errno::EBUSY) => Msg::GroupBusy,
+        ("rmdir", _, Errno::ENOENT) | ("kill", _, Errno::ESRCH) => Msg::AlreadyGone,
         _ => return None,
     })
 }
@@ -74,11 +64,11 @@ fn push(trace: &mut Trace, call: String, res: Result<i64, Errno>, op: &str, path
         Err(errno) => {
             let mut sc = Syscall::failed(call.clone(), errno);
             let note = note_for(op, path, errno);
-            if let Some(n) = note {
-                sc = sc.with_note(n);
+            if let Some(n) = &note {
+                sc = sc.with_note(n.clone());
             }
             trace.push(sc);
-            Err(CgroupError::Syscall { call, errno, note: note.map(str::to_string) })
+            Err(CgroupError::Syscall { call, errno, note })
         }
     }
 }
@@ -98,7 +88,7 @@ pub(crate) fn write(path: &Path, data: &str, trace: &mut Trace) -> Result<(), Cg
     let res = file.write(data.as_bytes()).map(|n| n as i64).map_err(|e| errno_of(&e));
     let n = push(trace, call.clone(), res, "write", path)?;
     if n as usize != data.len() {
-        return Err(CgroupError::Syscall { call, errno: Errno::EIO, note: Some("short write".into()) });
+        return Err(CgroupError::Syscall { call, errno: Errno::EIO, note: Some(Msg::ShortWrite) });
     }
     Ok(())
 }

@@ -41,6 +41,8 @@ use std::path::PathBuf;
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
+use crate::msg::Msg;
+
 pub use burner::Burner;
 pub use cleanup::remove_paths;
 pub use group::{ConfinedSample, Group};
@@ -74,7 +76,32 @@ impl fmt::Display for Controller {
     }
 }
 
-fn note_suffix(note: &Option<String>) -> String {
+impl CgroupError {
+    /// The error as a message the UI renders in its language.
+    pub fn msg(&self) -> Msg {
+        use CgroupError as E;
+        match self {
+            E::NotMounted(why) => Msg::NoCgroupFs(why.clone()),
+            E::ControllerMissing(why) => why.clone(),
+            E::NotInGroup { group, controller } => {
+                Msg::NotInGroup { group: group.clone(), controller: controller.to_string() }
+            }
+            E::Syscall { call, errno, note } => {
+                Msg::SyscallFailed { call: call.clone(), errno: *errno as i32, note: note.clone().map(Box::new) }
+            }
+            E::Read { path, source } => Msg::CannotRead { path: path.display().to_string(), error: source.into() },
+            E::Proc(e) => Msg::CannotReadProc(e.to_string()),
+            E::Parse { path, detail } => {
+                Msg::CannotParse { path: path.display().to_string(), detail: detail.to_string() }
+            }
+            E::Vanished { path } => Msg::GroupVanished(path.display().to_string()),
+            E::Invalid(what) => Msg::Invalid(what.clone()),
+            E::Refused { path, why } => Msg::RefusedCleanup { path: path.display().to_string(), why: why.clone() },
+        }
+    }
+}
+
+fn note_suffix(note: &Option<Msg>) -> String {
     note.as_ref().map(|n| format!(": {n}")).unwrap_or_default()
 }
 
@@ -86,13 +113,13 @@ pub enum CgroupError {
     NotMounted(String),
     /// The layout cannot provide a controller (the message says why).
     #[error("{0}")]
-    ControllerMissing(String),
+    ControllerMissing(Msg),
     /// An operation needs a controller the group was created without.
     #[error("group {group} was created without the {controller} controller")]
     NotInGroup { group: String, controller: Controller },
     /// A traced call failed; the same line is in the trace.
     #[error("{call} = -1 {errno:?} ({}){}", errno.desc(), note_suffix(note))]
-    Syscall { call: String, errno: Errno, note: Option<String> },
+    Syscall { call: String, errno: Errno, note: Option<Msg> },
     /// A control file or /proc file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Read { path: PathBuf, source: io::Error },

@@ -75,10 +75,10 @@ impl V1Group {
         for &c in wanted {
             let Some(dir) = layout.group_dir(parent, name, c) else {
                 let mounted: Vec<&str> = controllers.keys().map(String::as_str).collect();
-                return Err(CgroupError::ControllerMissing(format!(
-                    "cgroup v1: no hierarchy is mounted for the {c} controller (mounted: {})",
-                    mounted.join(" ")
-                )));
+                return Err(CgroupError::ControllerMissing(crate::msg::Msg::V1ControllerMissing {
+                    controller: c.to_string(),
+                    mounted: mounted.join(" "),
+                }));
             };
             let parent_path = procfs::path_for(parent, Some(c.name())).unwrap_or("/");
             match hierarchies.iter_mut().find(|h| h.dir == dir) {
@@ -119,24 +119,20 @@ impl Backend for V1Group {
         if !memsw.exists() {
             fs::write(&limit, &bytes.to_string(), trace)?;
             if let Some(last) = trace.calls.last_mut() {
-                last.note = Some(
-                    "no memory.memsw.limit_in_bytes (swap is not accounted): with swap on, \
-                     the group can still swap out instead of being OOM-killed"
-                        .into(),
-                );
+                last.note = Some(crate::msg::Msg::NoMemsw);
             }
             return Ok(());
         }
         let current = fs::read(&limit)?.trim().parse::<u64>().unwrap_or(u64::MAX);
-        let note = "RAM + swap: the same limit, so the group cannot swap out instead of hitting it";
+        let note = crate::msg::Msg::MemswSameLimit;
         if bytes >= current {
             fs::write(&memsw, &bytes.to_string(), trace)?;
-            trace.calls.last_mut().expect("just written").note = Some(note.into());
+            trace.calls.last_mut().expect("just written").note = Some(note);
             fs::write(&limit, &bytes.to_string(), trace)
         } else {
             fs::write(&limit, &bytes.to_string(), trace)?;
             fs::write(&memsw, &bytes.to_string(), trace)?;
-            trace.calls.last_mut().expect("just written").note = Some(note.into());
+            trace.calls.last_mut().expect("just written").note = Some(note);
             Ok(())
         }
     }

@@ -70,11 +70,11 @@ impl V2Group {
         let available: Vec<&str> = available.split_whitespace().collect();
         if let Some(c) = wanted.iter().find(|c| !available.contains(&c.name())) {
             let listed = if available.is_empty() { "nothing".to_string() } else { available.join(" ") };
-            return Err(CgroupError::ControllerMissing(format!(
-                "cgroup v2 at {} has no {c} controller: it is bound to a cgroup v1 hierarchy (see /proc/cgroups) \
-                 or not enabled further up (its cgroup.controllers lists {listed})",
-                parent.display()
-            )));
+            return Err(CgroupError::ControllerMissing(crate::msg::Msg::V2ControllerMissing {
+                parent: parent.display().to_string(),
+                controller: c.to_string(),
+                listed,
+            }));
         }
         let active = fs::read(&subtree_control(&parent))?;
         let mut enabled = Vec::new();

@@ -10,7 +10,7 @@
 //! (a `left` is added if the REPL was killed before it could say so); what is still undelivered
 //! then is kept in the student's outbox and sent first by the next session in that class.
 //!
-//! A second pipe carries one-line notes back (the server is unreachable; it is back); the
+//! A second pipe carries notes back (`Msg`s, one JSON line each: the server is unreachable; it is back); the
 //! REPL shows them between commands, once each.
 
 use std::collections::VecDeque;
@@ -22,6 +22,7 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::protocol::{Ack, Batch, ClassEvent, Sequenced, MAX_BATCH, MAX_BODY};
+use crate::msg::Msg;
 
 /// Events the sender holds at most (a whole workshop is a few hundred).
 const QUEUE_CAP: usize = 10_000;
@@ -160,8 +161,8 @@ impl ClassLink {
         }
     }
 
-    /// A note from the sender to show now (one line each), if one came.
-    pub fn note(&mut self) -> Option<String> {
+    /// A note from the sender to show now (one JSON line each), if one came.
+    pub fn note(&mut self) -> Option<Msg> {
         let mut buf = [0u8; 1024];
         while let Ok(n) = self.notes.read(&mut buf) {
             if n == 0 {
@@ -169,9 +170,14 @@ impl ClassLink {
             }
             self.pending_note.push_str(&String::from_utf8_lossy(&buf[..n]));
         }
-        let end = self.pending_note.find('\n')?;
-        let line: String = self.pending_note.drain(..=end).collect();
-        Some(line.trim_end().to_string())
+        loop {
+            let end = self.pending_note.find('\n')?;
+            let line: String = self.pending_note.drain(..=end).collect();
+            // Both ends are this build; a line that does not parse is skipped, not shown raw.
+            if let Ok(note) = serde_json::from_str(&line) {
+                return Some(note);
+            }
+        }
     }
 }
 
@@ -224,6 +230,18 @@ enum SendError {
     Refused { status: u16, text: String },
     #[error("the class server's answer is not an ack")]
     NotAnAck,
+}
+
+impl SendError {
+    /// Why, as a message the REPL shows in the student's language.
+    fn msg(&self) -> Msg {
+        match self {
+            SendError::Encode(e) => Msg::ClassEncode(e.to_string()),
+            SendError::Unreachable { url, why } => Msg::ClassUnreachable { url: url.clone(), why: why.clone() },
+            SendError::Refused { status, text } => Msg::ClassRefused { status: *status, text: text.clone() },
+            SendError::NotAnAck => Msg::ClassNotAck,
+        }
+    }
 }
 
 struct Sender {
@@ -308,8 +326,10 @@ impl Sender {
         !self.queue.is_empty() || !self.earlier.is_empty()
     }
 
-    fn note(&mut self, line: &str) {
-        let _ = self.notes.write_all(format!("{line}\n").as_bytes());
+    fn note(&mut self, note: &Msg) {
+        if let Ok(line) = serde_json::to_string(note) {
+            let _ = self.notes.write_all(format!("{line}\n").as_bytes());
+        }
     }
 
     fn run(mut self, events: OwnedFd) -> i32 {
@@ -380,7 +400,7 @@ impl Sender {
                     }
                     if self.offline {
                         self.offline = false;
-                        self.note("class: the class server answers again; everything queued is being sent");
+                        self.note(&Msg::ClassBack);
                     }
                     backoff = Duration::from_millis(200);
                     next_try = Instant::now();
@@ -388,7 +408,7 @@ impl Sender {
                 Err(why) => {
                     if !self.offline {
                         self.offline = true;
-                        self.note(&format!("class: {why}; your progress is kept and sent when it is back"));
+                        self.note(&Msg::ClassOffline(Box::new(why.msg())));
                     }
                     next_try = Instant::now() + backoff;
                     backoff = (backoff * 2).min(MAX_BACKOFF);

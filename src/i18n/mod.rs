@@ -8,17 +8,20 @@
 
 mod catalog;
 mod machine;
+mod message;
 
 pub use catalog::CATALOG;
-pub use machine::{io_error, machine_text, MACHINE};
+pub use machine::{machine_text, MACHINE};
+pub use message::{io_error, msg, os_error};
 
 use std::fmt::Display;
 
 use crate::lesson::Lang;
 
-/// The message `key` in `lang`, as is.
+/// The message `key` in `lang`, as is: from the catalog, or from the texts of the
+/// typed messages (`crate::msg::TEXTS`, the same form), one table of keys for the UI.
 pub fn t(lang: Lang, key: &str) -> &'static str {
-    match CATALOG.iter().find(|(k, _, _)| *k == key) {
+    match CATALOG.iter().chain(crate::msg::TEXTS).find(|(k, _, _)| *k == key) {
         Some((_, en, ko)) => match lang {
             Lang::En => en,
             Lang::Ko => ko,

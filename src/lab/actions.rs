@@ -64,7 +64,7 @@ pub(super) fn legs(actions: &[Action], removed: Option<usize>) -> Vec<Leg> {
 
 /// What the actions did, why the step stopped (if it did), and the sandbox after them
 /// (when the last batch could bring it back).
-pub(super) type ActionsDone = (Vec<ActionReport>, Option<String>, Option<Snapshot>);
+pub(super) type ActionsDone = (Vec<ActionReport>, Option<crate::msg::Msg>, Option<Snapshot>);
 
 impl Lab {
     /// Perform the step's actions in order; `removed` (0-based) is left out, for a mutant.
@@ -140,7 +140,7 @@ impl Lab {
                         self.push_report(&mut reports, report, sink);
                     }
                     if failed.is_some() || done < batch.len() {
-                        return Ok((reports, failed.or(Some("the sandbox stopped mid-step".into())), after));
+                        return Ok((reports, failed.or(Some(crate::msg::Msg::SandboxStopped)), after));
                     }
                 }
             }

@@ -8,6 +8,7 @@ use super::event::{Event, Sink};
 use super::{Lab, LabError};
 use crate::cgroup::{self, Controller, CpuSampler, Group, Layout};
 use crate::lesson::{Action, HostAction, SandboxAction};
+use crate::msg::Msg;
 use crate::observe::procfs::{self, CgroupLine, Proc};
 use crate::sandbox::rpc::MeterSample;
 use crate::sandbox::{shell, Outcome, SandboxOp};
@@ -69,13 +70,33 @@ pub(crate) enum HostError {
     Write { path: String, errno: nix::errno::Errno },
 }
 
+impl HostError {
+    /// The one line the student reads.
+    pub(crate) fn msg(&self) -> Msg {
+        use HostError as E;
+        match self {
+            E::Interrupted => Msg::Interrupted,
+            E::NoGroup => Msg::NoGroupYet,
+            E::NoSandbox => Msg::NoSandboxYet,
+            E::GroupExists => Msg::GroupMade,
+            E::Record(e) => Msg::RecordGroup(e.into()),
+            E::Cgroup(e) => e.msg(),
+            E::Veth(e) => e.msg(),
+            E::Stat { pid, source } => Msg::CannotRead { path: format!("/proc/{pid}/stat"), error: source.into() },
+            E::Measure(e) => Msg::MeasureStopped(Box::new(e.msg())),
+            E::NoBurner => Msg::NoBurner,
+            E::Write { path, errno } => Msg::CallError { what: format!("write {path}"), errno: *errno as i32 },
+        }
+    }
+}
+
 impl Lab {
     /// Perform a host action (`try` keeps its failure out of the step's way).
     pub(super) fn host_perform(&mut self, action: &Action) -> Outcome {
         match (action.host(), action.is_try()) {
             (Some(h), false) => self.host_do(h),
             (Some(h), true) => Outcome { error: None, ..self.host_do(h) },
-            (None, _) => Outcome { error: Some(format!("{action:?} does not run on the host")), ..Outcome::default() },
+            (None, _) => Outcome { error: Some(Msg::NotOnHost(format!("{action:?}"))), ..Outcome::default() },
         }
     }
 
@@ -125,7 +146,7 @@ impl Lab {
             HostAction::Fetch(url) => self.fetch(url, &mut out).map_err(HostError::from),
         };
         if let Err(e) = res {
-            out.error = Some(e.to_string());
+            out.error = Some(e.msg());
         }
         out
     }
@@ -356,9 +377,7 @@ impl Lab {
                     }) {
                         worker.kill();
                     }
-                    out.trace.push(
-                        Syscall::ok(format!("kill({pid}, SIGKILL)"), 0).with_note("the stress worker, from the host"),
-                    );
+                    out.trace.push(Syscall::ok(format!("kill({pid}, SIGKILL)"), 0).with_note(Msg::StressWorkerKilled));
                 }
                 r
             }
@@ -369,7 +388,7 @@ impl Lab {
         sink.event(self, &Event::MeterDone);
         match result {
             Err(HostError::Interrupted) => return Err(crate::sandbox::SandboxError::Interrupted.into()),
-            Err(e) => out.error = Some(e.to_string()),
+            Err(e) => out.error = Some(e.msg()),
             Ok(()) => {}
         }
         Ok(out)
@@ -436,7 +455,7 @@ fn map_ids(pid: i32, inside: u32, outside: u32, count: u32, out: &mut Outcome) -
             text.len() as i64,
         );
         if res == Err(nix::errno::Errno::EPERM) && file != "setgroups" {
-            sc = sc.with_note("a map can be written only once, and only for a process in a new user namespace");
+            sc = sc.with_note(Msg::MapOnlyOnce);
         }
         out.trace.push(sc);
         res.map_err(|errno| HostError::Write { path: path.clone(), errno })?;

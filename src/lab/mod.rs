@@ -63,7 +63,7 @@ pub struct StepReport {
     pub sandbox_pid: i32,
     pub actions: Vec<ActionReport>,
     /// Why the step stopped early (an action failed), if it did.
-    pub aborted: Option<String>,
+    pub aborted: Option<crate::msg::Msg>,
     pub before: Sides,
     pub after: Sides,
     pub checks: Vec<CheckReport>,
@@ -94,19 +94,19 @@ pub enum LabError {
     #[error("this lesson needs a root filesystem, and none could be prepared")]
     NoRootfs,
     #[error("could not copy the root filesystem: {0}")]
-    Rootfs(String),
+    Rootfs(crate::msg::Msg),
 }
 
 impl LabError {
     /// The message in the session's language (Display stays English, for logs and scripts).
     pub fn localized(&self, lang: crate::lesson::Lang) -> String {
-        use crate::i18n::{io_error, machine_text, t, tf};
+        use crate::i18n::{io_error, t, tf};
         match self {
             LabError::Sandbox(e) => e.localized(lang),
             LabError::Work { path, source } => tf(lang, "err_work", &[path, &io_error(lang, source)]),
             LabError::NoStep(n) => tf(lang, "err_no_step", &[n]),
             LabError::NoRootfs => t(lang, "err_no_rootfs").to_string(),
-            LabError::Rootfs(e) => tf(lang, "err_rootfs_copy", &[&machine_text(lang, e)]),
+            LabError::Rootfs(e) => tf(lang, "err_rootfs_copy", &[&crate::i18n::msg(lang, e)]),
         }
     }
 }
@@ -185,7 +185,7 @@ impl Lab {
         let Some(src) = &self.rootfs_src else { return Ok(()) };
         let dst = self.work.join("rootfs");
         let mut trace = crate::trace::Trace::default();
-        crate::rootfs::copy_tree(src, &dst, &mut trace).map_err(|e| LabError::Rootfs(e.to_string()))?;
+        crate::rootfs::copy_tree(src, &dst, &mut trace).map_err(|e| LabError::Rootfs(e.msg()))?;
         self.rootfs = Some(dst);
         Ok(())
     }

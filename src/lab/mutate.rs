@@ -36,7 +36,7 @@ pub enum MutantVerdict {
     /// These checks of the step failed without the action.
     Killed(Vec<String>),
     /// Every check of the step still held (the step may have stopped early, with why).
-    Survived(Option<String>),
+    Survived(Option<crate::msg::Msg>),
     /// The lesson waives this mutant, for this reason.
     Waived(String),
     /// An earlier step (0-based) failed on its own: the mutant says nothing.

@@ -15,6 +15,7 @@ use nix::errno::Errno;
 
 use super::Lab;
 use crate::guard::LinkId;
+use crate::msg::Msg;
 use crate::netlink;
 use crate::sandbox::rpc::ShellOutput;
 use crate::sandbox::Outcome;
@@ -51,6 +52,27 @@ pub(crate) enum VethError {
     Unreachable(Ipv4Addr),
     #[error("{what}: {source}")]
     Io { what: String, source: std::io::Error },
+}
+
+impl VethError {
+    /// The one line the student reads.
+    pub(crate) fn msg(&self) -> Msg {
+        use VethError as E;
+        match self {
+            E::IfName(name) => Msg::NotIfName(name.clone()),
+            E::NotOurs(name) => Msg::VethNotOurs(name.clone()),
+            E::Exists(name) => Msg::VethExists(name.clone()),
+            E::NotOurPeer(name) => Msg::VethNotOurPeer(name.clone()),
+            E::NoSandbox => Msg::NoSandboxYet,
+            E::Kernel { what, errno } => Msg::CallError { what: what.clone(), errno: *errno as i32 },
+            E::Record { name, source } => Msg::RecordIface { name: name.clone(), error: source.into() },
+            E::NotDocumentation(cidr) => Msg::VethNotDocumentation(cidr.clone()),
+            E::Routed { net, prefix, dev } => Msg::VethRouted { net: format!("{net}/{prefix}"), dev: dev.clone() },
+            E::Url(url) => Msg::NotUrl(url.clone()),
+            E::Unreachable(addr) => Msg::VethUnreachable(addr.to_string()),
+            E::Io { what, source } => Msg::IoError { what: what.clone(), error: source.into() },
+        }
+    }
 }
 
 fn kernel(what: String) -> impl FnOnce(Errno) -> VethError {
@@ -162,14 +184,14 @@ impl Lab {
             return Err(VethError::NotOurPeer(name.to_string()));
         }
         let (sc, res) = netlink::move_to_netns_of(name, pid, new_name);
-        out.trace.push(sc.with_note("the interface leaves the host's network namespace for terminal #1's"));
+        out.trace.push(sc.with_note(Msg::VethLeavesHost));
         res.map_err(kernel(format!("veth move {name}")))
     }
 
     pub(super) fn veth_delete(&mut self, name: &str, out: &mut Outcome) -> Result<(), VethError> {
         self.own_link(name)?;
         let (sc, res) = netlink::delete_link(name);
-        out.trace.push(sc.with_note("a veth's two ends go together, wherever the other one is"));
+        out.trace.push(sc.with_note(Msg::VethEndsTogether));
         res.map_err(kernel(format!("veth delete {name}")))?;
         self.forget_link(name);
         Ok(())
@@ -195,7 +217,7 @@ impl Lab {
             return Err(VethError::Routed { net, prefix: p, dev });
         }
         let (sc, res) = netlink::add_address(name, addr, prefix);
-        out.trace.push(sc.with_note("the kernel adds the route to this network through the interface once it is up"));
+        out.trace.push(sc.with_note(Msg::RouteWhenUp));
         res.map_err(kernel(format!("host addr-add {addr}/{prefix} {name}")))
     }
 
@@ -243,7 +265,7 @@ fn fetch_over(dev: &str, to: SocketAddrV4, path: &str, body: &mut String, out: &
         if refused == 0 || bind.is_err() {
             out.trace.push(
                 Syscall::from_result(format!("setsockopt(SOL_SOCKET, SO_BINDTODEVICE, {})", quote(dev)), &bind, 0)
-                    .with_note("bound to the lesson's cable: this socket cannot reach anything else"),
+                    .with_note(Msg::BoundToCable),
             );
         }
         bind.map_err(kernel(format!("bind to {dev}")))?;
@@ -256,11 +278,10 @@ fn fetch_over(dev: &str, to: SocketAddrV4, path: &str, body: &mut String, out: &
                 continue;
             }
             Err(e) => {
-                let tried = format!(
-                    "refused {} times in {:.1} s: nothing listens there",
-                    refused + 1,
-                    started.elapsed().as_secs_f64()
-                );
+                let tried = Msg::ConnectRefused {
+                    times: refused as u32 + 1,
+                    secs: format!("{:.1}", started.elapsed().as_secs_f64()),
+                };
                 out.trace.push(if refused > 0 {
                     Syscall::failed(call, e).with_note(tried)
                 } else {

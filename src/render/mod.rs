@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use colored::Colorize;
 use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
 
-use crate::i18n::{machine_text, t, tf};
+use crate::i18n::{msg, t, tf};
 use crate::lab::StepReport;
 use crate::lesson::{Lang, Lesson, Ns};
 use crate::observe::View;
@@ -125,7 +125,7 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
             let colored = if c.result.is_ok() { line.green() } else { line.red() };
             let _ = writeln!(o, "{colored}");
             if let Some(n) = &c.note {
-                let n = machine_text(style.lang, n);
+                let n = msg(style.lang, n);
                 let _ = writeln!(o, "{}", wrap(style, &format!("↳ {n}"), "      ").dimmed());
             }
         }
@@ -139,7 +139,7 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
         }
     }
     if let Some(why) = &r.aborted {
-        let why = machine_text(style.lang, why);
+        let why = msg(style.lang, why);
         let _ = writeln!(o, "  {} {}: {why}", "✘".red().bold(), label(style.lang, "stopped"));
     }
     for v in &st.show {

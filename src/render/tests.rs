@@ -23,9 +23,10 @@ pub(super) fn report() -> (Lesson, StepReport) {
     let after = Sides { sandbox: snap(4026532177, "vm"), host: snap(4026531832, "vm") };
     let mut outcome = Outcome::default();
     outcome.trace.push(Syscall::ok("unshare(CLONE_NEWNS)", 0));
-    outcome
-        .trace
-        .push(Syscall::failed("pivot_root(\".\", \"old-root\")", nix::errno::Errno::EINVAL).with_note("shared"));
+    outcome.trace.push(
+        Syscall::failed("pivot_root(\".\", \"old-root\")", nix::errno::Errno::EINVAL)
+            .with_note(crate::msg::Msg::PivotShared),
+    );
     let r = StepReport {
         lesson: "mnt".into(),
         index: 0,
@@ -69,7 +70,7 @@ fn step_shows_syscalls_tables_checks_and_verify_commands() {
     let out = plain(100);
     assert!(out.contains("unshare(CLONE_NEWNS) = 0"), "{out}");
     assert!(out.contains("pivot_root(\".\", \"old-root\") = -1 EINVAL (Invalid argument)"), "{out}");
-    assert!(out.contains("↳ shared"));
+    assert!(out.contains("↳ new_root or the mount it sits on has shared propagation"));
     assert!(out.contains("* mnt:[4026532177]"), "changed cell is marked: {out}");
     assert!(out.contains("mnt:[4026531832]"));
     assert!(out.contains("✔ sandbox.ns.mnt != host.ns.mnt"));
@@ -132,4 +133,17 @@ fn a_step_done_by_hand_has_no_commands_for_a_shell_that_is_gone() {
     assert!(out.contains("sandbox.ns.mnt != host.ns.mnt"), "{out}");
     assert!(!out.contains("nsenter -t 4711"), "{out}");
     assert!(!out.contains("syscalls"), "{out}");
+}
+
+/// The note and the reason a step stopped come as variants and are drawn in the session's
+/// language: the Korean from the variant, not from the English text.
+#[test]
+fn notes_and_the_stop_reason_are_drawn_in_korean() {
+    colored::control::set_override(false);
+    let (lesson, mut r) = report();
+    r.aborted = Some(crate::msg::Msg::Failed { call: "pivot_root".into(), errno: libc::EINVAL });
+    let out = step(&Style { lang: Lang::Ko, width: 200 }, &lesson, &r, &|s| s.to_string());
+    assert!(out.contains("↳ new_root나 그 아래 마운트의 전파 방식이 shared이거나"), "{out}");
+    assert!(out.contains("pivot_root 실패: Invalid argument (EINVAL)"), "{out}");
+    assert!(!out.contains("has shared propagation"), "{out}");
 }

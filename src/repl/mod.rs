@@ -92,7 +92,7 @@ impl Repl {
         println!("{}", t(self.style.lang, "hello").dimmed());
         loop {
             while let Some(note) = self.class.as_mut().and_then(|c| c.note()) {
-                println!("{}", crate::i18n::machine_text(self.style.lang, &note).dimmed());
+                println!("{}", crate::i18n::msg(self.style.lang, &note).dimmed());
             }
             match ed.readline(&self.prompt()) {
                 Ok(line) => {

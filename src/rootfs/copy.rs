@@ -49,14 +49,14 @@ pub fn copy_tree(src: &Path, dst: &Path, trace: &mut Trace) -> Result<CopyStats,
     match &result {
         Ok(()) => {
             let s = c.stats;
-            let mut note =
-                format!("{} files, {} dirs, {} symlinks, {}", s.files, s.dirs, s.symlinks, HumanBytes(s.bytes));
-            if c.skipped > 0 {
-                note += &format!("; skipped {} device nodes/fifos/sockets", c.skipped);
-            }
-            if c.mount_points > 0 {
-                note += &format!("; {} mount points left empty", c.mount_points);
-            }
+            let note = crate::msg::Msg::CopySummary {
+                files: s.files,
+                dirs: s.dirs,
+                symlinks: s.symlinks,
+                bytes: HumanBytes(s.bytes).to_string(),
+                skipped: c.skipped,
+                mount_points: c.mount_points,
+            };
             c.trace.push(Syscall::ok(summary, 0).with_note(note));
         }
         Err(_) => {
@@ -108,7 +108,7 @@ impl<'t> Copier<'t> {
             let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
             let mut rec = Syscall::failed(call(), errno);
             if matches!(errno, Errno::ENOSPC | Errno::EDQUOT) {
-                rec = rec.with_note("the filesystem is full: mount the tmpfs with a larger size= (or nr_inodes=)");
+                rec = rec.with_note(crate::msg::Msg::FilesystemFull);
             }
             self.trace.push(rec);
             RootfsError::io_or_full(op, path, e)

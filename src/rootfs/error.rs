@@ -78,6 +78,19 @@ pub enum RootfsError {
 }
 
 impl RootfsError {
+    /// The error as a message that crosses the socket (a `copy` in the sandbox) or
+    /// stops a lesson's start; rendered per language by the UI.
+    pub fn msg(&self) -> crate::msg::Msg {
+        use crate::msg::Msg;
+        match self {
+            RootfsError::NoSpace { path } => Msg::RootfsNoSpace(path.display().to_string()),
+            RootfsError::Io { op, path, error } => {
+                Msg::RootfsIo { op: op.to_string(), path: path.display().to_string(), error: error.into() }
+            }
+            other => Msg::Rootfs(other.to_string()),
+        }
+    }
+
     /// The message in the session's language (Display stays English); the rarer
     /// failures, about ELF files and tarballs, stay English: they name files and formats.
     pub fn localized(&self, lang: crate::lesson::Lang) -> String {

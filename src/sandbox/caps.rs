@@ -6,6 +6,7 @@
 use nix::errno::Errno;
 
 use super::kernel::Kernel;
+use crate::msg::Msg;
 use crate::observe::cap_names::cap_constant;
 use crate::trace::Trace;
 
@@ -17,14 +18,20 @@ pub(crate) struct CapsError {
     errno: Errno,
 }
 
+impl CapsError {
+    pub(crate) fn msg(&self) -> Msg {
+        Msg::CallError { what: self.call.clone(), errno: self.errno as i32 }
+    }
+}
+
 fn refused(call: impl Into<String>) -> impl FnOnce(Errno) -> CapsError {
     let call = call.into();
     move |errno| CapsError { call, errno }
 }
 
-fn note_last(trace: &mut Trace, note: &str) {
+fn note_last(trace: &mut Trace, note: Msg) {
     if let Some(last) = trace.calls.last_mut() {
-        last.note = Some(note.into());
+        last.note = Some(note);
     }
 }
 
@@ -36,7 +43,7 @@ pub(crate) fn drop(caps: &[u8], k: &mut dyn Kernel, trace: &mut Trace) -> Result
     }
     let sets = k.capget(trace).map_err(refused("capget"))?;
     let res = k.capset(&sets.without(caps), caps, trace);
-    note_last(trace, "root still, uid 0, but without these powers; the bounding set keeps them from coming back");
+    note_last(trace, Msg::CapsDropped);
     res.map_err(refused("capset"))
 }
 
@@ -44,6 +51,6 @@ pub(crate) fn drop(caps: &[u8], k: &mut dyn Kernel, trace: &mut Trace) -> Result
 /// file capabilities); it is inherited by every child and cannot be undone.
 pub(crate) fn no_new_privs(k: &mut dyn Kernel, trace: &mut Trace) -> Result<(), CapsError> {
     let res = k.no_new_privs(trace);
-    note_last(trace, "no exec can gain privileges any more: a setuid-root program runs as the caller");
+    note_last(trace, Msg::NoNewPrivs);
     res.map_err(refused("prctl(PR_SET_NO_NEW_PRIVS)"))
 }

@@ -11,6 +11,7 @@ use nix::mount::MsFlags;
 use super::kernel::{Kernel, LinkError, Mount};
 use super::perform::AgentState;
 use crate::lesson::Ns;
+use crate::msg::Msg;
 use crate::trace::Trace;
 
 pub const NETNS_DIR: &str = "/run/netns";
@@ -37,14 +38,35 @@ pub(crate) enum NetError {
     OnPath { what: &'static str, path: String, errno: Errno },
 }
 
+impl NetError {
+    /// The one line the student reads.
+    pub(crate) fn msg(&self) -> Msg {
+        let call = |what: String, errno: &Errno| Msg::CallError { what, errno: *errno as i32 };
+        match self {
+            NetError::NameTooLong(name) => Msg::IfNameTooLong(name.clone()),
+            NetError::Link(LinkError::Socket(e)) => call("socket".into(), e),
+            NetError::Link(LinkError::NoInterface { name, errno }) => {
+                Msg::NoInterface { name: name.clone(), errno: *errno as i32 }
+            }
+            NetError::Link(LinkError::SetFlags { name, errno }) => call(format!("link-up {name}"), errno),
+            NetError::AfterUnshareMnt => Msg::NetnsAfterUnshareMnt,
+            NetError::NetnsDir(e) => {
+                Msg::IoError { what: format!("mkdir {NETNS_DIR}"), error: (&std::io::Error::from(*e)).into() }
+            }
+            NetError::Unshare(e) => call("unshare".into(), e),
+            NetError::OnPath { what, path, errno } => call(format!("{what} {path}"), errno),
+        }
+    }
+}
+
 fn on(what: &'static str, path: &str) -> impl FnOnce(Errno) -> NetError {
     let path = path.to_string();
     move |errno| NetError::OnPath { what, path, errno }
 }
 
-fn note_last(trace: &mut Trace, note: &str) {
+fn note_last(trace: &mut Trace, note: Msg) {
     if let Some(last) = trace.calls.last_mut() {
-        last.note = Some(note.into());
+        last.note = Some(note);
     }
 }
 
@@ -64,7 +86,7 @@ pub(crate) fn add(name: &str, origin: &mut AgentState, k: &mut dyn Kernel, t: &m
     }
     match k.mkdir(NETNS_DIR, t) {
         Ok(()) => origin.made_netns_dir = true,
-        Err(Errno::EEXIST) => note_last(t, "already there: fine"),
+        Err(Errno::EEXIST) => note_last(t, Msg::AlreadyThere),
         Err(e) => return Err(NetError::NetnsDir(e)),
     }
     let path = netns_path(name);
@@ -81,7 +103,7 @@ pub(crate) fn add(name: &str, origin: &mut AgentState, k: &mut dyn Kernel, t: &m
         data: None,
     };
     let res = k.mount(&pin, t);
-    note_last(t, "the bind mount keeps the namespace alive with no process in it; that is all a named netns is");
+    note_last(t, Msg::NetnsBindKeeps);
     res.map_err(on("bind mount on", &path))
 }
 
@@ -92,10 +114,7 @@ pub(crate) fn delete(name: &str, origin: &mut AgentState, k: &mut dyn Kernel, t:
     k.unlink(&path, t).map_err(on("unlink", &path))?;
     if origin.made_netns_dir {
         let res = k.rmdir(NETNS_DIR, t);
-        note_last(
-            t,
-            "iproute2 leaves /run/netns behind (even bind-mounted onto itself); nsdojo made it, so it removes it",
-        );
+        note_last(t, Msg::NetnsDirLeft);
         if res.is_ok() {
             origin.made_netns_dir = false;
         }

@@ -21,6 +21,7 @@ use super::rpc::{Outcome, SandboxOp};
 use super::shell;
 use crate::lesson::action::Propagation;
 use crate::lesson::{Ns, SandboxAction};
+use crate::msg::Msg;
 use crate::trace::{quote, Syscall, Trace};
 
 pub use super::kernel::clone_flag;
@@ -67,7 +68,7 @@ pub(crate) enum PerformError {
     HostNamespace { what: &'static str, ns: Ns },
     /// The kernel's EPERM for a user namespace, explained by the host's restriction.
     #[error("{0}")]
-    UsernsRestricted(String),
+    UsernsRestricted(Msg),
     #[error(transparent)]
     Fork(crate::process::ForkError),
     #[error("prctl(PR_SET_PDEATHSIG): {0}")]
@@ -92,6 +93,34 @@ pub(crate) enum PerformError {
     AddrAdd { addr: std::net::Ipv4Addr, prefix: u8, iface: String, errno: Errno },
 }
 
+impl PerformError {
+    /// The one line the student reads, as a message the host renders in its language.
+    pub(crate) fn msg(&self) -> Msg {
+        use PerformError as E;
+        match self {
+            E::Failed { call, errno } => Msg::Failed { call: call.clone(), errno: *errno as i32 },
+            E::HostNamespace { what, ns } => Msg::HostNamespace { what: what.to_string(), ns: ns.to_string() },
+            E::UsernsRestricted(why) => why.clone(),
+            E::Fork(crate::process::ForkError::Threaded(n)) => Msg::ThreadedFork(*n),
+            E::Fork(crate::process::ForkError::Fork(errno)) => {
+                Msg::CallError { what: "fork".into(), errno: *errno as i32 }
+            }
+            E::Pdeathsig(e) => Msg::IoError { what: "prctl(PR_SET_PDEATHSIG)".into(), error: e.into() },
+            E::Stress(e) => Msg::StressNotStarted(e.into()),
+            E::Burner(e) => Msg::BurnerNotStarted(e.into()),
+            E::Copy(e) => e.msg(),
+            E::Net(e) => e.msg(),
+            E::Caps(e) => e.msg(),
+            E::Spawn(e) => e.msg(),
+            E::IfName(name) => Msg::NotIfName(name.clone()),
+            E::Cidr(text) => Msg::NotCidr(text.clone()),
+            E::AddrAdd { addr, prefix, iface, errno } => {
+                Msg::CallError { what: format!("addr-add {addr}/{prefix} {iface}"), errno: *errno as i32 }
+            }
+        }
+    }
+}
+
 fn failed(call: impl Into<String>) -> impl FnOnce(Errno) -> PerformError {
     let call = call.into();
     move |errno| PerformError::Failed { call, errno }
@@ -102,7 +131,7 @@ pub(crate) fn finish(res: Result<Option<Pid>, PerformError>, mut out: Outcome) -
     match res {
         Ok(Some(child)) => return Performed::Forked { child },
         Ok(None) => {}
-        Err(e) => out.error = Some(e.to_string()),
+        Err(e) => out.error = Some(e.msg()),
     }
     Performed::Done(out)
 }
@@ -111,29 +140,23 @@ pub(crate) fn finish(res: Result<Option<Pid>, PerformError>, mut out: Outcome) -
 fn mount(k: &mut dyn Kernel, m: Mount, trace: &mut Trace) -> Result<(), Errno> {
     let res = k.mount(&m, trace);
     if res == Err(Errno::ENOENT) {
-        note_last(trace, format!("{} does not exist here: mkdir it first", m.target));
+        note_last(trace, Msg::MountTargetMissing(m.target.clone()));
     }
     res
 }
 
-fn note_last(trace: &mut Trace, note: impl Into<String>) {
+fn note_last(trace: &mut Trace, note: Msg) {
     if let Some(last) = trace.calls.last_mut() {
-        last.note = Some(note.into());
+        last.note = Some(note);
     }
 }
 
-fn explain_pivot(e: Errno) -> Option<&'static str> {
+fn explain_pivot(e: Errno) -> Option<Msg> {
     match e {
-        Errno::EINVAL => Some(
-            "new_root or the mount it sits on has shared propagation, or new_root is not a mount point: \
-             run make-rprivate / first (mount --make-rprivate /)",
-        ),
-        Errno::EBUSY => Some(
-            "new_root is not a mount point (it sits on the same mount as the current root): \
-             bind-mount it onto itself first (mount --bind DIR DIR)",
-        ),
-        Errno::ENOTDIR => Some("new_root or put_old is not a directory"),
-        Errno::ENOENT => Some("new_root or put_old does not exist"),
+        Errno::EINVAL => Some(Msg::PivotShared),
+        Errno::EBUSY => Some(Msg::PivotNotMountPoint),
+        Errno::ENOTDIR => Some(Msg::PivotNotDir),
+        Errno::ENOENT => Some(Msg::PivotMissing),
         _ => None,
     }
 }
@@ -174,7 +197,7 @@ pub(crate) fn perform(
                 Err(e) => {
                     if let Some(last) = out.trace.calls.last_mut() {
                         if last.note.is_none() {
-                            last.note = Some(e.to_string());
+                            last.note = Some(e.msg());
                         }
                     }
                     Ok(None)
@@ -209,7 +232,7 @@ pub(crate) fn perform(
                     let flags = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
                     let root = Mount { source: None, target: "/".into(), fstype: None, flags, data: None };
                     mount(k, root, trace).map_err(failed("making / private"))?;
-                    note_last(trace, "as unshare(1) does by default: nothing mounted here can propagate to the host");
+                    note_last(trace, Msg::PrivatePropagation);
                 }
                 remember(origin, Ns::Mnt);
             }
@@ -218,7 +241,7 @@ pub(crate) fn perform(
                 match k.fork_agent(trace) {
                     Ok(Some(child)) => return Ok(Some(child)),
                     Ok(None) => {
-                        note_last(trace, "the child is PID 1 of the new PID namespace and carries on as terminal #1; its parent waits as reaper");
+                        note_last(trace, Msg::PidNsChild);
                         out.forked_agent = true;
                     }
                     Err(crate::process::ForkError::Fork(e)) => return Err(failed("fork")(e)),
@@ -294,7 +317,7 @@ pub(crate) fn perform(
         A::Write { path, text } => {
             let res = k.write_file(path, text, trace);
             if res == Err(Errno::EPERM) && path.ends_with("_map") {
-                note_last(trace, "an id map can be written once, by a process with CAP_SETUID over the namespace (usually the parent)");
+                note_last(trace, Msg::IdMapOnce);
             }
             res.map_err(failed(format!("write {path}")))?;
         }
@@ -393,10 +416,7 @@ fn burn(secs: u32, stress: bool, origin: &mut AgentState, out: &mut Outcome) -> 
             .stderr(std::process::Stdio::null())
             .spawn()
             .map_err(PerformError::Stress)?;
-        trace.push(
-            Syscall::ok(call, child.id() as i64)
-                .with_note("stress forks one worker that spins; the meter follows the worker"),
-        );
+        trace.push(Syscall::ok(call, child.id() as i64).with_note(Msg::StressForks));
         out.burner_pid = Some(child.id() as i32);
         out.burner_is_stress = true;
         origin.stress = Some(child);
@@ -406,7 +426,7 @@ fn burn(secs: u32, stress: bool, origin: &mut AgentState, out: &mut Outcome) -> 
         }
         let mut b = crate::cgroup::Burner::spawn_held().map_err(PerformError::Burner)?;
         let pid = b.pid();
-        trace.push(Syscall::ok("fork()", pid as i64).with_note("a busy loop, in whatever cgroup terminal #1 is in"));
+        trace.push(Syscall::ok("fork()", pid as i64).with_note(Msg::BusyLoop));
         b.release().map_err(PerformError::Burner)?;
         out.burner_pid = Some(pid);
         origin.burner = Some(b);

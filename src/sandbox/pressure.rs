@@ -51,17 +51,15 @@ pub fn hog(bytes: u64, out: &mut Outcome) -> Result<(), crate::process::ForkErro
             unsafe { libc::_exit(0) }
         }
         Ok(ForkResult::Parent { child }) => {
-            out.trace.push(
-                Syscall::ok("fork()", child.as_raw() as i64)
-                    .with_note(format!("the child locks its memory in RAM (mlockall: no swap to hide in), then allocates and touches {mib} MiB")),
-            );
+            out.trace
+                .push(Syscall::ok("fork()", child.as_raw() as i64).with_note(crate::msg::Msg::MemoryLocked { mib }));
+            use crate::msg::Msg;
             let (status, text) = match crate::process::reap(child.as_raw()) {
-                Some(WaitStatus::Exited(_, c)) => (c, format!("the child allocated {mib} MiB and exited {c}: nothing stopped it")),
-                Some(WaitStatus::Signaled(_, sig, _)) => (
-                    128 + sig as i32,
-                    format!("the child was killed by {sig:?} before it had {mib} MiB: the OOM killer enforced the memory limit"),
-                ),
-                other => (-1, format!("unexpected wait status {other:?}")),
+                Some(WaitStatus::Exited(_, code)) => (code, Msg::MemoryAllocated { mib, code }),
+                Some(WaitStatus::Signaled(_, sig, _)) => {
+                    (128 + sig as i32, Msg::MemoryOomKilled { signal: format!("{sig:?}"), mib })
+                }
+                other => (-1, Msg::WaitStatus(format!("{other:?}"))),
             };
             out.trace.push(Syscall::ok(format!("wait4({child}, ...)"), child.as_raw() as i64).with_note(text.clone()));
             out.output = Some(ShellOutput { stdout: format!("{text}\n"), status, ..Default::default() });
@@ -98,12 +96,13 @@ pub fn forks(count: u32, out: &mut Outcome) -> Result<(), crate::process::ForkEr
         }
     }
     out.trace.push(
-        Syscall::ok(format!("fork() × {}", started.len()), 0).with_note(format!("{} processes started", started.len())),
+        Syscall::ok(format!("fork() × {}", started.len()), 0)
+            .with_note(crate::msg::Msg::ProcessesStarted(started.len())),
     );
     if let Some(e) = refused {
         let mut sc = Syscall::failed("fork()", e);
         if e == Errno::EAGAIN {
-            sc = sc.with_note("the pids controller refused: pids.max reached (the fork bomb is contained)");
+            sc = sc.with_note(crate::msg::Msg::PidsMaxReached);
         }
         out.trace.push(sc);
     }

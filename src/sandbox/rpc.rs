@@ -9,6 +9,7 @@ use std::os::unix::net::UnixStream;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::lesson::{Action, SandboxAction};
+use crate::msg::Msg;
 use crate::observe::{InsideFacts, Needs};
 use crate::trace::Trace;
 
@@ -74,7 +75,7 @@ pub struct Outcome {
     pub trace: Trace,
     pub output: Option<ShellOutput>,
     /// Why the action failed, in one line; None on success.
-    pub error: Option<String>,
+    pub error: Option<Msg>,
     /// The agent forked (`unshare pid`) and its child now answers.
     pub forked_agent: bool,
     /// PID (as the agent sees it) of a CPU burner it started (`burn`).

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::rpc::ShellOutput;
+use crate::msg::Msg;
 use crate::trace::{quote, Syscall};
 
 /// How long a step's command may run: 10 s, or NSDOJO_SH_TIMEOUT seconds (for tests).
@@ -63,6 +64,15 @@ pub enum SpawnError {
     Start { cmd: String, source: std::io::Error },
     #[error("spawn {cmd}: exited with status {status}")]
     Exited { cmd: String, status: i32 },
+}
+
+impl SpawnError {
+    pub(crate) fn msg(&self) -> Msg {
+        match self {
+            SpawnError::Start { cmd, source } => Msg::IoError { what: format!("spawn {cmd}"), error: source.into() },
+            SpawnError::Exited { cmd, status } => Msg::SpawnExited { cmd: cmd.clone(), status: *status },
+        }
+    }
 }
 
 /// How long `spawn` watches a new program: one that exits by then failed.
@@ -118,16 +128,13 @@ pub fn spawn(
     match child.try_wait() {
         Ok(Some(status)) => {
             let code = status.code().unwrap_or(-1);
-            let note = if code == 127 { "no such program at this root" } else { "it exited at once" };
+            let note = if code == 127 { Msg::NoProgram } else { Msg::ExitedAtOnce };
             (
                 Syscall::ok(call, child.id() as i64).with_note(note),
                 Err(SpawnError::Exited { cmd: cmd.to_string(), status: code }),
             )
         }
-        _ => (
-            Syscall::ok(call, child.id() as i64).with_note("running in the background until the sandbox ends"),
-            Ok(child),
-        ),
+        _ => (Syscall::ok(call, child.id() as i64).with_note(Msg::Background), Ok(child)),
     }
 }
 
@@ -139,7 +146,7 @@ fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscal
         Ok(c) => c,
         Err(e) => {
             return (
-                Syscall::failed(call, errno_of(&e)).with_note("no such program at this root"),
+                Syscall::failed(call, errno_of(&e)).with_note(Msg::NoProgram),
                 ShellOutput { status: 127, stderr: e.to_string(), ..Default::default() },
             );
         }
@@ -223,11 +230,11 @@ fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscal
     };
     let mut sc = Syscall::ok(call, 0);
     if interrupted {
-        sc = sc.with_note("stopped by Ctrl-C");
+        sc = sc.with_note(Msg::StoppedByCtrlC);
     } else if timed_out {
-        sc = sc.with_note(format!("killed after {} s: the command did not finish", timeout.as_secs()));
+        sc = sc.with_note(Msg::KilledAfter { secs: timeout.as_secs() });
     } else if status != 0 {
-        sc = sc.with_note(format!("exit status {status}"));
+        sc = sc.with_note(Msg::ExitStatus(status));
     }
     (sc, output)
 }

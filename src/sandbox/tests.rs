@@ -65,8 +65,9 @@ impl Terminal1 {
         self.outcomes.last().expect("something was performed")
     }
 
-    fn error(&self) -> Option<&str> {
-        self.last().error.as_deref()
+    /// The last outcome's error in English (what logs and `--record` show).
+    fn error(&self) -> Option<String> {
+        self.last().error.as_ref().map(ToString::to_string)
     }
 
     /// The last outcome's trace, as the student reads it.
@@ -74,8 +75,8 @@ impl Terminal1 {
         self.last().trace.calls.iter().map(ToString::to_string).collect()
     }
 
-    fn last_note(&self) -> Option<&str> {
-        self.last().trace.calls.last().and_then(|c| c.note.as_deref())
+    fn last_note(&self) -> Option<String> {
+        self.last().trace.calls.last().and_then(|c| c.note.as_ref()).map(ToString::to_string)
     }
 }
 
@@ -86,7 +87,7 @@ fn unshare_mnt_is_followed_by_making_root_recursively_private() {
     let t = Terminal1::after(&["unshare mnt"]);
     assert_eq!(t.k.calls, vec![Call::Unshare(vec![Ns::Mnt]), Call::root_made_private()]);
     assert_eq!(t.trace(), ["unshare(CLONE_NEWNS) = 0", "mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL) = 0"]);
-    assert!(t.last_note().unwrap().contains("as unshare(1) does by default"));
+    assert!(t.last_note().as_deref().unwrap().contains("as unshare(1) does by default"));
 }
 
 #[test]
@@ -118,7 +119,7 @@ fn the_debug_switch_leaves_root_propagation_as_it_was() {
 fn a_refused_unshare_mounts_nothing_and_says_which_call_failed() {
     let t = Terminal1::with(RecordingKernel::new().failing("unshare", Errno::EPERM), &["unshare mnt", "mkdir /x"]);
     assert_eq!(t.k.names(), ["unshare"], "the batch stops at the failure");
-    assert_eq!(t.error(), Some("unshare failed: Operation not permitted (EPERM)"));
+    assert_eq!(t.error().as_deref(), Some("unshare failed: Operation not permitted (EPERM)"));
     assert_eq!(t.trace(), ["unshare(CLONE_NEWNS) = -1 EPERM (Operation not permitted)"]);
     assert!(t.origin.unshared.is_empty());
 }
@@ -127,9 +128,9 @@ fn a_refused_unshare_mounts_nothing_and_says_which_call_failed() {
 fn until_root_is_private_the_new_mount_namespace_does_not_count_as_the_sandboxs() {
     let k = RecordingKernel::new().failing_when(|c| *c == Call::root_made_private(), Errno::EINVAL);
     let mut t = Terminal1::with(k, &["unshare mnt"]);
-    assert_eq!(t.error(), Some("making / private failed: Invalid argument (EINVAL)"));
+    assert_eq!(t.error().as_deref(), Some("making / private failed: Invalid argument (EINVAL)"));
     assert!(t.run(&["mount tmpfs /w/m"]).is_empty(), "mounts stay refused");
-    assert!(t.error().unwrap().starts_with("refusing to mount in the host's mnt namespace"));
+    assert!(t.error().as_deref().unwrap().starts_with("refusing to mount in the host's mnt namespace"));
 }
 
 #[test]
@@ -137,7 +138,7 @@ fn unshare_pid_forks_and_the_child_carries_on_as_terminal_1() {
     let t = Terminal1::after(&["unshare pid"]);
     assert_eq!(t.k.names(), ["unshare", "fork"]);
     assert!(t.last().forked_agent);
-    assert!(t.last_note().unwrap().contains("PID 1 of the new PID namespace"));
+    assert!(t.last_note().as_deref().unwrap().contains("PID 1 of the new PID namespace"));
 }
 
 #[test]
@@ -149,7 +150,7 @@ fn unshare_mnt_pid_makes_root_private_before_it_forks() {
 #[test]
 fn a_failed_fork_after_unshare_pid_is_reported_as_fork_failed() {
     let t = Terminal1::with(RecordingKernel::new().failing("fork", Errno::EAGAIN), &["unshare pid"]);
-    assert_eq!(t.error(), Some("fork failed: Try again (EAGAIN)"));
+    assert_eq!(t.error().as_deref(), Some("fork failed: Try again (EAGAIN)"));
     assert!(!t.last().forked_agent);
 }
 
@@ -160,7 +161,7 @@ fn a_mount_is_refused_while_the_host_mount_namespace_is_shared() {
     let t = Terminal1::after(&["mkdir /w/m", "mount tmpfs /w/m size=1m"]);
     assert_eq!(t.k.names(), ["mkdir"], "nothing reached Call::mount(2)");
     assert_eq!(
-        t.error(),
+        t.error().as_deref(),
         Some("refusing to mount in the host's mnt namespace (it would change the host): `unshare mnt` first")
     );
     assert!(t.last().trace.calls.is_empty());
@@ -201,8 +202,8 @@ fn mounting_on_a_missing_directory_says_to_mkdir_it_first() {
         RecordingKernel::new().failing_when(|c| matches!(c, Call::Mount(m) if m.target == "/w/nope"), Errno::ENOENT);
     let mut t = Terminal1::with(k, &["unshare mnt"]);
     t.run(&["mount tmpfs /w/nope"]);
-    assert_eq!(t.last_note(), Some("/w/nope does not exist here: mkdir it first"));
-    assert_eq!(t.error(), Some("mount failed: No such file or directory (ENOENT)"));
+    assert_eq!(t.last_note().as_deref(), Some("/w/nope does not exist here: mkdir it first"));
+    assert_eq!(t.error().as_deref(), Some("mount failed: No such file or directory (ENOENT)"));
 }
 
 #[test]
@@ -223,7 +224,11 @@ fn propagation_changes_are_flag_only_mounts() {
 fn propagation_is_not_changed_in_the_hosts_mount_namespace() {
     let t = Terminal1::after(&["make-rprivate /"]);
     assert!(t.k.calls.is_empty());
-    assert!(t.error().unwrap().starts_with("refusing to change mount propagation in the host's mnt namespace"));
+    assert!(t
+        .error()
+        .as_deref()
+        .unwrap()
+        .starts_with("refusing to change mount propagation in the host's mnt namespace"));
 }
 
 #[test]
@@ -245,7 +250,7 @@ fn umount_dash_l_is_a_lazy_detach() {
 fn a_busy_umount_names_its_target() {
     let mut t = Terminal1::with(RecordingKernel::new().failing("umount2", Errno::EBUSY), &["unshare mnt"]);
     t.run(&["umount /w/m"]);
-    assert_eq!(t.error(), Some("umount /w/m failed: Device or resource busy (EBUSY)"));
+    assert_eq!(t.error().as_deref(), Some("umount /w/m failed: Device or resource busy (EBUSY)"));
 }
 
 // pivot_root
@@ -254,7 +259,7 @@ fn a_busy_umount_names_its_target() {
 fn pivot_root_is_refused_before_unshare_mnt() {
     let t = Terminal1::after(&["pivot_root . old-root"]);
     assert!(t.k.calls.is_empty());
-    assert!(t.error().unwrap().starts_with("refusing to pivot_root in the host's mnt namespace"));
+    assert!(t.error().as_deref().unwrap().starts_with("refusing to pivot_root in the host's mnt namespace"));
 }
 
 #[test]
@@ -263,8 +268,8 @@ fn pivot_root_under_shared_propagation_answers_einval_and_says_to_make_it_privat
     let calls = t.run(&["pivot_root . old-root"]);
     assert_eq!(calls, [Call::PivotRoot { new_root: ".".into(), put_old: "old-root".into() }]);
     assert_eq!(t.trace(), ["pivot_root(\".\", \"old-root\") = -1 EINVAL (Invalid argument)"]);
-    assert!(t.last_note().unwrap().contains("run make-rprivate / first"), "{:?}", t.last_note());
-    assert_eq!(t.error(), Some("pivot_root failed: Invalid argument (EINVAL)"));
+    assert!(t.last_note().as_deref().unwrap().contains("run make-rprivate / first"), "{:?}", t.last_note());
+    assert_eq!(t.error().as_deref(), Some("pivot_root failed: Invalid argument (EINVAL)"));
 }
 
 #[test]
@@ -285,7 +290,7 @@ fn pivot_root_explains_enotdir_and_enoent_but_not_eperm() {
     ] {
         let mut t = Terminal1::with(RecordingKernel::new().failing("pivot_root", errno), &["unshare mnt"]);
         t.run(&["pivot_root . old-root"]);
-        assert_eq!(t.last_note(), note, "{errno:?}");
+        assert_eq!(t.last_note().as_deref(), note, "{errno:?}");
     }
 }
 
@@ -297,14 +302,14 @@ fn try_pivot_root_keeps_the_step_going_and_keeps_the_explanation() {
     let tried = &t.outcomes[1];
     assert_eq!(tried.error, None);
     assert_eq!(tried.trace.last_errno(), Some(Errno::EINVAL), "step.errno still sees it");
-    assert!(tried.trace.calls[0].note.as_deref().unwrap().contains("make-rprivate"));
+    assert_eq!(tried.trace.calls[0].note, Some(crate::msg::Msg::PivotShared));
 }
 
 #[test]
 fn try_puts_the_reason_next_to_a_failed_call_without_a_note() {
     let t = Terminal1::with(RecordingKernel::new().failing("mkdir", Errno::EEXIST), &["try mkdir /w/x"]);
-    assert_eq!(t.error(), None);
-    assert_eq!(t.last_note(), Some("mkdir /w/x failed: File exists (EEXIST)"));
+    assert_eq!(t.error().as_deref(), None);
+    assert_eq!(t.last_note().as_deref(), Some("mkdir /w/x failed: File exists (EEXIST)"));
 }
 
 #[test]
@@ -328,7 +333,7 @@ fn chroot_then_chdir_are_made_in_order_without_any_guard() {
 fn a_failed_chdir_stops_the_batch_with_one_line() {
     let t = Terminal1::with(RecordingKernel::new().failing("chdir", Errno::ENOENT), &["chdir /gone", "chroot ."]);
     assert_eq!(t.k.names(), ["chdir"]);
-    assert_eq!(t.error(), Some("chdir failed: No such file or directory (ENOENT)"));
+    assert_eq!(t.error().as_deref(), Some("chdir failed: No such file or directory (ENOENT)"));
 }
 
 #[test]
@@ -337,7 +342,7 @@ fn mkdir_and_rmdir_show_their_paths() {
     assert_eq!(t.outcomes[0].trace.calls[0].to_string(), "mkdir(\"/w/d\", 0755) = 0");
     assert_eq!(t.trace(), ["rmdir(\"/w/d\") = 0"]);
     let t = Terminal1::with(RecordingKernel::new().failing("rmdir", Errno::ENOTEMPTY), &["rmdir /w/d"]);
-    assert_eq!(t.error(), Some("rmdir /w/d failed: Directory not empty (ENOTEMPTY)"));
+    assert_eq!(t.error().as_deref(), Some("rmdir /w/d failed: Directory not empty (ENOTEMPTY)"));
 }
 
 #[test]
@@ -350,9 +355,9 @@ fn write_returns_the_bytes_written() {
 fn a_refused_id_map_says_who_may_write_it() {
     let k = RecordingKernel::new().failing("write", Errno::EPERM);
     let t = Terminal1::with(k, &[r#"write /proc/self/gid_map "0 0 1""#]);
-    assert!(t.last_note().unwrap().starts_with("an id map can be written once"));
+    assert!(t.last_note().as_deref().unwrap().starts_with("an id map can be written once"));
     let t = Terminal1::with(RecordingKernel::new().failing("write", Errno::EPERM), &["write /w/file hi"]);
-    assert_eq!(t.last_note(), None, "an ordinary file has no such rule");
+    assert_eq!(t.last_note().as_deref(), None, "an ordinary file has no such rule");
 }
 
 // UTS and IPC: refused while shared, except where the kernel's own EPERM is the lesson
@@ -362,7 +367,7 @@ fn hostname_is_refused_while_the_hosts_uts_namespace_is_shared() {
     let t = Terminal1::after(&["sethostname container-test"]);
     assert!(t.k.calls.is_empty());
     assert_eq!(
-        t.error(),
+        t.error().as_deref(),
         Some(
             "refusing to set the hostname in the host's uts namespace (it would change the host): `unshare uts` first"
         )
@@ -381,7 +386,7 @@ fn a_powerless_user_meets_the_kernels_own_eperm_for_sethostname() {
     let k = RecordingKernel::new().powerless().failing("sethostname", Errno::EPERM);
     let t = Terminal1::with(k, &["sethostname mine"]);
     assert_eq!(t.k.names(), ["sethostname"]);
-    assert_eq!(t.error(), Some("sethostname failed: Operation not permitted (EPERM)"));
+    assert_eq!(t.error().as_deref(), Some("sethostname failed: Operation not permitted (EPERM)"));
 }
 
 #[test]
@@ -408,7 +413,7 @@ fn setuid_clears_groups_then_sets_gid_then_uid() {
 fn setuid_stops_at_the_first_refusal() {
     let t = Terminal1::with(RecordingKernel::new().failing("setresgid", Errno::EPERM), &["setuid 1000"]);
     assert_eq!(t.k.names(), ["setgroups", "setresgid"], "the uid is not changed without the gid");
-    assert_eq!(t.error(), Some("setresgid failed: Operation not permitted (EPERM)"));
+    assert_eq!(t.error().as_deref(), Some("setresgid failed: Operation not permitted (EPERM)"));
 }
 
 #[test]
@@ -421,14 +426,14 @@ fn drop_caps_empties_the_bounding_set_then_the_process_sets() {
     let trace = t.trace();
     assert_eq!(trace[0], "prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN) = 0");
     assert!(trace[3].contains("inheritable without CAP_SYS_ADMIN, CAP_MKNOD}) = 0"), "{}", trace[3]);
-    assert!(t.last_note().unwrap().starts_with("root still, uid 0"));
+    assert!(t.last_note().as_deref().unwrap().starts_with("root still, uid 0"));
 }
 
 #[test]
 fn a_refused_capability_drop_stops_before_capset() {
     let t = Terminal1::with(RecordingKernel::new().failing("prctl", Errno::EPERM), &["drop-caps sys_admin"]);
     assert_eq!(t.k.names(), ["prctl"]);
-    assert_eq!(t.error(), Some("prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN): Operation not permitted"));
+    assert_eq!(t.error().as_deref(), Some("prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN): Operation not permitted"));
 }
 
 #[test]
@@ -445,7 +450,7 @@ fn no_new_privs_is_one_prctl_with_what_it_means() {
     let t = Terminal1::after(&["no-new-privs"]);
     assert_eq!(t.k.calls, [Call::NoNewPrivs]);
     assert_eq!(t.trace(), ["prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) = 0"]);
-    assert!(t.last_note().unwrap().contains("setuid-root program runs as the caller"));
+    assert!(t.last_note().as_deref().unwrap().contains("setuid-root program runs as the caller"));
 }
 
 // network
@@ -454,7 +459,11 @@ fn no_new_privs_is_one_prctl_with_what_it_means() {
 fn link_up_is_refused_in_the_hosts_network_namespace() {
     let t = Terminal1::after(&["link-up lo"]);
     assert!(t.k.calls.is_empty());
-    assert!(t.error().unwrap().starts_with("refusing to change a network interface in the host's net namespace"));
+    assert!(t
+        .error()
+        .as_deref()
+        .unwrap()
+        .starts_with("refusing to change a network interface in the host's net namespace"));
 }
 
 #[test]
@@ -472,14 +481,14 @@ fn link_up_of_a_missing_interface_stops_at_the_lookup() {
     let mut t = Terminal1::with(k, &["unshare net"]);
     t.run(&["link-up eth9"]);
     assert_eq!(t.k.calls.len(), 2, "unshare, then one ioctl");
-    assert_eq!(t.error(), Some("no interface eth9: No such device"));
+    assert_eq!(t.error().as_deref(), Some("no interface eth9: No such device"));
 }
 
 #[test]
 fn an_interface_name_too_long_for_the_kernel_is_refused_before_any_call() {
     let mut t = Terminal1::after(&["unshare net"]);
     assert!(t.run(&["link-up a-very-long-interface-name"]).is_empty());
-    assert_eq!(t.error(), Some("interface name \"a-very-long-interface-name\" is too long"));
+    assert_eq!(t.error().as_deref(), Some("interface name \"a-very-long-interface-name\" is too long"));
 }
 
 #[test]
@@ -507,21 +516,21 @@ fn netns_add_makes_the_dir_a_file_a_namespace_and_pins_it_in_that_order() {
     );
     assert_eq!(t.trace()[2], "unshare(CLONE_NEWNET) = 0");
     assert!(t.origin.made_netns_dir && t.origin.unshared == [Ns::Net]);
-    assert!(t.last_note().unwrap().contains("that is all a named netns is"));
+    assert!(t.last_note().as_deref().unwrap().contains("that is all a named netns is"));
 }
 
 #[test]
 fn netns_add_is_refused_after_unshare_mnt() {
     let mut t = Terminal1::after(&["unshare mnt"]);
     assert!(t.run(&["netns add lab"]).is_empty());
-    assert!(t.error().unwrap().starts_with("netns add pins the namespace in the host's mount table"));
+    assert!(t.error().as_deref().unwrap().starts_with("netns add pins the namespace in the host's mount table"));
 }
 
 #[test]
 fn netns_add_takes_an_existing_run_netns_as_it_is() {
     let t = Terminal1::with(RecordingKernel::new().failing("mkdir", Errno::EEXIST), &["netns add lab"]);
-    assert_eq!(t.error(), None);
-    assert_eq!(t.last().trace.calls[0].note.as_deref(), Some("already there: fine"));
+    assert_eq!(t.error().as_deref(), None);
+    assert_eq!(t.last().trace.calls[0].note, Some(crate::msg::Msg::AlreadyThere));
     assert!(!t.origin.made_netns_dir, "not ours to remove");
 }
 
@@ -529,7 +538,7 @@ fn netns_add_takes_an_existing_run_netns_as_it_is() {
 fn netns_add_of_a_taken_name_enters_no_namespace() {
     let t = Terminal1::with(RecordingKernel::new().failing("openat", Errno::EEXIST), &["netns add lab"]);
     assert_eq!(t.k.names(), ["mkdir", "openat"]);
-    assert_eq!(t.error(), Some("create /run/netns/lab: File exists"));
+    assert_eq!(t.error().as_deref(), Some("create /run/netns/lab: File exists"));
     assert!(t.origin.unshared.is_empty());
 }
 
@@ -545,7 +554,7 @@ fn netns_delete_removes_the_pin_the_file_and_the_dir_it_made() {
             Call::Rmdir("/run/netns".into()),
         ]
     );
-    assert!(t.last_note().unwrap().starts_with("iproute2 leaves /run/netns behind"));
+    assert!(t.last_note().as_deref().unwrap().starts_with("iproute2 leaves /run/netns behind"));
     assert!(!t.origin.made_netns_dir);
 }
 

@@ -84,7 +84,7 @@ fn memory_limits_on_both_layouts() {
     populate_v1(&g.paths()[0], "memory");
     g.set_memory_limit(64 << 20, &mut t).unwrap();
     assert_eq!(get(&g.paths()[0].join("memory.limit_in_bytes")), "67108864");
-    assert!(t.calls.last().unwrap().note.as_deref().unwrap().contains("swap"));
+    assert!(t.calls.last().unwrap().note.as_ref().unwrap().to_string().contains("swap"));
     assert_eq!(g.memory_events().unwrap().oom_kill, 2);
     assert_eq!(g.memory_events().unwrap().max_usage_bytes, Some(1_048_576));
 
@@ -118,7 +118,7 @@ fn v1_memory_limit_covers_swap_when_the_kernel_accounts_it() {
     assert_eq!(written.len(), 2, "{written:?}");
     assert!(written[0].contains("memory.limit_in_bytes") && written[1].contains("memory.memsw.limit_in_bytes"));
     assert_eq!(get(&dir.join("memory.memsw.limit_in_bytes")), "33554432");
-    assert!(t.calls.last().unwrap().note.as_deref().unwrap().contains("swap"));
+    assert!(t.calls.last().unwrap().note.as_ref().unwrap().to_string().contains("swap"));
     let n = t.calls.len();
     g.set_memory_limit(64 << 20, &mut t).unwrap();
     let written: Vec<String> = lines(&t)[n..].to_vec();
