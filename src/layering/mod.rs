@@ -9,6 +9,8 @@
 //! import is a dependency too) is an edge `M → X`. It fails on any cycle and prints
 //! it with a file for each edge.
 
+// POWERS-PENDING mod powers;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -16,8 +18,8 @@ use std::path::{Path, PathBuf};
 /// one is gone, so the entry is deleted with it.
 const ALLOWED: &[(&str, &str, &str)] = &[];
 
-/// Files that are not inside a top-level module (the crate root, the binary, this test).
-const NOT_MODULES: [&str; 3] = ["lib.rs", "main.rs", "layering.rs"];
+/// Files that are not inside a top-level module (the crate root, the binary, these tests).
+const NOT_MODULES: [&str; 4] = ["lib.rs", "main.rs", "layering/mod.rs", "layering/powers.rs"];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
@@ -210,7 +212,7 @@ fn no_library_result_carries_a_string_error() {
     let mut files = Vec::new();
     rust_files(&src(), &mut files);
     let mut found = Vec::new();
-    for f in files.iter().filter(|f| !f.ends_with("main.rs") && !f.ends_with("layering.rs")) {
+    for f in files.iter().filter(|f| !f.ends_with("main.rs") && !f.starts_with(src().join("layering"))) {
         let text = std::fs::read_to_string(f).unwrap();
         for (n, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap_or("");
