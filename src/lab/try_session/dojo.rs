@@ -176,3 +176,91 @@ impl Channel {
         let _ = self.sock.write_all(answer.as_bytes());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The answers without a socket (`try_session::tests` asks them through fd 9).
+
+    use super::*;
+    use crate::lesson::expect::Verdict;
+    use crate::observe::Value;
+
+    fn check(src: &str, passed: bool) -> CheckReport {
+        CheckReport {
+            src: src.into(),
+            verdict: Verdict { passed, left: Value::Text("x".into()), right: Value::Int(0) },
+        }
+    }
+
+    fn asked() -> Asked {
+        Asked {
+            lang: Lang::En,
+            task: "do it".into(),
+            hint: None,
+            solve: Some("unshare -u sh".into()),
+            needs_host: false,
+            shell: Some(9),
+        }
+    }
+
+    #[test]
+    fn requests_are_read_as_words() {
+        assert_eq!(Ask::parse(" hint \n"), Ask::Hint);
+        assert_eq!(Ask::parse("check"), Ask::Check);
+        assert_eq!(Ask::parse("sudo"), Ask::Unknown("sudo".into()));
+    }
+
+    #[test]
+    fn only_check_and_a_hint_about_failing_checks_need_a_look() {
+        assert!(needs_look(&Ask::Check, 0, true));
+        assert!(!needs_look(&Ask::Hint, 1, true), "the step's own hint first");
+        assert!(needs_look(&Ask::Hint, 1, false));
+        assert!(needs_look(&Ask::Hint, 2, true));
+        assert!(!needs_look(&Ask::Hint, 3, true));
+        assert!(!needs_look(&Ask::Solve, 0, false) && !needs_look(&Ask::Pid, 0, false));
+    }
+
+    #[test]
+    fn a_line_of_only_a_dot_cannot_end_an_answer_early() {
+        let step = Asked { task: "first\n.\nlast".into(), ..asked() };
+        assert_eq!(answer(&Ask::Task, &step, 0, None), "first\n. \nlast\n");
+    }
+
+    #[test]
+    fn solve_says_when_part_of_it_is_terminal_2s_and_when_there_is_none() {
+        let host = Asked { needs_host: true, ..asked() };
+        let a = answer(&Ask::Solve, &host, 0, None);
+        assert!(a.contains("  unshare -u sh\n") && a.contains("terminal #2"), "{a}");
+        let none = Asked { solve: None, ..asked() };
+        assert!(answer(&Ask::Solve, &none, 0, None).starts_with("this step has no single command"));
+    }
+
+    #[test]
+    fn without_a_hint_the_first_hint_lists_only_what_fails() {
+        let checks = [check("a == 1", true), check("b == 2", false)];
+        assert_eq!(answer(&Ask::Hint, &asked(), 1, Some(&checks)), "what still does not hold:\n  ✘ b == 2\n");
+    }
+
+    #[test]
+    fn check_marks_each_and_says_when_all_hold() {
+        let held = [check("a == 1", true)];
+        assert_eq!(
+            answer(&Ask::Check, &asked(), 0, Some(&held)),
+            "✔ a == 1   (\"x\")\nall checks hold: `exit` to go on\n"
+        );
+    }
+
+    #[test]
+    fn a_pid_that_cannot_be_told_is_a_question_mark_and_unknown_requests_are_named() {
+        let lost = Asked { shell: None, ..asked() };
+        assert_eq!(answer(&Ask::Pid, &lost, 0, None), "?\n");
+        assert_eq!(answer(&Ask::Unknown("x".into()), &asked(), 0, None), "dojo: unknown request `x`\n");
+    }
+
+    #[test]
+    fn dojo_answers_in_the_sessions_language() {
+        let ko = Asked { lang: Lang::Ko, ..asked() };
+        assert!(answer(&Ask::Solve, &ko, 0, None).starts_with("이 단계의 실습 명령:"));
+        assert!(answer(&Ask::Hint, &ko, 3, None).starts_with("힌트는 여기까지입니다"));
+    }
+}

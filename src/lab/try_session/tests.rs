@@ -10,15 +10,11 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
-use super::dojo::{self, Ask, Asked};
 use super::seams::{Clock, HostUndo, Said, Seams, ShellSide};
 use super::*;
 use crate::lab::fake::{FakeWorld, FIRST_AGENT};
 use crate::lab::link_tests::{builtin, lab_in};
-use crate::lab::CheckReport;
-use crate::lesson::expect::Verdict;
 use crate::lesson::{Lesson, Ns};
-use crate::observe::Value;
 use crate::sandbox::attach::{AttachError, Extras};
 use crate::sandbox::kernel::Call;
 
@@ -215,10 +211,6 @@ impl Tried {
         self.fakes.0.borrow_mut().fd9 = Some(sock);
         String::from_utf8(answer).unwrap()
     }
-}
-
-fn check(src: &str, passed: bool) -> CheckReport {
-    CheckReport { src: src.into(), verdict: Verdict { passed, left: Value::Text("x".into()), right: Value::Int(0) } }
 }
 
 // start
@@ -554,80 +546,6 @@ fn dojo_solve_is_the_lab_command_and_requests_come_in_order() {
     s.poll(&t.lab);
     let n = sock.read(&mut [0u8; 200]).unwrap();
     assert!(n > 0, "the half request was kept until its newline");
-}
-
-// dojo's answers, without a socket
-
-fn asked() -> Asked {
-    Asked {
-        lang: Lang::En,
-        task: "do it".into(),
-        hint: None,
-        solve: Some("unshare -u sh".into()),
-        needs_host: false,
-        shell: Some(9),
-    }
-}
-
-#[test]
-fn requests_are_read_as_words() {
-    assert_eq!(Ask::parse(" hint \n"), Ask::Hint);
-    assert_eq!(Ask::parse("check"), Ask::Check);
-    assert_eq!(Ask::parse("sudo"), Ask::Unknown("sudo".into()));
-}
-
-#[test]
-fn only_check_and_a_hint_about_failing_checks_need_a_look() {
-    assert!(dojo::needs_look(&Ask::Check, 0, true));
-    assert!(!dojo::needs_look(&Ask::Hint, 1, true), "the step's own hint first");
-    assert!(dojo::needs_look(&Ask::Hint, 1, false));
-    assert!(dojo::needs_look(&Ask::Hint, 2, true));
-    assert!(!dojo::needs_look(&Ask::Hint, 3, true));
-    assert!(!dojo::needs_look(&Ask::Solve, 0, false) && !dojo::needs_look(&Ask::Pid, 0, false));
-}
-
-#[test]
-fn a_line_of_only_a_dot_cannot_end_an_answer_early() {
-    let step = Asked { task: "first\n.\nlast".into(), ..asked() };
-    assert_eq!(dojo::answer(&Ask::Task, &step, 0, None), "first\n. \nlast\n");
-}
-
-#[test]
-fn solve_says_when_part_of_it_is_terminal_2s_and_when_there_is_none() {
-    let host = Asked { needs_host: true, ..asked() };
-    let a = dojo::answer(&Ask::Solve, &host, 0, None);
-    assert!(a.contains("  unshare -u sh\n") && a.contains("terminal #2"), "{a}");
-    let none = Asked { solve: None, ..asked() };
-    assert!(dojo::answer(&Ask::Solve, &none, 0, None).starts_with("this step has no single command"));
-}
-
-#[test]
-fn without_a_hint_the_first_hint_lists_only_what_fails() {
-    let checks = [check("a == 1", true), check("b == 2", false)];
-    assert_eq!(dojo::answer(&Ask::Hint, &asked(), 1, Some(&checks)), "what still does not hold:\n  ✘ b == 2\n");
-}
-
-#[test]
-fn check_marks_each_and_says_when_all_hold() {
-    let held = [check("a == 1", true)];
-    assert_eq!(
-        dojo::answer(&Ask::Check, &asked(), 0, Some(&held)),
-        "✔ a == 1   (\"x\")\nall checks hold: `exit` to go on\n"
-    );
-}
-
-#[test]
-fn a_pid_that_cannot_be_told_is_a_question_mark_and_unknown_requests_are_named() {
-    let lost = Asked { shell: None, ..asked() };
-    assert_eq!(dojo::answer(&Ask::Pid, &lost, 0, None), "?\n");
-    assert_eq!(dojo::answer(&Ask::Unknown("x".into()), &asked(), 0, None), "dojo: unknown request `x`\n");
-}
-
-#[test]
-fn dojo_answers_in_the_sessions_language() {
-    let ko = Asked { lang: Lang::Ko, ..asked() };
-    assert!(dojo::answer(&Ask::Solve, &ko, 0, None).starts_with("이 단계의 실습 명령:"));
-    assert!(dojo::answer(&Ask::Hint, &ko, 3, None).starts_with("힌트는 여기까지입니다"));
 }
 
 // the judge
