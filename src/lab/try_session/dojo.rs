@@ -138,7 +138,7 @@ pub(crate) fn answer(ask: &Ask, step: &Asked, hints: usize, checks: Option<&[Che
             }
             None => say(t(lang, "dojo_no_solve")),
         },
-        Ask::Unknown(other) => say(&format!("dojo: unknown request `{other}`")),
+        Ask::Unknown(other) => say(&crate::i18n::tf(lang, "dojo_unknown", &[other])),
     }
     out
 }
@@ -254,7 +254,10 @@ mod tests {
     fn a_pid_that_cannot_be_told_is_a_question_mark_and_unknown_requests_are_named() {
         let lost = Asked { shell: None, ..asked() };
         assert_eq!(answer(&Ask::Pid, &lost, 0, None), "?\n");
-        assert_eq!(answer(&Ask::Unknown("x".into()), &asked(), 0, None), "dojo: unknown request `x`\n");
+        assert_eq!(
+            answer(&Ask::Unknown("x".into()), &asked(), 0, None),
+            "dojo: unknown request `x` (hint, check, solve, task, pid)\n"
+        );
     }
 
     #[test]
