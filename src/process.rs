@@ -226,6 +226,99 @@ pub(crate) fn child_exited(pid: i32) -> bool {
     }
 }
 
+/// A process a try shell left running, adopted by nsdojo and stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Adopted {
+    pub pid: i32,
+    pub comm: String,
+}
+
+/// While a try shell runs, nsdojo adopts what it leaves behind (a `sleep 100 &`, a burner),
+/// so those can be stopped when it ends instead of living on, orphaned, on the host.
+pub(crate) struct Subreaper {
+    before: Vec<i32>,
+}
+
+impl Subreaper {
+    pub(crate) fn start() -> Subreaper {
+        let _ = become_subreaper();
+        Subreaper { before: procfs::children_of(std::process::id() as i32) }
+    }
+
+    /// Stop and reap what was adopted (children that are neither old nor `shell`), round by
+    /// round, since the children of one stopped are adopted next. Each is our child, not yet
+    /// reaped (only we reap our children, and not between the scan and the kill), so its PID
+    /// is still its own.
+    pub(crate) fn finish(self, shell: i32) -> Vec<Adopted> {
+        let me = std::process::id() as i32;
+        let mut stopped = Vec::new();
+        for _ in 0..16 {
+            let adopted: Vec<i32> =
+                procfs::children_of(me).into_iter().filter(|p| !self.before.contains(p) && *p != shell).collect();
+            if adopted.is_empty() {
+                break;
+            }
+            for pid in adopted {
+                let comm = procfs::stat(pid).map(|s| s.comm).unwrap_or_default();
+                kill_unreaped_child(pid);
+                reap(pid);
+                stopped.push(Adopted { pid, comm });
+            }
+        }
+        // SAFETY: prctl with plain integers.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) };
+        stopped
+    }
+}
+
+/// A child of ours held from its birth: signalled through its pidfd (or, without one, as our
+/// unreaped child), polled and reaped here.
+pub(crate) struct HeldChild {
+    pid: i32,
+    held: Option<Pidfd>,
+    reaped: bool,
+}
+
+impl HeldChild {
+    /// `pid` must be our child, not yet reaped (just forked).
+    pub(crate) fn new(pid: i32) -> HeldChild {
+        HeldChild { pid, held: Pidfd::open(pid).ok(), reaped: false }
+    }
+
+    pub(crate) fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Still running (reaped here once it ended).
+    pub(crate) fn alive(&mut self) -> bool {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        if self.reaped {
+            return false;
+        }
+        match waitpid(nix::unistd::Pid::from_raw(self.pid), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => true,
+            Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(_) => {
+                self.reaped = true;
+                false
+            }
+            Ok(_) => true,
+        }
+    }
+
+    /// SIGKILL, and reap it.
+    pub(crate) fn kill(&mut self) {
+        if self.reaped {
+            return;
+        }
+        match &self.held {
+            Some(p) => p.kill(),
+            None => kill_unreaped_child(self.pid),
+        }
+        reap(self.pid);
+        self.reaped = true;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -120,23 +120,6 @@ pub(crate) fn stop_marked(session: &str) -> Vec<String> {
     said
 }
 
-/// Processes the try shell left running: `orphans` are the host PIDs that were reparented to
-/// nsdojo (it is their subreaper while the shell runs). Each is killed and reaped, and said.
-pub(crate) fn stop_orphans(orphans: &[i32]) -> Vec<String> {
-    let mut said = Vec::new();
-    for &pid in orphans {
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        let p = nix::unistd::Pid::from_raw(pid);
-        let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
-        let _ = nix::sys::wait::waitpid(p, None);
-        said.push(format!(
-            "a process the try shell left running ({} {pid}) was stopped — it would have kept running on the host",
-            comm.trim()
-        ));
-    }
-    said
-}
-
 /// What nsdojo sessions have recorded as theirs (a lab running beside the try, on a machine
 /// several students share): made while the shell was open, yet never the shell's doing.
 #[derive(Debug, Default)]

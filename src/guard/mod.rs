@@ -28,7 +28,7 @@ use nix::sys::signal::{SigHandler, Signal};
 
 pub(crate) use record::recorded_by_sessions;
 pub use record::{hand_over_subtree, is_own_dir, record_add, removed_line, LinkId, Record};
-pub use signals::{install_signal_handlers, interrupted, track, untrack};
+pub use signals::{install_signal_handlers, interrupted, track, untrack, HeldSignals};
 
 pub const RUN_DIR: &str = "/run/nsdojo";
 /// The write end of the watchdog's pipe, closed in children that are not the host.

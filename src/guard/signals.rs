@@ -110,3 +110,35 @@ pub fn install_signal_handlers() {
         let _ = sigaction(Signal::SIGHUP, &fatal);
     }
 }
+
+/// SIGTERM and SIGHUP wait while a try shell is open (the shell itself starts with none
+/// blocked): the host is put back first, then the signal does what it always does (the
+/// fatal handler above), when this is dropped.
+pub struct HeldSignals(SigSet);
+
+impl HeldSignals {
+    pub fn hold() -> HeldSignals {
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGTERM);
+        set.add(Signal::SIGHUP);
+        let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, Some(&set), None);
+        HeldSignals(set)
+    }
+
+    /// Whether one of them arrived.
+    pub fn pending(&self) -> bool {
+        // SAFETY: sigpending fills a sigset_t we own, and sigismember only reads it.
+        unsafe {
+            let mut raw: libc::sigset_t = std::mem::zeroed();
+            libc::sigpending(&mut raw);
+            [libc::SIGTERM, libc::SIGHUP].iter().any(|s| libc::sigismember(&raw, *s) == 1)
+        }
+    }
+}
+
+impl Drop for HeldSignals {
+    fn drop(&mut self) {
+        // A pending SIGTERM or SIGHUP is delivered here, to the usual handler.
+        let _ = nix::sys::signal::pthread_sigmask(nix::sys::signal::SigmaskHow::SIG_UNBLOCK, Some(&self.0), None);
+    }
+}

@@ -198,6 +198,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("dojo_solve_host", "(part of it is terminal #2's: type that part in a second terminal)", "(일부는 터미널 #2의 몫입니다. 그 부분은 두 번째 터미널에서 입력하세요)"),
     ("dojo_no_solve", "this step has no single command: the task and the hints say what to do", "이 단계에는 한 줄 명령이 없습니다. 과제와 힌트를 따르세요"),
     ("dojo_checks_hold", "all checks hold: `exit` to go on", "모든 확인이 통과했습니다. `exit`로 계속하세요"),
+    ("dojo_unknown", "dojo: unknown request `{0}` (hint, check, solve, task, pid)", "dojo: 알 수 없는 요청 `{0}` (hint, check, solve, task, pid)"),
     ("class_joined", "class: reporting to {0} as {1} (in the background)", "수업: {0}에 {1} 이름으로 진행 상황을 보냅니다 (백그라운드)"),
     ("doctor_veth_missing", "not in this kernel", "이 커널에 없음"),
     ("doctor_veth_hint", "the veth lesson needs CONFIG_VETH (modprobe veth)", "veth 레슨에는 CONFIG_VETH가 필요합니다 (modprobe veth)"),

@@ -11,11 +11,17 @@
 mod actions;
 pub mod event;
 mod facts;
+#[cfg(test)]
+pub(crate) mod fake;
 mod host_actions;
+pub mod link;
+#[cfg(test)]
+pub(crate) mod link_tests;
 pub mod mutate;
 pub mod runner;
 #[cfg(test)]
 mod tests;
+pub(crate) mod try_session;
 mod veth;
 pub(crate) mod watch;
 
@@ -27,7 +33,7 @@ use crate::guard::Session;
 use crate::lesson::expect::Verdict;
 use crate::lesson::{Lesson, SandboxAction, Step};
 use crate::observe::{Needs, Snapshot};
-use crate::sandbox::{Outcome, Sandbox, SandboxError};
+use crate::sandbox::{Outcome, SandboxError};
 use event::{Event, MeterOnly, Scene, Sink};
 
 /// Both terminals at one moment.
@@ -114,7 +120,7 @@ impl LabError {
 /// One lesson in progress: its sandbox, its work directory, where we are.
 pub struct Lab {
     pub lesson: Lesson,
-    pub sandbox: Option<Sandbox>,
+    pub sandbox: Option<Box<dyn link::Agent>>,
     /// Index of the next step to run.
     pub next: usize,
     pub last: Option<StepReport>,
@@ -136,6 +142,8 @@ pub struct Lab {
     pub lang: crate::lesson::Lang,
     /// This host's cgroup layout (`None`: no usable cgroupfs), for `shell` and `$CGROUP`.
     layout: Option<crate::cgroup::Layout>,
+    /// Where agents come from and what else the lab sees ([`link::RealWorld`] but in tests).
+    world: Box<dyn link::World>,
 }
 
 impl Lab {
@@ -172,12 +180,36 @@ impl Lab {
             net: veth::free_documentation_net(),
             lang: crate::lesson::Lang::default(),
             layout: crate::cgroup::Layout::detect().ok(),
+            world: Box::new(link::RealWorld),
         };
         if lab.lesson.rootfs {
             lab.rootfs_src = Some(rootfs.ok_or(LabError::NoRootfs)?);
             lab.copy_rootfs()?;
         }
         Ok(lab)
+    }
+
+    /// A lab on `world` (an in-process agent), for unit tests: its work directory is `work`
+    /// (a temporary one), no session record, no rootfs and no cgroup layout.
+    #[cfg(test)]
+    pub(crate) fn in_world(lesson: Lesson, work: PathBuf, world: Box<dyn link::World>) -> Lab {
+        Lab {
+            lesson,
+            sandbox: None,
+            next: 0,
+            last: None,
+            work,
+            rootfs: None,
+            session_id: "0-5e551011".into(),
+            group: None,
+            rootfs_src: None,
+            netns: std::cell::RefCell::new(Vec::new()),
+            links: std::cell::RefCell::new(Vec::new()),
+            net: "192.0.2".into(),
+            lang: crate::lesson::Lang::default(),
+            layout: None,
+            world,
+        }
     }
 
     /// A fresh working copy of the rootfs at `$WORK/rootfs`.
@@ -247,22 +279,19 @@ impl Lab {
         crate::lesson::action::expand_vars(s, &pairs)
     }
 
-    fn sandbox(&mut self) -> Result<&mut Sandbox, SandboxError> {
+    fn sandbox(&mut self) -> Result<&mut dyn link::Agent, SandboxError> {
         if self.sandbox.is_none() {
-            self.sandbox = Some(Sandbox::spawn()?);
+            self.sandbox = Some(self.world.spawn()?);
             self.publish_pid();
         }
-        Ok(self.sandbox.as_mut().expect("just set"))
+        Ok(self.sandbox.as_deref_mut().expect("just set"))
     }
 
     /// Tell `nsdojo attach` (through the session record) which process is terminal #1 now.
     fn publish_pid(&self) {
-        let pid = self.sandbox.as_ref().map(Sandbox::pid);
+        let pid = self.sandbox.as_ref().map(|a| a.pid());
         let lesson = pid.map(|_| self.lesson.id.clone());
-        let _ = crate::guard::record_add(&self.session_id, |r| {
-            r.sandbox = pid;
-            r.lesson = lesson;
-        });
+        self.world.publish(&self.session_id, pid, lesson);
     }
 
     /// Kill the sandbox; the next step starts a fresh one.
@@ -277,7 +306,7 @@ impl Lab {
         // Whatever the steps left in the work dir goes too (mounts died with the sandbox) — if
         // it still is the directory this session made (its name is public: a step may have
         // removed it, and someone else made one in its place).
-        if !crate::guard::is_own_dir(&self.session_id, &self.work) {
+        if !self.world.owns_dir(&self.session_id, &self.work) {
             eprintln!("nsdojo: {}", crate::i18n::tf(self.lang, "work_not_ours", &[&self.work.display()]));
             return;
         }
@@ -327,7 +356,7 @@ impl Lab {
 
     fn sides(&mut self, needs: &Needs) -> Result<Sides, SandboxError> {
         let sandbox = self.sandbox()?.observe(needs)?;
-        Ok(Sides { sandbox, host: Snapshot::of_host(needs) })
+        Ok(Sides { sandbox, host: self.world.host(needs) })
     }
 
     /// Run step `index` (0-based) and advance past it, telling `sink` as it goes.
@@ -353,7 +382,7 @@ impl Lab {
         let before = self.sides(&needs)?;
         let (actions, aborted, sandbox_after) = self.perform_actions(&step, &needs, removed, sink)?;
         let after = match sandbox_after {
-            Some(sandbox) => Sides { sandbox, host: Snapshot::of_host(&needs) },
+            Some(sandbox) => Sides { sandbox, host: self.world.host(&needs) },
             None => self.sides(&needs)?,
         };
         let cgroup_files = (files_before, self.group_files());
@@ -379,7 +408,7 @@ impl Lab {
             lesson: self.lesson.id.clone(),
             index,
             total,
-            sandbox_pid: self.sandbox.as_ref().map_or(0, Sandbox::pid),
+            sandbox_pid: self.sandbox.as_ref().map_or(0, |a| a.pid()),
             actions,
             aborted,
             before,

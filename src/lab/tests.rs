@@ -9,7 +9,7 @@ use nix::mount::MsFlags;
 use super::actions::{legs, Leg};
 use crate::lesson::{Lesson, Ns, SandboxAction};
 use crate::sandbox::kernel::Call;
-use crate::sandbox::perform::{finish, perform, AgentState, Performed};
+use crate::sandbox::perform::{perform_all, AgentState, Stop};
 use crate::sandbox::recording::RecordingKernel;
 use crate::sandbox::{Outcome, SandboxOp};
 
@@ -56,20 +56,14 @@ fn dry_run(id: &str, k: RecordingKernel) -> DryRun {
         let mut outcomes = Vec::new();
         for leg in legs(&step.actions, None) {
             let Leg::Sandbox(range) = leg else { continue };
-            for action in &step.actions[range] {
-                let op = SandboxOp::of(&action.expand(VARS)).expect("a sandbox leg holds sandbox actions only");
-                if let SandboxOp::Do(a) | SandboxOp::Try(a) = &op {
-                    if runs_a_program(a) {
-                        continue;
-                    }
-                }
-                let mut out = Outcome::default();
-                let res = perform(&op, &mut run.origin, &mut run.k, &mut out);
-                match finish(res, out) {
-                    Performed::Done(o) => outcomes.push(o),
-                    Performed::Forked { .. } => panic!("the recording kernel answers fork as the child"),
-                }
-            }
+            let ops: Vec<SandboxOp> = step.actions[range]
+                .iter()
+                .map(|a| SandboxOp::of(&a.expand(VARS)).expect("a sandbox leg holds sandbox actions only"))
+                .filter(|op| !matches!(op, SandboxOp::Do(a) | SandboxOp::Try(a) if runs_a_program(a)))
+                .collect();
+            let (done, stop) = perform_all(&mut run.k, &mut run.origin, &ops);
+            assert!(!matches!(stop, Stop::Forked { .. }), "the recording kernel answers fork as the child");
+            outcomes.extend(done);
         }
         run.steps.push((run.k.calls[before..].to_vec(), outcomes));
     }

@@ -7,7 +7,7 @@
 
 use super::facts::StepFacts;
 use super::{expand_expect, CheckReport, Files, Lab, LabError, Sides, StepReport};
-use crate::observe::{Needs, ProcFacts, Snapshot};
+use crate::observe::Needs;
 
 /// A step being tried: what it reads, and both sides (and the session's cgroup) before the
 /// student began.
@@ -33,14 +33,8 @@ impl Lab {
     /// read (it just exited, or is between two programs). Four times a second: nothing of
     /// the "before" is copied here ([`Lab::by_hand`] makes the report once).
     pub(crate) fn judge(&self, w: &Watch, pid: i32) -> Option<Look> {
-        let mut inside = crate::sandbox::attach::inside_facts_of(pid, &w.needs).ok()?;
-        let proc = ProcFacts::read_some(pid, &w.needs);
-        // The collector joined `pid`'s PID namespace only for its children: the PID the
-        // process has in its own namespace is the last of its NSpid line.
-        if let Some(own) = proc.nspid.last() {
-            inside.pid = *own;
-        }
-        let after = Sides { sandbox: Snapshot { proc, inside }, host: Snapshot::of_host(&w.needs) };
+        let sandbox = self.world.look_at(pid, &w.needs)?;
+        let after = Sides { sandbox, host: self.world.host(&w.needs) };
         let group_now = self.group_files_by_hand();
         let step = &self.lesson.steps[w.index];
         let facts = StepFacts {

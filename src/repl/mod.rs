@@ -7,7 +7,6 @@
 
 pub mod command;
 mod complete;
-mod dojo;
 mod try_step;
 
 use std::path::PathBuf;

@@ -14,8 +14,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::kernel::LinuxKernel;
-use super::perform::{finish, perform, AgentState, Performed};
-use super::rpc::Outcome;
+use super::perform::{perform_all, AgentState, Stop};
 use super::rpc::{recv, send, Reply, Request};
 use crate::observe::InsideFacts;
 
@@ -62,24 +61,11 @@ pub fn serve(mut stream: UnixStream, keep_propagation: bool) -> ! {
         let reply = match req {
             Request::Observe(needs) => Reply::Observed(Box::new(InsideFacts::collect(&needs))),
             Request::Perform { ops, observe } => {
-                let mut outcomes = Vec::with_capacity(ops.len());
-                for op in &ops {
-                    let mut out = Outcome::default();
-                    let res = perform(op, &mut origin, &mut LinuxKernel, &mut out);
-                    match finish(res, out) {
-                        Performed::Done(outcome) => {
-                            let failed = outcome.error.is_some();
-                            outcomes.push(outcome);
-                            if failed {
-                                break;
-                            }
-                        }
-                        // The parent stays behind as reaper; the child carries on with the batch.
-                        Performed::Forked { child } => {
-                            drop(stream);
-                            reap_until(child);
-                        }
-                    }
+                let (outcomes, stop) = perform_all(&mut LinuxKernel, &mut origin, &ops);
+                if let Stop::Forked { child } = stop {
+                    // The parent stays behind as reaper; the child carries on with the batch.
+                    drop(stream);
+                    reap_until(child);
                 }
                 let observed = observe.map(|needs| Box::new(InsideFacts::collect(&needs)));
                 Reply::Performed { outcomes, observed }

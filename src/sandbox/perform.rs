@@ -136,6 +136,51 @@ pub(crate) fn finish(res: Result<Option<Pid>, PerformError>, mut out: Outcome) -
     Performed::Done(out)
 }
 
+/// Why [`perform_all`] stopped before the end of its operations, if it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// Every operation was performed.
+    Done,
+    /// The last outcome failed: the rest of the batch was not performed.
+    Failed,
+    /// `unshare pid` forked and this is the parent: it must become the new agent's reaper
+    /// (the child carries on with the batch).
+    Forked { child: Pid },
+}
+
+/// One operation, as the agent answers it: [`perform`], then [`finish`].
+pub(crate) fn perform_one(op: &SandboxOp, origin: &mut AgentState, k: &mut dyn Kernel) -> Performed {
+    let mut out = Outcome::default();
+    let res = perform(op, origin, k, &mut out);
+    finish(res, out)
+}
+
+/// A batch, as the agent performs it: in order, stopping at the first failure (a `try`
+/// operation does not fail). The one copy of that loop: the agent, the sandbox's tests and
+/// the lab's tests (its lessons through the recording kernel) all go through here.
+pub(crate) fn perform_all(k: &mut dyn Kernel, origin: &mut AgentState, ops: &[SandboxOp]) -> (Vec<Outcome>, Stop) {
+    perform_each(ops, |op| perform_one(op, origin, k))
+}
+
+/// [`perform_all`] with the performing of each operation chosen by the caller (the lab's
+/// in-process test agent answers commands that run programs from a script).
+pub(crate) fn perform_each(ops: &[SandboxOp], mut one: impl FnMut(&SandboxOp) -> Performed) -> (Vec<Outcome>, Stop) {
+    let mut outcomes = Vec::with_capacity(ops.len());
+    for op in ops {
+        match one(op) {
+            Performed::Done(outcome) => {
+                let failed = outcome.error.is_some();
+                outcomes.push(outcome);
+                if failed {
+                    return (outcomes, Stop::Failed);
+                }
+            }
+            Performed::Forked { child } => return (outcomes, Stop::Forked { child }),
+        }
+    }
+    (outcomes, Stop::Done)
+}
+
 /// The note under a mount(2) that failed for a reason the lab has seen students hit.
 fn mount(k: &mut dyn Kernel, m: Mount, trace: &mut Trace) -> Result<(), Errno> {
     let res = k.mount(&m, trace);

@@ -6,7 +6,7 @@ use nix::errno::Errno;
 use nix::mount::MsFlags;
 
 use super::kernel::{Call, CapData, CapSets};
-use super::perform::{finish, perform, AgentState, Performed};
+use super::perform::{perform, perform_all, AgentState, Stop};
 use super::recording::{RecordingKernel, SOCKET_FD};
 use super::rpc::{Outcome, SandboxOp};
 use crate::lesson::action::parse_action;
@@ -44,20 +44,10 @@ impl Terminal1 {
     /// Perform `lines`; the calls they made.
     fn run(&mut self, lines: &[&str]) -> Vec<Call> {
         let before = self.k.calls.len();
-        for line in lines {
-            let mut out = Outcome::default();
-            let res = perform(&op(line), &mut self.origin, &mut self.k, &mut out);
-            match finish(res, out) {
-                Performed::Done(o) => {
-                    let failed = o.error.is_some();
-                    self.outcomes.push(o);
-                    if failed {
-                        break;
-                    }
-                }
-                Performed::Forked { .. } => panic!("the recording kernel answers fork as the child"),
-            }
-        }
+        let ops: Vec<SandboxOp> = lines.iter().map(|l| op(l)).collect();
+        let (outcomes, stop) = perform_all(&mut self.k, &mut self.origin, &ops);
+        assert!(!matches!(stop, Stop::Forked { .. }), "the recording kernel answers fork as the child");
+        self.outcomes.extend(outcomes);
         self.k.calls[before..].to_vec()
     }
 

@@ -1,0 +1,269 @@
+//! `dojo`, the try shell's small command (`src/rootfs/dojo.sh`), answered here. The shell
+//! inherits one end of a socket pair as fd 9: a descriptor survives `unshare`, `nsenter`,
+//! `chroot` and `pivot_root`, where a path or an address would not. A request is one line
+//! (`hint`, `check`, `solve`, `task`, `pid`); an answer is lines ending with one that holds
+//! only `.`. The session polls the socket between its looks at the shell, so there is no
+//! thread and nothing blocks.
+//!
+//! The answer itself is a pure function of the request, the step as this lab words it
+//! ([`Asked`]) and, for `check` and `hint`, a fresh look's checks: tested without a socket.
+//!
+//! The script is in every rootfs nsdojo builds (`/usr/local/bin/dojo`), and for a shell whose
+//! root is still the host's, in the session's work directory, which `try` puts on `PATH`.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use crate::i18n::t;
+use crate::lab::CheckReport;
+use crate::lesson::Lang;
+
+/// The scripts, as every rootfs has them: `dojo`, and `burn` (one CPU kept busy).
+const SCRIPTS: [(&str, &str); 2] =
+    [("dojo", include_str!("../../rootfs/dojo.sh")), ("burn", include_str!("../../rootfs/burn.sh"))];
+
+/// `$WORK/.dojo`, holding the scripts, for a try shell on the host's root. A shell that is not
+/// root (after `setuid 1000`) must be able to reach it: `$WORK` (0700) lets others through, not
+/// list it, while the try lasts.
+pub(crate) fn dir_in(work: &Path) -> std::io::Result<PathBuf> {
+    std::fs::set_permissions(work, std::fs::Permissions::from_mode(0o711))?;
+    let dir = work.join(".dojo");
+    std::fs::create_dir_all(&dir)?;
+    for (name, text) in SCRIPTS {
+        let script = dir.join(name);
+        std::fs::write(&script, text)?;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(dir)
+}
+
+pub(crate) fn remove_dir_in(work: &Path) {
+    let _ = std::fs::remove_dir_all(work.join(".dojo"));
+    let _ = std::fs::set_permissions(work, std::fs::Permissions::from_mode(0o700));
+}
+
+/// A `dojo` request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ask {
+    Task,
+    Pid,
+    Check,
+    Hint,
+    Solve,
+    Unknown(String),
+}
+
+impl Ask {
+    pub(crate) fn parse(line: &str) -> Ask {
+        match line.trim() {
+            "task" => Ask::Task,
+            "pid" => Ask::Pid,
+            "check" => Ask::Check,
+            "hint" => Ask::Hint,
+            "solve" => Ask::Solve,
+            other => Ask::Unknown(other.to_string()),
+        }
+    }
+}
+
+/// What the answers say about the step, worded for this lab (variables expanded).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Asked {
+    pub lang: Lang,
+    pub task: String,
+    pub hint: Option<String>,
+    /// The step's lab command.
+    pub solve: Option<String>,
+    pub needs_host: bool,
+    /// The shell that asked, as the host numbers it.
+    pub shell: Option<i32>,
+}
+
+/// Whether answering `ask` needs a look at the shell, `hints` being the hints asked for so
+/// far, this one included (a hint the step has is given before the failing checks are).
+pub(crate) fn needs_look(ask: &Ask, hints: usize, has_hint: bool) -> bool {
+    match ask {
+        Ask::Check => true,
+        Ask::Hint => matches!((hints, has_hint), (1, false) | (2, _)),
+        _ => false,
+    }
+}
+
+/// The answer's lines, each ending in a newline (not yet the closing `.`). `checks`: a fresh
+/// look's, `None` when the shell could not be read (or no look was needed).
+pub(crate) fn answer(ask: &Ask, step: &Asked, hints: usize, checks: Option<&[CheckReport]>) -> String {
+    let lang = step.lang;
+    let mut out = String::new();
+    let mut say = |s: &str| {
+        // A line of only "." would end the answer early.
+        for l in s.lines() {
+            out.push_str(if l == "." { ". " } else { l });
+            out.push('\n');
+        }
+    };
+    match ask {
+        Ask::Task => say(&step.task),
+        Ask::Pid => say(&step.shell.map_or_else(|| "?".into(), |p| p.to_string())),
+        Ask::Check => match checks {
+            Some(checks) => {
+                for c in checks {
+                    let mark = if c.verdict.passed { "✔" } else { "✘" };
+                    say(&format!("{mark} {}   ({})", c.src, c.verdict.left));
+                }
+                if checks.iter().all(|c| c.verdict.passed) {
+                    say(t(lang, "dojo_checks_hold"));
+                }
+            }
+            None => say("?"),
+        },
+        Ask::Hint => match (hints, &step.hint) {
+            (1, Some(h)) => say(h),
+            (1 | 2, _) => {
+                say(t(lang, "dojo_hint_missing"));
+                for c in checks.unwrap_or_default().iter().filter(|c| !c.verdict.passed) {
+                    say(&format!("  ✘ {}", c.src));
+                }
+            }
+            _ => say(t(lang, "dojo_hint_more")),
+        },
+        Ask::Solve => match &step.solve {
+            Some(line) => {
+                say(t(lang, "dojo_solve"));
+                say(&format!("  {line}"));
+                if step.needs_host {
+                    say(t(lang, "dojo_solve_host"));
+                }
+            }
+            None => say(t(lang, "dojo_no_solve")),
+        },
+        Ask::Unknown(other) => say(&crate::i18n::tf(lang, "dojo_unknown", &[other])),
+    }
+    out
+}
+
+/// The REPL's end of fd 9: requests in, answers out, never blocking.
+pub(crate) struct Channel {
+    sock: UnixStream,
+    pending: Vec<u8>,
+    /// Hints asked for so far.
+    pub hints: usize,
+}
+
+impl Channel {
+    /// `sock` must be non-blocking.
+    pub(crate) fn new(sock: UnixStream) -> Channel {
+        Channel { sock, pending: Vec::new(), hints: 0 }
+    }
+
+    /// Every whole request that has arrived.
+    pub(crate) fn requests(&mut self) -> Vec<Ask> {
+        let mut chunk = [0u8; 256];
+        while let Ok(n @ 1..) = self.sock.read(&mut chunk) {
+            self.pending.extend_from_slice(&chunk[..n]);
+        }
+        let mut out = Vec::new();
+        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            out.push(Ask::parse(&String::from_utf8_lossy(&line)));
+        }
+        out
+    }
+
+    pub(crate) fn reply(&mut self, mut answer: String) {
+        answer.push_str(".\n");
+        let _ = self.sock.write_all(answer.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The answers without a socket (`try_session::tests` asks them through fd 9).
+
+    use super::*;
+    use crate::lesson::expect::Verdict;
+    use crate::observe::Value;
+
+    fn check(src: &str, passed: bool) -> CheckReport {
+        CheckReport {
+            src: src.into(),
+            verdict: Verdict { passed, left: Value::Text("x".into()), right: Value::Int(0) },
+        }
+    }
+
+    fn asked() -> Asked {
+        Asked {
+            lang: Lang::En,
+            task: "do it".into(),
+            hint: None,
+            solve: Some("unshare -u sh".into()),
+            needs_host: false,
+            shell: Some(9),
+        }
+    }
+
+    #[test]
+    fn requests_are_read_as_words() {
+        assert_eq!(Ask::parse(" hint \n"), Ask::Hint);
+        assert_eq!(Ask::parse("check"), Ask::Check);
+        assert_eq!(Ask::parse("sudo"), Ask::Unknown("sudo".into()));
+    }
+
+    #[test]
+    fn only_check_and_a_hint_about_failing_checks_need_a_look() {
+        assert!(needs_look(&Ask::Check, 0, true));
+        assert!(!needs_look(&Ask::Hint, 1, true), "the step's own hint first");
+        assert!(needs_look(&Ask::Hint, 1, false));
+        assert!(needs_look(&Ask::Hint, 2, true));
+        assert!(!needs_look(&Ask::Hint, 3, true));
+        assert!(!needs_look(&Ask::Solve, 0, false) && !needs_look(&Ask::Pid, 0, false));
+    }
+
+    #[test]
+    fn a_line_of_only_a_dot_cannot_end_an_answer_early() {
+        let step = Asked { task: "first\n.\nlast".into(), ..asked() };
+        assert_eq!(answer(&Ask::Task, &step, 0, None), "first\n. \nlast\n");
+    }
+
+    #[test]
+    fn solve_says_when_part_of_it_is_terminal_2s_and_when_there_is_none() {
+        let host = Asked { needs_host: true, ..asked() };
+        let a = answer(&Ask::Solve, &host, 0, None);
+        assert!(a.contains("  unshare -u sh\n") && a.contains("terminal #2"), "{a}");
+        let none = Asked { solve: None, ..asked() };
+        assert!(answer(&Ask::Solve, &none, 0, None).starts_with("this step has no single command"));
+    }
+
+    #[test]
+    fn without_a_hint_the_first_hint_lists_only_what_fails() {
+        let checks = [check("a == 1", true), check("b == 2", false)];
+        assert_eq!(answer(&Ask::Hint, &asked(), 1, Some(&checks)), "what still does not hold:\n  ✘ b == 2\n");
+    }
+
+    #[test]
+    fn check_marks_each_and_says_when_all_hold() {
+        let held = [check("a == 1", true)];
+        assert_eq!(
+            answer(&Ask::Check, &asked(), 0, Some(&held)),
+            "✔ a == 1   (\"x\")\nall checks hold: `exit` to go on\n"
+        );
+    }
+
+    #[test]
+    fn a_pid_that_cannot_be_told_is_a_question_mark_and_unknown_requests_are_named() {
+        let lost = Asked { shell: None, ..asked() };
+        assert_eq!(answer(&Ask::Pid, &lost, 0, None), "?\n");
+        assert_eq!(
+            answer(&Ask::Unknown("x".into()), &asked(), 0, None),
+            "dojo: unknown request `x` (hint, check, solve, task, pid)\n"
+        );
+    }
+
+    #[test]
+    fn dojo_answers_in_the_sessions_language() {
+        let ko = Asked { lang: Lang::Ko, ..asked() };
+        assert!(answer(&Ask::Solve, &ko, 0, None).starts_with("이 단계의 실습 명령:"));
+        assert!(answer(&Ask::Hint, &ko, 3, None).starts_with("힌트는 여기까지입니다"));
+    }
+}
