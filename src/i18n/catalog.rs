@@ -184,6 +184,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("origin_host", "{0} host programs ({1}) with their libraries", "호스트 프로그램 {0}개({1})와 그 라이브러리"),
     ("origin_dir", "directory {0}", "디렉터리 {0}"),
     ("origin_tar", "tarball {0}", "tar 묶음 {0}"),
+    ("option_not_for", "`{0}` does not apply to `nsdojo {1}` (`nsdojo {1} --help` lists its options)", "`{0}` 옵션은 `nsdojo {1}` 명령에 쓸 수 없습니다 (쓸 수 있는 옵션은 `nsdojo {1} --help`)"),
     ("unknown_language_cli", "unknown language `{0}`: use en or ko", "알 수 없는 언어 `{0}`: en 또는 ko를 쓰세요"),
     ("need_root", "the lab creates namespaces and mounts, which needs root: run `sudo nsdojo` (`nsdojo doctor` tells more)", "실습은 네임스페이스와 마운트를 만들기 때문에 root 권한이 필요합니다. `sudo nsdojo` 명령으로 실행하세요 (자세한 내용은 `nsdojo doctor` 명령)"),
     ("rootfs_is_host_root", "--rootfs {0}: the host's own root is not a rootfs (lessons copy it)", "--rootfs {0}: 호스트의 루트 자체는 rootfs로 쓸 수 없습니다 (레슨이 rootfs를 복사하기 때문입니다)"),

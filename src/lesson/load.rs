@@ -148,20 +148,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Lesson>, LoadError> {
 pub fn load_paths_checked(paths: &[PathBuf], root_only: bool) -> Result<Vec<Lesson>, LoadError> {
     let mut files = Vec::new();
     for p in paths {
-        if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|source| LoadError::Io { path: p.display().to_string(), source })?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            if found.is_empty() {
-                return Err(LoadError::Empty(p.display().to_string()));
-            }
-            found.sort();
-            files.extend(found);
-        } else {
-            files.push(p.clone());
-        }
+        files.extend(lesson_files(p)?);
     }
     let mut lessons: Vec<Lesson> = Vec::new();
     for f in files {
@@ -172,6 +159,59 @@ pub fn load_paths_checked(paths: &[PathBuf], root_only: bool) -> Result<Vec<Less
         lessons.push(l);
     }
     Ok(lessons)
+}
+
+/// The lesson files `p` names: itself, or a directory's `*.toml` sorted by name (none is an error).
+fn lesson_files(p: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    if !p.is_dir() {
+        return Ok(vec![p.to_path_buf()]);
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+        .map_err(|source| LoadError::Io { path: p.display().to_string(), source })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    if found.is_empty() {
+        return Err(LoadError::Empty(p.display().to_string()));
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// One finding of [`check_paths`], in the order the files were read.
+#[derive(Debug)]
+pub enum Checked {
+    /// The file holds a valid lesson.
+    Valid { file: PathBuf, lesson: Lesson },
+    /// A file, or a directory without lesson files, that is not one.
+    Invalid(LoadError),
+}
+
+/// What `nsdojo check PATHS` reports: like [`load_paths`], but every file is read and every
+/// mistake found, rather than stopping at the first. Err only when a directory cannot be listed.
+pub fn check_paths(paths: &[PathBuf]) -> Result<Vec<Checked>, LoadError> {
+    let mut out = Vec::new();
+    let mut valid: Vec<Lesson> = Vec::new();
+    for p in paths {
+        let files = match lesson_files(p) {
+            Err(e @ LoadError::Empty(_)) => {
+                out.push(Checked::Invalid(e));
+                continue;
+            }
+            other => other?,
+        };
+        for file in files {
+            match load_file(&file).map(|l| (duplicate_id(&l, &valid), l)) {
+                Ok((None, lesson)) => {
+                    valid.push(lesson.clone());
+                    out.push(Checked::Valid { file, lesson });
+                }
+                Ok((Some(dup), _)) => out.push(Checked::Invalid(dup.into())),
+                Err(e) => out.push(Checked::Invalid(e)),
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Find a lesson by id or 1-based number.
