@@ -221,3 +221,39 @@ pub fn find<'a>(lessons: &'a [Lesson], key: &str) -> Option<(usize, &'a Lesson)>
     }
     lessons.iter().enumerate().find(|(_, l)| l.id == key)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LESSON: &str = "id = \"ID\"\ntitle.en = \"T\"\n\n[[step]]\ntext.en = \"t\"\ndo = [\"unshare uts\"]\n";
+
+    #[test]
+    fn check_reads_every_file_and_reports_each_mistake() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("1-a.toml", &LESSON.replace("ID", "a"));
+        write("2-bad.toml", &LESSON.replace("ID", "b").replace("unshare uts", "cgroup create cpuset"));
+        write("3-dup.toml", &LESSON.replace("ID", "a"));
+        write("4-c.toml", &LESSON.replace("ID", "c"));
+        write("notes.txt", "not a lesson");
+        let empty = tempfile::tempdir().unwrap();
+        let found = check_paths(&[dir.path().to_path_buf(), empty.path().to_path_buf()]).unwrap();
+        let shown: Vec<String> = found
+            .iter()
+            .map(|c| match c {
+                Checked::Valid { file, lesson } => {
+                    format!("ok {} {}", file.file_name().unwrap().to_string_lossy(), lesson.id)
+                }
+                Checked::Invalid(e) => e.to_string(),
+            })
+            .collect();
+        assert_eq!(shown.len(), 5, "{shown:#?}");
+        assert_eq!((shown[0].as_str(), shown[3].as_str()), ("ok 1-a.toml a", "ok 4-c.toml c"));
+        assert!(shown[1].ends_with("2-bad.toml:6:22: unknown controller `cpuset` (cpu, memory, pids)"), "{}", shown[1]);
+        assert!(shown[2].contains("duplicate lesson id `a`"), "{}", shown[2]);
+        assert!(shown[4].ends_with("no lesson files (*.toml) found"), "{}", shown[4]);
+        // Loading for a session stops at the first mistake instead.
+        assert!(load_paths(&[dir.path().to_path_buf()]).unwrap_err().to_string().contains("cpuset"));
+    }
+}
