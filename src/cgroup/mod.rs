@@ -60,6 +60,15 @@ pub enum Controller {
 }
 
 impl Controller {
+    /// Every controller nsdojo can limit, in the order the lessons name them.
+    pub const ALL: [Controller; 3] = [Controller::Cpu, Controller::Memory, Controller::Pids];
+
+    /// The controller with this kernel name (`cpu`, `memory`, `pids`); lessons are parsed
+    /// into it when they load, so a misspelt controller is a file:line:col error there.
+    pub fn parse(name: &str) -> Option<Controller> {
+        Controller::ALL.into_iter().find(|c| c.name() == name)
+    }
+
     /// The kernel's name for it, the same on v1 and v2.
     pub fn name(self) -> &'static str {
         match self {

@@ -16,14 +16,6 @@ use crate::trace::Syscall;
 
 const METER_EVERY: Duration = Duration::from_millis(250);
 
-pub(super) fn controller(name: &str) -> Controller {
-    match name {
-        "memory" => Controller::Memory,
-        "pids" => Controller::Pids,
-        _ => Controller::Cpu,
-    }
-}
-
 /// The session's group name.
 pub(super) fn group_name(session_id: &str) -> String {
     format!("nsdojo-{session_id}")
@@ -118,10 +110,10 @@ impl Lab {
             HostAction::CgroupCreate(names) => self.create_group(names, &mut out),
             HostAction::CgroupLimit { controller: c, value } => match &self.group {
                 None => Err(HostError::NoGroup),
-                Some(g) => match c.as_str() {
-                    "cpu" => g.set_cpu_limit(*value as u32, 100_000, &mut out.trace),
-                    "memory" => g.set_memory_limit(*value, &mut out.trace),
-                    _ => g.set_pids_max(*value, &mut out.trace),
+                Some(g) => match c {
+                    Controller::Cpu => g.set_cpu_limit(*value as u32, 100_000, &mut out.trace),
+                    Controller::Memory => g.set_memory_limit(*value, &mut out.trace),
+                    Controller::Pids => g.set_pids_max(*value, &mut out.trace),
                 }
                 .map_err(HostError::from),
             },
@@ -151,16 +143,15 @@ impl Lab {
         out
     }
 
-    fn create_group(&mut self, names: &[String], out: &mut Outcome) -> Result<(), HostError> {
+    fn create_group(&mut self, controllers: &[Controller], out: &mut Outcome) -> Result<(), HostError> {
         if self.group.is_some() {
             return Err(HostError::GroupExists);
         }
         let layout = Layout::detect()?;
-        let controllers: Vec<Controller> = names.iter().map(|n| controller(n)).collect();
         let name = group_name(&self.session_id);
         let parent = group_parent(&layout);
         // Before anything is made: the name, and what v2 will enable in the parent.
-        let to_enable = layout.controllers_to_enable(&parent, &name, &controllers);
+        let to_enable = layout.controllers_to_enable(&parent, &name, controllers);
         let mut intended: Vec<std::path::PathBuf> =
             controllers.iter().filter_map(|c| layout.group_dir(&parent, &name, *c)).collect();
         intended.sort();
@@ -170,7 +161,7 @@ impl Lab {
             r.subtree_enabled.extend(to_enable.iter().map(|(p, c)| (p.clone(), c.name().to_string())));
         })
         .map_err(HostError::Record)?;
-        let made = Group::create_within(&layout, &parent, &name, &controllers, &mut out.trace);
+        let made = Group::create_within(&layout, &parent, &name, controllers, &mut out.trace);
         // What was really enabled (nothing, if creation failed): a failed create undid its own.
         let enabled: Vec<(std::path::PathBuf, String)> = made.as_ref().map_or_else(
             |_| Vec::new(),
@@ -236,11 +227,11 @@ impl Lab {
             return self.group_files();
         }
         let Some(layout) = self.layout.as_ref() else { return Vec::new() };
-        let controllers: Vec<Controller> = self.group_plan().iter().map(|n| controller(n)).collect();
+        let controllers = self.group_plan();
         if controllers.is_empty() {
             return Vec::new();
         }
-        let made = Group::existing(layout, &group_parent(layout), &group_name(&self.session_id), &controllers);
+        let made = Group::existing(layout, &group_parent(layout), &group_name(&self.session_id), controllers);
         made.map_or_else(|_| Vec::new(), |g| Self::files_and_counters(&g))
     }
 
@@ -251,13 +242,13 @@ impl Lab {
         let (None, Some(layout)) = (&self.group, self.layout.as_ref()) else { return Vec::new() };
         let parent = group_parent(layout);
         let name = group_name(&self.session_id);
-        self.group_plan().iter().filter_map(|n| layout.group_dir(&parent, &name, controller(n))).collect()
+        self.group_plan().iter().filter_map(|c| layout.group_dir(&parent, &name, *c)).collect()
     }
 
     /// The controllers the lesson's `cgroup create` names (empty: the lesson makes no group).
-    pub(super) fn group_plan(&self) -> &[String] {
+    pub(super) fn group_plan(&self) -> &[Controller] {
         let create = self.lesson.steps.iter().flat_map(|s| &s.actions).find_map(|a| match a.host() {
-            Some(HostAction::CgroupCreate(names)) => Some(names.as_slice()),
+            Some(HostAction::CgroupCreate(controllers)) => Some(controllers.as_slice()),
             _ => None,
         });
         create.unwrap_or_default()

@@ -259,7 +259,7 @@ impl Lab {
     /// `$CGROUP`: the directory of the session's group for the first controller the lesson's
     /// `cgroup create` names: the real one once made, before that where it will be made.
     fn cgroup_dir(&self) -> Option<PathBuf> {
-        let c = host_actions::controller(self.group_plan().first()?);
+        let c = *self.group_plan().first()?;
         if let Some(dir) = self.group.as_ref().and_then(|g| g.dir_for(c)) {
             return Some(dir.to_path_buf());
         }

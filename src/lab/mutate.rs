@@ -15,9 +15,12 @@
 //! `hog`, `forks`, `burn`, a `try`): a `chroot` or `chdir` must be noticed by the state
 //! it changes or by a later action that needed it, not by "it was not performed".
 
-use super::runner::Runner;
+use super::event::Sink;
+use super::runner::{Runner, StartError};
 use super::LabError;
-use crate::lesson::{Action, HostAction, Lesson, SandboxAction};
+use crate::guard::Session;
+use crate::lesson::{Action, HostAction, Lang, Lesson, SandboxAction};
+use crate::rootfs::Provider;
 
 /// One action left out of one step.
 #[derive(Debug, Clone)]
@@ -106,6 +109,27 @@ pub fn run_lesson(runner: &mut Runner, each: &mut dyn FnMut(&Mutant)) -> Result<
         out.push(m);
     }
     Ok(out)
+}
+
+/// `check --mutate`: every mutant of each lesson, one lesson after the other in the session,
+/// calling `each` as each is decided; `sink` says what else a lesson's start and end show
+/// (the host audit). A lesson that cannot start ends the run.
+pub fn run_lessons<S: Sink>(
+    lessons: Vec<Lesson>,
+    session: &mut Session,
+    provider: &mut Provider,
+    lang: Lang,
+    mut sink: impl FnMut() -> S,
+    each: &mut dyn FnMut(&Mutant),
+) -> Result<Vec<Mutant>, StartError> {
+    let mut all = Vec::new();
+    for l in lessons {
+        let mut sink = sink();
+        let mut runner = Runner::start(l, session, provider, lang, &mut sink)?;
+        all.extend(run_lesson(&mut runner, each)?);
+        runner.finish(session, &mut sink);
+    }
+    Ok(all)
 }
 
 fn run_one(runner: &mut Runner, step: usize, action: usize, held: &[bool]) -> Result<MutantVerdict, LabError> {

@@ -43,13 +43,8 @@ pub enum ResultFact {
     Throttled,
 }
 
-/// A cgroup controller whose limit `group.limit[…]` reads, whatever the layout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Limit {
-    Cpu,
-    Memory,
-    Pids,
-}
+/// The cgroup controller whose limit `group.limit[…]` reads, whatever the layout.
+pub use crate::cgroup::Controller as Limit;
 
 /// The session's cgroup, as the host reads its files.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -239,26 +234,11 @@ impl ResultFact {
     }
 }
 
-impl Limit {
-    pub fn name(self) -> &'static str {
-        match self {
-            Limit::Cpu => "cpu",
-            Limit::Memory => "memory",
-            Limit::Pids => "pids",
-        }
-    }
-}
-
 impl GroupFact {
     fn from_path(path: &[Segment]) -> Option<GroupFact> {
         Some(match path {
             [(n, Some(file))] if n == "file" && !file.contains('/') => GroupFact::File(file.clone()),
-            [(n, Some(c))] if n == "limit" => GroupFact::Limit(match c.as_str() {
-                "cpu" => Limit::Cpu,
-                "memory" => Limit::Memory,
-                "pids" => Limit::Pids,
-                _ => return None,
-            }),
+            [(n, Some(c))] if n == "limit" => GroupFact::Limit(Limit::parse(c)?),
             [(n, None)] if n == "oom_kills" => GroupFact::OomKills,
             [(n, None)] if n == "throttled" => GroupFact::Throttled,
             _ => return None,

@@ -148,20 +148,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Lesson>, LoadError> {
 pub fn load_paths_checked(paths: &[PathBuf], root_only: bool) -> Result<Vec<Lesson>, LoadError> {
     let mut files = Vec::new();
     for p in paths {
-        if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|source| LoadError::Io { path: p.display().to_string(), source })?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            if found.is_empty() {
-                return Err(LoadError::Empty(p.display().to_string()));
-            }
-            found.sort();
-            files.extend(found);
-        } else {
-            files.push(p.clone());
-        }
+        files.extend(lesson_files(p)?);
     }
     let mut lessons: Vec<Lesson> = Vec::new();
     for f in files {
@@ -174,10 +161,99 @@ pub fn load_paths_checked(paths: &[PathBuf], root_only: bool) -> Result<Vec<Less
     Ok(lessons)
 }
 
+/// The lesson files `p` names: itself, or a directory's `*.toml` sorted by name (none is an error).
+fn lesson_files(p: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    if !p.is_dir() {
+        return Ok(vec![p.to_path_buf()]);
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+        .map_err(|source| LoadError::Io { path: p.display().to_string(), source })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    if found.is_empty() {
+        return Err(LoadError::Empty(p.display().to_string()));
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// One finding of [`check_paths`], in the order the files were read.
+#[derive(Debug)]
+pub enum Checked {
+    /// The file holds a valid lesson.
+    Valid { file: PathBuf, lesson: Lesson },
+    /// A file, or a directory without lesson files, that is not one.
+    Invalid(LoadError),
+}
+
+/// What `nsdojo check PATHS` reports: like [`load_paths`], but every file is read and every
+/// mistake found, rather than stopping at the first. Err only when a directory cannot be listed.
+pub fn check_paths(paths: &[PathBuf]) -> Result<Vec<Checked>, LoadError> {
+    let mut out = Vec::new();
+    let mut valid: Vec<Lesson> = Vec::new();
+    for p in paths {
+        let files = match lesson_files(p) {
+            Err(e @ LoadError::Empty(_)) => {
+                out.push(Checked::Invalid(e));
+                continue;
+            }
+            other => other?,
+        };
+        for file in files {
+            match load_file(&file).map(|l| (duplicate_id(&l, &valid), l)) {
+                Ok((None, lesson)) => {
+                    valid.push(lesson.clone());
+                    out.push(Checked::Valid { file, lesson });
+                }
+                Ok((Some(dup), _)) => out.push(Checked::Invalid(dup.into())),
+                Err(e) => out.push(Checked::Invalid(e)),
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Find a lesson by id or 1-based number.
 pub fn find<'a>(lessons: &'a [Lesson], key: &str) -> Option<(usize, &'a Lesson)> {
     if let Ok(n) = key.parse::<usize>() {
         return lessons.get(n.checked_sub(1)?).map(|l| (n - 1, l));
     }
     lessons.iter().enumerate().find(|(_, l)| l.id == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LESSON: &str = "id = \"ID\"\ntitle.en = \"T\"\n\n[[step]]\ntext.en = \"t\"\ndo = [\"unshare uts\"]\n";
+
+    #[test]
+    fn check_reads_every_file_and_reports_each_mistake() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("1-a.toml", &LESSON.replace("ID", "a"));
+        write("2-bad.toml", &LESSON.replace("ID", "b").replace("unshare uts", "cgroup create cpuset"));
+        write("3-dup.toml", &LESSON.replace("ID", "a"));
+        write("4-c.toml", &LESSON.replace("ID", "c"));
+        write("notes.txt", "not a lesson");
+        let empty = tempfile::tempdir().unwrap();
+        let found = check_paths(&[dir.path().to_path_buf(), empty.path().to_path_buf()]).unwrap();
+        let shown: Vec<String> = found
+            .iter()
+            .map(|c| match c {
+                Checked::Valid { file, lesson } => {
+                    format!("ok {} {}", file.file_name().unwrap().to_string_lossy(), lesson.id)
+                }
+                Checked::Invalid(e) => e.to_string(),
+            })
+            .collect();
+        assert_eq!(shown.len(), 5, "{shown:#?}");
+        assert_eq!((shown[0].as_str(), shown[3].as_str()), ("ok 1-a.toml a", "ok 4-c.toml c"));
+        assert!(shown[1].ends_with("2-bad.toml:6:22: unknown controller `cpuset` (cpu, memory, pids)"), "{}", shown[1]);
+        assert!(shown[2].contains("duplicate lesson id `a`"), "{}", shown[2]);
+        assert!(shown[4].ends_with("no lesson files (*.toml) found"), "{}", shown[4]);
+        // Loading for a session stops at the first mistake instead.
+        assert!(load_paths(&[dir.path().to_path_buf()]).unwrap_err().to_string().contains("cpuset"));
+    }
 }

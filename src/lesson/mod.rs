@@ -21,8 +21,8 @@ use crate::observe::View;
 pub use action::{Action, HostAction, Ns, SandboxAction};
 pub use expect::Expect;
 pub use load::{
-    builtin, builtin_selected, duplicate_id, find, load_file, load_file_checked, load_paths, load_paths_checked,
-    LoadError, BUILTIN,
+    builtin, builtin_selected, check_paths, duplicate_id, find, load_file, load_file_checked, load_paths,
+    load_paths_checked, Checked, LoadError, BUILTIN,
 };
 pub use text::{Lang, Text};
 

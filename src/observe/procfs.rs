@@ -159,6 +159,8 @@ pub struct Status {
     pub gids: Vec<u32>,
     /// Supplementary groups (`Groups:`).
     pub groups: Vec<u32>,
+    /// Peak resident set size in KiB (`VmHWM:   1234 kB`): the class benchmark's memory figure.
+    pub vm_hwm_kib: Option<u64>,
 }
 
 /// Parse `/proc/PID/status`; a field that is missing or malformed stays empty.
@@ -175,6 +177,7 @@ pub fn parse_status(text: &str) -> Status {
             "Uid" => s.uids = value.split_whitespace().filter_map(|p| p.parse().ok()).collect(),
             "Gid" => s.gids = value.split_whitespace().filter_map(|p| p.parse().ok()).collect(),
             "Groups" => s.groups = value.split_whitespace().filter_map(|p| p.parse().ok()).collect(),
+            "VmHWM" => s.vm_hwm_kib = value.strip_suffix("kB").and_then(|v| v.trim().parse().ok()),
             _ => {}
         }
     }
@@ -406,6 +409,8 @@ mod tests {
         assert_eq!(parse_status("Name:\tx\nCapEff:\tzz\n"), Status::default());
         let s = parse_status("Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1001\t1000\t1000\nGroups:\t4 27 \n");
         assert_eq!((s.uids[0], s.gids[1], s.groups), (1000, 1001, vec![4, 27]));
+        assert_eq!(parse_status("VmPeak:\t  9000 kB\nVmHWM:\t    5120 kB\n").vm_hwm_kib, Some(5120));
+        assert_eq!(parse_status("VmHWM:\t5120 MB\n").vm_hwm_kib, None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! and checks. Pure functions of their input, so they are unit-tested at
 //! fixed widths and reused by the REPL, `run` and transcripts.
 
+pub mod check;
 pub mod present;
 pub mod terminal;
 pub mod transcript;

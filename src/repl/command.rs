@@ -1,6 +1,6 @@
-//! The REPL's command grammar: one word, then arguments.
+//! The REPL's command grammar: one word, then arguments, as one table ([`COMMANDS`]).
 
-use crate::i18n::tf;
+use crate::i18n::{t, tf};
 use crate::lesson::Lang;
 use crate::suggest;
 
@@ -33,49 +33,95 @@ pub enum Command {
     Lang(Option<String>),
 }
 
-/// (name, arguments, English help, Korean help)
-pub const COMMANDS: &[(&str, &str, &str, &str)] = &[
-    ("help", "", "this list", "이 목록"),
-    ("lessons", "", "list the lessons", "레슨 목록"),
-    (
-        "lesson",
-        "[ID|N]",
-        "start a lesson by id or number (alone: where you are)",
-        "id나 번호로 레슨 시작 (인자 없이: 현재 위치)",
-    ),
-    ("next", "", "run the next step", "다음 단계 실행"),
-    ("back", "", "go back one step (replays the steps before it)", "한 단계 뒤로 (그 앞 단계들을 다시 실행)"),
-    ("again", "", "re-run the current step from a fresh sandbox", "현재 단계를 새 샌드박스에서 다시 실행"),
-    ("show", "", "show the current step's text again", "현재 단계 설명 다시 보기"),
-    ("state", "", "full snapshot of both sides", "양쪽의 전체 상태 스냅샷"),
-    ("diff", "", "what the last step changed", "마지막 단계에서 바뀐 것"),
-    ("hint", "", "a hint for the current step", "현재 단계 힌트"),
-    ("reset", "", "tear down the sandbox and restart the lesson", "샌드박스를 지우고 레슨 재시작"),
-    ("sh", "CMD", "run CMD inside the sandbox (also !CMD)", "샌드박스 안에서 CMD 실행 (!CMD도 가능)"),
-    ("host", "CMD", "run CMD on the host", "호스트에서 CMD 실행"),
-    ("compare", "CMD", "run CMD on both sides, outputs side by side", "양쪽에서 CMD를 실행하고 출력을 나란히 비교"),
-    ("shell", "", "an interactive shell inside the sandbox (exit returns)", "샌드박스 안의 대화형 셸 (exit로 복귀)"),
-    (
-        "try",
-        "",
-        "do the next step yourself in terminal #1's shell; nsdojo checks it live (exit returns)",
-        "다음 단계를 터미널 #1의 셸에서 직접 해 보기; nsdojo가 실시간으로 확인 (exit로 복귀)",
-    ),
-    (
-        "progress",
-        "",
-        "steps done so far (`reset progress` forgets them)",
-        "지금까지 마친 단계 (`reset progress`로 초기화)",
-    ),
-    ("record", "FILE|off", "write what is shown to a Markdown file", "화면 내용을 Markdown 파일로 기록"),
-    ("lang", "en|ko", "switch language", "언어 변경"),
-    ("quit", "", "leave (also exit, Ctrl-D)", "종료 (exit, Ctrl-D도 가능)"),
+/// One REPL command: the word, its other spellings, its arguments as `help` shows them, the
+/// catalog key of its help line, and how the rest of the line becomes a [`Command`]. Parsing,
+/// "did you mean", completion and `help` all read [`COMMANDS`], so they cannot disagree.
+pub struct CommandSpec {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub args: &'static str,
+    /// Key of the help line in `i18n::CATALOG`.
+    pub help: &'static str,
+    parse: fn(&Args) -> Result<Command, ParseError>,
+}
+
+/// The word as typed and the rest of the line, trimmed.
+struct Args<'a> {
+    word: &'a str,
+    rest: &'a str,
+}
+
+impl Args<'_> {
+    fn none(&self, c: Command) -> Result<Command, ParseError> {
+        if self.rest.is_empty() {
+            Ok(c)
+        } else {
+            Err(ParseError::NoArguments(self.word.to_string()))
+        }
+    }
+
+    fn optional(&self) -> Option<String> {
+        (!self.rest.is_empty()).then(|| self.rest.to_string())
+    }
+
+    fn command(&self) -> Result<String, ParseError> {
+        nonempty(self.rest, self.word)
+    }
+}
+
+const fn cmd(
+    name: &'static str,
+    args: &'static str,
+    help: &'static str,
+    parse: fn(&Args) -> Result<Command, ParseError>,
+) -> CommandSpec {
+    CommandSpec { name, aliases: &[], args, help, parse }
+}
+
+/// Every command, in the order `help` lists them.
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec { aliases: &["?"], ..cmd("help", "", "help_help", |a| a.none(Command::Help)) },
+    cmd("lessons", "", "help_lessons", |a| a.none(Command::Lessons)),
+    cmd("lesson", "[ID|N]", "help_lesson", |a| Ok(Command::Lesson(a.optional()))),
+    CommandSpec { aliases: &["n"], ..cmd("next", "", "help_next", |a| a.none(Command::Next)) },
+    cmd("back", "", "help_back", |a| a.none(Command::Back)),
+    cmd("again", "", "help_again", |a| a.none(Command::Again)),
+    cmd("show", "", "help_show", |a| a.none(Command::Show)),
+    cmd("state", "", "help_state", |a| a.none(Command::State)),
+    cmd("diff", "", "help_diff", |a| a.none(Command::Diff)),
+    cmd("hint", "", "help_hint", |a| a.none(Command::Hint)),
+    cmd("reset", "", "help_reset", |a| match a.rest {
+        "progress" => Ok(Command::ResetProgress),
+        _ => a.none(Command::Reset),
+    }),
+    cmd("sh", "CMD", "help_sh", |a| a.command().map(Command::Sh)),
+    cmd("host", "CMD", "help_host", |a| a.command().map(Command::Host)),
+    cmd("compare", "CMD", "help_compare", |a| a.command().map(Command::Compare)),
+    cmd("shell", "", "help_shell", |a| a.none(Command::Shell)),
+    cmd("try", "", "help_try", |a| a.none(Command::Try)),
+    cmd("progress", "", "help_progress", |a| a.none(Command::Progress)),
+    cmd("record", "FILE|off", "help_record", |a| Ok(Command::Record(a.optional()))),
+    cmd("lang", "en|ko", "help_lang", |a| Ok(Command::Lang(a.optional()))),
+    CommandSpec { aliases: &["exit", "q"], ..cmd("quit", "", "help_quit", |a| a.none(Command::Quit)) },
 ];
 
-const ALIASES: &[&str] = &["exit", "n", "q", "?"];
-
+/// Every word that names a command, aliases too: what a typo is compared with.
 pub fn names() -> Vec<&'static str> {
-    COMMANDS.iter().map(|c| c.0).chain(ALIASES.iter().copied()).collect()
+    COMMANDS.iter().flat_map(|c| std::iter::once(c.name).chain(c.aliases.iter().copied())).collect()
+}
+
+/// The command `word` names.
+fn spec(word: &str) -> Option<&'static CommandSpec> {
+    COMMANDS.iter().find(|c| c.name == word || c.aliases.contains(&word))
+}
+
+/// `help`'s text: one line per command, in `lang`.
+pub fn help(lang: Lang) -> String {
+    let mut o = String::new();
+    for c in COMMANDS {
+        o.push_str(&format!("  {:<16} {}\n", format!("{} {}", c.name, c.args).trim_end(), t(lang, c.help)));
+    }
+    o
 }
 
 /// A line the grammar refuses; shown as one line in the session's language.
@@ -115,38 +161,11 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
         Some((w, r)) => (w, r.trim()),
         None => (line, ""),
     };
-    let no_args = |c: Command| {
-        if rest.is_empty() {
-            Ok(c)
-        } else {
-            Err(ParseError::NoArguments(word.to_string()))
-        }
-    };
-    match word {
-        "help" | "?" => no_args(Command::Help),
-        "lessons" => no_args(Command::Lessons),
-        "lesson" => Ok(Command::Lesson((!rest.is_empty()).then(|| rest.to_string()))),
-        "next" | "n" => no_args(Command::Next),
-        "back" => no_args(Command::Back),
-        "again" => no_args(Command::Again),
-        "show" => no_args(Command::Show),
-        "state" => no_args(Command::State),
-        "diff" => no_args(Command::Diff),
-        "hint" => no_args(Command::Hint),
-        "reset" if rest == "progress" => Ok(Command::ResetProgress),
-        "reset" => no_args(Command::Reset),
-        "compare" => nonempty(rest, "compare").map(Command::Compare),
-        "shell" => no_args(Command::Shell),
-        "try" => no_args(Command::Try),
-        "progress" => no_args(Command::Progress),
-        "record" => Ok(Command::Record((!rest.is_empty()).then(|| rest.to_string()))),
-        "quit" | "exit" | "q" => no_args(Command::Quit),
-        "sh" => nonempty(rest, "sh").map(Command::Sh),
-        "host" => nonempty(rest, "host").map(Command::Host),
-        "lang" => Ok(Command::Lang((!rest.is_empty()).then(|| rest.to_string()))),
-        other => {
-            let shown: String = other.chars().take(40).collect();
-            Err(ParseError::Unknown { shown, nearest: suggest::nearest(other, &names()) })
+    match spec(word) {
+        Some(c) => (c.parse)(&Args { word, rest }),
+        None => {
+            let shown: String = word.chars().take(40).collect();
+            Err(ParseError::Unknown { shown, nearest: suggest::nearest(word, &names()) })
         }
     }
 }
@@ -189,5 +208,42 @@ mod tests {
         assert!(parse("!").is_err());
         let e = parse("\u{0}\u{1b}[A").unwrap_err().to_string();
         assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn every_command_in_the_table_parses() {
+        for c in COMMANDS {
+            for word in std::iter::once(&c.name).chain(c.aliases) {
+                let line = if c.args == "CMD" { format!("{word} ls /") } else { word.to_string() };
+                let parsed = parse(&line);
+                assert!(parsed.is_ok(), "`{line}`: {parsed:?}");
+                assert_eq!(parsed, parse(&line.replacen(word, c.name, 1)), "`{word}` is not `{}`", c.name);
+            }
+        }
+        let mut all = names();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), names().len(), "a word names two commands");
+    }
+
+    #[test]
+    fn every_misspelt_command_suggests_its_name() {
+        for c in COMMANDS.iter().filter(|c| c.name.len() > 2) {
+            let typo = format!("{}{}", &c.name[..1], c.name);
+            assert_eq!(parse(&typo), Err(ParseError::Unknown { shown: typo.clone(), nearest: Some(c.name) }), "{typo}");
+        }
+    }
+
+    #[test]
+    fn help_lists_every_command_in_both_languages() {
+        let (en, ko) = (help(Lang::En), help(Lang::Ko));
+        assert_eq!(en.lines().count(), COMMANDS.len());
+        for (c, (e, k)) in COMMANDS.iter().zip(en.lines().zip(ko.lines())) {
+            assert!(e.trim_start().starts_with(c.name) && k.trim_start().starts_with(c.name), "{e} / {k}");
+            assert!(!t(Lang::En, c.help).is_empty(), "no help text `{}`", c.help);
+            assert_ne!(e, k, "`{}` has no Korean help", c.name);
+        }
+        assert!(en.contains("record FILE|off") && en.contains("write what is shown to a Markdown file"));
+        assert!(ko.contains("화면 내용을 Markdown 파일로 기록"));
     }
 }

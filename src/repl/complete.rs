@@ -14,7 +14,7 @@ pub(super) struct Completer {
 impl Completer {
     pub(super) fn new(lessons: &[Lesson]) -> Completer {
         Completer {
-            commands: super::command::COMMANDS.iter().map(|c| c.0.to_string()).collect(),
+            commands: super::command::COMMANDS.iter().map(|c| c.name.to_string()).collect(),
             lessons: lessons.iter().map(|l| l.id.clone()).collect(),
         }
     }

@@ -184,7 +184,7 @@ impl Repl {
         let lang = self.style.lang;
         match cmd {
             Command::Empty | Command::Quit => {}
-            Command::Help => print!("{}", help(lang)),
+            Command::Help => print!("{}", command::help(lang)),
             Command::Lessons => {
                 print!("{}", render::lesson_list(&self.style, &self.lessons, self.lab().map(|l| l.lesson.id.as_str())))
             }
@@ -402,15 +402,6 @@ fn print_output(lang: Lang, out: &crate::sandbox::ShellOutput) {
     } else if out.status != 0 {
         eprintln!("{}", tf(lang, "exit_status", &[&out.status]).dimmed());
     }
-}
-
-fn help(lang: Lang) -> String {
-    let mut o = String::new();
-    for (name, args, en, ko) in command::COMMANDS {
-        let text = if lang == Lang::Ko { ko } else { en };
-        o.push_str(&format!("  {:<16} {text}\n", format!("{name} {args}").trim_end()));
-    }
-    o
 }
 
 /// A root-only file for rustyline's copy of the history, in nsdojo's 0700 run directory.

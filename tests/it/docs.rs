@@ -3,7 +3,7 @@
 //! docs/lessons.md: every ```toml block parses as a lesson (a block whose first line is
 //! `# fragment` is steps only and gets a header), the full ones pass `nsdojo check` and, as root,
 //! their own checks; every action, view and expectation example in its tables parses; every
-//! name in ACTION_NAMES, SHOW_VIEWS, SIDE_FACTS and STEP_FACTS, every operator and side has a row
+//! name in action::ACTIONS, SHOW_VIEWS, SIDE_FACTS and STEP_FACTS, every operator and side has a row
 //! with an example of its own. scripts/provision.sh: valid bash, shellcheck-clean, a dry run
 //! names everything it installs, its guards decide right, its minimum Rust covers Cargo.lock.
 //! Vagrantfile (no Ruby here: text matching): both boxes, the provision script, the VM size.
@@ -263,10 +263,10 @@ fn every_action_example_parses_and_every_action_has_one() {
             firsts.push(e.split_whitespace().next().unwrap().to_string());
         }
     }
-    for name in action::ACTION_NAMES {
+    for name in action::action_names() {
         assert!(
             firsts.iter().any(|f| f == name),
-            "{GUIDE}: the action `{name}` (ACTION_NAMES) has no example in the Actions table"
+            "{GUIDE}: the action `{name}` (action::ACTIONS) has no example in the Actions table"
         );
     }
 }

@@ -22,6 +22,7 @@ use tokio::net::{TcpSocket, TcpStream};
 
 use super::now_ms;
 use crate::class::protocol::{Ack, Batch, ClassEvent, Done, Sequenced};
+use crate::observe::procfs::{self, Proc};
 
 /// Events per second per student.
 const RATE: f64 = 2.0;
@@ -280,12 +281,9 @@ async fn dashboard(server: SocketAddr, token: String, seen: Arc<Mutex<Seen>>) ->
     Ok(())
 }
 
-/// utime + stime of `pid`, in seconds.
+/// utime + stime of `pid`, in seconds (0 once it is gone: the figure is then not taken).
 fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = [11, 12].iter().filter_map(|&i| f.get(i).and_then(|v| v.parse::<u64>().ok())).sum();
+    let ticks = procfs::stat(pid as i32).map_or(0, |s| s.utime + s.stime);
     // SAFETY: sysconf only reads a constant of the system.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
     ticks as f64 / hz as f64
@@ -293,13 +291,7 @@ fn cpu_seconds(pid: u32) -> f64 {
 
 /// VmHWM of `pid`, in KiB.
 fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    procfs::status(Proc::Pid(pid as i32)).ok().and_then(|s| s.vm_hwm_kib).unwrap_or(0)
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {

@@ -12,11 +12,12 @@
 //! is loaded, and a mistake is reported at its file, line and column rather
 //! than in the middle of a workshop. The parser decides where each line runs: a
 //! [`HostAction`] (terminal #2) or a [`SandboxAction`] (terminal #1). Adding an
-//! action means one variant of one of them, one arm in [`parse_action`] and one
-//! arm in its performer (`lab::host_actions` or `sandbox::perform`).
+//! action means one variant of one of them, one entry in [`ACTIONS`] (its name, usage,
+//! example and parser) and one arm in its performer (`lab::host_actions` or `sandbox::perform`).
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::cgroup::Controller;
 pub use crate::observe::Ns;
 
 /// Mount propagation types settable with `mount --make-*`.
@@ -46,9 +47,9 @@ pub enum HostAction {
     /// Run a real shell command on the host (terminal #2).
     Sh(String),
     /// Create the session's cgroup with these controllers (host side: `cgcreate`).
-    CgroupCreate(Vec<String>),
+    CgroupCreate(Vec<Controller>),
     /// Set a limit: `cpu 30%`, `memory 32M`, `pids 16` (host side: `cgset`).
-    CgroupLimit { controller: String, value: u64 },
+    CgroupLimit { controller: Controller, value: u64 },
     /// Move the sandbox agent into the session's cgroup (`cgexec` / `echo PID > cgroup.procs`).
     CgroupJoin,
     /// Write uid_map and gid_map (and setgroups deny) for the sandbox, from the host:
@@ -277,5 +278,7 @@ pub fn expand_vars(s: &str, vars: &[(&str, &str)]) -> String {
     out
 }
 
+mod grammar;
 mod parse;
-pub use parse::{cidr, http_url, is_documentation_net, parse_action, ParseError, ACTION_NAMES};
+pub use grammar::{action_names, ActionSpec, ACTIONS};
+pub use parse::{cidr, http_url, is_documentation_net, parse_action, ParseError};
