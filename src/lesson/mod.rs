@@ -9,6 +9,7 @@
 pub mod action;
 pub mod expect;
 pub mod fact;
+pub mod lab_command;
 mod load;
 pub mod text;
 pub mod trust;
