@@ -14,7 +14,7 @@ use nsdojo::render::present::Classroom;
 use nsdojo::render::terminal::{Mode, Terminal};
 use nsdojo::render::transcript::{Recording, Transcript};
 use nsdojo::render::{self, Style};
-use nsdojo::{guard, host, lab, repl};
+use nsdojo::{hostguard, lab, machine, repl};
 
 /// `nsdojo 0.1.0 (commit 1a2b3c4d5e6f, x86_64-unknown-linux-musl)`: see build.rs.
 const VERSION: &str =
@@ -251,7 +251,7 @@ fn lang_of(cli: &Cli) -> anyhow::Result<Lang> {
 fn load_lessons(cli: &Cli) -> anyhow::Result<Vec<Lesson>> {
     match &cli.lessons {
         Some(dir) => {
-            let root_only = host::is_root() && !cli.trust_lessons;
+            let root_only = machine::is_root() && !cli.trust_lessons;
             if root_only {
                 nsdojo::lesson::trust::check(dir)?;
             }
@@ -271,14 +271,15 @@ fn rootfs_provider(cli: &Cli) -> nsdojo::rootfs::Provider {
 }
 
 fn need_root(lang: Lang) -> anyhow::Result<()> {
-    if !host::is_root() {
+    if !machine::is_root() {
         anyhow::bail!(t(lang, "need_root"));
     }
     Ok(())
 }
 
 fn banner(lang: Lang) -> String {
-    let facts = tf(lang, "banner_host", &[&host::kernel(), &host::cgroup_layout(lang), &host::root_propagation()]);
+    let facts =
+        tf(lang, "banner_host", &[&machine::kernel(), &machine::cgroup_layout(lang), &machine::root_propagation()]);
     format!("{} {} — {}\n{facts}", "nsdojo".bold().cyan(), env!("CARGO_PKG_VERSION"), t(lang, "tagline"))
 }
 
@@ -301,8 +302,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let ids: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
             let chosen = choose(lang, &load_lessons(&cli)?, &ids, ids.is_empty())?;
             need_root(lang)?;
-            guard::install_signal_handlers();
-            let mut session = guard::Session::start()?;
+            hostguard::install_signal_handlers();
+            let mut session = hostguard::Session::start()?;
             let result = mutate(&style, &mut session, chosen, &mut rootfs_provider(&cli));
             session.finish();
             result
@@ -348,7 +349,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Cmd::Serve { .. }) => unreachable!("dispatched by threaded()"),
         Some(Cmd::Bench { what, n, .. }) => {
             need_root(lang)?;
-            let mut session = guard::Session::start()?;
+            let mut session = hostguard::Session::start()?;
             let out = match what.as_str() {
                 "step" => nsdojo::bench::step(*n, &mut session),
                 "rootfs" => nsdojo::bench::rootfs(*n),
@@ -360,12 +361,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Cmd::Cleanup) => {
             need_root(lang)?;
-            let done = guard::cleanup_dead();
+            let done = hostguard::cleanup_dead();
             if done.is_empty() {
                 println!("{}", t(lang, "cleanup_nothing"));
             }
             for d in done {
-                println!("{}", guard::removed_line(lang, &d));
+                println!("{}", hostguard::removed_line(lang, &d));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -380,8 +381,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 _ => choose(lang, &load_lessons(&cli)?, ids, *all)?,
             };
             need_root(lang)?;
-            guard::install_signal_handlers();
-            let mut session = guard::Session::start()?;
+            hostguard::install_signal_handlers();
+            let mut session = hostguard::Session::start()?;
             let mut transcript = match record {
                 Some(f) => Some(
                     Transcript::create(f)
@@ -403,8 +404,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         None => {
             let lessons = load_lessons(&cli)?;
             need_root(lang)?;
-            guard::install_signal_handlers();
-            let session = guard::Session::start()?;
+            hostguard::install_signal_handlers();
+            let session = hostguard::Session::start()?;
             let mut provider = rootfs_provider(&cli);
             let banner = format!("{}\n{}", banner(lang), tf(lang, "rootfs_line", &[&provider.describe(lang)]));
             let class = join_class(&cli, lang)?;
@@ -439,7 +440,7 @@ fn choose(lang: Lang, all: &[Lesson], keys: &[String], every: bool) -> anyhow::R
 /// `check --mutate`: one line per mutant, a score, exit 1 unless every mutant is killed or waived.
 fn mutate(
     style: &Style,
-    session: &mut guard::Session,
+    session: &mut hostguard::Session,
     lessons: Vec<Lesson>,
     provider: &mut nsdojo::rootfs::Provider,
 ) -> anyhow::Result<ExitCode> {
@@ -499,7 +500,7 @@ fn join_class(cli: &Cli, lang: Lang) -> anyhow::Result<Option<nsdojo::class::Cla
 /// host counts as one more).
 fn run_lessons(
     style: &Style,
-    session: &mut guard::Session,
+    session: &mut hostguard::Session,
     lessons: Vec<Lesson>,
     mut transcript: Option<&mut Transcript>,
     provider: &mut nsdojo::rootfs::Provider,

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::guard::Session;
+use crate::hostguard::Session;
 use crate::lesson::expect::Verdict;
 use crate::lesson::{Lesson, SandboxAction, Step};
 use crate::observe::{Needs, Snapshot};
@@ -128,7 +128,7 @@ pub struct Lab {
     /// Named network namespaces recorded for this lesson (removed on reset and at the end).
     netns: std::cell::RefCell<Vec<PathBuf>>,
     /// Host interfaces this lesson made (`veth add`), recorded before they were made.
-    links: std::cell::RefCell<Vec<crate::guard::LinkId>>,
+    links: std::cell::RefCell<Vec<crate::hostguard::LinkId>>,
     /// `$NET`: a documentation /24 the host routes nowhere (chosen once, before the lesson
     /// adds a route of its own).
     net: String,
@@ -259,7 +259,7 @@ impl Lab {
     fn publish_pid(&self) {
         let pid = self.sandbox.as_ref().map(Sandbox::pid);
         let lesson = pid.map(|_| self.lesson.id.clone());
-        let _ = crate::guard::record_add(&self.session_id, |r| {
+        let _ = crate::hostguard::record_add(&self.session_id, |r| {
             r.sandbox = pid;
             r.lesson = lesson;
         });
@@ -277,7 +277,7 @@ impl Lab {
         // Whatever the steps left in the work dir goes too (mounts died with the sandbox) — if
         // it still is the directory this session made (its name is public: a step may have
         // removed it, and someone else made one in its place).
-        if !crate::guard::is_own_dir(&self.session_id, &self.work) {
+        if !crate::hostguard::is_own_dir(&self.session_id, &self.work) {
             eprintln!("nsdojo: {}", crate::i18n::tf(self.lang, "work_not_ours", &[&self.work.display()]));
             return;
         }
@@ -349,7 +349,7 @@ impl Lab {
         let needs = self.needs(&step);
         let files_before = self.group_files();
         // A Ctrl-C pressed at the prompt (between readline calls) must not abort this step.
-        let _ = crate::guard::interrupted();
+        let _ = crate::hostguard::interrupted();
         let before = self.sides(&needs)?;
         let (actions, aborted, sandbox_after) = self.perform_actions(&step, &needs, removed, sink)?;
         let after = match sandbox_after {

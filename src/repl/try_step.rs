@@ -77,7 +77,7 @@ impl Subreaper {
             if adopted.is_empty() {
                 break;
             }
-            said.extend(crate::undo::stop_orphans(&adopted));
+            said.extend(crate::hostguard::undo::stop_orphans(&adopted));
         }
         // SAFETY: as above.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) };
@@ -172,14 +172,14 @@ impl Repl {
             env: vec![
                 ("NSDOJO_TRY".into(), format!("{}", index + 1)),
                 ("NSDOJO_TRY_LANG".into(), lang.code().into()),
-                (crate::undo::TRY_MARK.into(), session.clone()),
+                (crate::hostguard::undo::TRY_MARK.into(), session.clone()),
                 ("PATH".into(), path),
             ],
         };
         // The host as the shell starts (the sandbox is up): what differs at its end is the shell's.
-        let before = crate::undo::Before::now();
+        let before = crate::hostguard::undo::Before::now();
         // Should nsdojo die while the shell runs, its session's cleanup puts the host back.
-        if let Err(e) = crate::guard::record_add(&session, |r| r.trying = Some(before.clone())) {
+        if let Err(e) = crate::hostguard::record_add(&session, |r| r.trying = Some(before.clone())) {
             dojo::remove_dir_in(lab.work_dir());
             return eprintln!("nsdojo: {e}");
         }
@@ -189,7 +189,7 @@ impl Repl {
             Ok(c) => c,
             Err(e) => {
                 let _ = reaper.finish(Pid::from_raw(0));
-                let _ = crate::guard::record_add(&session, |r| r.trying = None);
+                let _ = crate::hostguard::record_add(&session, |r| r.trying = None);
                 dojo::remove_dir_in(lab.work_dir());
                 return eprintln!("nsdojo: {}", e.localized(lang));
             }
@@ -230,12 +230,16 @@ impl Repl {
         take_back_terminal();
         dojo::remove_dir_in(lab.work_dir());
         let mut said = reaper.finish(child);
-        said.extend(crate::undo::since(&before, &lab.group_dirs_to_be(), &crate::guard::recorded_by_sessions()));
+        said.extend(crate::hostguard::undo::since(
+            &before,
+            &lab.group_dirs_to_be(),
+            &crate::hostguard::recorded_by_sessions(),
+        ));
         for line in said {
             println!("{}", crate::i18n::machine_text(lang, &line).yellow());
         }
-        let _ = crate::audit::warn(&mut std::io::stdout(), &before.still_changed(), "try", lang);
-        let _ = crate::guard::record_add(&session, |r| r.trying = None);
+        let _ = crate::hostguard::audit::warn(&mut std::io::stdout(), &before.still_changed(), "try", lang);
+        let _ = crate::hostguard::record_add(&session, |r| r.trying = None);
         drop(held);
         if !done {
             println!("{}", tf(lang, "try_not_yet", &[&(index + 1)]));

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use crate::audit::HostAudit;
+use crate::hostguard::audit::HostAudit;
 
 /// The host as a try began: the leak audit's view, and the cgroup directories near the top of
 /// each hierarchy (where `mkdir /sys/fs/cgroup/…/mine` makes one).
@@ -86,7 +86,7 @@ fn mount_ids() -> std::collections::BTreeMap<u32, String> {
 fn cgroup_dirs() -> BTreeSet<PathBuf> {
     let mounts = crate::observe::mountinfo::read(crate::observe::procfs::Proc::Myself).unwrap_or_default();
     let mut out = BTreeSet::new();
-    for parent in crate::audit::cgroup_parents(&mounts) {
+    for parent in crate::hostguard::audit::cgroup_parents(&mounts) {
         for d in subdirs(&parent) {
             out.extend(subdirs(&d));
             out.insert(d);
@@ -213,7 +213,7 @@ fn cgroups_since(before: &BTreeSet<PathBuf>, lessons_group: &[PathBuf], theirs: 
 fn subtree_control_files() -> Vec<(PathBuf, String)> {
     let mounts = crate::observe::mountinfo::read(crate::observe::procfs::Proc::Myself).unwrap_or_default();
     // Only cgroup v2 directories have the file.
-    crate::audit::cgroup_parents(&mounts)
+    crate::hostguard::audit::cgroup_parents(&mounts)
         .into_iter()
         .map(|d| d.join("cgroup.subtree_control"))
         .filter_map(|f| Some((f.clone(), std::fs::read_to_string(&f).ok()?)))

@@ -56,7 +56,7 @@ pub struct Record {
     /// The host as a `try` began, while its shell runs: if the session dies meanwhile, its
     /// cleanup stops the shell's processes and puts back what they changed.
     #[serde(default)]
-    pub(crate) trying: Option<crate::undo::Before>,
+    pub(crate) trying: Option<crate::hostguard::undo::Before>,
 }
 
 /// An interface by name and, once made, by index: cleanup deletes it only while that name
@@ -166,7 +166,7 @@ impl Record {
         let mut done = Vec::new();
         let mut left = Record { id: self.id.clone(), owner: self.owner, watchdog: self.watchdog, ..Default::default() };
         if let Some(before) = &self.trying {
-            done.extend(crate::undo::after_dead_try(&self.id, before, &recorded_by_sessions()));
+            done.extend(crate::hostguard::undo::after_dead_try(&self.id, before, &recorded_by_sessions()));
         }
         for m in &self.mounts {
             let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
@@ -316,8 +316,8 @@ impl Record {
 /// One thing `Record::clean` removed ("empty dir /x"), as a line in `lang`.
 /// What the sessions on this machine (this one included) have recorded as theirs: what a
 /// try's undo must leave alone.
-pub(crate) fn recorded_by_sessions() -> crate::undo::Theirs {
-    let mut theirs = crate::undo::Theirs::default();
+pub(crate) fn recorded_by_sessions() -> crate::hostguard::undo::Theirs {
+    let mut theirs = crate::hostguard::undo::Theirs::default();
     for r in Record::load_all() {
         theirs.paths.extend(r.mounts.iter().cloned());
         theirs.paths.extend(r.cgroups.iter().cloned());
@@ -331,7 +331,7 @@ pub(crate) fn recorded_by_sessions() -> crate::undo::Theirs {
 pub fn removed_line(lang: crate::lesson::Lang, done: &str) -> String {
     use crate::i18n::tf;
     // What an unfinished try left, said as `try` says it (undo.rs): sentences of their own.
-    if let Some(said) = done.strip_prefix(crate::undo::DEAD_TRY) {
+    if let Some(said) = done.strip_prefix(crate::hostguard::undo::DEAD_TRY) {
         return tf(lang, "dead_try_line", &[&crate::i18n::machine_text(lang, said)]);
     }
     let what = match (done.strip_prefix("empty dir "), done.strip_prefix("dir ")) {

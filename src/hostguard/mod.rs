@@ -15,8 +15,10 @@
 //! SIGHUP kill the sandbox processes, restore the terminal and exit (the
 //! watchdog does the rest). Only async-signal-safe calls in handlers.
 
+pub(crate) mod audit;
 mod record;
 mod signals;
+pub(crate) mod undo;
 
 use std::fs;
 use std::io::{Read, Write};
