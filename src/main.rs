@@ -366,7 +366,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", t(lang, "cleanup_nothing"));
             }
             for d in done {
-                println!("{}", hostguard::removed_line(lang, &d));
+                println!("{}", d.line(lang));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -42,7 +42,7 @@ use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
 pub use burner::Burner;
-pub use cleanup::remove_paths;
+pub use cleanup::{remove_empty, remove_paths};
 pub use group::{ConfinedSample, Group};
 pub use layout::Layout;
 pub use meter::{cpu_percent, parse_proc_stat_ticks, CpuSampler};

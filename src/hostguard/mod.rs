@@ -16,6 +16,7 @@
 //! watchdog does the rest). Only async-signal-safe calls in handlers.
 
 pub(crate) mod audit;
+mod change;
 mod record;
 mod signals;
 pub(crate) mod undo;
@@ -28,8 +29,9 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::sys::signal::{SigHandler, Signal};
 
+pub use change::{remove_netns_files, Cause, HostChange, Outcome, Undone};
 pub(crate) use record::recorded_by_sessions;
-pub use record::{hand_over_subtree, is_own_dir, record_add, removed_line, LinkId, Record};
+pub use record::{hand_over_subtree, is_own_dir, record_add, LinkId, Record};
 pub use signals::{install_signal_handlers, interrupted, track, untrack};
 
 pub const RUN_DIR: &str = "/run/nsdojo";
@@ -177,12 +179,13 @@ fn alive_as(pid: i32, comm: &str) -> bool {
 }
 
 /// `nsdojo cleanup`: clean records whose owner is gone.
-pub fn cleanup_dead() -> Vec<String> {
+pub fn cleanup_dead() -> Vec<Undone> {
     let mut done = Vec::new();
     for rec in Record::load_all() {
         if !rec.owner_alive() && !rec.watchdog_alive() {
             done.extend(rec.clean());
-            done.push(format!("session record {}", rec.id));
+            let change = HostChange::SessionRecord { id: rec.id.clone() };
+            done.push(Undone { change, outcome: Outcome::Reverted, cause: Cause::Session });
         }
     }
     done

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::change::{Cause, HostChange, Outcome, Undone};
 use super::RUN_DIR;
 
 /// Host-visible things a session makes, removed when it ends.
@@ -56,7 +57,7 @@ pub struct Record {
     /// The host as a `try` began, while its shell runs: if the session dies meanwhile, its
     /// cleanup stops the shell's processes and puts back what they changed.
     #[serde(default)]
-    pub(crate) trying: Option<crate::hostguard::undo::Before>,
+    pub(crate) trying: Option<super::undo::Before>,
 }
 
 /// An interface by name and, once made, by index: cleanup deletes it only while that name
@@ -89,7 +90,7 @@ impl DirId {
     }
 
     /// Is `meta` (of `self.path`, not followed) still this directory?
-    fn matches(&self, meta: &fs::Metadata) -> bool {
+    pub(super) fn matches(&self, meta: &fs::Metadata) -> bool {
         meta.is_dir() && meta.dev() == self.dev && meta.ino() == self.ino && born(meta) == self.born_ns
     }
 }
@@ -161,40 +162,36 @@ impl Record {
     }
 
     /// Remove everything listed. The record goes too if everything did; else it is kept with
-    /// what is left, so `nsdojo cleanup` can try again. Returns what was removed.
-    pub fn clean(&self) -> Vec<String> {
+    /// what is left, so `nsdojo cleanup` can try again. Returns what was removed, or could not be.
+    pub fn clean(&self) -> Vec<Undone> {
         let mut done = Vec::new();
         let mut left = Record { id: self.id.clone(), owner: self.owner, watchdog: self.watchdog, ..Default::default() };
         if let Some(before) = &self.trying {
-            done.extend(crate::hostguard::undo::after_dead_try(&self.id, before, &recorded_by_sessions()));
+            done.extend(super::undo::after_dead_try(&self.id, before, &recorded_by_sessions()));
         }
+        // Each change reverted; true if it failed (then it stays in the record).
+        let mut undo = |change: HostChange| {
+            let undone = change.undo(Cause::Session);
+            let failed = undone.as_ref().is_some_and(|u| matches!(u.outcome, Outcome::Failed(_)));
+            done.extend(undone);
+            failed
+        };
         for m in &self.mounts {
-            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
-            match fs::remove_file(m) {
-                Ok(()) => done.push(format!("netns {}", m.display())),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(_) => left.mounts.push(m.clone()),
+            if undo(HostChange::Netns { path: m.clone() }) {
+                left.mounts.push(m.clone());
             }
         }
         for l in &self.links {
-            match crate::netlink::delete_if_still(&l.name, l.index) {
-                Ok(true) => done.push(format!("interface {}", l.name)),
-                Ok(false) => {}
-                Err(_) => left.links.push(l.clone()),
+            if undo(HostChange::Link { name: l.name.clone(), index: l.index }) {
+                left.links.push(l.clone());
             }
         }
         let mut cgroups = self.cgroups.clone();
         cgroups.extend(self.cgroups_intended.iter().filter(|p| p.is_dir() && !self.cgroups.contains(p)).cloned());
-        if !cgroups.is_empty() {
-            // Kills what is left inside, removes child groups first, then the groups.
-            let mut trace = crate::trace::Trace::default();
-            let _ = crate::cgroup::remove_paths(&cgroups, &mut trace);
-            for cg in &cgroups {
-                if cg.exists() {
-                    left.cgroups.push(cg.clone());
-                } else {
-                    done.push(format!("cgroup {}", cg.display()));
-                }
+        // Kills what is left inside, removes child groups first, then the groups.
+        for cg in cgroups.into_iter().filter(|cg| cg.exists()) {
+            if undo(HostChange::SessionCgroup { path: cg.clone() }) {
+                left.cgroups.push(cg);
             }
         }
         // As the session's own exit would: the controllers it enabled, disabled again — unless
@@ -204,27 +201,24 @@ impl Record {
             if !crate::cgroup::subtree_has(parent, c) || hand_over_subtree(&self.id, parent, c) {
                 continue;
             }
-            match crate::cgroup::subtree_disable(parent, c) {
-                Ok(()) => done.push(format!("cgroup.subtree_control -{c} in {}", parent.display())),
-                Err(_) => left.subtree_enabled.push((parent.clone(), c.clone())),
-            }
-        }
-        for d in &self.empty_dirs {
-            match fs::remove_dir(d) {
-                Ok(()) => done.push(format!("empty dir {}", d.display())),
-                // Another session still uses it: the last one out removes it.
-                Err(_) if d.exists() => self.hand_over(d),
-                Err(_) => {}
+            if undo(HostChange::SubtreeControl { parent: parent.clone(), controller: c.clone() }) {
+                left.subtree_enabled.push((parent.clone(), c.clone()));
             }
         }
         for d in &self.dirs {
-            match self.remove_own_dir(d) {
-                Ok(true) => done.push(format!("dir {}", d.display())),
+            let id = self.dir_ids.iter().find(|id| id.path == *d).cloned();
+            if undo(HostChange::Dir { path: d.clone(), id }) {
+                left.dirs.push(d.clone());
+                left.dir_ids.extend(self.dir_ids.iter().filter(|id| id.path == *d).cloned());
+            }
+        }
+        for d in &self.empty_dirs {
+            let change = HostChange::EmptyDir { path: d.clone() };
+            match change.revert() {
+                Ok(true) => done.push(Undone { change, outcome: Outcome::Reverted, cause: Cause::Session }),
                 Ok(false) => {}
-                Err(_) => {
-                    left.dirs.push(d.clone());
-                    left.dir_ids.extend(self.dir_ids.iter().filter(|id| id.path == *d).cloned());
-                }
+                // Another session still uses it: the last one out removes it.
+                Err(_) => self.hand_over(d),
             }
         }
         // The record as it is *now* (another session may have handed something over since it
@@ -271,22 +265,10 @@ impl Record {
         locked(|| self.save())
     }
 
-    /// Remove a directory this session recorded: with its identity, only while the path is
-    /// still that directory; without one (a crash between mkdir and recording it), only if it
-    /// is what nsdojo makes, empty. Ok(false): nothing of ours is there (left alone).
+    /// Remove a directory this session recorded (see [`HostChange::Dir`]). Ok(false):
+    /// nothing of ours is there (left alone).
     pub(super) fn remove_own_dir(&self, d: &Path) -> std::io::Result<bool> {
-        let Ok(meta) = fs::symlink_metadata(d) else { return Ok(false) };
-        match self.dir_ids.iter().find(|id| id.path == d) {
-            Some(id) if id.matches(&meta) => fs::remove_dir_all(d).map(|_| true),
-            Some(_) => Ok(false),
-            None if meta.is_dir() && meta.uid() == 0 && meta.mode() & 0o7777 == 0o700 => match fs::remove_dir(d) {
-                Ok(()) => Ok(true),
-                // Not empty: not a bare mkdir of ours; someone else's, or ours with content
-                // whose identity was never recorded. Leave it.
-                Err(_) => Ok(false),
-            },
-            None => Ok(false),
-        }
+        super::change::remove_own_dir(d, self.dir_ids.iter().find(|id| id.path == d))
     }
 
     /// Give an emptied-later directory to the live sessions that still have mounts in it.
@@ -313,11 +295,10 @@ impl Record {
     }
 }
 
-/// One thing `Record::clean` removed ("empty dir /x"), as a line in `lang`.
 /// What the sessions on this machine (this one included) have recorded as theirs: what a
 /// try's undo must leave alone.
-pub(crate) fn recorded_by_sessions() -> crate::hostguard::undo::Theirs {
-    let mut theirs = crate::hostguard::undo::Theirs::default();
+pub(crate) fn recorded_by_sessions() -> super::undo::Theirs {
+    let mut theirs = super::undo::Theirs::default();
     for r in Record::load_all() {
         theirs.paths.extend(r.mounts.iter().cloned());
         theirs.paths.extend(r.cgroups.iter().cloned());
@@ -326,21 +307,6 @@ pub(crate) fn recorded_by_sessions() -> crate::hostguard::undo::Theirs {
         theirs.subtree.extend(r.subtree_enabled.iter().cloned());
     }
     theirs
-}
-
-pub fn removed_line(lang: crate::lesson::Lang, done: &str) -> String {
-    use crate::i18n::tf;
-    // What an unfinished try left, said as `try` says it (undo.rs): sentences of their own.
-    if let Some(said) = done.strip_prefix(crate::hostguard::undo::DEAD_TRY) {
-        return tf(lang, "dead_try_line", &[&crate::i18n::machine_text(lang, said)]);
-    }
-    let what = match (done.strip_prefix("empty dir "), done.strip_prefix("dir ")) {
-        (Some(p), _) => tf(lang, "removed_empty_dir", &[&p]),
-        (None, Some(p)) => tf(lang, "removed_dir", &[&p]),
-        // netns and cgroup are names in both languages.
-        (None, None) => done.to_string(),
-    };
-    tf(lang, "removed", &[&what])
 }
 
 fn now_dirs_keep(id: &DirId, mine: &[PathBuf], failed: &[PathBuf]) -> bool {

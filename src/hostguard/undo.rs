@@ -5,9 +5,10 @@
 //! step needed first.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::hostguard::audit::HostAudit;
+use super::audit::{cgroup_parents, HostAudit};
+use super::change::{self, Cause, HostChange, Outcome, Undone};
 
 /// The host as a try began: the leak audit's view, and the cgroup directories near the top of
 /// each hierarchy (where `mkdir /sys/fs/cgroup/…/mine` makes one).
@@ -47,24 +48,22 @@ const TRUSTED_FOR: u64 = 600;
 
 /// A dead session's cleanup for a try it left open: stop the shell's processes, and put the
 /// host back if the try began recently enough to be the only cause (else say what differs).
-pub(crate) fn after_dead_try(session: &str, before: &Before, theirs: &Theirs) -> Vec<String> {
+pub(crate) fn after_dead_try(session: &str, before: &Before, theirs: &Theirs) -> Vec<Undone> {
     let mut said = stop_marked(session);
     let age = now_secs().saturating_sub(before.started);
+    let changes = changes_since(before, theirs);
     if age <= TRUSTED_FOR {
-        said.extend(since(before, &[], theirs));
+        said.extend(changes.into_iter().filter_map(|c| c.undo(Cause::DeadTry)));
     } else {
         let mins = age / 60;
-        said.extend(
-            before.still_changed().into_iter().map(|d| {
-                format!("not undone: {d} (a try began {mins} min ago; others may have changed the host since)")
-            }),
-        );
+        said.extend(changes.into_iter().map(|change| Undone {
+            change,
+            outcome: Outcome::LeftAlone { mins },
+            cause: Cause::DeadTry,
+        }));
     }
-    said.into_iter().map(|s| format!("{DEAD_TRY}{s}")).collect()
+    said
 }
-
-/// How a dead session's cleanup lines about its unfinished try begin.
-pub(crate) const DEAD_TRY: &str = "unfinished try: ";
 
 impl Before {
     /// The leak audit around the try: what still differs on the host after [`since`] (what
@@ -86,7 +85,7 @@ fn mount_ids() -> std::collections::BTreeMap<u32, String> {
 fn cgroup_dirs() -> BTreeSet<PathBuf> {
     let mounts = crate::observe::mountinfo::read(crate::observe::procfs::Proc::Myself).unwrap_or_default();
     let mut out = BTreeSet::new();
-    for parent in crate::hostguard::audit::cgroup_parents(&mounts) {
+    for parent in cgroup_parents(&mounts) {
         for d in subdirs(&parent) {
             out.extend(subdirs(&d));
             out.insert(d);
@@ -105,36 +104,26 @@ fn subdirs(dir: &std::path::Path) -> Vec<PathBuf> {
 pub(crate) const TRY_MARK: &str = "NSDOJO_TRY_SESSION";
 
 /// Kill every process whose environment carries `TRY_MARK=session` (what a killed session's
-/// try shell left); say each. A process that cleared its environment is not found.
-pub(crate) fn stop_marked(session: &str) -> Vec<String> {
+/// try shell left), each held and checked again before it is signalled; say each. A process
+/// that cleared its environment is not found.
+pub(crate) fn stop_marked(session: &str) -> Vec<Undone> {
     let mark = format!("{TRY_MARK}={session}");
-    let me = std::process::id() as i32;
-    let mut said = Vec::new();
-    for pid in crate::observe::procfs::all_pids().into_iter().filter(|p| *p != me) {
-        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
-        if env.split(|b| *b == 0).any(|v| v == mark.as_bytes()) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-            said.push(format!("process {pid} of the try shell stopped"));
-        }
-    }
-    said
+    change::marked(&mark)
+        .into_iter()
+        .filter_map(|pid| HostChange::MarkedProcess { pid, mark: mark.clone() }.undo(Cause::DeadTry))
+        .collect()
 }
 
 /// Processes the try shell left running: `orphans` are the host PIDs that were reparented to
 /// nsdojo (it is their subreaper while the shell runs). Each is killed and reaped, and said.
-pub(crate) fn stop_orphans(orphans: &[i32]) -> Vec<String> {
-    let mut said = Vec::new();
-    for &pid in orphans {
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        let p = nix::unistd::Pid::from_raw(pid);
-        let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
-        let _ = nix::sys::wait::waitpid(p, None);
-        said.push(format!(
-            "a process the try shell left running ({} {pid}) was stopped — it would have kept running on the host",
-            comm.trim()
-        ));
-    }
-    said
+pub(crate) fn stop_orphans(orphans: &[i32]) -> Vec<Undone> {
+    orphans
+        .iter()
+        .filter_map(|&pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string();
+            HostChange::LeftProcess { pid, comm }.undo(Cause::Try)
+        })
+        .collect()
 }
 
 /// What nsdojo sessions have recorded as theirs (a lab running beside the try, on a machine
@@ -151,13 +140,40 @@ pub(crate) struct Theirs {
 /// What was undone (or could not be), one line each, worded for the student. `lessons_group`:
 /// where the lesson's own cgroup will be made; one made there by hand is the step done right,
 /// taken away only so that nsdojo can make (and later remove) its own. `theirs` is left alone.
-pub(crate) fn since(before: &Before, lessons_group: &[PathBuf], theirs: &Theirs) -> Vec<String> {
-    let mut said = mounts_since(&before.mounts, theirs);
-    said.extend(cgroups_since(&before.cgroups, lessons_group, theirs));
+pub(crate) fn since(before: &Before, lessons_group: &[PathBuf], theirs: &Theirs) -> Vec<Undone> {
     let lessons_parents: Vec<PathBuf> = lessons_group.iter().filter_map(|d| d.parent().map(PathBuf::from)).collect();
-    said.extend(subtree_since(&before.subtree, &lessons_parents, theirs));
-    said.extend(audit_since(&before.audit, theirs));
-    said
+    changes_since(before, theirs)
+        .into_iter()
+        .filter_map(|change| {
+            // The step done right (v2's `echo +cpu > $CGROUP_PARENT/cgroup.subtree_control`, or
+            // `mkdir $CGROUP`): taken back without a word, so nsdojo's `cgroup create` makes,
+            // records and later removes its own.
+            let the_steps = match &change {
+                HostChange::CgroupDir { path } => lessons_group.contains(path),
+                HostChange::SubtreeControl { parent, .. } => lessons_parents.contains(parent),
+                _ => false,
+            };
+            let undone = change.undo(Cause::Try)?;
+            (!(the_steps && undone.outcome == Outcome::Reverted)).then_some(undone)
+        })
+        .collect()
+}
+
+/// Everything the host has that it did not have as the try began (and no session recorded as
+/// its own), in the order to revert it: mounts newest first (one on top of another goes
+/// before it), cgroups deepest first, then controllers, hostname, queues, interfaces, netns.
+pub(crate) fn changes_since(before: &Before, theirs: &Theirs) -> Vec<HostChange> {
+    let new_mounts: Vec<String> = mount_ids()
+        .into_iter()
+        .rev()
+        .filter(|(id, m)| !before.mounts.contains(id) && !is_system_mount(m) && !theirs.paths.contains(Path::new(m)))
+        .map(|(_, m)| m)
+        .collect();
+    let mut out: Vec<HostChange> = new_mounts.iter().map(|point| HostChange::Mount { point: point.clone() }).collect();
+    out.extend(cgroups_since(&before.cgroups, &new_mounts, theirs));
+    out.extend(subtree_since(&before.subtree, theirs));
+    out.extend(audit_since(&before.audit, theirs));
+    out
 }
 
 /// Where the system itself mounts while a machine runs (a login's `/run/user/UID`, systemd's
@@ -169,42 +185,17 @@ fn is_system_mount(point: &str) -> bool {
     SYSTEM_MOUNTS.iter().any(|p| point.starts_with(p))
 }
 
-/// New mounts, newest first, so a mount on top of another goes before it.
-fn mounts_since(before: &BTreeSet<u32>, theirs: &Theirs) -> Vec<String> {
-    let mut said = Vec::new();
-    let new = mount_ids().into_iter().rev().filter(|(id, m)| {
-        !before.contains(id) && !is_system_mount(m) && !theirs.paths.contains(std::path::Path::new(m))
-    });
-    for (_, m) in new {
-        let gone = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH).is_ok();
-        said.push(if gone {
-            format!("{m} was mounted on the host; unmounted — make a mount namespace first (`unshare -m`)")
-        } else {
-            format!(
-                "{m} was mounted on the host and could not be unmounted — make a mount namespace first (`unshare -m`)"
-            )
-        });
-    }
-    said
-}
-
-/// New cgroup directories, removed deepest first (a group with processes in it cannot be).
-fn cgroups_since(before: &BTreeSet<PathBuf>, lessons_group: &[PathBuf], theirs: &Theirs) -> Vec<String> {
-    let mut new: Vec<PathBuf> =
-        cgroup_dirs().difference(before).filter(|d| !theirs.paths.contains(*d)).cloned().collect();
+/// New cgroup directories, deepest first (a group with processes in it cannot be removed).
+/// A cgroup hierarchy the shell mounted itself is a mount to undo, not groups: its
+/// directories (every group of that hierarchy) are never taken as new.
+fn cgroups_since(before: &BTreeSet<PathBuf>, new_mounts: &[String], theirs: &Theirs) -> Vec<HostChange> {
+    let mut new: Vec<PathBuf> = cgroup_dirs()
+        .difference(before)
+        .filter(|d| !theirs.paths.contains(*d) && !new_mounts.iter().any(|m| d.starts_with(m)))
+        .cloned()
+        .collect();
     new.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-    new.into_iter()
-        .filter_map(|dir| {
-            let d = dir.display();
-            Some(match std::fs::remove_dir(&dir) {
-                Ok(()) if lessons_group.contains(&dir) => return None,
-                Ok(()) => {
-                    format!("the cgroup {d} was left on the host; removed — nsdojo makes the lesson's group itself")
-                }
-                Err(e) => format!("the cgroup {d} was left on the host and could not be removed ({e})"),
-            })
-        })
-        .collect()
+    new.into_iter().map(|path| HostChange::CgroupDir { path }).collect()
 }
 
 /// cgroup v2 controllers enabled by hand (`echo +cpu > …/cgroup.subtree_control`) in the
@@ -213,104 +204,42 @@ fn cgroups_since(before: &BTreeSet<PathBuf>, lessons_group: &[PathBuf], theirs: 
 fn subtree_control_files() -> Vec<(PathBuf, String)> {
     let mounts = crate::observe::mountinfo::read(crate::observe::procfs::Proc::Myself).unwrap_or_default();
     // Only cgroup v2 directories have the file.
-    crate::hostguard::audit::cgroup_parents(&mounts)
+    cgroup_parents(&mounts)
         .into_iter()
         .map(|d| d.join("cgroup.subtree_control"))
         .filter_map(|f| Some((f.clone(), std::fs::read_to_string(&f).ok()?)))
         .collect()
 }
 
-/// `lessons_parents`: where the lesson's group will hang; a controller enabled there is the
-/// step done right (v2's `echo +cpu > $CGROUP_PARENT/cgroup.subtree_control`), disabled again
-/// without a word so that nsdojo's `cgroup create` enables, records and later disables it.
-fn subtree_since(before: &[(PathBuf, String)], lessons_parents: &[PathBuf], theirs: &Theirs) -> Vec<String> {
-    let mut said = Vec::new();
+fn subtree_since(before: &[(PathBuf, String)], theirs: &Theirs) -> Vec<HostChange> {
+    let mut out = Vec::new();
     for (file, now) in subtree_control_files() {
         let Some((_, was)) = before.iter().find(|(f, _)| *f == file) else { continue };
         let parent = file.parent().map(PathBuf::from).unwrap_or_default();
         let added = now.split_whitespace().filter(|c| !was.split_whitespace().any(|w| w == *c));
         for c in added.filter(|c| !theirs.subtree.contains(&(parent.clone(), c.to_string()))) {
-            let f = file.display();
-            said.push(match std::fs::write(&file, format!("-{c}")) {
-                Ok(()) if lessons_parents.contains(&parent) => continue,
-                Ok(()) => format!(
-                    "the {c} controller was enabled in {f}; disabled again — nsdojo enables it for the lesson's group itself"
-                ),
-                Err(e) => format!("the {c} controller was enabled in {f} and could not be disabled ({e})"),
-            });
+            out.push(HostChange::SubtreeControl { parent: parent.clone(), controller: c.to_string() });
         }
     }
-    said
+    out
 }
 
-fn audit_since(before: &HostAudit, theirs: &Theirs) -> Vec<String> {
+fn audit_since(before: &HostAudit, theirs: &Theirs) -> Vec<HostChange> {
     let now = HostAudit::now();
-    let mut said = Vec::new();
+    let mut out = Vec::new();
     if now.hostname() != before.hostname() {
-        let put_back = nix::unistd::sethostname(before.hostname()).is_ok();
-        said.push(if put_back {
-            format!(
-                "the host's hostname was changed to {}; put back to {} — make a UTS namespace first (`unshare -u`)",
-                now.hostname(),
-                before.hostname()
-            )
-        } else {
-            format!(
-                "the host's hostname was changed to {} and could not be put back — make a UTS namespace first (`unshare -u`)",
-                now.hostname()
-            )
-        });
+        out.push(HostChange::Hostname { was: before.hostname().to_string(), now: now.hostname().to_string() });
     }
-    for key in now.queue_keys().difference(&before.queue_keys()) {
-        let removed = remove_queue(key);
-        said.push(if removed {
-            format!("a message queue (key {key}) was made on the host; removed — make an IPC namespace first (`unshare -i`)")
-        } else {
-            format!(
-                "a message queue (key {key}) was made on the host and could not be removed — make an IPC namespace first (`unshare -i`)"
-            )
-        });
-    }
-    for link in now.links().difference(before.links()).filter(|l| !theirs.links.contains(*l)) {
-        let deleted = crate::netlink::delete_link(link).1.is_ok();
-        said.push(if deleted {
-            format!("the interface {link} was made on the host; deleted — make it inside terminal #1's network namespace")
-        } else {
-            format!(
-                "the interface {link} was made on the host and could not be deleted — make it inside terminal #1's network namespace"
-            )
-        });
-    }
-    for n in now.netns().difference(before.netns()).filter(|n| !theirs.paths.contains(std::path::Path::new(n))) {
-        let _ = nix::mount::umount2(n.as_str(), nix::mount::MntFlags::MNT_DETACH);
-        let removed = std::fs::remove_file(n).is_ok();
-        said.push(if removed {
-            format!("the named network namespace {n} was left on the host; removed (`ip netns delete` removes it)")
-        } else {
-            format!("the named network namespace {n} was left on the host and could not be removed (`ip netns delete` removes it)")
-        });
-    }
-    said
-}
-
-/// `msgctl(IPC_RMID)` for the queue with this key (hex, as /proc/sysvipc/msg shows it).
-fn remove_queue(key: &str) -> bool {
-    let table = std::fs::read_to_string("/proc/sysvipc/msg").unwrap_or_default();
-    let Some(id) = table.lines().skip(1).find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        (f.first() == Some(&key)).then(|| f.get(1)?.parse::<i32>().ok())?
-    }) else {
-        return false;
-    };
-    // SAFETY: msgctl with IPC_RMID takes no buffer (null is allowed).
-    unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) == 0 }
+    out.extend(now.queue_keys().difference(&before.queue_keys()).map(|key| HostChange::MsgQueue { key: key.clone() }));
+    let links = now.links().difference(before.links()).filter(|l| !theirs.links.contains(*l));
+    out.extend(links.map(|name| HostChange::Link { name: name.clone(), index: None }));
+    let netns = now.netns().difference(before.netns()).filter(|n| !theirs.paths.contains(Path::new(n)));
+    out.extend(netns.map(|n| HostChange::Netns { path: PathBuf::from(n) }));
+    out
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::i18n::machine_text;
-    use crate::lesson::Lang;
-
     #[test]
     fn a_login_or_a_snap_mounting_during_a_try_is_not_the_shells() {
         assert!(super::is_system_mount("/run/user/1000"));
@@ -318,14 +247,5 @@ mod tests {
         assert!(!super::is_system_mount("/mnt"));
         assert!(!super::is_system_mount("/proc"));
         assert!(!super::is_system_mount("/run/netns/x"));
-    }
-
-    #[test]
-    fn what_was_put_back_is_said_in_korean_too() {
-        let en = "the host's hostname was changed to oops; put back to vm — make a UTS namespace first (`unshare -u`)";
-        let ko = machine_text(Lang::Ko, en);
-        assert!(ko.contains("oops") && ko.contains("vm") && ko.contains("되돌렸습니다"), "{ko}");
-        let en = "/mnt was mounted on the host; unmounted — make a mount namespace first (`unshare -m`)";
-        assert!(machine_text(Lang::Ko, en).starts_with("/mnt 경로가"), "{}", machine_text(Lang::Ko, en));
     }
 }

@@ -6,11 +6,11 @@
 //! Korean word order is free. Keys missing from the catalog are a bug: a
 //! debug build panics, a release build shows the key rather than nothing.
 
+mod by_english;
 mod catalog;
-mod machine;
 
+pub use by_english::{io_error, machine_text, MACHINE};
 pub use catalog::CATALOG;
-pub use machine::{io_error, machine_text, MACHINE};
 
 use std::fmt::Display;
 

@@ -290,13 +290,11 @@ impl Lab {
         if paths.is_empty() {
             return;
         }
-        for p in &paths {
-            let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
-            let _ = std::fs::remove_file(p);
-        }
+        // What could not be removed stays in the record, for quit, the watchdog or `cleanup`.
+        let failed = crate::hostguard::remove_netns_files(&paths);
         let dir = std::path::PathBuf::from(crate::sandbox::netdev::NETNS_DIR);
         let _ = crate::hostguard::record_add(&self.session_id, |r| {
-            r.mounts.retain(|m| !paths.contains(m));
+            r.mounts.retain(|m| !paths.contains(m) || failed.contains(m));
             if r.empty_dirs.contains(&dir) && std::fs::remove_dir(&dir).is_ok() {
                 r.empty_dirs.retain(|d| d != &dir);
             }

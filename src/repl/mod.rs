@@ -152,7 +152,7 @@ impl Repl {
         if answer.trim().is_empty() || answer.trim().eq_ignore_ascii_case("y") {
             for r in dead {
                 for done in r.clean() {
-                    println!("{}", crate::hostguard::removed_line(lang, &done));
+                    println!("{}", done.line(lang));
                 }
             }
         } else {

@@ -67,7 +67,7 @@ impl Subreaper {
 
     /// Stop and reap what was adopted (children that are neither old nor `shell`), round by
     /// round, since the children of one stopped are adopted next; say each.
-    fn finish(self, shell: Pid) -> Vec<String> {
+    fn finish(self, shell: Pid) -> Vec<crate::hostguard::Undone> {
         let mut said = Vec::new();
         for _ in 0..16 {
             let adopted: Vec<i32> = crate::observe::procfs::children_of(std::process::id() as i32)
@@ -236,7 +236,7 @@ impl Repl {
             &crate::hostguard::recorded_by_sessions(),
         ));
         for line in said {
-            println!("{}", crate::i18n::machine_text(lang, &line).yellow());
+            println!("{}", line.line(lang).yellow());
         }
         let _ = crate::hostguard::audit::warn(&mut std::io::stdout(), &before.still_changed(), "try", lang);
         let _ = crate::hostguard::record_add(&session, |r| r.trying = None);
