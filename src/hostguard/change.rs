@@ -14,10 +14,12 @@ use crate::i18n::tf;
 use crate::lesson::Lang;
 
 /// One thing on the host that differs from how it was, and how to put it back.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
 pub enum HostChange {
-    /// A mount made on the host (by the try shell): detached.
-    Mount { point: String },
+    /// A mount made on the host (by the try shell): detached. Its file system type, where
+    /// known, only to say what it was.
+    Mount { point: String, fstype: Option<String> },
     /// The host's hostname, changed from `was` to `now`: set back to `was`.
     Hostname { was: String, now: String },
     /// A SysV message queue (its key, hex, as /proc/sysvipc/msg shows it): removed.
@@ -44,6 +46,9 @@ pub enum HostChange {
     MarkedProcess { pid: i32, mark: String },
     /// A session's record file, gone with the last thing it listed (said, not reverted).
     SessionRecord { id: String },
+    /// An IPv4 route of the host's (as the leak audit shows it): said, never reverted by hand;
+    /// a route goes with its interface.
+    Route { route: String },
 }
 
 /// What became of a change.
@@ -83,7 +88,7 @@ impl HostChange {
     /// or the path is no longer what was made), so nothing was touched.
     pub fn revert(&self) -> std::io::Result<bool> {
         match self {
-            HostChange::Mount { point } => detach(Path::new(point)).map(|()| true),
+            HostChange::Mount { point, .. } => detach(Path::new(point)).map(|()| true),
             HostChange::Hostname { was, .. } => nix::unistd::sethostname(was).map(|()| true).map_err(Into::into),
             HostChange::MsgQueue { key } => remove_queue(key),
             HostChange::Link { name, index: Some(index) } => {
@@ -111,6 +116,7 @@ impl HostChange {
             HostChange::LeftProcess { pid, .. } => crate::process::stop_unreaped_child(*pid).map(|()| true),
             HostChange::MarkedProcess { pid, mark } => crate::process::stop_found(*pid, |p| has_mark(p, mark)),
             HostChange::SessionRecord { .. } => Ok(true),
+            HostChange::Route { .. } => Err(std::io::ErrorKind::Unsupported.into()),
         }
     }
 
@@ -127,7 +133,8 @@ impl HostChange {
     /// What it is, in a few words ("netns /run/netns/x"), as `nsdojo cleanup` lists it.
     pub fn what(&self, lang: Lang) -> String {
         match self {
-            HostChange::Mount { point } => tf(lang, "change_mount", &[point]),
+            HostChange::Mount { point, fstype: None } => tf(lang, "change_mount", &[point]),
+            HostChange::Mount { point, fstype: Some(fs) } => tf(lang, "change_mount", &[&format!("{point} ({fs})")]),
             HostChange::Hostname { was, now } => tf(lang, "change_hostname", &[was, now]),
             HostChange::MsgQueue { key } => tf(lang, "change_queue", &[key]),
             HostChange::Link { name, .. } => tf(lang, "change_link", &[name]),
@@ -143,6 +150,7 @@ impl HostChange {
             HostChange::LeftProcess { pid, comm } => tf(lang, "change_process", &[comm, pid]),
             HostChange::MarkedProcess { pid, .. } => tf(lang, "change_marked_process", &[pid]),
             HostChange::SessionRecord { id } => tf(lang, "change_record", &[id]),
+            HostChange::Route { route } => tf(lang, "change_route", &[route]),
         }
     }
 
@@ -150,7 +158,7 @@ impl HostChange {
     /// The failure's key takes the reason as the value after these.
     fn try_keys(&self) -> (&'static str, &'static str, Vec<String>) {
         match self {
-            HostChange::Mount { point } => ("undo_mount", "undo_mount_failed", vec![point.clone()]),
+            HostChange::Mount { point, .. } => ("undo_mount", "undo_mount_failed", vec![point.clone()]),
             HostChange::Hostname { was, now } => {
                 ("undo_hostname", "undo_hostname_failed", vec![now.clone(), was.clone()])
             }
@@ -172,9 +180,10 @@ impl HostChange {
                 ("undo_marked_process", "undo_marked_process_failed", vec![pid.to_string()])
             }
             // Never the try shell's: said as a session's.
-            HostChange::Dir { .. } | HostChange::EmptyDir { .. } | HostChange::SessionRecord { .. } => {
-                ("removed", "not_removed", Vec::new())
-            }
+            HostChange::Dir { .. }
+            | HostChange::EmptyDir { .. }
+            | HostChange::SessionRecord { .. }
+            | HostChange::Route { .. } => ("removed", "not_removed", Vec::new()),
         }
     }
 }

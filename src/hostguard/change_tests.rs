@@ -14,7 +14,7 @@ fn said(change: HostChange, outcome: Outcome, cause: Cause) -> (String, String) 
 }
 
 fn mnt() -> HostChange {
-    HostChange::Mount { point: "/mnt".into() }
+    HostChange::Mount { point: "/mnt".into(), fstype: None }
 }
 
 #[test]
@@ -105,6 +105,8 @@ fn every_line_is_complete_in_both_languages() {
         HostChange::LeftProcess { pid: 1, comm: "sh".into() },
         HostChange::MarkedProcess { pid: 1, mark: "M=1".into() },
         HostChange::SessionRecord { id: "1-a".into() },
+        HostChange::Route { route: "10.0.0.0/24 dev x".into() },
+        HostChange::Mount { point: "/m".into(), fstype: Some("tmpfs".into()) },
     ];
     let outcomes = [Outcome::Reverted, Outcome::Failed("WHY".into()), Outcome::LeftAlone { mins: 11 }];
     for change in changes {

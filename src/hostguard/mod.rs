@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::sys::signal::{SigHandler, Signal};
 
+pub use audit::Difference;
 pub use change::{remove_netns_files, Cause, HostChange, Outcome, Undone};
 pub(crate) use record::recorded_by_sessions;
 pub use record::{hand_over_subtree, is_own_dir, record_add, LinkId, Record};

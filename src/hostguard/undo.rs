@@ -67,8 +67,8 @@ pub(crate) fn after_dead_try(session: &str, before: &Before, theirs: &Theirs) ->
 
 impl Before {
     /// The leak audit around the try: what still differs on the host after [`since`] (what
-    /// nothing here knows how to undo, or failed to), one `+`/`-` line each.
-    pub(crate) fn still_changed(&self) -> Vec<String> {
+    /// nothing here knows how to undo, or failed to).
+    pub(crate) fn still_changed(&self) -> Vec<super::audit::Difference> {
         self.audit.differences(&HostAudit::now())
     }
 }
@@ -169,7 +169,8 @@ pub(crate) fn changes_since(before: &Before, theirs: &Theirs) -> Vec<HostChange>
         .filter(|(id, m)| !before.mounts.contains(id) && !is_system_mount(m) && !theirs.paths.contains(Path::new(m)))
         .map(|(_, m)| m)
         .collect();
-    let mut out: Vec<HostChange> = new_mounts.iter().map(|point| HostChange::Mount { point: point.clone() }).collect();
+    let mut out: Vec<HostChange> =
+        new_mounts.iter().map(|point| HostChange::Mount { point: point.clone(), fstype: None }).collect();
     out.extend(cgroups_since(&before.cgroups, &new_mounts, theirs));
     out.extend(subtree_since(&before.subtree, theirs));
     out.extend(audit_since(&before.audit, theirs));
