@@ -206,8 +206,11 @@ impl Lab {
         if links.is_empty() {
             return;
         }
-        let kept: Vec<LinkId> =
-            links.into_iter().filter(|l| netlink::delete_if_still(&l.name, l.index).is_err()).collect();
+        // What could not be deleted stays in the record, for quit, the watchdog or `cleanup`.
+        let kept: Vec<LinkId> = links
+            .into_iter()
+            .filter(|l| crate::hostguard::HostChange::Link { name: l.name.clone(), index: l.index }.revert().is_err())
+            .collect();
         let _ = crate::hostguard::record_add(&self.session_id, |r| r.links.retain(|l| kept.contains(l)));
     }
 
