@@ -91,12 +91,7 @@ impl HostChange {
             HostChange::Mount { point, .. } => detach(Path::new(point)).map(|()| true),
             HostChange::Hostname { was, .. } => nix::unistd::sethostname(was).map(|()| true).map_err(Into::into),
             HostChange::MsgQueue { key } => remove_queue(key),
-            HostChange::Link { name, index: Some(index) } => {
-                crate::netlink::delete_if_still(name, Some(*index)).map_err(Into::into)
-            }
-            HostChange::Link { name, index: None } => {
-                crate::netlink::delete_link(name).1.map(|()| true).map_err(Into::into)
-            }
+            HostChange::Link { name, index } => crate::netlink::delete_if_still(name, *index).map_err(Into::into),
             HostChange::Netns { path } => remove_netns(path),
             HostChange::CgroupDir { path } => crate::cgroup::remove_empty(path),
             HostChange::SessionCgroup { path } => {
