@@ -86,7 +86,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("change_process", "process {0} {1}", "프로세스 {0} {1}"),
     ("change_marked_process", "process {0} of the try shell", "try 셸의 프로세스 {0}"),
     ("change_record", "session record {0}", "세션 기록 {0}"),
-    ("change_route", "route {0}", "경로 {0}"),
+    ("change_route", "route {0}", "라우팅 경로 {0}"),
     // ... and by the student's try shell, with what the step needed first.
     (
         "undo_hostname",
