@@ -94,6 +94,7 @@ impl HostChange {
             HostChange::Link { name, index } => crate::netlink::delete_if_still(name, *index).map_err(Into::into),
             HostChange::Netns { path } => remove_netns(path),
             HostChange::CgroupDir { path } => crate::cgroup::remove_empty(path),
+            HostChange::SessionCgroup { path } if !path.exists() => Ok(false),
             HostChange::SessionCgroup { path } => {
                 let mut trace = crate::trace::Trace::default();
                 crate::cgroup::remove_paths(std::slice::from_ref(path), &mut trace).map_err(std::io::Error::other)?;

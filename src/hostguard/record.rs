@@ -169,56 +169,33 @@ impl Record {
         if let Some(before) = &self.trying {
             done.extend(super::undo::after_dead_try(&self.id, before, &recorded_by_sessions()));
         }
-        // Each change reverted; true if it failed (then it stays in the record).
-        let mut undo = |change: HostChange| {
-            let undone = change.undo(Cause::Session);
-            let failed = undone.as_ref().is_some_and(|u| matches!(u.outcome, Outcome::Failed(_)));
-            done.extend(undone);
-            failed
-        };
-        for m in &self.mounts {
-            if undo(HostChange::Netns { path: m.clone() }) {
-                left.mounts.push(m.clone());
+        for change in self.changes() {
+            match &change {
+                // As the session's own exit would: the controllers it enabled, disabled again —
+                // unless another live session's group under the same parent relies on them; then
+                // the entry goes to that session's record, and the last one out turns them off.
+                HostChange::SubtreeControl { parent, controller }
+                    if !crate::cgroup::subtree_has(parent, controller)
+                        || hand_over_subtree(&self.id, parent, controller) =>
+                {
+                    continue
+                }
+                HostChange::EmptyDir { path } => {
+                    match change.revert() {
+                        Ok(true) => done.push(Undone { change, outcome: Outcome::Reverted, cause: Cause::Session }),
+                        Ok(false) => {}
+                        // Another session still uses it: the last one out removes it.
+                        Err(_) => self.hand_over(path),
+                    }
+                    continue;
+                }
+                _ => {}
             }
-        }
-        for l in &self.links {
-            if undo(HostChange::Link { name: l.name.clone(), index: l.index }) {
-                left.links.push(l.clone());
-            }
-        }
-        let mut cgroups = self.cgroups.clone();
-        cgroups.extend(self.cgroups_intended.iter().filter(|p| p.is_dir() && !self.cgroups.contains(p)).cloned());
-        // Kills what is left inside, removes child groups first, then the groups.
-        for cg in cgroups.into_iter().filter(|cg| cg.exists()) {
-            if undo(HostChange::SessionCgroup { path: cg.clone() }) {
-                left.cgroups.push(cg);
-            }
-        }
-        // As the session's own exit would: the controllers it enabled, disabled again — unless
-        // another live session's group under the same parent relies on them; then the entry
-        // goes to that session's record, and the last one out turns them off.
-        for (parent, c) in &self.subtree_enabled {
-            if !crate::cgroup::subtree_has(parent, c) || hand_over_subtree(&self.id, parent, c) {
-                continue;
-            }
-            if undo(HostChange::SubtreeControl { parent: parent.clone(), controller: c.clone() }) {
-                left.subtree_enabled.push((parent.clone(), c.clone()));
-            }
-        }
-        for d in &self.dirs {
-            let id = self.dir_ids.iter().find(|id| id.path == *d).cloned();
-            if undo(HostChange::Dir { path: d.clone(), id }) {
-                left.dirs.push(d.clone());
-                left.dir_ids.extend(self.dir_ids.iter().filter(|id| id.path == *d).cloned());
-            }
-        }
-        for d in &self.empty_dirs {
-            let change = HostChange::EmptyDir { path: d.clone() };
-            match change.revert() {
-                Ok(true) => done.push(Undone { change, outcome: Outcome::Reverted, cause: Cause::Session }),
-                Ok(false) => {}
-                // Another session still uses it: the last one out removes it.
-                Err(_) => self.hand_over(d),
+            if let Some(undone) = change.clone().undo(Cause::Session) {
+                if let Outcome::Failed(_) = undone.outcome {
+                    left.keep(&change);
+                }
+                done.push(undone);
             }
         }
         // The record as it is *now* (another session may have handed something over since it
@@ -258,6 +235,47 @@ impl Record {
             Ok(())
         });
         done
+    }
+
+    /// What cleaning this record reverts, in order: named netns files, interfaces, cgroups
+    /// (what runs in them killed, child groups first), controllers enabled in a v2 parent, the
+    /// session's directories, then the directories it shares. A cgroup only intended (never
+    /// made: its mkdir failed or never ran) is not there to be ours.
+    pub fn changes(&self) -> Vec<HostChange> {
+        let mut out: Vec<HostChange> = self.mounts.iter().map(|m| HostChange::Netns { path: m.clone() }).collect();
+        out.extend(self.links.iter().map(|l| HostChange::Link { name: l.name.clone(), index: l.index }));
+        let made = self.cgroups_intended.iter().filter(|p| p.is_dir() && !self.cgroups.contains(p));
+        out.extend(self.cgroups.iter().chain(made).map(|p| HostChange::SessionCgroup { path: p.clone() }));
+        out.extend(
+            self.subtree_enabled
+                .iter()
+                .map(|(parent, c)| HostChange::SubtreeControl { parent: parent.clone(), controller: c.clone() }),
+        );
+        out.extend(
+            self.dirs.iter().map(|d| HostChange::Dir {
+                path: d.clone(),
+                id: self.dir_ids.iter().find(|id| id.path == *d).cloned(),
+            }),
+        );
+        out.extend(self.empty_dirs.iter().map(|d| HostChange::EmptyDir { path: d.clone() }));
+        out
+    }
+
+    /// Keep a change that could not be reverted, as the record lists it.
+    fn keep(&mut self, change: &HostChange) {
+        match change.clone() {
+            HostChange::Netns { path } => self.mounts.push(path),
+            HostChange::Link { name, index } => self.links.push(LinkId { name, index }),
+            HostChange::SessionCgroup { path } => self.cgroups.push(path),
+            HostChange::SubtreeControl { parent, controller } => self.subtree_enabled.push((parent, controller)),
+            HostChange::Dir { path, id } => {
+                self.dirs.push(path);
+                self.dir_ids.extend(id);
+            }
+            HostChange::EmptyDir { path } => self.empty_dirs.push(path),
+            // Never listed in a record.
+            _ => {}
+        }
     }
 
     /// Start a session's record, under the lock (cleanup removes an empty run dir under it).
@@ -340,4 +358,64 @@ pub fn record_add(id: &str, change: impl FnOnce(&mut Record)) -> std::io::Result
         change(&mut rec);
         rec.save()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> Record {
+        let dir = PathBuf::from("/tmp/nsdojo-1-ab");
+        let id = DirId { path: dir.clone(), dev: 1, ino: 2, born_ns: None };
+        Record {
+            id: "1-ab".into(),
+            owner: 1,
+            mounts: vec!["/run/netns/a".into()],
+            links: vec![LinkId { name: "veth0".into(), index: Some(5) }],
+            cgroups: vec!["/sys/fs/cgroup/nsdojo-1-ab".into()],
+            // Made (listed in cgroups too) and never made (no such directory): neither twice.
+            cgroups_intended: vec!["/sys/fs/cgroup/nsdojo-1-ab".into(), "/nonexistent/nsdojo-1-ab".into()],
+            subtree_enabled: vec![("/sys/fs/cgroup".into(), "cpu".into())],
+            dirs: vec![dir.clone()],
+            dir_ids: vec![id],
+            empty_dirs: vec!["/run/netns".into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_record_lists_what_its_cleanup_reverts_in_order() {
+        let rec = full();
+        let en: Vec<String> = rec.changes().iter().map(|c| c.what(crate::lesson::Lang::En)).collect();
+        assert_eq!(
+            en,
+            [
+                "netns /run/netns/a",
+                "interface veth0",
+                "cgroup /sys/fs/cgroup/nsdojo-1-ab",
+                "cgroup.subtree_control -cpu in /sys/fs/cgroup",
+                "dir /tmp/nsdojo-1-ab",
+                "empty dir /run/netns",
+            ]
+        );
+        // The work dir goes with its identity: removed only while it is still that directory.
+        assert!(rec
+            .changes()
+            .contains(&HostChange::Dir { path: rec.dirs[0].clone(), id: Some(rec.dir_ids[0].clone()) }));
+    }
+
+    #[test]
+    fn what_could_not_be_reverted_is_kept_as_the_record_listed_it() {
+        let rec = full();
+        let mut left = Record::default();
+        for c in rec.changes() {
+            left.keep(&c);
+        }
+        assert_eq!(left.mounts, rec.mounts);
+        assert_eq!(left.links, rec.links);
+        assert_eq!(left.cgroups, rec.cgroups);
+        assert_eq!(left.subtree_enabled, rec.subtree_enabled);
+        assert_eq!((left.dirs, left.dir_ids), (rec.dirs, rec.dir_ids));
+        assert_eq!(left.empty_dirs, rec.empty_dirs);
+    }
 }
