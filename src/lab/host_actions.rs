@@ -295,7 +295,8 @@ impl Lab {
         let dir = std::path::PathBuf::from(crate::sandbox::netdev::NETNS_DIR);
         let _ = crate::hostguard::record_add(&self.session_id, |r| {
             r.mounts.retain(|m| !paths.contains(m) || failed.contains(m));
-            if r.empty_dirs.contains(&dir) && std::fs::remove_dir(&dir).is_ok() {
+            let shared = crate::hostguard::HostChange::EmptyDir { path: dir.clone() };
+            if r.empty_dirs.contains(&dir) && shared.revert().is_ok() {
                 r.empty_dirs.retain(|d| d != &dir);
             }
         });
