@@ -14,7 +14,7 @@ use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{pipe, read, write, ForkResult};
 
-use crate::guard::Session;
+use crate::hostguard::Session;
 use crate::lab::runner::Runner;
 use crate::render::{self, Style};
 

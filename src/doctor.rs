@@ -4,9 +4,9 @@
 use colored::Colorize;
 use serde::Serialize;
 
-use crate::host;
 use crate::i18n::{pad, t, tf};
 use crate::lesson::{Lang, Ns};
+use crate::machine;
 
 /// What the kernel's own config says about CONFIG_VETH, and whether the module is there.
 /// The report's JSON keeps the English line (`--json` readers take text, not variants).
@@ -122,10 +122,10 @@ impl Report {
             .map(|n| n.name().to_string())
             .collect();
         let mut problems = Vec::new();
-        if !host::is_root() {
+        if !machine::is_root() {
             problems.push("not root: run it with sudo".to_string());
         }
-        let wsl = host::wsl().map(|version| Wsl::new(version, host::systemd(), host::cgroup_kind()));
+        let wsl = machine::wsl().map(|version| Wsl::new(version, machine::systemd(), machine::cgroup_kind()));
         if let Some(Wsl { version: 1, todo: Some(todo), .. }) = &wsl {
             problems.push(todo.clone());
         }
@@ -136,18 +136,18 @@ impl Report {
             }
         }
         Report {
-            root: host::is_root(),
-            kernel: host::kernel(),
-            cgroups: host::cgroup_layout(Lang::En),
-            root_propagation: host::root_propagation(),
+            root: machine::is_root(),
+            kernel: machine::kernel(),
+            cgroups: machine::cgroup_layout(Lang::En),
+            root_propagation: machine::root_propagation(),
             user_namespaces: userns,
-            userns_restriction: host::userns_restriction(),
+            userns_restriction: machine::userns_restriction(),
             veth: veth_support().to_string(),
             wsl,
             namespaces,
             tools: TOOLS
                 .iter()
-                .map(|(tool, _)| (tool.to_string(), host::which(tool).map(|p| p.display().to_string())))
+                .map(|(tool, _)| (tool.to_string(), machine::which(tool).map(|p| p.display().to_string())))
                 .collect(),
             rootfs,
             can_run: problems.is_empty(),
@@ -169,7 +169,7 @@ impl Report {
         let sudo = if self.root { "" } else { t(lang, "doctor_run_sudo") };
         o.push_str(&line("doctor_root", &format!("{}{sudo}", yes_no(self.root))));
         o.push_str(&line("doctor_kernel", &self.kernel));
-        o.push_str(&line("doctor_cgroups", &host::cgroup_layout(lang)));
+        o.push_str(&line("doctor_cgroups", &machine::cgroup_layout(lang)));
         o.push_str(&line("doctor_propagation", &self.root_propagation));
         let restricted =
             self.userns_restriction.as_ref().map(|w| format!("  → {}", crate::i18n::msg(lang, w))).unwrap_or_default();
@@ -210,7 +210,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::wsl_version;
+    use crate::machine::wsl_version;
 
     /// osrelease and /proc/version as WSL and other machines write them.
     #[test]

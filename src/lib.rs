@@ -3,18 +3,17 @@
 //! See ARCHITECTURE.md for the picture: the host process (this crate's
 //! `repl`, `lab`, `render`) drives a sandbox agent (`sandbox`) through
 //! lessons (`lesson`, pure data) and observes both sides with the same code
-//! (`observe`). `guard` keeps the host as it was.
+//! (`observe`). `hostguard` keeps the host as it was.
 
-pub(crate) mod audit;
 pub mod bench;
 pub mod cgroup;
 pub mod class;
 pub mod doctor;
-pub mod guard;
-pub mod host;
+pub mod hostguard;
 pub mod i18n;
 pub mod lab;
 pub mod lesson;
+pub mod machine;
 pub mod msg;
 pub(crate) mod netlink;
 pub mod observe;
@@ -26,7 +25,6 @@ pub mod rootfs;
 pub mod sandbox;
 pub mod suggest;
 pub(crate) mod trace;
-pub(crate) mod undo;
 pub(crate) mod userfile;
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use nsdojo::render::present::Classroom;
 use nsdojo::render::terminal::{Mode, Terminal};
 use nsdojo::render::transcript::{Recording, Transcript};
 use nsdojo::render::{self, Style};
-use nsdojo::{guard, host, lab, repl};
+use nsdojo::{hostguard, lab, machine, repl};
 
 mod cli;
 
@@ -128,7 +128,7 @@ fn lang_of(opts: &Opts) -> anyhow::Result<Lang> {
 fn load_lessons(opts: &Opts) -> anyhow::Result<Vec<Lesson>> {
     match &opts.lessons.lessons {
         Some(dir) => {
-            let root_only = host::is_root() && !opts.lessons.trust_lessons;
+            let root_only = machine::is_root() && !opts.lessons.trust_lessons;
             if root_only {
                 nsdojo::lesson::trust::check(dir)?;
             }
@@ -148,14 +148,15 @@ fn rootfs_provider(opts: &Opts) -> nsdojo::rootfs::Provider {
 }
 
 fn need_root(lang: Lang) -> anyhow::Result<()> {
-    if !host::is_root() {
+    if !machine::is_root() {
         anyhow::bail!(t(lang, "need_root"));
     }
     Ok(())
 }
 
 fn banner(lang: Lang) -> String {
-    let facts = tf(lang, "banner_host", &[&host::kernel(), &host::cgroup_layout(lang), &host::root_propagation()]);
+    let facts =
+        tf(lang, "banner_host", &[&machine::kernel(), &machine::cgroup_layout(lang), &machine::root_propagation()]);
     format!("{} {} — {}\n{facts}", "nsdojo".bold().cyan(), env!("CARGO_PKG_VERSION"), t(lang, "tagline"))
 }
 
@@ -178,8 +179,8 @@ fn run(cmd: Option<&Cmd>, opts: &Opts) -> anyhow::Result<ExitCode> {
             let ids: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
             let chosen = choose(lang, &load_lessons(opts)?, &ids, ids.is_empty())?;
             need_root(lang)?;
-            guard::install_signal_handlers();
-            let mut session = guard::Session::start()?;
+            hostguard::install_signal_handlers();
+            let mut session = hostguard::Session::start()?;
             let mut print = |m: &lab::mutate::Mutant| println!("{}", render::check::mutant_line(lang, m));
             // Prints only the host audit: the mutants have their own lines.
             let sink = || Terminal::new(style, Mode::Mutate, false);
@@ -231,7 +232,7 @@ fn run(cmd: Option<&Cmd>, opts: &Opts) -> anyhow::Result<ExitCode> {
         Some(Cmd::Serve { .. }) => unreachable!("dispatched by threaded()"),
         Some(Cmd::Bench { what, n, .. }) => {
             need_root(lang)?;
-            let mut session = guard::Session::start()?;
+            let mut session = hostguard::Session::start()?;
             let out = match what {
                 Bench::Step => nsdojo::bench::step(*n, &mut session),
                 Bench::Rootfs => nsdojo::bench::rootfs(*n),
@@ -243,12 +244,12 @@ fn run(cmd: Option<&Cmd>, opts: &Opts) -> anyhow::Result<ExitCode> {
         }
         Some(Cmd::Cleanup { .. }) => {
             need_root(lang)?;
-            let done = guard::cleanup_dead();
+            let done = hostguard::cleanup_dead();
             if done.is_empty() {
                 println!("{}", t(lang, "cleanup_nothing"));
             }
             for d in done {
-                println!("{}", guard::removed_line(lang, &d));
+                println!("{}", d.line(lang));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -263,8 +264,8 @@ fn run(cmd: Option<&Cmd>, opts: &Opts) -> anyhow::Result<ExitCode> {
                 _ => choose(lang, &load_lessons(opts)?, ids, *all)?,
             };
             need_root(lang)?;
-            guard::install_signal_handlers();
-            let mut session = guard::Session::start()?;
+            hostguard::install_signal_handlers();
+            let mut session = hostguard::Session::start()?;
             let mut transcript = match record {
                 Some(f) => Some(
                     Transcript::create(f)
@@ -286,8 +287,8 @@ fn run(cmd: Option<&Cmd>, opts: &Opts) -> anyhow::Result<ExitCode> {
         None => {
             let lessons = load_lessons(opts)?;
             need_root(lang)?;
-            guard::install_signal_handlers();
-            let session = guard::Session::start()?;
+            hostguard::install_signal_handlers();
+            let session = hostguard::Session::start()?;
             let mut provider = rootfs_provider(opts);
             let banner = format!("{}\n{}", banner(lang), tf(lang, "rootfs_line", &[&provider.describe(lang)]));
             let class = join_class(opts, lang)?;
@@ -333,7 +334,7 @@ fn join_class(opts: &Opts, lang: Lang) -> anyhow::Result<Option<nsdojo::class::C
 /// host counts as one more).
 fn run_lessons(
     style: &Style,
-    session: &mut guard::Session,
+    session: &mut hostguard::Session,
     lessons: Vec<Lesson>,
     mut transcript: Option<&mut Transcript>,
     provider: &mut nsdojo::rootfs::Provider,

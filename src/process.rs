@@ -182,6 +182,28 @@ pub(crate) fn kill_unreaped_child(pid: i32) {
     }
 }
 
+/// Stop a child of ours not yet reaped (one adopted while nsdojo was a subreaper): held by a
+/// pidfd (sound: until it is reaped its PID is no one else's), killed, then reaped.
+pub(crate) fn stop_unreaped_child(pid: i32) -> std::io::Result<()> {
+    let held = Pidfd::open(pid)?;
+    let killed = held.signal(Signal::SIGKILL);
+    reap(pid);
+    killed
+}
+
+/// Stop a process found by a scan of /proc (not our child): held first, then checked with
+/// `is_it` to be the one meant still, and only then killed. Ok(false): it is gone, or the
+/// PID is someone else's by now.
+pub(crate) fn stop_found(pid: i32, is_it: impl Fn(i32) -> bool) -> std::io::Result<bool> {
+    match Pidfd::open_checked(pid, is_it) {
+        Some(held) => match held.signal(Signal::SIGKILL) {
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(false),
+            r => r.map(|()| true),
+        },
+        None => Ok(false),
+    }
+}
+
 /// SIGKILL from the fatal-signal handler, with raw system calls only (async-signal-safe):
 /// through the pidfd `fd`; without one (kernel < 5.3), to `pid`, a process the session
 /// still tracks (it untracks before reaping); and to the group of `pid` when it is our

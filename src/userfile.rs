@@ -186,7 +186,7 @@ fn in_child_as(uid: u32, gid: u32, work: impl FnOnce(&mut UnixStream) -> io::Res
 /// A helper child: not the host, so it must not keep the watchdog waiting, and it must not
 /// outlive the host (a FIFO or a slow file system could hold it).
 fn child_setup() {
-    crate::guard::close_inherited_watchdog_fd();
+    crate::hostguard::close_inherited_watchdog_fd();
     if crate::process::die_with_parent().is_err() {
         // SAFETY: _exit in a forked child.
         unsafe { libc::_exit(libc::EIO) }

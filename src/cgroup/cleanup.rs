@@ -33,6 +33,16 @@ pub fn remove_paths(paths: &[PathBuf], trace: &mut Trace) -> Result<(), CgroupEr
     first_err.map_or(Ok(()), Err)
 }
 
+/// `rmdir` a group someone else made (a student's, by hand), only if it is empty: what
+/// runs in it is not nsdojo's to kill. Ok(false): already gone.
+pub fn remove_empty(path: &Path) -> std::io::Result<bool> {
+    match std::fs::remove_dir(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Why `path` must not be emptied and removed, if it must not.
 fn refusal(path: &Path) -> Option<&'static str> {
     if !path.join("cgroup.procs").is_file() {

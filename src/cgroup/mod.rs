@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use crate::msg::Msg;
 
 pub use burner::Burner;
-pub use cleanup::remove_paths;
+pub use cleanup::{remove_empty, remove_paths};
 pub use group::{ConfinedSample, Group};
 pub use layout::Layout;
 pub use meter::{cpu_percent, parse_proc_stat_ticks, CpuSampler};

@@ -7,11 +7,9 @@
 //! debug build panics, a release build shows the key rather than nothing.
 
 mod catalog;
-mod machine;
 mod message;
 
 pub use catalog::CATALOG;
-pub use machine::{machine_text, MACHINE};
 pub use message::{io_error, msg, os_error};
 
 use std::fmt::Display;

@@ -44,8 +44,8 @@ pub enum Event<'a> {
     /// The step is over: everything it did and saw.
     StepDone { report: &'a StepReport },
     /// The lesson's lab is gone. `failed`: steps that did not pass while it ran;
-    /// `host_changes`: what the host audit found different (`+ mount …`), empty if nothing.
-    LessonDone { lesson: &'a str, failed: usize, host_changes: &'a [String] },
+    /// `host_changes`: what the host audit found different, empty if nothing.
+    LessonDone { lesson: &'a str, failed: usize, host_changes: &'a [crate::hostguard::Difference] },
 }
 
 /// What a renderer needs beside an event: the lesson and its `$VAR`s as they are now.

@@ -156,7 +156,7 @@ impl Lab {
             controllers.iter().filter_map(|c| layout.group_dir(&parent, &name, *c)).collect();
         intended.sort();
         intended.dedup();
-        crate::guard::record_add(&self.session_id, |r| {
+        crate::hostguard::record_add(&self.session_id, |r| {
             r.cgroups_intended.extend(intended.iter().cloned());
             r.subtree_enabled.extend(to_enable.iter().map(|(p, c)| (p.clone(), c.name().to_string())));
         })
@@ -168,7 +168,7 @@ impl Lab {
             |g| g.enabled_in_parent().into_iter().map(|(p, c)| (p, c.name().to_string())).collect(),
         );
         let failed = made.is_err();
-        let _ = crate::guard::record_add(&self.session_id, |r| {
+        let _ = crate::hostguard::record_add(&self.session_id, |r| {
             r.subtree_enabled.retain(|e| !to_enable.iter().any(|(p, c)| e.0 == *p && e.1 == c.name()));
             r.subtree_enabled.extend(enabled);
             // Not made (EEXIST: a directory someone else made there first): not ours to remove.
@@ -178,7 +178,7 @@ impl Lab {
         });
         let group = made?;
         let paths = group.paths();
-        if let Err(e) = crate::guard::record_add(&self.session_id, |r| r.cgroups.extend(paths.iter().cloned())) {
+        if let Err(e) = crate::hostguard::record_add(&self.session_id, |r| r.cgroups.extend(paths.iter().cloned())) {
             let mut t = crate::trace::Trace::default();
             let _ = group.remove(&mut t);
             return Err(HostError::Record(e));
@@ -204,7 +204,7 @@ impl Lab {
                     return Ok(());
                 }
                 self.netns.borrow_mut().push(path.clone());
-                crate::guard::record_add(&self.session_id, |r| {
+                crate::hostguard::record_add(&self.session_id, |r| {
                     r.mounts.push(path);
                     if dir_is_new {
                         r.empty_dirs.push(dir.to_path_buf());
@@ -291,7 +291,7 @@ impl Lab {
         if taken {
             let path = std::path::PathBuf::from(crate::sandbox::netdev::netns_path(name));
             self.netns.borrow_mut().retain(|p| p != &path);
-            let _ = crate::guard::record_add(&self.session_id, |r| r.mounts.retain(|m| m != &path));
+            let _ = crate::hostguard::record_add(&self.session_id, |r| r.mounts.retain(|m| m != &path));
         }
     }
 
@@ -302,14 +302,13 @@ impl Lab {
         if paths.is_empty() {
             return;
         }
-        for p in &paths {
-            let _ = nix::mount::umount2(p, nix::mount::MntFlags::MNT_DETACH);
-            let _ = std::fs::remove_file(p);
-        }
+        // What could not be removed stays in the record, for quit, the watchdog or `cleanup`.
+        let failed = crate::hostguard::remove_netns_files(&paths);
         let dir = std::path::PathBuf::from(crate::sandbox::netdev::NETNS_DIR);
-        let _ = crate::guard::record_add(&self.session_id, |r| {
-            r.mounts.retain(|m| !paths.contains(m));
-            if r.empty_dirs.contains(&dir) && std::fs::remove_dir(&dir).is_ok() {
+        let _ = crate::hostguard::record_add(&self.session_id, |r| {
+            r.mounts.retain(|m| !paths.contains(m) || failed.contains(m));
+            let shared = crate::hostguard::HostChange::EmptyDir { path: dir.clone() };
+            if r.empty_dirs.contains(&dir) && shared.revert().is_ok() {
                 r.empty_dirs.retain(|d| d != &dir);
             }
         });
@@ -330,10 +329,10 @@ impl Lab {
             // then that session's record takes them over, so the last one out turns them off.
             for (parent, c) in &enabled {
                 if cgroup::subtree_has(parent, c) {
-                    crate::guard::hand_over_subtree(&self.session_id, parent, c);
+                    crate::hostguard::hand_over_subtree(&self.session_id, parent, c);
                 }
             }
-            let _ = crate::guard::record_add(&self.session_id, |r| {
+            let _ = crate::hostguard::record_add(&self.session_id, |r| {
                 r.cgroups.retain(|p| !paths.contains(p));
                 r.subtree_enabled.retain(|e| !enabled.contains(e));
             });
@@ -391,7 +390,7 @@ impl Lab {
         let end = start + Duration::from_secs(secs.into());
         while Instant::now() < end {
             std::thread::sleep(METER_EVERY.min(end.saturating_duration_since(Instant::now())));
-            if crate::guard::interrupted() {
+            if crate::hostguard::interrupted() {
                 return Err(HostError::Interrupted);
             }
             let sample = match &self.group {

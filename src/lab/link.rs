@@ -100,13 +100,13 @@ impl World for RealWorld {
     }
 
     fn publish(&self, session: &str, sandbox: Option<i32>, lesson: Option<String>) {
-        let _ = crate::guard::record_add(session, |r| {
+        let _ = crate::hostguard::record_add(session, |r| {
             r.sandbox = sandbox;
             r.lesson = lesson;
         });
     }
 
     fn owns_dir(&self, session: &str, dir: &std::path::Path) -> bool {
-        crate::guard::is_own_dir(session, dir)
+        crate::hostguard::is_own_dir(session, dir)
     }
 }

@@ -29,7 +29,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::guard::Session;
+use crate::hostguard::Session;
 use crate::lesson::expect::Verdict;
 use crate::lesson::{Lesson, SandboxAction, Step};
 use crate::observe::{Needs, Snapshot};
@@ -134,7 +134,7 @@ pub struct Lab {
     /// Named network namespaces recorded for this lesson (removed on reset and at the end).
     netns: std::cell::RefCell<Vec<PathBuf>>,
     /// Host interfaces this lesson made (`veth add`), recorded before they were made.
-    links: std::cell::RefCell<Vec<crate::guard::LinkId>>,
+    links: std::cell::RefCell<Vec<crate::hostguard::LinkId>>,
     /// `$NET`: a documentation /24 the host routes nowhere (chosen once, before the lesson
     /// adds a route of its own).
     net: String,
@@ -378,7 +378,7 @@ impl Lab {
         let needs = self.needs(&step);
         let files_before = self.group_files();
         // A Ctrl-C pressed at the prompt (between readline calls) must not abort this step.
-        let _ = crate::guard::interrupted();
+        let _ = crate::hostguard::interrupted();
         let before = self.sides(&needs)?;
         let (actions, aborted, sandbox_after) = self.perform_actions(&step, &needs, removed, sink)?;
         let after = match sandbox_after {

@@ -18,7 +18,7 @@
 use super::event::Sink;
 use super::runner::{Runner, StartError};
 use super::LabError;
-use crate::guard::Session;
+use crate::hostguard::Session;
 use crate::lesson::{Action, HostAction, Lang, Lesson, SandboxAction};
 use crate::rootfs::Provider;
 

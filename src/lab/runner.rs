@@ -15,8 +15,8 @@ use std::path::PathBuf;
 
 use super::event::{Event, Sink};
 use super::{Lab, LabError, StepReport};
-use crate::audit::HostAudit;
-use crate::guard::Session;
+use crate::hostguard::audit::HostAudit;
+use crate::hostguard::Session;
 use crate::lesson::{Lang, Lesson};
 use crate::rootfs::{Provider, RootfsError};
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 
 use super::Lab;
-use crate::guard::LinkId;
+use crate::hostguard::LinkId;
 use crate::msg::Msg;
 use crate::netlink;
 use crate::sandbox::rpc::ShellOutput;
@@ -136,12 +136,12 @@ impl Lab {
         }
         let id = LinkId { name: name.to_string(), index: None };
         self.links.borrow_mut().push(id.clone());
-        crate::guard::record_add(&self.session_id, |r| r.links.push(id))
+        crate::hostguard::record_add(&self.session_id, |r| r.links.push(id))
     }
 
     fn forget_link(&self, name: &str) {
         self.links.borrow_mut().retain(|l| l.name != name);
-        let _ = crate::guard::record_add(&self.session_id, |r| r.links.retain(|l| l.name != name));
+        let _ = crate::hostguard::record_add(&self.session_id, |r| r.links.retain(|l| l.name != name));
     }
 
     pub(super) fn veth_add(&mut self, name: &str, peer: &str, out: &mut Outcome) -> Result<(), VethError> {
@@ -161,7 +161,7 @@ impl Lab {
         for l in self.links.borrow_mut().iter_mut().filter(|l| l.name == name) {
             l.index = index;
         }
-        crate::guard::record_add(&self.session_id, |r| {
+        crate::hostguard::record_add(&self.session_id, |r| {
             for l in r.links.iter_mut().filter(|l| l.name == name) {
                 l.index = index;
             }
@@ -228,9 +228,12 @@ impl Lab {
         if links.is_empty() {
             return;
         }
-        let kept: Vec<LinkId> =
-            links.into_iter().filter(|l| netlink::delete_if_still(&l.name, l.index).is_err()).collect();
-        let _ = crate::guard::record_add(&self.session_id, |r| r.links.retain(|l| kept.contains(l)));
+        // What could not be deleted stays in the record, for quit, the watchdog or `cleanup`.
+        let kept: Vec<LinkId> = links
+            .into_iter()
+            .filter(|l| crate::hostguard::HostChange::Link { name: l.name.clone(), index: l.index }.revert().is_err())
+            .collect();
+        let _ = crate::hostguard::record_add(&self.session_id, |r| r.links.retain(|l| kept.contains(l)));
     }
 
     /// `curl http://ADDR:PORT/PATH` from terminal #2, through the lesson's interface only.

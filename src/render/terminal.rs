@@ -94,7 +94,7 @@ fn show(
         }
         (Event::LessonDone { lesson, host_changes, .. }, mode) => {
             let key = if mode == Mode::Mutate { "mut_audit" } else { "audit_lesson" };
-            return (Ok(()), crate::audit::warn(err, host_changes, &tf(lang, key, &[lesson]), lang));
+            return (Ok(()), crate::hostguard::audit::warn(err, host_changes, &tf(lang, key, &[lesson]), lang));
         }
         _ => Ok(()),
     };

@@ -19,7 +19,7 @@ impl Transcript {
         // Opened as the invoking user (or refused if a link could redirect root's write).
         let mut file = crate::userfile::create_for_invoker(path)?;
         writeln!(file, "# nsdojo transcript\n")?;
-        writeln!(file, "{}\n", super::super::host::kernel())?;
+        writeln!(file, "{}\n", crate::machine::kernel())?;
         Ok(Transcript { file, path: path.display().to_string() })
     }
 

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use colored::Colorize;
 use rustyline::error::ReadlineError;
 
-use crate::guard::Session;
+use crate::hostguard::Session;
 use crate::i18n::{did_you_mean, io_error, t, tf};
 use crate::lab::event::{Event, Scene, Sink};
 use crate::lab::runner::{Runner, StartError};
@@ -138,7 +138,7 @@ impl Repl {
 
     /// Leftovers of killed sessions (their owner and watchdog both gone): offer to remove them.
     fn offer_cleanup<H: rustyline::Helper>(&self, ed: &mut rustyline::Editor<H, rustyline::history::DefaultHistory>) {
-        let dead: Vec<_> = crate::guard::Record::load_all()
+        let dead: Vec<_> = crate::hostguard::Record::load_all()
             .into_iter()
             .filter(|r| r.id != self.session.id() && !r.owner_alive() && !r.watchdog_alive())
             .collect();
@@ -151,7 +151,7 @@ impl Repl {
         if answer.trim().is_empty() || answer.trim().eq_ignore_ascii_case("y") {
             for r in dead {
                 for done in r.clean() {
-                    println!("{}", crate::guard::removed_line(lang, &done));
+                    println!("{}", done.line(lang));
                 }
             }
         } else {
@@ -406,7 +406,7 @@ fn print_output(lang: Lang, out: &crate::sandbox::ShellOutput) {
 
 /// A root-only file for rustyline's copy of the history, in nsdojo's 0700 run directory.
 fn history_scratch() -> Option<PathBuf> {
-    let dir = std::path::Path::new(crate::guard::RUN_DIR);
+    let dir = std::path::Path::new(crate::hostguard::RUN_DIR);
     dir.is_dir().then(|| dir.join(format!(".history.{}", std::process::id())))
 }
 

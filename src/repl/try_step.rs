@@ -37,11 +37,11 @@ fn draw(style: Style, transcript: &mut Option<Transcript>, lab: &Lab, event: Try
         TryEvent::Warning(e) => eprintln!("nsdojo: {e}"),
         TryEvent::Undone(lines) => {
             for line in lines {
-                println!("{}", crate::i18n::machine_text(lang, line).yellow());
+                println!("{}", line.line(lang).yellow());
             }
         }
         TryEvent::StillChanged(lines) => {
-            let _ = crate::audit::warn(&mut std::io::stdout(), lines, "try", lang);
+            let _ = crate::hostguard::audit::warn(&mut std::io::stdout(), lines, "try", lang);
         }
         TryEvent::NotYet { step, failing } => {
             println!("{}", tf(lang, "try_not_yet", &[&(step + 1)]));

@@ -27,17 +27,9 @@ use super::tools::add_tools;
 /// The first `busybox` on `path_env` that is an executable, statically
 /// linked ELF file.
 pub(super) fn find_static_busybox(path_env: &str) -> Option<PathBuf> {
-    path_env
-        .split(':')
-        // An empty PATH element means "the current directory"; a rootfs
-        // built from whatever busybox is in the cwd would be a surprise.
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join("busybox"))
-        .find(|p| is_executable_file(p) && read_elf(p).is_ok_and(|e| e.is_static()))
-}
-
-pub(crate) fn is_executable_file(p: &Path) -> bool {
-    fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    // Never the current directory (an empty PATH element): a rootfs built from whatever
+    // busybox is in the cwd would be a surprise.
+    crate::machine::which_all_on("busybox", path_env).into_iter().find(|p| read_elf(p).is_ok_and(|e| e.is_static()))
 }
 
 /// The cache key: the busybox as found on PATH and the file it resolves to.

@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::busybox::is_executable_file;
 use super::cache::{stamp, Key};
 use super::elf::{read_elf, ElfInfo};
 use super::error::{IoContext, RootfsError};
@@ -52,7 +51,7 @@ impl Plan {
         let mut resolver = Resolver::new();
         let mut plan = Plan { programs: Vec::new(), libs: BTreeMap::new(), stray: Vec::new() };
         for name in PROGRAMS {
-            let Some(found) = find_on_path(name, path_env) else {
+            let Some(found) = crate::machine::which_on(name, path_env) else {
                 if *name == "sh" {
                     return Ok(None);
                 }
@@ -141,11 +140,6 @@ impl Plan {
         }
         Ok(())
     }
-}
-
-/// The first executable `name` on `path_env` (a PATH-style list), as `which` finds it.
-pub(crate) fn find_on_path(name: &str, path_env: &str) -> Option<PathBuf> {
-    path_env.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(name)).find(|p| is_executable_file(p))
 }
 
 /// Library lookup with the loader's rules, remembering what is placed.

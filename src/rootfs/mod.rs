@@ -43,7 +43,6 @@ mod error;
 mod escape_code;
 mod escape_elf;
 mod hostbin;
-pub(crate) use hostbin::find_on_path;
 mod ldconf;
 mod shell_check;
 mod skeleton;

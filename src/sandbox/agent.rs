@@ -36,7 +36,7 @@ pub fn become_child_agent() {
 
 /// Serve requests until the host closes the connection. Never returns to the host's code.
 pub fn serve(mut stream: UnixStream, keep_propagation: bool) -> ! {
-    crate::guard::close_inherited_watchdog_fd();
+    crate::hostguard::close_inherited_watchdog_fd();
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
     become_child_agent();
     // Terminal #1's commands search the standard PATH, like a login shell's: the host's

@@ -48,7 +48,7 @@ impl AttachError {
 
 /// Find the target: the only live session with a sandbox, or the one named.
 pub fn find_target(session: Option<&str>) -> Result<(String, i32), AttachError> {
-    let live: Vec<(String, i32)> = crate::guard::Record::load_all()
+    let live: Vec<(String, i32)> = crate::hostguard::Record::load_all()
         .into_iter()
         .filter(|r| r.owner_alive())
         .filter_map(|r| r.sandbox.map(|pid| (r.id.clone(), pid)))
@@ -221,7 +221,7 @@ pub(crate) fn spawn_with(
         ForkResult::Parent { child } => Ok(child),
         ForkResult::Child => {
             // Not the host any more: do not keep the watchdog waiting if the host dies.
-            crate::guard::close_inherited_watchdog_fd();
+            crate::hostguard::close_inherited_watchdog_fd();
             let code = (|| -> Result<i32, AttachError> {
                 entry.enter()?;
                 // A PID namespace applies to children: fork once more and exec there.
@@ -272,7 +272,7 @@ pub(crate) fn inside_facts_of(
     match crate::process::fork().map_err(|e| sys("fork", &e))? {
         ForkResult::Child => {
             drop(r);
-            crate::guard::close_inherited_watchdog_fd();
+            crate::hostguard::close_inherited_watchdog_fd();
             let code = match entry.enter() {
                 Ok(()) => {
                     let mut facts = crate::observe::InsideFacts::collect(needs);

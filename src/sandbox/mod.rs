@@ -94,7 +94,7 @@ impl Sandbox {
                         return Err(SandboxError::Hold(e));
                     }
                 };
-                crate::guard::track(&root, true);
+                crate::hostguard::track(&root, true);
                 let mut sandbox = Sandbox { root, agent: None, stream: host_end };
                 // One exchange now: after fork both processes take copy-on-write faults on
                 // their first writes; that is the cost of starting a sandbox, not of a step.
@@ -111,7 +111,7 @@ impl Sandbox {
 
     fn ask(&mut self, req: &Request) -> Result<Reply, SandboxError> {
         send(&mut self.stream, req).map_err(SandboxError::Lost)?;
-        recv(&mut self.stream, &crate::guard::interrupted).map_err(|e| {
+        recv(&mut self.stream, &crate::hostguard::interrupted).map_err(|e| {
             if e.kind() == std::io::ErrorKind::Interrupted {
                 SandboxError::Interrupted
             } else {
@@ -133,9 +133,9 @@ impl Sandbox {
             // Checked again once held: the scan's PID could have been reused in between.
             let pid1 = procfs::children_of(parent).into_iter().find_map(|c| Pidfd::open_checked(c, is_new_agent));
             if let Some(held) = pid1 {
-                crate::guard::track(&held, false);
+                crate::hostguard::track(&held, false);
                 if let Some(old) = self.agent.replace(held) {
-                    crate::guard::untrack(&old);
+                    crate::hostguard::untrack(&old);
                 }
             }
         }
@@ -187,13 +187,13 @@ impl Sandbox {
         // process group holds the commands it started before any `unshare pid`.
         if let Some(agent) = self.agent.take() {
             agent.kill();
-            crate::guard::untrack(&agent);
+            crate::hostguard::untrack(&agent);
         }
         self.root.kill();
         crate::process::kill_group_of_unreaped_child(self.root.pid());
         // Untracked before the reap: once reaped, its PID and group ID are free for anyone,
         // and the fatal-signal handler must not signal them by number.
-        crate::guard::untrack(&self.root);
+        crate::hostguard::untrack(&self.root);
         crate::process::reap(self.root.pid());
     }
 }

@@ -260,7 +260,7 @@ pub(crate) fn perform(
         A::Unshare(set) => {
             let res = k.unshare(set, trace);
             if res == Err(Errno::EPERM) && set.contains(&Ns::User) {
-                if let Some(why) = crate::host::userns_restriction() {
+                if let Some(why) = crate::machine::userns_restriction() {
                     note_last(trace, why.clone());
                     return Err(PerformError::UsernsRestricted(why));
                 }
@@ -436,7 +436,7 @@ pub(crate) fn perform(
 /// it forks or execs, so it stays outside the kernel seam).
 fn burn(secs: u32, stress: bool, origin: &mut AgentState, out: &mut Outcome) -> Result<(), PerformError> {
     let trace = &mut out.trace;
-    let stress_path = if stress { crate::host::which("stress") } else { None };
+    let stress_path = if stress { crate::machine::which("stress") } else { None };
     if let Some(path) = stress_path {
         // As the deck: `stress -c 1`. Its worker (a child) burns; it stops by itself
         // shortly after the measurement if nothing else stops it first.

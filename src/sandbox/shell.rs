@@ -177,7 +177,7 @@ fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscal
             Ok(0) => continue,
             Ok(_) => {}
             // Ctrl-C on the host: stop the command like a timeout.
-            Err(nix::errno::Errno::EINTR) if crate::guard::interrupted() => {
+            Err(nix::errno::Errno::EINTR) if crate::hostguard::interrupted() => {
                 (timed_out, interrupted) = (true, true);
                 break;
             }
@@ -205,7 +205,7 @@ fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscal
     let mut nap = Duration::from_micros(50);
     let leader = child.id() as i32;
     while !timed_out && !crate::process::child_exited(leader) {
-        if crate::guard::interrupted() {
+        if crate::hostguard::interrupted() {
             (timed_out, interrupted) = (true, true);
         } else if Instant::now() >= deadline {
             timed_out = true;

@@ -336,11 +336,7 @@ fn a_korean_session_prints_no_english_ui_text() {
 /// line that also has Hangul. Each message is cut at its values; a piece counts when it has
 /// words in it and is not also part of the Korean (a command in backticks, say).
 fn english_from_catalog(text: &str) -> Vec<String> {
-    let pairs = nsdojo::i18n::CATALOG
-        .iter()
-        .chain(nsdojo::msg::TEXTS)
-        .map(|(_, en, ko)| (*en, *ko))
-        .chain(nsdojo::i18n::MACHINE.iter().copied());
+    let pairs = nsdojo::i18n::CATALOG.iter().chain(nsdojo::msg::TEXTS).map(|(_, en, ko)| (*en, *ko));
     let mut found = Vec::new();
     for (en, ko) in pairs {
         for piece in en.split(['{', '}']).filter(|p| p.parse::<usize>().is_err()) {

@@ -54,7 +54,7 @@ pub(crate) enum TryEvent<'a> {
     /// What was stopped and put back on the host, one line each (maybe none).
     Undone(&'a [Said]),
     /// What still differs on the host after that (the leak audit), one line each.
-    StillChanged(&'a [String]),
+    StillChanged(&'a [crate::hostguard::Difference]),
     /// The checks never all held: those that failed at the last look.
     NotYet { step: usize, failing: Vec<&'a CheckReport> },
     /// The checks held: the step as the student's shell left terminal #1.
@@ -203,7 +203,7 @@ impl TrySession {
             env: vec![
                 ("NSDOJO_TRY".into(), format!("{}", index + 1)),
                 ("NSDOJO_TRY_LANG".into(), lang.code().into()),
-                (crate::undo::TRY_MARK.into(), session.clone()),
+                (crate::hostguard::undo::TRY_MARK.into(), session.clone()),
                 ("PATH".into(), path),
             ],
         };

@@ -12,7 +12,7 @@ use crate::sandbox::attach::{AttachError, Extras};
 
 /// One line saying what was put back on the host (or could not be), in English; the REPL
 /// renders it in the session's language. (The host-guard module's typed change replaces it.)
-pub(crate) type Said = String;
+pub(crate) type Said = crate::hostguard::Undone;
 
 /// The student's shell as a process, and what the host process does while it is open.
 pub(crate) trait ShellSide {
@@ -47,7 +47,7 @@ pub(crate) trait HostUndo {
     /// (`lessons_group`: the step done right) nor what any session recorded as its own.
     fn undo(&mut self, lessons_group: &[PathBuf]) -> Vec<Said>;
     /// The leak audit: what still differs, one `+`/`-` line each.
-    fn still_changed(&self) -> Vec<String>;
+    fn still_changed(&self) -> Vec<crate::hostguard::Difference>;
     /// The try is over: the session record forgets it.
     fn end(&mut self, session: &str);
 }
@@ -74,13 +74,13 @@ impl Seams {
 #[derive(Default)]
 pub(crate) struct RealShell {
     child: Option<crate::process::HeldChild>,
-    signals: Option<crate::guard::HeldSignals>,
+    signals: Option<crate::hostguard::HeldSignals>,
     reaper: Option<crate::process::Subreaper>,
 }
 
 impl ShellSide for RealShell {
     fn open(&mut self, lang: Lang, target: i32, extras: Extras) -> Result<(), AttachError> {
-        self.signals = Some(crate::guard::HeldSignals::hold());
+        self.signals = Some(crate::hostguard::HeldSignals::hold());
         self.reaper = Some(crate::process::Subreaper::start());
         let child = crate::sandbox::attach::spawn_with(lang, target, &[], extras)?;
         self.child = Some(crate::process::HeldChild::new(child.as_raw()));
@@ -115,20 +115,20 @@ impl ShellSide for RealShell {
     }
 
     fn signal_pending(&self) -> bool {
-        self.signals.as_ref().is_some_and(crate::guard::HeldSignals::pending)
+        self.signals.as_ref().is_some_and(crate::hostguard::HeldSignals::pending)
     }
 
     fn close(&mut self) -> Vec<Said> {
         take_back_terminal();
         let shell = self.child.as_ref().map_or(0, crate::process::HeldChild::pid);
         let stopped = self.reaper.take().map(|r| r.finish(shell)).unwrap_or_default();
+        // The subreaper has stopped and reaped each already (round by round): said as put back.
         stopped
             .into_iter()
-            .map(|a| {
-                format!(
-                    "a process the try shell left running ({} {}) was stopped — it would have kept running on the host",
-                    a.comm, a.pid
-                )
+            .map(|a| crate::hostguard::Undone {
+                change: crate::hostguard::HostChange::LeftProcess { pid: a.pid, comm: a.comm },
+                outcome: crate::hostguard::Outcome::Reverted,
+                cause: crate::hostguard::Cause::Try,
             })
             .collect()
     }
@@ -152,27 +152,27 @@ fn take_back_terminal() {
 }
 
 /// `crate::undo` on the real host, with the session record.
-pub(crate) struct RealUndo(Option<crate::undo::Before>);
+pub(crate) struct RealUndo(Option<crate::hostguard::undo::Before>);
 
 impl HostUndo for RealUndo {
     fn begin(&mut self, session: &str) -> std::io::Result<()> {
-        let before = crate::undo::Before::now();
-        crate::guard::record_add(session, |r| r.trying = Some(before.clone()))?;
+        let before = crate::hostguard::undo::Before::now();
+        crate::hostguard::record_add(session, |r| r.trying = Some(before.clone()))?;
         self.0 = Some(before);
         Ok(())
     }
 
     fn undo(&mut self, lessons_group: &[PathBuf]) -> Vec<Said> {
         let Some(before) = &self.0 else { return Vec::new() };
-        crate::undo::since(before, lessons_group, &crate::guard::recorded_by_sessions())
+        crate::hostguard::undo::since(before, lessons_group, &crate::hostguard::recorded_by_sessions())
     }
 
-    fn still_changed(&self) -> Vec<String> {
-        self.0.as_ref().map(crate::undo::Before::still_changed).unwrap_or_default()
+    fn still_changed(&self) -> Vec<crate::hostguard::Difference> {
+        self.0.as_ref().map(crate::hostguard::undo::Before::still_changed).unwrap_or_default()
     }
 
     fn end(&mut self, session: &str) {
-        let _ = crate::guard::record_add(session, |r| r.trying = None);
+        let _ = crate::hostguard::record_add(session, |r| r.trying = None);
     }
 }
 

@@ -12,6 +12,7 @@ use nix::errno::Errno;
 
 use super::seams::{Clock, HostUndo, Said, Seams, ShellSide};
 use super::*;
+use crate::hostguard::HostChange;
 use crate::lab::fake::{FakeWorld, FIRST_AGENT};
 use crate::lab::link_tests::{builtin, lab_in};
 use crate::lesson::{Lesson, Ns};
@@ -36,7 +37,7 @@ struct Log {
     fd9: Option<UnixStream>,
     adopted: Vec<Said>,
     undone: Vec<Said>,
-    still: Vec<String>,
+    still: Vec<crate::hostguard::Difference>,
     at: Duration,
 }
 
@@ -125,7 +126,7 @@ impl HostUndo for Undo {
         self.0.note("undo");
         self.0 .0.borrow().undone.clone()
     }
-    fn still_changed(&self) -> Vec<String> {
+    fn still_changed(&self) -> Vec<crate::hostguard::Difference> {
         self.0.note("audit");
         self.0 .0.borrow().still.clone()
     }
@@ -141,8 +142,12 @@ fn name(e: &TryEvent<'_>) -> String {
         TryEvent::LooksOnly => "draw looks only".into(),
         TryEvent::ShellOpens => "draw shell opens".into(),
         TryEvent::Warning(w) => format!("draw warning {w}"),
-        TryEvent::Undone(l) => format!("draw undone {}", l.join(" | ")),
-        TryEvent::StillChanged(l) => format!("draw still {}", l.join(" | ")),
+        TryEvent::Undone(l) => {
+            format!("draw undone {}", l.iter().map(|u| u.line(Lang::En)).collect::<Vec<_>>().join(" | "))
+        }
+        TryEvent::StillChanged(l) => {
+            format!("draw still {}", l.iter().map(|d| d.line(Lang::En)).collect::<Vec<_>>().join(" | "))
+        }
         TryEvent::NotYet { failing, .. } => {
             format!("draw not yet {}", failing.iter().map(|c| c.src.as_str()).collect::<Vec<_>>().join(" | "))
         }
@@ -233,7 +238,7 @@ fn the_shell_gets_the_step_its_language_the_session_mark_and_dojo_on_its_path() 
     let env: std::collections::BTreeMap<_, _> = log.env.iter().cloned().collect();
     assert_eq!(env["NSDOJO_TRY"], "2");
     assert_eq!(env["NSDOJO_TRY_LANG"], "en");
-    assert_eq!(env[crate::undo::TRY_MARK], "0-5e551011");
+    assert_eq!(env[crate::hostguard::undo::TRY_MARK], "0-5e551011");
     assert!(env["PATH"].ends_with(&format!(":{}", t.dir.path().join(".dojo").display())));
     assert!(log.cgroups && log.fd9.is_some(), "joins terminal #1's cgroups; fd 9 for dojo");
 }
@@ -399,12 +404,12 @@ fn the_host_is_put_back_before_a_held_signal_goes_on() {
     let mut s = t.start().unwrap();
     t.fakes.0.borrow_mut().pending = true;
     assert_eq!(s.poll(&t.lab), Tick::SignalPending);
-    t.fakes.0.borrow_mut().undone = vec!["the host's hostname was changed to oops; put back to vm".into()];
+    t.fakes.0.borrow_mut().undone = vec![by_try(HostChange::Hostname { was: "vm".into(), now: "oops".into() })];
     t.finish(s).unwrap();
     let said = t.fakes.said();
     let at = |what: &str| said.iter().position(|s| s.starts_with(what)).unwrap_or_else(|| panic!("{what}: {said:?}"));
     assert!(at("end shell") < at("close"));
-    assert!(at("undo") < at("draw undone the host's hostname"));
+    assert!(at("undo") < at("draw undone the host's hostname was changed to oops"));
     assert!(at("draw undone") < at("release") && at("draw still") < at("release"));
     assert!(at("forget") < at("release"));
 }
@@ -415,17 +420,24 @@ fn what_was_stopped_and_undone_is_passed_on_in_order() {
     let s = t.start().unwrap();
     {
         let mut log = t.fakes.0.borrow_mut();
-        log.adopted = vec!["a process the try shell left running (sleep 7) was stopped".into()];
-        log.undone = vec!["/mnt was mounted on the host; unmounted".into()];
-        log.still = vec!["+ mount /x".into()];
+        log.adopted = vec![by_try(HostChange::LeftProcess { pid: 7, comm: "sleep".into() })];
+        log.undone = vec![by_try(HostChange::Mount { point: "/mnt".into(), fstype: None })];
+        log.still = vec![crate::hostguard::Difference::Added(HostChange::Mount { point: "/x".into(), fstype: None })];
     }
     t.finish(s).unwrap();
     let said = t.fakes.said();
-    assert!(said.contains(
-        &"draw undone a process the try shell left running (sleep 7) was stopped | /mnt was mounted on the host; unmounted"
-            .to_string()
-    ));
-    assert!(said.contains(&"draw still + mount /x".to_string()));
+    let undone = said.iter().find(|s| s.starts_with("draw undone ")).expect("the undo is drawn");
+    let (adopted, unmounted) = undone.split_once(" | ").expect("two lines, in order");
+    assert!(adopted.contains("sleep") && adopted.contains('7'), "{adopted}");
+    assert!(unmounted.contains("/mnt") && unmounted.contains("unmounted"), "{unmounted}");
+    let still = said.iter().find(|s| s.starts_with("draw still ")).expect("what still differs is drawn");
+    assert!(still.contains("/x"), "{still}");
+}
+
+/// What a try's undo said it put back.
+fn by_try(change: HostChange) -> crate::hostguard::Undone {
+    use crate::hostguard::{Cause, Outcome, Undone};
+    Undone { change, outcome: Outcome::Reverted, cause: Cause::Try }
 }
 
 #[test]

@@ -54,7 +54,8 @@ fn the_meter_is_drawn_only_live_and_the_audit_warns_on_stderr() {
     assert_eq!(shown(Mode::Run, true, &lesson, &meter).0, format!("\r{}", crate::render::meter_line(Lang::En, 42, &s)));
     assert_eq!(shown(Mode::Repl, true, &lesson, &Event::MeterDone).0, "\n");
     assert_eq!(shown(Mode::Repl, false, &lesson, &Event::MeterDone).0, "");
-    let changes = vec!["+ mount /tmp/x".to_string()];
+    let mount = crate::hostguard::HostChange::Mount { point: "/tmp/x".into(), fstype: None };
+    let changes = vec![crate::hostguard::Difference::Added(mount)];
     let done = Event::LessonDone { lesson: "mnt", failed: 0, host_changes: &changes };
     let (out, err) = shown(Mode::Mutate, false, &lesson, &done);
     assert!(out.is_empty() && err.contains("mutants of mnt") && err.contains("  + mount /tmp/x"), "{err}");

@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::super::elf::read_elf;
-use super::super::hostbin::{find_on_path, PROGRAMS};
+use super::super::hostbin::PROGRAMS;
 
 /// The programs on PATH and the libraries they name, as real files.
 fn host_elves() -> Vec<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
     let mut files = BTreeSet::new();
-    let mut todo: Vec<PathBuf> = PROGRAMS.iter().filter_map(|p| find_on_path(p, &path)).collect();
+    let mut todo: Vec<PathBuf> = PROGRAMS.iter().filter_map(|p| crate::machine::which_on(p, &path)).collect();
     while let Some(p) = todo.pop() {
         let Ok(real) = std::fs::canonicalize(&p) else { continue };
         if !files.insert(real.clone()) {

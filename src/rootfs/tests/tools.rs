@@ -124,8 +124,7 @@ fn escape_elf_runs_natively() {
 
 #[test]
 fn escape_elf_for_aarch64_runs_under_qemu() {
-    let Some(qemu) = crate::rootfs::find_on_path("qemu-aarch64-static", &std::env::var("PATH").unwrap_or_default())
-    else {
+    let Some(qemu) = crate::machine::which("qemu-aarch64-static") else {
         eprintln!("no qemu-aarch64-static; skipped");
         return;
     };

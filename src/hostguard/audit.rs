@@ -7,8 +7,36 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
+use super::change::HostChange;
+use crate::lesson::Lang;
 use crate::observe::mountinfo::{self, MountEntry};
 use crate::observe::procfs::{self, Proc};
+
+/// How a queue is kept in the audit (and in records on disk, so it stays as it is).
+const QUEUE: &str = "message queue key ";
+
+/// One thing the audit found different on the host.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Difference {
+    /// The host has it now and had not.
+    Added(HostChange),
+    /// The host had it and has it no more.
+    Gone(HostChange),
+    /// It is there still, changed (the hostname).
+    Changed(HostChange),
+}
+
+impl Difference {
+    /// `+ mount /x (tmpfs)`, `- interface veth0`, `~ hostname b (was a)`, in `lang`.
+    pub fn line(&self, lang: Lang) -> String {
+        match self {
+            Difference::Added(c) => format!("+ {}", c.what(lang)),
+            Difference::Gone(c) => format!("- {}", c.what(lang)),
+            Difference::Changed(c) => format!("~ {}", c.what(lang)),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct HostAudit {
@@ -85,7 +113,7 @@ impl HostAudit {
             .unwrap_or_default()
             .lines()
             .skip(1)
-            .filter_map(|l| l.split_whitespace().next().map(|k| format!("message queue key {k}")))
+            .filter_map(|l| l.split_whitespace().next().map(|k| format!("{QUEUE}{k}")))
             .collect();
         let mut nsdojo_paths = BTreeSet::new();
         let ours = |n: &str| n.starts_with("nsdojo-");
@@ -115,7 +143,7 @@ impl HostAudit {
 
     /// SysV message queue keys (hex).
     pub(crate) fn queue_keys(&self) -> BTreeSet<String> {
-        self.msg_queues.iter().filter_map(|q| q.strip_prefix("message queue key ").map(str::to_string)).collect()
+        self.msg_queues.iter().filter_map(|q| q.strip_prefix(QUEUE).map(str::to_string)).collect()
     }
 
     pub(crate) fn links(&self) -> &BTreeSet<String> {
@@ -126,21 +154,35 @@ impl HostAudit {
         &self.netns
     }
 
-    /// One line per difference: `+ added` / `- removed`.
-    pub(crate) fn differences(&self, after: &HostAudit) -> Vec<String> {
+    /// What differs from `self` in `after`: each as a [`HostChange`], added or gone.
+    pub(crate) fn differences(&self, after: &HostAudit) -> Vec<Difference> {
         let mut out = Vec::new();
-        let mut set = |what: &str, a: &BTreeSet<String>, b: &BTreeSet<String>| {
-            out.extend(b.difference(a).map(|x| format!("+ {what} {x}")));
-            out.extend(a.difference(b).map(|x| format!("- {what} {x}")));
+        let mut set = |a: &BTreeSet<String>, b: &BTreeSet<String>, change: &dyn Fn(&str) -> HostChange| {
+            out.extend(b.difference(a).map(|x| Difference::Added(change(x))));
+            out.extend(a.difference(b).map(|x| Difference::Gone(change(x))));
         };
-        set("mount", &self.mounts, &after.mounts);
-        set("netns", &self.netns, &after.netns);
-        set("interface", &self.links, &after.links);
-        set("route", &self.routes, &after.routes);
-        set("ipc", &self.msg_queues, &after.msg_queues);
-        set("path", &self.nsdojo_paths, &after.nsdojo_paths);
+        set(&self.mounts, &after.mounts, &|m| {
+            // "point (fstype)"; the unreadable table's line is said whole.
+            match m.strip_suffix(')').and_then(|m| m.rsplit_once(" (")) {
+                Some((point, fs)) => HostChange::Mount { point: point.into(), fstype: Some(fs.into()) },
+                None => HostChange::Mount { point: m.into(), fstype: None },
+            }
+        });
+        set(&self.netns, &after.netns, &|n| HostChange::Netns { path: n.into() });
+        set(&self.links, &after.links, &|l| HostChange::Link { name: l.into(), index: None });
+        set(&self.routes, &after.routes, &|r| HostChange::Route { route: r.into() });
+        set(&self.msg_queues, &after.msg_queues, &|q| HostChange::MsgQueue {
+            key: q.strip_prefix(QUEUE).unwrap_or(q).into(),
+        });
+        set(&self.nsdojo_paths, &after.nsdojo_paths, &|p| match p.starts_with("/tmp/") {
+            true => HostChange::Dir { path: p.into(), id: None },
+            false => HostChange::CgroupDir { path: p.into() },
+        });
         if self.hostname != after.hostname {
-            out.push(format!("~ hostname {} → {}", self.hostname, after.hostname));
+            out.push(Difference::Changed(HostChange::Hostname {
+                was: self.hostname.clone(),
+                now: after.hostname.clone(),
+            }));
         }
         out
     }
@@ -165,9 +207,9 @@ impl HostAudit {
 /// Write a loud warning about what changed on the host (`differences`) during `what`.
 pub(crate) fn warn(
     to: &mut dyn std::io::Write,
-    differences: &[String],
+    differences: &[Difference],
     what: &str,
-    lang: crate::lesson::Lang,
+    lang: Lang,
 ) -> std::io::Result<()> {
     if differences.is_empty() {
         return Ok(());
@@ -175,7 +217,54 @@ pub(crate) fn warn(
     use colored::Colorize;
     writeln!(to, "{}", crate::i18n::tf(lang, "audit_warning", &[&what]).red().bold())?;
     for d in differences {
-        writeln!(to, "  {}", d.red())?;
+        writeln!(to, "  {}", d.line(lang).red())?;
     }
     writeln!(to, "{}", crate::i18n::t(lang, "audit_others").dimmed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn audit(mounts: &[&str], hostname: &str, queues: &[&str], paths: &[&str]) -> HostAudit {
+        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        HostAudit {
+            mounts: set(mounts),
+            hostname: hostname.into(),
+            netns: BTreeSet::new(),
+            links: BTreeSet::new(),
+            routes: BTreeSet::new(),
+            msg_queues: queues.iter().map(|k| format!("{QUEUE}{k}")).collect(),
+            nsdojo_paths: set(paths),
+        }
+    }
+
+    #[test]
+    fn what_differs_is_a_host_change_said_in_either_language() {
+        let before = audit(&["/ (ext4)", "/old (tmpfs)"], "vm", &[], &[]);
+        let after = audit(
+            &["/ (ext4)", "/mnt (tmpfs)"],
+            "oops",
+            &["0x0000002a"],
+            &["/tmp/nsdojo-1-ab", "/sys/fs/cgroup/nsdojo-1-ab"],
+        );
+        let d = before.differences(&after);
+        let en: Vec<String> = d.iter().map(|d| d.line(Lang::En)).collect();
+        assert_eq!(
+            en,
+            [
+                "+ mount /mnt (tmpfs)",
+                "- mount /old (tmpfs)",
+                "+ message queue key 0x0000002a",
+                "+ cgroup /sys/fs/cgroup/nsdojo-1-ab",
+                "+ dir /tmp/nsdojo-1-ab",
+                "~ hostname oops (was vm)",
+            ]
+        );
+        assert_eq!(d[0], Difference::Added(HostChange::Mount { point: "/mnt".into(), fstype: Some("tmpfs".into()) }));
+        let ko: Vec<String> = d.iter().map(|d| d.line(Lang::Ko)).collect();
+        assert_eq!(ko[0], "+ 마운트 /mnt (tmpfs)");
+        assert_eq!(ko[5], "~ 호스트 이름 oops (원래 vm)");
+        assert!(before.differences(&before).is_empty());
+    }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::change::{Cause, HostChange, Outcome, Undone};
 use super::RUN_DIR;
 
 /// Host-visible things a session makes, removed when it ends.
@@ -56,7 +57,7 @@ pub struct Record {
     /// The host as a `try` began, while its shell runs: if the session dies meanwhile, its
     /// cleanup stops the shell's processes and puts back what they changed.
     #[serde(default)]
-    pub(crate) trying: Option<crate::undo::Before>,
+    pub(crate) trying: Option<super::undo::Before>,
 }
 
 /// An interface by name and, once made, by index: cleanup deletes it only while that name
@@ -89,7 +90,7 @@ impl DirId {
     }
 
     /// Is `meta` (of `self.path`, not followed) still this directory?
-    fn matches(&self, meta: &fs::Metadata) -> bool {
+    pub(super) fn matches(&self, meta: &fs::Metadata) -> bool {
         meta.is_dir() && meta.dev() == self.dev && meta.ino() == self.ino && born(meta) == self.born_ns
     }
 }
@@ -161,70 +162,40 @@ impl Record {
     }
 
     /// Remove everything listed. The record goes too if everything did; else it is kept with
-    /// what is left, so `nsdojo cleanup` can try again. Returns what was removed.
-    pub fn clean(&self) -> Vec<String> {
+    /// what is left, so `nsdojo cleanup` can try again. Returns what was removed, or could not be.
+    pub fn clean(&self) -> Vec<Undone> {
         let mut done = Vec::new();
         let mut left = Record { id: self.id.clone(), owner: self.owner, watchdog: self.watchdog, ..Default::default() };
         if let Some(before) = &self.trying {
-            done.extend(crate::undo::after_dead_try(&self.id, before, &recorded_by_sessions()));
+            done.extend(super::undo::after_dead_try(&self.id, before, &recorded_by_sessions()));
         }
-        for m in &self.mounts {
-            let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
-            match fs::remove_file(m) {
-                Ok(()) => done.push(format!("netns {}", m.display())),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(_) => left.mounts.push(m.clone()),
-            }
-        }
-        for l in &self.links {
-            match crate::netlink::delete_if_still(&l.name, l.index) {
-                Ok(true) => done.push(format!("interface {}", l.name)),
-                Ok(false) => {}
-                Err(_) => left.links.push(l.clone()),
-            }
-        }
-        let mut cgroups = self.cgroups.clone();
-        cgroups.extend(self.cgroups_intended.iter().filter(|p| p.is_dir() && !self.cgroups.contains(p)).cloned());
-        if !cgroups.is_empty() {
-            // Kills what is left inside, removes child groups first, then the groups.
-            let mut trace = crate::trace::Trace::default();
-            let _ = crate::cgroup::remove_paths(&cgroups, &mut trace);
-            for cg in &cgroups {
-                if cg.exists() {
-                    left.cgroups.push(cg.clone());
-                } else {
-                    done.push(format!("cgroup {}", cg.display()));
+        for change in self.changes() {
+            match &change {
+                // As the session's own exit would: the controllers it enabled, disabled again —
+                // unless another live session's group under the same parent relies on them; then
+                // the entry goes to that session's record, and the last one out turns them off.
+                HostChange::SubtreeControl { parent, controller }
+                    if !crate::cgroup::subtree_has(parent, controller)
+                        || hand_over_subtree(&self.id, parent, controller) =>
+                {
+                    continue
                 }
-            }
-        }
-        // As the session's own exit would: the controllers it enabled, disabled again — unless
-        // another live session's group under the same parent relies on them; then the entry
-        // goes to that session's record, and the last one out turns them off.
-        for (parent, c) in &self.subtree_enabled {
-            if !crate::cgroup::subtree_has(parent, c) || hand_over_subtree(&self.id, parent, c) {
-                continue;
-            }
-            match crate::cgroup::subtree_disable(parent, c) {
-                Ok(()) => done.push(format!("cgroup.subtree_control -{c} in {}", parent.display())),
-                Err(_) => left.subtree_enabled.push((parent.clone(), c.clone())),
-            }
-        }
-        for d in &self.empty_dirs {
-            match fs::remove_dir(d) {
-                Ok(()) => done.push(format!("empty dir {}", d.display())),
-                // Another session still uses it: the last one out removes it.
-                Err(_) if d.exists() => self.hand_over(d),
-                Err(_) => {}
-            }
-        }
-        for d in &self.dirs {
-            match self.remove_own_dir(d) {
-                Ok(true) => done.push(format!("dir {}", d.display())),
-                Ok(false) => {}
-                Err(_) => {
-                    left.dirs.push(d.clone());
-                    left.dir_ids.extend(self.dir_ids.iter().filter(|id| id.path == *d).cloned());
+                HostChange::EmptyDir { path } => {
+                    match change.revert() {
+                        Ok(true) => done.push(Undone { change, outcome: Outcome::Reverted, cause: Cause::Session }),
+                        Ok(false) => {}
+                        // Another session still uses it: the last one out removes it.
+                        Err(_) => self.hand_over(path),
+                    }
+                    continue;
                 }
+                _ => {}
+            }
+            if let Some(undone) = change.clone().undo(Cause::Session) {
+                if let Outcome::Failed(_) = undone.outcome {
+                    left.keep(&change);
+                }
+                done.push(undone);
             }
         }
         // The record as it is *now* (another session may have handed something over since it
@@ -266,27 +237,56 @@ impl Record {
         done
     }
 
+    /// What cleaning this record reverts, in order: named netns files, interfaces, cgroups
+    /// (what runs in them killed, child groups first), controllers enabled in a v2 parent, the
+    /// session's directories, then the directories it shares. A cgroup only intended (never
+    /// made: its mkdir failed or never ran) is not there to be ours.
+    pub fn changes(&self) -> Vec<HostChange> {
+        let mut out: Vec<HostChange> = self.mounts.iter().map(|m| HostChange::Netns { path: m.clone() }).collect();
+        out.extend(self.links.iter().map(|l| HostChange::Link { name: l.name.clone(), index: l.index }));
+        let made = self.cgroups_intended.iter().filter(|p| p.is_dir() && !self.cgroups.contains(p));
+        out.extend(self.cgroups.iter().chain(made).map(|p| HostChange::SessionCgroup { path: p.clone() }));
+        out.extend(
+            self.subtree_enabled
+                .iter()
+                .map(|(parent, c)| HostChange::SubtreeControl { parent: parent.clone(), controller: c.clone() }),
+        );
+        out.extend(
+            self.dirs.iter().map(|d| HostChange::Dir {
+                path: d.clone(),
+                id: self.dir_ids.iter().find(|id| id.path == *d).cloned(),
+            }),
+        );
+        out.extend(self.empty_dirs.iter().map(|d| HostChange::EmptyDir { path: d.clone() }));
+        out
+    }
+
+    /// Keep a change that could not be reverted, as the record lists it.
+    fn keep(&mut self, change: &HostChange) {
+        match change.clone() {
+            HostChange::Netns { path } => self.mounts.push(path),
+            HostChange::Link { name, index } => self.links.push(LinkId { name, index }),
+            HostChange::SessionCgroup { path } => self.cgroups.push(path),
+            HostChange::SubtreeControl { parent, controller } => self.subtree_enabled.push((parent, controller)),
+            HostChange::Dir { path, id } => {
+                self.dirs.push(path);
+                self.dir_ids.extend(id);
+            }
+            HostChange::EmptyDir { path } => self.empty_dirs.push(path),
+            // Never listed in a record.
+            _ => {}
+        }
+    }
+
     /// Start a session's record, under the lock (cleanup removes an empty run dir under it).
     pub fn create(&self) -> std::io::Result<()> {
         locked(|| self.save())
     }
 
-    /// Remove a directory this session recorded: with its identity, only while the path is
-    /// still that directory; without one (a crash between mkdir and recording it), only if it
-    /// is what nsdojo makes, empty. Ok(false): nothing of ours is there (left alone).
+    /// Remove a directory this session recorded (see [`HostChange::Dir`]). Ok(false):
+    /// nothing of ours is there (left alone).
     pub(super) fn remove_own_dir(&self, d: &Path) -> std::io::Result<bool> {
-        let Ok(meta) = fs::symlink_metadata(d) else { return Ok(false) };
-        match self.dir_ids.iter().find(|id| id.path == d) {
-            Some(id) if id.matches(&meta) => fs::remove_dir_all(d).map(|_| true),
-            Some(_) => Ok(false),
-            None if meta.is_dir() && meta.uid() == 0 && meta.mode() & 0o7777 == 0o700 => match fs::remove_dir(d) {
-                Ok(()) => Ok(true),
-                // Not empty: not a bare mkdir of ours; someone else's, or ours with content
-                // whose identity was never recorded. Leave it.
-                Err(_) => Ok(false),
-            },
-            None => Ok(false),
-        }
+        super::change::remove_own_dir(d, self.dir_ids.iter().find(|id| id.path == d))
     }
 
     /// Give an emptied-later directory to the live sessions that still have mounts in it.
@@ -313,11 +313,10 @@ impl Record {
     }
 }
 
-/// One thing `Record::clean` removed ("empty dir /x"), as a line in `lang`.
 /// What the sessions on this machine (this one included) have recorded as theirs: what a
 /// try's undo must leave alone.
-pub(crate) fn recorded_by_sessions() -> crate::undo::Theirs {
-    let mut theirs = crate::undo::Theirs::default();
+pub(crate) fn recorded_by_sessions() -> super::undo::Theirs {
+    let mut theirs = super::undo::Theirs::default();
     for r in Record::load_all() {
         theirs.paths.extend(r.mounts.iter().cloned());
         theirs.paths.extend(r.cgroups.iter().cloned());
@@ -326,21 +325,6 @@ pub(crate) fn recorded_by_sessions() -> crate::undo::Theirs {
         theirs.subtree.extend(r.subtree_enabled.iter().cloned());
     }
     theirs
-}
-
-pub fn removed_line(lang: crate::lesson::Lang, done: &str) -> String {
-    use crate::i18n::tf;
-    // What an unfinished try left, said as `try` says it (undo.rs): sentences of their own.
-    if let Some(said) = done.strip_prefix(crate::undo::DEAD_TRY) {
-        return tf(lang, "dead_try_line", &[&crate::i18n::machine_text(lang, said)]);
-    }
-    let what = match (done.strip_prefix("empty dir "), done.strip_prefix("dir ")) {
-        (Some(p), _) => tf(lang, "removed_empty_dir", &[&p]),
-        (None, Some(p)) => tf(lang, "removed_dir", &[&p]),
-        // netns and cgroup are names in both languages.
-        (None, None) => done.to_string(),
-    };
-    tf(lang, "removed", &[&what])
 }
 
 fn now_dirs_keep(id: &DirId, mine: &[PathBuf], failed: &[PathBuf]) -> bool {
@@ -374,4 +358,64 @@ pub fn record_add(id: &str, change: impl FnOnce(&mut Record)) -> std::io::Result
         change(&mut rec);
         rec.save()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> Record {
+        let dir = PathBuf::from("/tmp/nsdojo-1-ab");
+        let id = DirId { path: dir.clone(), dev: 1, ino: 2, born_ns: None };
+        Record {
+            id: "1-ab".into(),
+            owner: 1,
+            mounts: vec!["/run/netns/a".into()],
+            links: vec![LinkId { name: "veth0".into(), index: Some(5) }],
+            cgroups: vec!["/sys/fs/cgroup/nsdojo-1-ab".into()],
+            // Made (listed in cgroups too) and never made (no such directory): neither twice.
+            cgroups_intended: vec!["/sys/fs/cgroup/nsdojo-1-ab".into(), "/nonexistent/nsdojo-1-ab".into()],
+            subtree_enabled: vec![("/sys/fs/cgroup".into(), "cpu".into())],
+            dirs: vec![dir.clone()],
+            dir_ids: vec![id],
+            empty_dirs: vec!["/run/netns".into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_record_lists_what_its_cleanup_reverts_in_order() {
+        let rec = full();
+        let en: Vec<String> = rec.changes().iter().map(|c| c.what(crate::lesson::Lang::En)).collect();
+        assert_eq!(
+            en,
+            [
+                "netns /run/netns/a",
+                "interface veth0",
+                "cgroup /sys/fs/cgroup/nsdojo-1-ab",
+                "cgroup.subtree_control -cpu in /sys/fs/cgroup",
+                "dir /tmp/nsdojo-1-ab",
+                "empty dir /run/netns",
+            ]
+        );
+        // The work dir goes with its identity: removed only while it is still that directory.
+        assert!(rec
+            .changes()
+            .contains(&HostChange::Dir { path: rec.dirs[0].clone(), id: Some(rec.dir_ids[0].clone()) }));
+    }
+
+    #[test]
+    fn what_could_not_be_reverted_is_kept_as_the_record_listed_it() {
+        let rec = full();
+        let mut left = Record::default();
+        for c in rec.changes() {
+            left.keep(&c);
+        }
+        assert_eq!(left.mounts, rec.mounts);
+        assert_eq!(left.links, rec.links);
+        assert_eq!(left.cgroups, rec.cgroups);
+        assert_eq!(left.subtree_enabled, rec.subtree_enabled);
+        assert_eq!((left.dirs, left.dir_ids), (rec.dirs, rec.dir_ids));
+        assert_eq!(left.empty_dirs, rec.empty_dirs);
+    }
 }

@@ -1,22 +1,29 @@
-//! Keeping the host as it was, however a session ends.
+//! The host's safety in one place: whatever nsdojo, or a student's `try` shell, changes on the
+//! host is put back, however a session ends, and said in the student's language.
 //!
-//! Three mechanisms, one cleanup routine:
-//! - a *session record* in `/run/nsdojo/ID.json` (0700 dir) lists every
-//!   host-visible thing the session makes (work dirs, later cgroup dirs and
-//!   named netns files) *before* it is made;
-//! - a *watchdog*: a tiny process forked at session start that waits for
-//!   the host process to go away (a pipe reaching EOF, which happens on
-//!   quit, panic, SIGTERM, SIGHUP and even SIGKILL) and then cleans up what
-//!   the record lists, unless the host said it already did;
-//! - `nsdojo cleanup` runs the same routine for records whose owner and
-//!   watchdog are both gone.
+//! One vocabulary (`change.rs`): a [`HostChange`] knows how to revert itself, and an [`Undone`]
+//! says what became of it. Everyone who puts the host back speaks it:
+//! - a *session record* in `/run/nsdojo/ID.json` (0700 dir) lists every host-visible thing the
+//!   session makes (work dirs, cgroup dirs, named netns files, interfaces) *before* it is made
+//!   (`record.rs`); quitting cleans what it lists;
+//! - a *watchdog*: a tiny process forked at session start that waits for the host process to
+//!   go away (a pipe reaching EOF, which happens on quit, panic, SIGTERM, SIGHUP and even
+//!   SIGKILL) and then cleans up what the record lists, unless the host said it already did;
+//! - `nsdojo cleanup` runs the same routine for records whose owner and watchdog are both gone;
+//! - `try`'s undo (`undo.rs`) finds what the shell changed since it began and reverts that; a
+//!   record holding an unfinished try has its cleanup do the same;
+//! - the leak audit (`audit.rs`) compares the host before and after, and says each difference
+//!   as a change.
 //!
-//! Signals: SIGINT sets a flag that interrupts a running step; SIGTERM and
-//! SIGHUP kill the sandbox processes, restore the terminal and exit (the
-//! watchdog does the rest). Only async-signal-safe calls in handlers.
+//! Signals (`signals.rs`): SIGINT sets a flag that interrupts a running step; SIGTERM and SIGHUP
+//! kill the sandbox processes, restore the terminal and exit (the watchdog does the rest). Only
+//! async-signal-safe calls in handlers.
 
+pub(crate) mod audit;
+mod change;
 mod record;
 mod signals;
+pub(crate) mod undo;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -26,8 +33,10 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::sys::signal::{SigHandler, Signal};
 
+pub use audit::Difference;
+pub use change::{remove_netns_files, Cause, HostChange, Outcome, Undone};
 pub(crate) use record::recorded_by_sessions;
-pub use record::{hand_over_subtree, is_own_dir, record_add, removed_line, LinkId, Record};
+pub use record::{hand_over_subtree, is_own_dir, record_add, LinkId, Record};
 pub use signals::{install_signal_handlers, interrupted, track, untrack, HeldSignals};
 
 pub const RUN_DIR: &str = "/run/nsdojo";
@@ -175,12 +184,13 @@ fn alive_as(pid: i32, comm: &str) -> bool {
 }
 
 /// `nsdojo cleanup`: clean records whose owner is gone.
-pub fn cleanup_dead() -> Vec<String> {
+pub fn cleanup_dead() -> Vec<Undone> {
     let mut done = Vec::new();
     for rec in Record::load_all() {
         if !rec.owner_alive() && !rec.watchdog_alive() {
             done.extend(rec.clean());
-            done.push(format!("session record {}", rec.id));
+            let change = HostChange::SessionRecord { id: rec.id.clone() };
+            done.push(Undone { change, outcome: Outcome::Reverted, cause: Cause::Session });
         }
     }
     done

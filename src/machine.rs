@@ -92,7 +92,20 @@ pub fn is_root() -> bool {
 
 /// Find a program on this process's PATH.
 pub fn which(name: &str) -> Option<std::path::PathBuf> {
-    crate::rootfs::find_on_path(name, &std::env::var("PATH").ok()?)
+    which_on(name, &std::env::var("PATH").ok()?)
+}
+
+/// The first executable `name` on `path_env` (a PATH-style list), as `which` finds it. An
+/// empty entry means the working directory to a shell; nsdojo runs as root, so it never
+/// looks there (nor does `which` get a working directory to resolve one against).
+pub fn which_on(name: &str, path_env: &str) -> Option<std::path::PathBuf> {
+    which_all_on(name, path_env).into_iter().next()
+}
+
+/// Every executable `name` on `path_env`, in order (see [`which_on`]).
+pub fn which_all_on(name: &str, path_env: &str) -> Vec<std::path::PathBuf> {
+    let dirs: Vec<&str> = path_env.split(':').filter(|d| !d.is_empty()).collect();
+    which::which_in_global(name, Some(dirs.join(":"))).map(Iterator::collect).unwrap_or_default()
 }
 
 /// Where unprivileged user namespaces are switched off, and how to switch them on (one line).
@@ -108,4 +121,27 @@ pub fn userns_restriction() -> Option<crate::msg::Msg> {
         return Some(crate::msg::Msg::UsernsMaxZero);
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn which_finds_executables_on_the_path_given_and_never_in_the_working_directory() {
+        let dir = std::env::temp_dir().join(format!("nsdojo-which-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (prog, plain) = (dir.join("nsdojo-prog"), dir.join("nsdojo-plain"));
+        std::fs::write(&prog, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(&plain, "").unwrap();
+        let path = format!("::/nonexistent:{}", dir.display());
+        assert_eq!(super::which_on("nsdojo-prog", &path), Some(prog.clone()));
+        // Not executable: not a program.
+        assert_eq!(super::which_on("nsdojo-plain", &path), None);
+        // An empty entry is not the working directory, even where the program is.
+        assert!(super::which_all_on("nsdojo-prog", "").is_empty());
+        assert_eq!(super::which_on("nsdojo-prog", ":"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
