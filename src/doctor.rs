@@ -16,16 +16,13 @@ fn english<S: serde::Serializer>(m: &Option<crate::msg::Msg>, s: S) -> Result<S:
 }
 
 fn veth_support() -> &'static str {
-    use std::io::Read;
     if std::path::Path::new("/sys/module/veth").exists() {
         return "loaded";
     }
     let release = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
     let mut config = std::fs::read_to_string(format!("/boot/config-{release}")).unwrap_or_default();
     if config.is_empty() {
-        if let Ok(f) = std::fs::File::open("/proc/config.gz") {
-            let _ = flate2::read::GzDecoder::new(f).read_to_string(&mut config);
-        }
+        config = crate::observe::system::kernel_config().unwrap_or_default();
     }
     let module_file = ["", ".xz", ".zst", ".gz"]
         .iter()
@@ -112,13 +109,12 @@ pub struct Report {
 
 impl Report {
     pub fn of_this_machine(rootfs: String) -> Report {
-        let userns = std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
+        let userns = crate::observe::system::sysctl("user/max_user_namespaces")
+            .and_then(|s| s.parse::<u64>().ok())
             .is_some_and(|n| n > 0);
         let namespaces: Vec<String> = Ns::ALL
             .iter()
-            .filter(|n| std::path::Path::new(&format!("/proc/self/ns/{}", n.name())).exists())
+            .filter(|n| crate::observe::system::has_namespace(n.name()))
             .map(|n| n.name().to_string())
             .collect();
         let mut problems = Vec::new();

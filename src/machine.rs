@@ -77,8 +77,8 @@ pub fn wsl_version(osrelease: &str, proc_version: &str) -> Option<u8> {
 
 /// This machine's WSL version (see [`wsl_version`]).
 pub fn wsl() -> Option<u8> {
-    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    wsl_version(&read("/proc/sys/kernel/osrelease"), &read("/proc/version"))
+    use crate::observe::system::{kernel_version, sysctl};
+    wsl_version(&sysctl("kernel/osrelease").unwrap_or_default(), &kernel_version())
 }
 
 /// Whether systemd runs this system (sd_booted(3): /run/systemd/system is there).
@@ -110,14 +110,14 @@ pub fn which_all_on(name: &str, path_env: &str) -> Vec<std::path::PathBuf> {
 
 /// Where unprivileged user namespaces are switched off, and how to switch them on (one line).
 pub fn userns_restriction() -> Option<crate::msg::Msg> {
-    let read = |p: &str| std::fs::read_to_string(p).ok().map(|s| s.trim().to_string());
-    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+    let read = crate::observe::system::sysctl;
+    if read("kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
         return Some(crate::msg::Msg::UsernsApparmor);
     }
-    if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+    if read("kernel/unprivileged_userns_clone").as_deref() == Some("0") {
         return Some(crate::msg::Msg::UsernsCloneOff);
     }
-    if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+    if read("user/max_user_namespaces").as_deref() == Some("0") {
         return Some(crate::msg::Msg::UsernsMaxZero);
     }
     None

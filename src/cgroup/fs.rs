@@ -151,3 +151,10 @@ pub(crate) fn procs(dir: &Path) -> Result<Vec<i32>, CgroupError> {
     let text = read(&dir.join("cgroup.procs"))?;
     Ok(text.split_whitespace().filter_map(|p| p.parse().ok()).collect())
 }
+
+/// `cgroup.procs` of `dir`, opened for writing: a process that writes its own PID there joins
+/// the group. `attach` opens it on the host, before it enters terminal #1's namespaces and
+/// root (where the path may not resolve), and writes it from the child that joins.
+pub(crate) fn open_procs_for_join(dir: &Path) -> std::io::Result<fs::File> {
+    OpenOptions::new().write(true).open(dir.join("cgroup.procs"))
+}

@@ -45,11 +45,12 @@ use crate::msg::Msg;
 
 pub use burner::Burner;
 pub use cleanup::{remove_empty, remove_paths};
+pub(crate) use fs::open_procs_for_join;
 pub use group::{ConfinedSample, Group};
 pub use layout::Layout;
 pub use meter::{cpu_percent, parse_proc_stat_ticks, CpuSampler};
 pub use stat::{CpuStat, MemoryEvents};
-pub use v2::{subtree_disable, subtree_has};
+pub use v2::{subtree_control as subtree_control_file, subtree_disable, subtree_has};
 
 /// A resource controller nsdojo can limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -28,7 +28,8 @@ pub(crate) struct V2Group {
     enabled: Vec<Controller>,
 }
 
-fn subtree_control(parent: &Path) -> PathBuf {
+/// The file through which `parent` hands controllers down to its children.
+pub fn subtree_control(parent: &Path) -> PathBuf {
     parent.join("cgroup.subtree_control")
 }
 

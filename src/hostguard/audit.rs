@@ -109,12 +109,8 @@ impl HostAudit {
         let netns = fs::read_dir("/run/netns")
             .map(|d| d.flatten().map(|e| format!("/run/netns/{}", e.file_name().to_string_lossy())).collect())
             .unwrap_or_default();
-        let msg_queues = fs::read_to_string("/proc/sysvipc/msg")
-            .unwrap_or_default()
-            .lines()
-            .skip(1)
-            .filter_map(|l| l.split_whitespace().next().map(|k| format!("{QUEUE}{k}")))
-            .collect();
+        let msg_queues =
+            crate::observe::system::msg_queues().into_iter().map(|q| format!("{QUEUE}{}", q.key)).collect();
         let mut nsdojo_paths = BTreeSet::new();
         let ours = |n: &str| n.starts_with("nsdojo-");
         for dir in cgroup_parents(table.as_deref().unwrap_or_default()) {

@@ -167,7 +167,7 @@ impl HostChange {
             HostChange::SubtreeControl { parent, controller } => (
                 "undo_subtree",
                 "undo_subtree_failed",
-                vec![controller.clone(), parent.join("cgroup.subtree_control").display().to_string()],
+                vec![controller.clone(), crate::cgroup::subtree_control_file(parent).display().to_string()],
             ),
             HostChange::LeftProcess { pid, comm } => {
                 ("undo_left_process", "undo_left_process_failed", vec![comm.clone(), pid.to_string()])
@@ -257,8 +257,7 @@ pub(super) fn remove_own_dir(d: &Path, id: Option<&DirId>) -> std::io::Result<bo
 
 /// Does process `pid`'s environment carry `mark` (`NAME=value`)?
 fn has_mark(pid: i32, mark: &str) -> bool {
-    let Ok(env) = fs::read(format!("/proc/{pid}/environ")) else { return false };
-    env.split(|b| *b == 0).any(|v| v == mark.as_bytes())
+    crate::observe::system::environ_has(pid, mark)
 }
 
 /// Processes whose environment carries `mark`, this one aside.
@@ -270,11 +269,7 @@ pub(super) fn marked(mark: &str) -> Vec<i32> {
 /// `msgctl(IPC_RMID)` for the queue with this key (hex, as /proc/sysvipc/msg shows it).
 /// Ok(false): no such queue any more.
 fn remove_queue(key: &str) -> std::io::Result<bool> {
-    let table = fs::read_to_string("/proc/sysvipc/msg")?;
-    let Some(id) = table.lines().skip(1).find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        (f.first() == Some(&key)).then(|| f.get(1)?.parse::<i32>().ok())?
-    }) else {
+    let Some(id) = crate::observe::system::msg_queues().into_iter().find(|q| q.key == key).map(|q| q.id) else {
         return Ok(false);
     };
     // SAFETY: msgctl with IPC_RMID takes no buffer (null is allowed).

@@ -195,7 +195,7 @@ fn subtree_control_files() -> Vec<(PathBuf, String)> {
     // Only cgroup v2 directories have the file.
     cgroup_parents(&mounts)
         .into_iter()
-        .map(|d| d.join("cgroup.subtree_control"))
+        .map(|d| crate::cgroup::subtree_control_file(&d))
         .filter_map(|f| Some((f.clone(), std::fs::read_to_string(&f).ok()?)))
         .collect()
 }

@@ -9,7 +9,7 @@
 //! import is a dependency too) is an edge `M → X`. It fails on any cycle and prints
 //! it with a file for each edge.
 
-// POWERS-PENDING mod powers;
+mod powers;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -21,6 +21,7 @@ pub mod net;
 pub mod ns;
 pub mod procfs;
 pub mod side_fact;
+pub(crate) mod system;
 pub mod view;
 
 #[cfg(test)]

@@ -118,9 +118,8 @@ impl Entry {
             let ours = cgroup(Proc::Myself).map_err(|e| sys("read cgroup", &e))?;
             let layout = crate::cgroup::Layout::detect().map_err(|e| sys("cgroup layout", &e))?;
             for dir in layout.dirs_differing(&theirs, &ours) {
-                let procs = dir.join("cgroup.procs");
-                let f = std::fs::OpenOptions::new().write(true).open(&procs);
-                cgroups.push(f.map_err(|e| sys(&format!("open {}", procs.display()), &e))?);
+                let f = crate::cgroup::open_procs_for_join(&dir);
+                cgroups.push(f.map_err(|e| sys(&format!("open {}/cgroup.procs", dir.display()), &e))?);
             }
         }
         let st =
