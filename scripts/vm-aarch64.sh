@@ -5,11 +5,12 @@
 # $cache/aarch64/:
 #
 #   Image     the kernel (Debian's arm64 vmlinuz is an uncompressed Image; qemu boots it as is)
-#   config    its config;  release  "<package> <version>", written last (the cache is complete)
+#   config    its config;  release  "<package> <version>", written last (the cache is complete),
+#             with layout: AARCH64_LAYOUT, so a cache of an older layout is fetched anew
 #   modules/  the .ko files the guest loads, and `load`: their names in load order (dependencies
 #             first): virtio_mmio and virtio_console (the status port), veth (the veth lesson)
-#   root/     files copied into the guest's root as they are: busybox (busybox-static), /bin/sh
-#             (dash, Debian's /bin/sh), the lessons' host tools (util-linux's lsns, nsenter,
+#   root/     files copied into the guest's root as they are: busybox (busybox-static), dash and
+#             /bin/sh -> dash (as on Debian), the lessons' host tools (util-linux's lsns, nsenter,
 #             unshare; iproute2's ip) and exactly the libraries they need, with the dynamic loader
 #
 # Why dash: Debian's busybox-static runs its own applets (ip, nsenter, unshare) before it
@@ -18,6 +19,7 @@
 #
 # Needs: apt-get and dpkg-deb (Debian/Ubuntu), readelf (binutils), root for the first fetch.
 
+AARCH64_LAYOUT=2
 AARCH64_MODULES=(drivers/virtio/virtio_mmio drivers/char/virtio_console drivers/net/veth)
 AARCH64_TOOLS=(usr/bin/lsns usr/bin/nsenter usr/bin/unshare bin/ip)
 
@@ -44,7 +46,7 @@ module_deps() { tr '\0' '\n' <"$1" | sed -n 's/^depends=//p' | tr ',' '\n' | sed
 
 fetch_aarch64_guest() { # cache-dir
   local out=$1 dl a real kver ex tool lib name found todo seen mod path m
-  [ -s "$out/release" ] && return 0
+  [ -s "$out/release" ] && [ "$(cat "$out/layout" 2>/dev/null)" = "$AARCH64_LAYOUT" ] && return 0
   [ "$(id -u)" -eq 0 ] || die "the arm64 guest is not cached in $out yet: run once as root"
   command -v readelf >/dev/null || die "readelf is missing: apt-get install binutils"
   dl=$(mktemp -d /tmp/vm-test-arm64.XXXXXX)
@@ -100,14 +102,15 @@ fetch_aarch64_guest() { # cache-dir
   for mod in "${todo[@]}"; do add_module "$mod"; done
 
   cp "$dl/x/bin/busybox" "$out/root/bin/busybox"
-  cp "$dl/x/bin/dash" "$out/root/bin/sh"
+  cp "$dl/x/bin/dash" "$out/root/bin/dash"
+  ln -s dash "$out/root/bin/sh"
   for tool in "${AARCH64_TOOLS[@]}"; do
     [ -s "$dl/x/$tool" ] || die "the arm64 packages have no /$tool"
     cp "$dl/x/$tool" "$out/root/bin/"
   done
   # The libraries, transitively, found where Debian's packages put them; the loader at the path
   # every binary names as its interpreter.
-  todo=("$out/root/bin/sh")
+  todo=("$out/root/bin/dash")
   for tool in "${AARCH64_TOOLS[@]}"; do todo+=("$out/root/bin/$(basename "$tool")"); done
   seen=' '
   while [ ${#todo[@]} -gt 0 ]; do
@@ -128,6 +131,7 @@ fetch_aarch64_guest() { # cache-dir
   name=ld-linux-aarch64.so.1
   [ -e "$out/root/lib/aarch64-linux-gnu/$name" ] || die "libc6 (arm64) gave no $name"
   cp -L "$out/root/lib/aarch64-linux-gnu/$name" "$out/root/lib/$name"
+  echo "$AARCH64_LAYOUT" >"$out/layout"
   echo "$real $(dpkg-deb -f "$dl/deb/$real"_*.deb Version)" >"$out/release"
   rm -rf "$dl"
 }

@@ -111,7 +111,10 @@ if [ -z "$qemu" ] && [ ! -x "$private/usr/bin/$qemu_bin" ]; then
     say "unpacking it into $private instead"
     dl=$(mktemp -d /tmp/vm-test-qemu.XXXXXX)
     chmod 755 "$dl"
-    (cd "$dl" && apt-get download "$qemu_pkg" qemu-system-data >/dev/null 2>&1) || die "apt-get download $qemu_pkg failed"
+    # qemu-system-common for the modules qemu loads (x86_64's TCG is one); its own libraries
+    # serve the modules this script never uses (spice, audio), so they are not installed.
+    (cd "$dl" && apt-get download "$qemu_pkg" qemu-system-common qemu-system-data >/dev/null 2>&1) ||
+      die "apt-get download $qemu_pkg qemu-system-common qemu-system-data failed"
     libs=()
     for dep in $(dpkg-deb -f "$dl/$qemu_pkg"_*.deb Depends | sed 's/([^)]*)//g; s/|[^,]*//g' | tr ',' '\n' | tr -d ' '); do
       case $dep in qemu-*|'') ;; *) installed "$dep" || libs+=("$dep") ;; esac
@@ -129,9 +132,12 @@ if [ -z "$qemu" ] && [ ! -x "$private/usr/bin/$qemu_bin" ]; then
 fi
 if [ -z "$qemu" ]; then
   qemu=$private/usr/bin/$qemu_bin
-  # Its own data directory (option ROMs, the device tree's firmware); the firmware packages
-  # (seabios, ipxe-qemu) are installed, where qemu looks for them by default.
+  # Its own data directory, and the firmware packages installed above (seabios, ipxe-qemu):
+  # qemu looks for its default paths relative to where its binary is, here in the cache.
   qemu_opts=(-L "$private/usr/share/qemu")
+  for dir in /usr/share/seabios /usr/lib/ipxe/qemu; do [ -d "$dir" ] && qemu_opts+=(-L "$dir"); done
+  # Its modules (accel-tcg-x86_64.so) from the same build, not from where qemu was built to look.
+  for dir in "$private"/usr/lib/*/qemu; do [ -d "$dir" ] && export QEMU_MODULE_DIR=$dir; done
   missing_libs=$(ldd "$qemu" | sed -n 's/^\t*\([^ ]*\) => not found/\1/p' | tr '\n' ' ')
   [ -z "$missing_libs" ] || die "$qemu needs libraries that are missing: $missing_libs(delete $private to install them)"
 fi

@@ -13,6 +13,9 @@ echo "== cgroup mounts: $(awk '$9 ~ /^cgroup/ { print $5 " (" $9 ")" }' /proc/se
 echo "== cgroup.controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 echo "== cgroup.subtree_control: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 echo "== propagation of /: $(grep ' / / ' /proc/self/mountinfo)"
+# Which tools a lesson's `sh` command gets by name (busybox's applets, or util-linux and iproute2).
+echo "== /bin/sh -> $(readlink /bin/sh); by name: $(for t in ip lsns nsenter unshare; do
+  printf '%s: %s; ' "$t" "$("$t" -V 2>&1 | head -n 1)"; done)"
 # The point of this VM: refuse to pass on a machine that is not the one we mean to test.
 awk '$9 == "cgroup" { bad = 1 } END { exit bad }' /proc/self/mountinfo || fail "a cgroup v1 hierarchy is mounted"
 grep ' / / ' /proc/self/mountinfo | grep -q ' shared:' || fail "/ is not shared"
