@@ -45,7 +45,7 @@ while [ $# -gt 0 ]; do
     --timeout) [ $# -ge 2 ] || die "--timeout needs a number of seconds"; timeout_s=$2; shift ;;
     --timeout=*) timeout_s=${1#--timeout=} ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument \`$1\` (usage: scripts/vm-test.sh [--arch ARCH] [--keep] [--timeout SECS] [-- PAYLOAD [ARG...]])" ;;
   esac
   shift
