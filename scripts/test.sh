@@ -37,7 +37,8 @@ cargo clippy --locked --all-targets -- -D warnings
 # > 80 % of a CPU), which busy tests on other threads of the same run would disturb.
 cargo test --locked -- --test-threads=1
 # The static release binaries (scripts/release.sh): the aarch64 one runs under user-mode
-# emulation here; the x86_64 one runs the whole curriculum on the second kernel below.
+# emulation here, then the whole curriculum on the arm64 kernel below; the x86_64 one runs it on
+# the second kernel below.
 bash scripts/release.sh dist
 arm=$(echo dist/nsdojo-*-aarch64-unknown-linux-musl)
 qemu-aarch64-static "$arm" --version | grep -q "aarch64-unknown-linux-musl"
@@ -61,3 +62,11 @@ echo "offline kit: installs and runs with no network"
 # The second kernel: cgroup v2 only and / shared, under qemu (see tests/kernel/), with the
 # static x86_64 release binary; the run fails if a lesson fails there.
 NSDOJO_VM_BIN=$(echo dist/nsdojo-*-x86_64-unknown-linux-musl) bash scripts/vm-test.sh
+# The arm64 kernel: Debian's arm64 kernel on qemu's `virt` board (emulated: this machine is
+# x86_64), cgroup v2 only and / shared, with the static aarch64 release binary and Debian's
+# arm64 busybox, dash, util-linux and iproute2 (scripts/vm-aarch64.sh): the same payloads, so
+# the whole curriculum, the cgroup mutants and the must-fail run. Bounded to 300 s.
+vmlog=$(mktemp)
+NSDOJO_VM_BIN=$arm bash scripts/vm-test.sh --arch aarch64 --timeout 300 2>&1 | tee "$vmlog"
+echo "aarch64 on the arm64 kernel ($(sed -n 's/.*booting \(linux-image-[^ ]*\).*/\1/p' "$vmlog" | head -n 1)): run --all --check $(sed -n 's/^== \(lessons: .*\)/\1/p' "$vmlog" | tail -n 1); the must-fail run failed as it must"
+rm -f "$vmlog"

@@ -3,18 +3,24 @@
 # only (cgroup_no_v1=all) and `/` rshared, as systemd machines have it. See
 # /work/shared/reference/second-kernel.md for how and why.
 #
-#   scripts/vm-test.sh [--keep] [--timeout SECS] [-- PAYLOAD [ARG...]]
+#   scripts/vm-test.sh [--arch ARCH] [--keep] [--timeout SECS] [-- PAYLOAD [ARG...]]
 #
 # PAYLOAD is a file on this machine (copied in and run) or a command that exists inside the VM
 # (`nsdojo`, a busybox applet). The scripts in tests/kernel/ are copied to /payload/ inside,
 # nsdojo to /bin/nsdojo, tests/kernel/mountwatch.c (built here) to /bin/mountwatch. Without a payload: tests/kernel/payload.sh, then tests/kernel/payload-must-fail.sh,
 # each in a fresh VM; the stage fails if either fails.
 #
+#   --arch ARCH     x86_64 (default, or NSDOJO_VM_ARCH): Debian's amd64 kernel, KVM if the CPU
+#                   has it, else emulated; aarch64: Debian's arm64 kernel on qemu's `virt` board,
+#                   emulated (TCG), with arm64 busybox, dash and the lessons' host tools
+#                   (scripts/vm-aarch64.sh)
 #   --keep          keep the work directory (initramfs, console logs) and print its path
-#   --timeout SECS  time limit for all VM runs together (default 180, or NSDOJO_VM_TIMEOUT)
+#   --timeout SECS  time limit for all VM runs together (default 180 x86_64, 300 aarch64, or
+#                   NSDOJO_VM_TIMEOUT)
 #
-# Environment: NSDOJO_VM_CACHE (default /var/cache/nsdojo-vm: kernel, vmlinux),
-# NSDOJO_VM_BIN (an nsdojo binary to use instead of building target/release/nsdojo).
+# Environment: NSDOJO_VM_CACHE (default /var/cache/nsdojo-vm: kernels, tools),
+# NSDOJO_VM_BIN (an nsdojo binary to use instead of building target/release/nsdojo, or for
+# aarch64 target/aarch64-unknown-linux-musl/release/nsdojo).
 #
 # Exit codes: 0 every payload passed; 1 a payload failed (its code is printed); 2 usage or
 # setup error; 3 the VM did not boot or gave no exit marker (never a pass); 4 time limit.
@@ -29,35 +35,52 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 keep=0
-timeout_s=${NSDOJO_VM_TIMEOUT:-180}
+arch=${NSDOJO_VM_ARCH:-x86_64}
+timeout_s=${NSDOJO_VM_TIMEOUT:-}
 while [ $# -gt 0 ]; do
   case $1 in
     --keep) keep=1 ;;
+    --arch) [ $# -ge 2 ] || die "--arch needs x86_64 or aarch64"; arch=$2; shift ;;
+    --arch=*) arch=${1#--arch=} ;;
     --timeout) [ $# -ge 2 ] || die "--timeout needs a number of seconds"; timeout_s=$2; shift ;;
     --timeout=*) timeout_s=${1#--timeout=} ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument \`$1\` (usage: scripts/vm-test.sh [--keep] [--timeout SECS] [-- PAYLOAD [ARG...]])" ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument \`$1\` (usage: scripts/vm-test.sh [--arch ARCH] [--keep] [--timeout SECS] [-- PAYLOAD [ARG...]])" ;;
   esac
   shift
 done
+case $arch in
+  x86_64) timeout_s=${timeout_s:-180} ;;
+  aarch64) timeout_s=${timeout_s:-300} ;;
+  *) die "--arch wants x86_64 or aarch64, not \`$arch\`" ;;
+esac
 case $timeout_s in ''|*[!0-9]*) die "--timeout wants whole seconds, not \`$timeout_s\`" ;; esac
 stage_start=$(now)
 
 # ---------------------------------------------------------------- packages ----
+# cc builds tests/kernel/mountwatch.c for the guest: a cross compiler for aarch64, linking
+# statically (the guest's glibc is whatever libraries the lessons' tools need, no more).
+case $arch in
+  x86_64) qemu_bin=qemu-system-x86_64 qemu_pkg=qemu-system-x86 cc=gcc cc_pkgs=(gcc libc6-dev) ;;
+  aarch64) qemu_bin=qemu-system-aarch64 qemu_pkg=qemu-system-arm cc=aarch64-linux-gnu-gcc cc_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
+esac
 need=()
-command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
-[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || need+=(busybox-static)
+if [ "$arch" = x86_64 ]; then
+  [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || need+=(busybox-static)
+fi
 command -v cpio >/dev/null || need+=(cpio)
 command -v xz >/dev/null || need+=(xz-utils)
-command -v gcc >/dev/null || need+=(gcc libc6-dev)
+command -v "$cc" >/dev/null || need+=("${cc_pkgs[@]}")
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || die "missing ${need[*]}: run as root to install them, or install them yourself"
   say "installing ${need[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-remove "${need[@]}" >/dev/null
 fi
-ldd /bin/busybox >/dev/null 2>&1 && die "/bin/busybox is dynamically linked: install busybox-static"
+if [ "$arch" = x86_64 ]; then
+  ldd /bin/busybox >/dev/null 2>&1 && die "/bin/busybox is dynamically linked: install busybox-static"
+fi
 
 # ------------------------------------------------------------------ kernel ----
 # Cached: the stock kernel's vmlinuz and config, and vmlinux (the uncompressed ELF inside
@@ -66,6 +89,58 @@ cache=${NSDOJO_VM_CACHE:-/var/cache/nsdojo-vm}
 mkdir -p "$cache" || die "cannot create the kernel cache $cache (run as root, or set NSDOJO_VM_CACHE)"
 exec 9>"$cache/.lock"
 flock 9
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+# qemu: installed as usual where apt can without removing anything. Where it cannot (on this
+# project's machines a qemu-utils from backports Breaks Debian's own qemu-system-common, and a
+# plain `apt-get install -y` would remove it), the package is unpacked into the cache instead,
+# with the libraries it links installed as usual: nothing installed here is removed.
+qemu=$(command -v "$qemu_bin" || true)
+qemu_opts=()
+private=$cache/$qemu_pkg
+if [ -z "$qemu" ] && [ ! -x "$private/usr/bin/$qemu_bin" ]; then
+  [ "$(id -u)" -eq 0 ] || die "$qemu_bin is missing: run as root to install $qemu_pkg, or install it yourself"
+  say "installing $qemu_pkg"
+  apt-get update -qq
+  if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-remove --no-install-recommends "$qemu_pkg" \
+    >/dev/null 2>"$cache/apt.err"; then
+    qemu=$(command -v "$qemu_bin") || die "$qemu_pkg installed no $qemu_bin"
+  else
+    say "apt-get cannot install $qemu_pkg here without removing a package ($(grep -m 1 'Breaks:\|^E:' "$cache/apt.err" | sed 's/^ *//')):"
+    say "unpacking it into $private instead"
+    dl=$(mktemp -d /tmp/vm-test-qemu.XXXXXX)
+    chmod 755 "$dl"
+    # qemu-system-common for the modules qemu loads (x86_64's TCG is one); its own libraries
+    # serve the modules this script never uses (spice, audio), so they are not installed.
+    (cd "$dl" && apt-get download "$qemu_pkg" qemu-system-common qemu-system-data >/dev/null 2>&1) ||
+      die "apt-get download $qemu_pkg qemu-system-common qemu-system-data failed"
+    libs=()
+    for dep in $(dpkg-deb -f "$dl/$qemu_pkg"_*.deb Depends | sed 's/([^)]*)//g; s/|[^,]*//g' | tr ',' '\n' | tr -d ' '); do
+      case $dep in qemu-*|'') ;; *) installed "$dep" || libs+=("$dep") ;; esac
+    done
+    if [ ${#libs[@]} -gt 0 ]; then
+      say "installing what $qemu_pkg links: ${libs[*]}"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-remove --no-install-recommends "${libs[@]}" >/dev/null ||
+        die "apt-get install ${libs[*]} failed"
+    fi
+    rm -rf "$private.tmp"
+    for deb in "$dl"/*.deb; do dpkg-deb -x "$deb" "$private.tmp" || die "cannot unpack $deb"; done
+    rm -rf "$private" "$dl"
+    mv "$private.tmp" "$private"
+  fi
+fi
+if [ -z "$qemu" ]; then
+  qemu=$private/usr/bin/$qemu_bin
+  # Its own data directory, and the firmware packages installed above (seabios, ipxe-qemu):
+  # qemu looks for its default paths relative to where its binary is, here in the cache.
+  qemu_opts=(-L "$private/usr/share/qemu")
+  for dir in /usr/share/seabios /usr/lib/ipxe/qemu; do [ -d "$dir" ] && qemu_opts+=(-L "$dir"); done
+  # Its modules (accel-tcg-x86_64.so) from the same build, not from where qemu was built to look.
+  for dir in "$private"/usr/lib/*/qemu; do [ -d "$dir" ] && export QEMU_MODULE_DIR=$dir; done
+  missing_libs=$(ldd "$qemu" | sed -n 's/^\t*\([^ ]*\) => not found/\1/p' | tr '\n' ' ')
+  [ -z "$missing_libs" ] || die "$qemu needs libraries that are missing: $missing_libs(delete $private to install them)"
+fi
 
 # The vmlinux inside a vmlinuz, as the kernel's scripts/extract-vmlinux does: try every offset
 # where a compressed stream's magic appears and keep the first that decompresses to an ELF.
@@ -88,7 +163,7 @@ extract_vmlinux() { # vmlinuz out
   return 1
 }
 
-if [ ! -s "$cache/vmlinuz" ] || [ ! -s "$cache/release" ]; then
+if [ "$arch" = x86_64 ] && { [ ! -s "$cache/vmlinuz" ] || [ ! -s "$cache/release" ]; }; then
   [ "$(id -u)" -eq 0 ] || die "the kernel is not cached in $cache yet: run once as root"
   dl=$(mktemp -d /tmp/vm-test-kernel.XXXXXX)
   chmod 755 "$dl"
@@ -112,7 +187,7 @@ if [ ! -s "$cache/vmlinuz" ] || [ ! -s "$cache/release" ]; then
   echo "$real $(dpkg-deb -f "$dl/$real"_*.deb Version)" >"$cache/release"
   rm -rf "$dl"
 fi
-if [ ! -s "$cache/vmlinux" ] && [ ! -e "$cache/vmlinux.none" ]; then
+if [ "$arch" = x86_64 ] && [ ! -s "$cache/vmlinux" ] && [ ! -e "$cache/vmlinux.none" ]; then
   if extract_vmlinux "$cache/vmlinuz" "$cache/vmlinux.tmp"; then
     mv "$cache/vmlinux.tmp" "$cache/vmlinux"
   else
@@ -123,7 +198,7 @@ fi
 # veth is a module in the stock kernel (CONFIG_VETH=m): the veth lesson needs it, from the same
 # package as the kernel (same build, so its symbol versions match; signature checking is not
 # enforced there).
-if [ ! -s "$cache/veth.ko" ]; then
+if [ "$arch" = x86_64 ] && [ ! -s "$cache/veth.ko" ]; then
   [ "$(id -u)" -eq 0 ] || die "veth.ko is not cached in $cache yet: run once as root"
   real=$(cut -d' ' -f1 "$cache/release")
   kver=${real#linux-image-}
@@ -137,8 +212,17 @@ if [ ! -s "$cache/veth.ko" ]; then
   mv "$dl/x/lib/modules/$kver/kernel/drivers/net/veth.ko" "$cache/veth.ko"
   rm -rf "$dl"
 fi
-kernel=$cache/vmlinuz
-[ -s "$cache/vmlinux" ] && kernel=$cache/vmlinux
+if [ "$arch" = x86_64 ]; then
+  kernel=$cache/vmlinuz
+  [ -s "$cache/vmlinux" ] && kernel=$cache/vmlinux
+  release=$cache/release
+else
+  # shellcheck disable=SC1091 # checked on its own
+  . "$repo/scripts/vm-aarch64.sh"
+  fetch_aarch64_guest "$cache/aarch64"
+  kernel=$cache/aarch64/Image
+  release=$cache/aarch64/release
+fi
 flock -u 9
 
 # ------------------------------------------------------------------ nsdojo ----
@@ -146,8 +230,16 @@ if [ -n "${NSDOJO_VM_BIN:-}" ]; then
   bin=$NSDOJO_VM_BIN
 else
   # cargo rebuilds only what changed: a stale binary would test old code.
-  bin=$repo/target/release/nsdojo
-  cargo build --release --locked --quiet || die "cargo build --release --locked failed"
+  if [ "$arch" = x86_64 ]; then
+    bin=$repo/target/release/nsdojo
+    cargo build --release --locked --quiet || die "cargo build --release --locked failed"
+  else
+    # Static, linked with rust-lld, as scripts/release.sh builds it.
+    bin=$repo/target/aarch64-unknown-linux-musl/release/nsdojo
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld \
+      cargo build --release --locked --quiet --target aarch64-unknown-linux-musl ||
+      die "cargo build --release --target aarch64-unknown-linux-musl failed (rustup target add aarch64-unknown-linux-musl)"
+  fi
 fi
 [ -x "$bin" ] || die "no nsdojo binary at $bin"
 
@@ -169,33 +261,43 @@ ln -s bin "$root/sbin"
 mkdir -p "$root/var" && ln -s ../run "$root/var/run"
 ln -s ../bin "$root/usr/bin"
 ln -s ../bin "$root/usr/sbin"
-cp /bin/busybox "$root/bin/busybox"
-for applet in $(/bin/busybox --list); do
-  [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
-done
 # Without debug info (a debug build is ~60 MB of it): a smaller initramfs boots faster.
 strip --strip-debug -o "$root/bin/nsdojo" "$bin" 2>/dev/null || cp "$bin" "$root/bin/nsdojo"
 # mountwatch records every change to the VM's own mount table during a run (tests/kernel/lib.sh).
-gcc -O2 -Wall -Werror -o "$root/bin/mountwatch" tests/kernel/mountwatch.c || die "cannot build tests/kernel/mountwatch.c"
-# The deck's own tools where a lesson's commands use what busybox lacks (`lsns`, `ip netns`):
-# util-linux and iproute2 from this machine (scripts/test.sh installs them), as on a workshop laptop.
-extra=()
-for prog in lsns ip; do
-  path=$(command -v "$prog") || die "$prog is missing here: apt-get install util-linux iproute2"
-  rm -f "$root/bin/$prog"
-  cp -L "$path" "$root/bin/$prog"
-  extra+=("$root/bin/$prog")
-done
-# The libraries ldd names and the dynamic loader, at the paths the binaries ask for.
-ldd "$bin" "$root/bin/mountwatch" "${extra[@]}" | awk '/=> \//{ print $3 } /^\t\//{ print $1 }' | sort -u | while read -r lib; do
-  mkdir -p "$root$(dirname "$lib")"
-  cp -L "$lib" "$root$lib"
-done
+mkdir -p "$root/lib/modules"
+if [ "$arch" = x86_64 ]; then
+  cp /bin/busybox "$root/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
+  done
+  gcc -O2 -Wall -Werror -o "$root/bin/mountwatch" tests/kernel/mountwatch.c || die "cannot build tests/kernel/mountwatch.c"
+  # The deck's own tools where a lesson's commands use what busybox lacks (`lsns`, `ip netns`):
+  # util-linux and iproute2 from this machine (scripts/test.sh installs them), as on a workshop laptop.
+  extra=()
+  for prog in lsns ip; do
+    path=$(command -v "$prog") || die "$prog is missing here: apt-get install util-linux iproute2"
+    rm -f "$root/bin/$prog"
+    cp -L "$path" "$root/bin/$prog"
+    extra+=("$root/bin/$prog")
+  done
+  # The libraries ldd names and the dynamic loader, at the paths the binaries ask for.
+  ldd "$bin" "$root/bin/mountwatch" "${extra[@]}" | awk '/=> \//{ print $3 } /^\t\//{ print $1 }' | sort -u | while read -r lib; do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+  cp "$cache/veth.ko" "$root/lib/modules/veth.ko"
+  echo veth.ko >"$root/lib/modules/load"
+else
+  # Debian's arm64 busybox, dash as /bin/sh, the lessons' tools and their libraries
+  # (scripts/vm-aarch64.sh); the applet links are made inside (/init), where busybox runs.
+  cp -a "$cache/aarch64/root/." "$root/"
+  cp "$cache/aarch64/modules/"* "$root/lib/modules/"
+  "$cc" -O2 -Wall -Werror -static -o "$root/bin/mountwatch" tests/kernel/mountwatch.c ||
+    die "cannot build tests/kernel/mountwatch.c for aarch64"
+fi
 echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
 echo 'root:x:0:' >"$root/etc/group"
 cp tests/kernel/*.sh "$root/payload/"
-mkdir -p "$root/lib/modules"
-cp "$cache/veth.ko" "$root/lib/modules/veth.ko"
 
 # What to run: one file per run, selected on the kernel command line (vmtest_run=N) so every run
 # boots the same initramfs. Arguments are single-quoted for busybox sh's eval.
@@ -222,12 +324,18 @@ fi
 
 cat >"$root/init" <<'INIT'
 #!/bin/sh
-# /init of the nsdojo test VM, written by scripts/vm-test.sh. The host reads /dev/ttyS1:
-# BOOTED once set up, then EXIT <code> or TIMEOUT <seconds>.
+# /init of the nsdojo test VM, written by scripts/vm-test.sh. The host reads the status port
+# ($vmtest_status: /dev/ttyS1, or on aarch64 the virtio console /dev/hvc0): BOOTED once set up,
+# then EXIT <code> or TIMEOUT <seconds>.
 export PATH=/bin HOME=/root TERM=dumb NO_COLOR=1 COLUMNS=100 LC_ALL=C
 if [ ! -e /.stage2 ]; then
   # Stage 1, in the initramfs: pivot_root cannot run from there, so copy everything into a
   # real tmpfs and switch_root into it (switch_root wants /init to exist in the new root).
+  if [ ! -e /bin/mount ]; then
+    # The applet links, made by the guest's own busybox (it may not run on the host); the files
+    # already here (the real ip, lsns, nsenter, unshare; dash as sh) are kept.
+    /bin/busybox mount -t proc proc /proc && /bin/busybox --install -s /bin && /bin/busybox umount /proc
+  fi
   mount -t devtmpfs dev /dev
   exec </dev/console >/dev/console 2>&1
   mkdir /newroot
@@ -242,8 +350,12 @@ if [ ! -e /.stage2 ]; then
 fi
 # Stage 2: PID 1 on a tmpfs root (/tmp included: nsdojo's work dirs live on the shared root).
 exec </dev/null >/dev/console 2>&1
-status() { echo "$*" >/dev/ttyS1; }
-fail() { echo "vm-init: $*"; status "SETUPFAIL $*"; sync; poweroff -f; exit 1; }
+status_port=${vmtest_status:-/dev/ttyS1}
+status() { echo "$*" >"$status_port"; }
+# A virtio console's writes reach qemu from a kernel thread, after `echo` returns: give the
+# last one time to get out before the power goes.
+drain() { case $status_port in /dev/hvc*) sleep 0.5 ;; esac; }
+fail() { echo "vm-init: $*"; status "SETUPFAIL $*"; drain; sync; poweroff -f; exit 1; }
 mount -t proc proc /proc || fail "mount proc"
 mount -t sysfs sys /sys || fail "mount sysfs"
 mkdir -p /sys/fs/cgroup /dev/pts /dev/shm /dev/mqueue
@@ -256,7 +368,12 @@ echo "+cpu +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control || fail "enable
 mount --make-rshared / || fail "mount --make-rshared /"
 hostname nsdojo-vm
 ip link set lo up 2>/dev/null
-insmod /lib/modules/veth.ko || fail "insmod veth.ko"
+for module in $(cat /lib/modules/load); do
+  insmod "/lib/modules/$module" || fail "insmod $module"
+done
+# A virtio console appears once its driver has probed the device.
+i=0
+while [ ! -e "$status_port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 status BOOTED
 limit=${vmtest_timeout:-170}
 eval "set -- $(cat "/payload/.run-${vmtest_run:-1}")"
@@ -272,6 +389,7 @@ else
   echo "vm-init: the payload exited $rc after ${took} s"
   status "EXIT $rc"
 fi
+drain
 sync
 poweroff -f
 INIT
@@ -279,11 +397,26 @@ chmod 755 "$root/init"
 (cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet) >"$work/initramfs.cpio"
 
 # --------------------------------------------------------------------- run ----
-accel=(-accel tcg -cpu qemu64)
-accel_name=TCG
-if grep -qE '^flags.*\b(vmx|svm)\b' /proc/cpuinfo && [ -w /dev/kvm ]; then
-  accel=(-accel kvm -cpu host)
-  accel_name=KVM
+if [ "$arch" = x86_64 ]; then
+  accel=(-accel tcg -cpu qemu64)
+  accel_name=TCG
+  if grep -qE '^flags.*\b(vmx|svm)\b' /proc/cpuinfo && [ -w /dev/kvm ]; then
+    accel=(-accel kvm -cpu host)
+    accel_name=KVM
+  fi
+  # Two serial ports: the console, then the status port.
+  machine=(-M pc -serial "file:@CON@" -serial "file:@ST@")
+  cmdline="console=ttyS0"
+else
+  # Emulated: `max` has every feature qemu emulates; pauth-impdef: pointer authentication with
+  # qemu's cheap algorithm instead of the architected QARMA one (the same instructions, much
+  # faster under TCG). The `virt` board has one UART, the console: the status port is a virtio
+  # console (/dev/hvc0 once /init loads virtio_mmio and virtio_console).
+  accel=(-accel tcg -cpu "max,pauth-impdef=on")
+  accel_name=TCG
+  machine=(-M virt -serial "file:@CON@" -device virtio-serial-device
+    -chardev "file,id=status,path=@ST@" -device "virtconsole,chardev=status")
+  cmdline="console=ttyAMA0 vmtest_status=/dev/hvc0"
 fi
 budget_end=$(awk -v a="$(now)" -v t="$timeout_s" 'BEGIN { printf "%d", a + t }')
 
@@ -298,15 +431,16 @@ run_vm() { # n label
   fi
   : >"$con"
   : >"$st"
-  say "$label: booting $(cut -d' ' -f1 "$cache/release") ($accel_name, 2 CPUs, 1 GiB, limit ${left} s)"
+  say "$label: booting $(cut -d' ' -f1 "$release") ($arch, $accel_name, 2 CPUs, 1 GiB, limit ${left} s)"
   # The payload's own limit inside, so a hung payload is told apart from a hung VM.
   inner=$((left > 30 ? left - 10 : left * 2 / 3))
   t0=$(now)
-  timeout -k 5 "$left" qemu-system-x86_64 "${accel[@]}" -M pc -smp 2 -m 1024 \
+  local m=("${machine[@]//@CON@/$con}")
+  m=("${m[@]//@ST@/$st}")
+  timeout -k 5 "$left" "$qemu" "${qemu_opts[@]}" "${accel[@]}" "${m[@]}" -smp 2 -m 1024 \
     -nodefaults -display none -no-reboot \
-    -serial "file:$con" -serial "file:$st" \
     -kernel "$kernel" -initrd "$work/initramfs.cpio" \
-    -append "console=ttyS0 quiet panic=-1 rdinit=/init cgroup_no_v1=all vmtest_run=$n vmtest_timeout=$inner" \
+    -append "$cmdline quiet panic=-1 rdinit=/init cgroup_no_v1=all vmtest_run=$n vmtest_timeout=$inner" \
     </dev/null >"$work/qemu-$n.err" 2>&1 &
   qpid=$!
   qemu_pid=$qpid
@@ -316,10 +450,13 @@ run_vm() { # n label
   wait "$qpid" || qrc=$?
   qemu_pid=''
   wait "$tailpid" || true
-  local took status
+  local took status results
   took=$(since "$t0")
   status=$(tr -d '\r' <"$st")
   say "$label: the VM ran ${took} s"
+  # The payload's own count, where it gives one (tests/kernel/payload.sh).
+  results=$(tr -d '\r' <"$con" | sed -n 's/^== \(lessons: .*\)/\1/p' | tail -n 1)
+  [ -z "$results" ] || say "$label: $arch: $results"
   if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
     if grep -q '^BOOTED' <<<"$status"; then
       say "$label: TIMEOUT: the ${left} s limit passed with the payload still running; qemu killed"
@@ -370,5 +507,5 @@ for i in "${!runs[@]}"; do
     *:1) worst=1 ;;
   esac
 done
-say "stage took $(since "$stage_start") s (${summary[*]}); exit $worst"
+say "$arch stage took $(since "$stage_start") s (${summary[*]}); exit $worst"
 exit "$worst"
