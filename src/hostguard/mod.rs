@@ -193,5 +193,6 @@ pub fn cleanup_dead() -> Vec<Undone> {
             done.push(Undone { change, outcome: Outcome::Reverted, cause: Cause::Session });
         }
     }
+    record::tidy_if_unused();
     done
 }

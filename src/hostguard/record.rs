@@ -120,6 +120,31 @@ fn locked<T>(f: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
         })
 }
 
+/// Under the lock: take away what a writer killed between writing its temp file and renaming
+/// it left (every save happens under the lock, so no temp file is anyone's work in progress
+/// now), then the run dir itself if no record is left in it. Without this, one SIGKILL at
+/// the wrong moment kept /run/nsdojo on the host for good.
+fn tidy_run_dir() {
+    for e in fs::read_dir(RUN_DIR).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.ends_with(".tmp") {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+    let _ = fs::remove_dir(RUN_DIR);
+}
+
+/// Tidy the run dir (see [`tidy_run_dir`]) once every record in it is cleaned: what
+/// `nsdojo cleanup` does last, for a session killed while it wrote its very first record.
+pub(crate) fn tidy_if_unused() {
+    if std::path::Path::new(RUN_DIR).is_dir() {
+        let _ = locked(|| {
+            tidy_run_dir();
+            Ok(())
+        });
+    }
+}
+
 fn make_run_dir() -> std::io::Result<()> {
     fs::DirBuilder::new().recursive(true).mode(0o700).create(RUN_DIR)?;
     fs::set_permissions(RUN_DIR, fs::Permissions::from_mode(0o700))
@@ -204,7 +229,7 @@ impl Record {
             let Ok(mut now) = Record::load(&self.id) else {
                 // Another cleaner finished it meanwhile: do not bring it back (and take away the
                 // run dir this lock may just have made again, if it is empty).
-                let _ = fs::remove_dir(RUN_DIR);
+                tidy_run_dir();
                 return Ok(());
             };
             let keep = |x: &PathBuf, mine: &[PathBuf], failed: &[PathBuf]| !mine.contains(x) || failed.contains(x);
@@ -228,7 +253,7 @@ impl Record {
                 let _ = fs::remove_file(Self::path(&self.id));
                 // Leave no trace: the run dir goes with the last session's record (under the
                 // lock, so no session is writing its first record into it right now).
-                let _ = fs::remove_dir(RUN_DIR);
+                tidy_run_dir();
             } else {
                 now.save()?;
             }

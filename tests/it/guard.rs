@@ -190,3 +190,17 @@ fn quit_or_sigterm_mid_veth_lesson_leaves_no_interface() {
         assert_eq!(host_links(), links_before, "{how}: no interface left");
     }
 }
+
+/// A session killed between writing its record's temp file and renaming it (what a SIGKILL in
+/// the chaos test can hit) leaves `.ID.PID.tmp`: `nsdojo cleanup` takes it away, and the run
+/// dir with it, so the host is as it was. (Before, /run/nsdojo stayed for good.)
+#[test]
+fn a_record_half_written_by_a_killed_session_is_cleaned_up() {
+    let _g = require_root!();
+    let before = HostState::now();
+    std::fs::create_dir_all("/run/nsdojo").unwrap();
+    std::fs::write("/run/nsdojo/.4242-0badcafe.4242.tmp", b"{\"id\": \"4242-0ba").unwrap();
+    Test::new().args(["cleanup"]).succeeds();
+    assert!(!std::path::Path::new("/run/nsdojo").exists(), "cleanup leaves the debris of a killed save");
+    before.assert_unchanged_since("cleanup of a half-written record");
+}
