@@ -18,6 +18,8 @@ use nsdojo::class::protocol::{Ack, Batch, ClassEvent, ClassView, Done, Presented
 
 use crate::harness::{bin, repo};
 
+mod slowloris;
+
 /// A running `nsdojo serve`, killed (SIGKILL) when dropped.
 struct Server {
     child: Child,
@@ -40,10 +42,22 @@ fn free_port() -> u16 {
 }
 
 fn serve(state: &Path, port: u16) -> Server {
+    serve_with(state, port, &[], None)
+}
+
+/// `nsdojo serve` with more arguments, and with its descriptor limit at `nofile` if given.
+fn serve_with(state: &Path, port: u16, args: &[&str], nofile: Option<u64>) -> Server {
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut child = Command::new(bin())
+    let mut cmd = Command::new(bin());
+    if let Some(n) = nofile {
+        // prlimit(1) sets the limit and execs: no code of ours runs between fork and exec.
+        cmd = Command::new("prlimit");
+        cmd.arg(format!("--nofile={n}:{n}")).arg(bin());
+    }
+    let mut child = cmd
         .args(["serve", "--listen", &addr.to_string(), "--state"])
         .arg(state)
+        .args(args)
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -15,6 +15,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::conn::{Ticket, REQUEST_TIMEOUT};
+use super::ratelimit::Key;
 use super::secrets::same;
 use super::{now_ms, stream, Shared};
 use crate::class::protocol::{Ack, Batch, ClassEvent, MAX_BATCH, MAX_BODY};
@@ -69,18 +71,32 @@ impl Auth {
     }
 }
 
-/// Every request takes a token from its address's bucket first.
+/// Every request is answered within `REQUEST_TIMEOUT`, and takes a token from its client's
+/// bucket first: the instructor's, or its address's. A student's batch is limited per session
+/// in `events` (the session is in the body); a connection that authenticates is no longer
+/// counted against its address's bound on connections (`conn`).
 async fn limit(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
     next: Next,
 ) -> Response {
-    let allowed = shared.room().limiter.allow(peer.ip(), now_ms());
-    if allowed {
-        next.run(req).await
-    } else {
-        refuse(StatusCode::TOO_MANY_REQUESTS, "too many requests: slow down")
+    let auth = Query::<Auth>::try_from_uri(req.uri()).map(|q| q.0).unwrap_or_default();
+    let code = req.uri().path().strip_prefix("/api/join/").and_then(|p| p.split('/').next());
+    let student = code.is_some_and(|c| same(c, &shared.secrets.code));
+    let instructor = auth.instructor(&shared);
+    if student || instructor || auth.follower(&shared) {
+        if let Some(ticket) = req.extensions().get::<Arc<Ticket>>() {
+            ticket.join();
+        }
+    }
+    let key = if instructor { Some(Key::Instructor) } else { (!student).then_some(Key::Addr(peer.ip())) };
+    if key.is_some_and(|key| !shared.room().limiter.allow(key, now_ms())) {
+        return refuse(StatusCode::TOO_MANY_REQUESTS, "too many requests: slow down");
+    }
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => refuse(StatusCode::REQUEST_TIMEOUT, "the request took too long"),
     }
 }
 
@@ -138,10 +154,13 @@ async fn events(State(shared): State<Arc<Shared>>, Path(code): Path<String>, bod
     }
     let (acked, pending) = {
         let mut room = shared.room();
+        let now = now_ms();
+        if !room.limiter.allow(Key::Session(batch.student.clone()), now) {
+            return refuse(StatusCode::TOO_MANY_REQUESTS, "too many requests: slow down");
+        }
         if !room.class.knows(&batch.student) && room.class.len() >= MAX_STUDENTS {
             return refuse(StatusCode::FORBIDDEN, "the class is full");
         }
-        let now = now_ms();
         let stored = room.class.store(&batch.student, &batch.name, &batch.events, now);
         let bytes = super::journal::lines(&batch.student, &batch.name, now, &stored.new);
         if !stored.new.is_empty() {

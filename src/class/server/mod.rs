@@ -8,11 +8,13 @@
 //! - `state`: the class as a plain state machine (ordering, idempotence, rows, stuck)
 //! - `journal`: every stored event on disk before it is acked; replayed at start
 //! - `secrets`: the join code and the instructor's token, kept across restarts
-//! - `http`: routes and the checks on every request; `ratelimit`: a bucket per address
+//! - `http`: routes and the checks on every request; `ratelimit`: a bucket per session/address
+//! - `conn`: who may hold a connection and for how long (timeouts, bounds per address)
 //! - `stream`: the live SSE streams; `addr`: the lines printed for the slide
 //! - `loadgen`: a load generator for BENCHMARKS.md (a client; not used by the server)
 
 mod addr;
+mod conn;
 mod http;
 mod journal;
 pub mod loadgen;
@@ -113,6 +115,8 @@ pub(crate) struct Shared {
     presented: watch::Sender<u64>,
     /// True once SIGINT or SIGTERM came: the streams end, so the server can.
     shutdown: watch::Receiver<bool>,
+    /// The bounds on connections and live streams.
+    gate: Arc<conn::Gate>,
 }
 
 impl Shared {
@@ -147,6 +151,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), ServeError> {
             changed: watch::channel(0).0,
             presented: watch::channel(0).0,
             shutdown: shutdown.clone(),
+            gate: Arc::new(conn::Gate::for_fd_limit()),
         });
         let public = addr::public(bound, addr::lan_ipv4());
         let mut out = std::io::stdout();
@@ -167,20 +172,8 @@ pub fn serve(opts: ServeOptions) -> Result<(), ServeError> {
                 sweeper.room().limiter.forget_idle(now_ms());
             }
         });
-        let app = http::router(shared).into_make_service_with_connect_info::<SocketAddr>();
-        let mut done = shutdown.clone();
-        // No Nagle: an ack or a dashboard update is one small write that should leave at once,
-        // not wait for the peer's delayed ACK (40 ms on Linux).
-        use axum::serve::ListenerExt;
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = done.wait_for(|stop| *stop).await;
-            })
-            .await
-            .map_err(ServeError::Runtime)?;
+        let gate = shared.gate.clone();
+        conn::run(listener, http::router(shared), gate, shutdown).await;
         say(&format!("stopped; everything acked is in {}", journal_file.display()));
         Ok(())
     })

@@ -1,6 +1,8 @@
-//! A token bucket per client address: a student's sender makes a request every second or so,
-//! a broken (or hostile) one in a loop must not starve the rest of the room. Plain arithmetic
-//! on the server's clock, so it is tested without sleeping.
+//! A token bucket per client: a student's sender makes a request every second or so, a broken
+//! (or hostile) one in a loop must not starve the rest of the room. A client is a student
+//! session once it has joined (its batches name it), the instructor with the token, and
+//! otherwise an address: a room behind one NAT address is many sessions, not one client.
+//! Plain arithmetic on the server's clock, so it is tested without sleeping.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -18,23 +20,34 @@ struct Bucket {
     at_ms: u64,
 }
 
+/// Who a bucket is for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Key {
+    /// A request without the join code or the token (or with the code, not from a session).
+    Addr(IpAddr),
+    /// A student session's batches (its id, from the batch).
+    Session(String),
+    /// The holder of the instructor's token.
+    Instructor,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Limiter {
-    buckets: HashMap<IpAddr, Bucket>,
+    buckets: HashMap<Key, Bucket>,
 }
 
 impl Limiter {
-    /// Takes one token for `ip` at `now_ms`; false = too many requests.
-    pub(crate) fn allow(&mut self, ip: IpAddr, now_ms: u64) -> bool {
-        if self.buckets.len() >= MAX_CLIENTS && !self.buckets.contains_key(&ip) {
+    /// Takes one token for `key` at `now_ms`; false = too many requests.
+    pub(crate) fn allow(&mut self, key: Key, now_ms: u64) -> bool {
+        if self.buckets.len() >= MAX_CLIENTS && !self.buckets.contains_key(&key) {
             self.forget_idle(now_ms);
             if self.buckets.len() >= MAX_CLIENTS {
-                if let Some(oldest) = self.buckets.iter().min_by_key(|(_, b)| b.at_ms).map(|(ip, _)| *ip) {
+                if let Some(oldest) = self.buckets.iter().min_by_key(|(_, b)| b.at_ms).map(|(k, _)| k.clone()) {
                     self.buckets.remove(&oldest);
                 }
             }
         }
-        let b = self.buckets.entry(ip).or_insert(Bucket { tokens: BURST, at_ms: now_ms });
+        let b = self.buckets.entry(key).or_insert(Bucket { tokens: BURST, at_ms: now_ms });
         let elapsed = now_ms.saturating_sub(b.at_ms) as f64 / 1000.0;
         b.tokens = (b.tokens + elapsed * RATE).min(BURST);
         b.at_ms = now_ms;
@@ -60,21 +73,32 @@ mod tests {
     #[test]
     fn a_burst_passes_then_the_rate_holds() {
         let mut l = Limiter::default();
-        let ip: IpAddr = "10.0.0.7".parse().unwrap();
-        let other: IpAddr = "10.0.0.8".parse().unwrap();
-        assert!((0..40).all(|_| l.allow(ip, 1000)));
-        assert!(!l.allow(ip, 1000), "the 41st at once");
-        assert!(l.allow(other, 1000), "another client has its own bucket");
-        assert!(l.allow(ip, 1050), "50 ms refill one token at 20/s");
-        assert!(!l.allow(ip, 1050));
+        let ip = Key::Addr("10.0.0.7".parse().unwrap());
+        let other = Key::Addr("10.0.0.8".parse().unwrap());
+        assert!((0..40).all(|_| l.allow(ip.clone(), 1000)));
+        assert!(!l.allow(ip.clone(), 1000), "the 41st at once");
+        assert!(l.allow(other.clone(), 1000), "another client has its own bucket");
+        assert!(l.allow(ip.clone(), 1050), "50 ms refill one token at 20/s");
+        assert!(!l.allow(ip.clone(), 1050));
         // A steady 20/s never runs out.
-        assert!((1..=200).all(|i| l.allow(ip, 1050 + i * 50)));
+        assert!((1..=200).all(|i| l.allow(ip.clone(), 1050 + i * 50)));
+    }
+
+    #[test]
+    fn sessions_behind_one_address_have_buckets_of_their_own() {
+        let mut l = Limiter::default();
+        // 40 students behind one NAT address, each sending its burst at once: none refused.
+        for s in 0..40 {
+            assert!((0..40).all(|_| l.allow(Key::Session(format!("s{s}")), 1000)), "session {s}");
+        }
+        assert!(!l.allow(Key::Session("s0".into()), 1000), "each still has its own limit");
+        assert!(l.allow(Key::Instructor, 1000));
     }
 
     #[test]
     fn idle_clients_are_forgotten() {
         let mut l = Limiter::default();
-        l.allow("10.0.0.7".parse().unwrap(), 0);
+        l.allow(Key::Addr("10.0.0.7".parse().unwrap()), 0);
         l.forget_idle(1000);
         assert_eq!(l.buckets.len(), 1);
         l.forget_idle(2000);

@@ -21,6 +21,7 @@ use futures_util::Stream;
 use serde::Serialize;
 use tokio::sync::watch;
 
+use super::conn::StreamPermit;
 use super::http::{refuse, Auth};
 use super::{now_ms, say, Shared};
 use crate::class::protocol::{PresentedStep, Sequenced, StudentRow};
@@ -122,6 +123,9 @@ pub(crate) async fn class(
     if !auth.instructor(&shared) {
         return refuse(StatusCode::UNAUTHORIZED, "wrong or missing token");
     }
+    let Some(permit) = shared.gate.stream(peer.ip()) else {
+        return refuse(StatusCode::TOO_MANY_REQUESTS, "too many live streams from this address");
+    };
     say(&format!("a dashboard connected from {}", peer.ip()));
     // What was stored before the dashboard opened is in its first view, not in `stored`.
     let sent = shared.room().recent.next;
@@ -145,7 +149,7 @@ pub(crate) async fn class(
         let event = json_event("class", &update);
         Some((Ok::<_, Infallible>(event), (shared, changed, shutdown, sent, Some(tokio::time::Instant::now()))))
     });
-    sse(stream)
+    sse(stream, permit)
 }
 
 /// `GET /api/present/stream?token=T|code=C`: the presenter's step, live.
@@ -157,6 +161,9 @@ pub(crate) async fn present(
     if !auth.follower(&shared) {
         return refuse(StatusCode::UNAUTHORIZED, "wrong or missing token or code");
     }
+    let Some(permit) = shared.gate.stream(peer.ip()) else {
+        return refuse(StatusCode::TOO_MANY_REQUESTS, "too many live streams from this address");
+    };
     say(&format!("a presenter view connected from {}", peer.ip()));
     let state = (shared.clone(), shared.presented.subscribe(), shared.shutdown.clone(), None);
     let stream = futures_util::stream::unfold(state, |(shared, mut changed, mut shutdown, last)| async move {
@@ -169,10 +176,17 @@ pub(crate) async fn present(
         let event = json_event("present", &present_payload(&shared));
         Some((Ok::<_, Infallible>(event), (shared, changed, shutdown, Some(tokio::time::Instant::now()))))
     });
-    sse(stream)
+    sse(stream, permit)
 }
 
-fn sse(stream: impl Stream<Item = Result<Event, Infallible>> + Send + 'static) -> Response {
+/// The stream as a response; `permit` is given back when the stream ends (the reader went, the
+/// server stops, or a write stalled: see `conn`).
+fn sse(stream: impl Stream<Item = Result<Event, Infallible>> + Send + 'static, permit: StreamPermit) -> Response {
+    use futures_util::StreamExt;
+    let stream = stream.map(move |e| {
+        let _held = &permit;
+        e
+    });
     // Keep-alive comments keep proxies and the browser from closing a quiet stream.
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
