@@ -284,6 +284,9 @@ pub(crate) enum Cmd {
         /// A student with no progress for this long is shown as stuck.
         #[arg(long, value_name = "SECS", default_value_t = nsdojo::class::server::DEFAULT_STUCK_AFTER)]
         stuck_after: u64,
+        /// Start a new class: the previous journal is kept beside (journal.SECS.jsonl), the join code is new.
+        #[arg(long)]
+        new_class: bool,
     },
     /// Remove what killed sessions left behind (work dirs, cgroups, netns files).
     Cleanup {

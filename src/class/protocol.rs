@@ -111,15 +111,25 @@ pub struct Ack {
     pub acked: u64,
 }
 
-/// One row of `/api/class` (and of the dashboard).
+/// One row of `/api/class` (and of the dashboard): one student (one name), over all their
+/// sessions in this class.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StudentRow {
     pub name: String,
     pub lesson: Option<String>,
-    /// The step being worked on (1-based): the last done + 1.
+    /// The step being worked on (1-based): the last done + 1, or the last step once finished.
     pub step: usize,
+    /// Steps of the lesson (0 if not known).
+    #[serde(default)]
+    pub steps: usize,
+    /// Every step of the lesson is done.
+    #[serde(default)]
+    pub finished: bool,
     /// Steps of this lesson done so far, and how.
     pub done: Vec<(usize, Done)>,
+    /// Lessons finished in this class, over all sessions, in order.
+    #[serde(default)]
+    pub finished_lessons: Vec<String>,
     /// The last failing check on this step, if any.
     pub failing: Option<String>,
     pub seconds_on_step: u64,
@@ -127,7 +137,14 @@ pub struct StudentRow {
     pub last_seen: u64,
     /// No progress for the server's stuck threshold (`--stuck-after`, default 5 minutes).
     pub stuck: bool,
+    /// Every session of the student has ended.
     pub left: bool,
+    /// Left, or nothing heard for twice the stuck threshold: time on step is not counting.
+    #[serde(default)]
+    pub away: bool,
+    /// Sessions seen: more than one means the student restarted.
+    #[serde(default)]
+    pub sessions: u32,
 }
 
 /// `/api/class`.

@@ -18,6 +18,7 @@ use nsdojo::class::protocol::{Ack, Batch, ClassEvent, ClassView, Done, Presented
 
 use crate::harness::{bin, repo};
 
+mod dashboard;
 mod slowloris;
 
 /// A running `nsdojo serve`, killed (SIGKILL) when dropped.

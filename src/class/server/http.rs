@@ -37,6 +37,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/present", get(presenter))
         .route("/api/join/{code}/events", post(events))
         .route("/api/class", get(class))
+        .route("/api/class.csv", get(class_csv))
         .route("/api/stream", get(stream::class))
         .route("/api/present", get(present))
         .route("/api/present/stream", get(stream::present))
@@ -158,7 +159,7 @@ async fn events(State(shared): State<Arc<Shared>>, Path(code): Path<String>, bod
         if !room.limiter.allow(Key::Session(batch.student.clone()), now) {
             return refuse(StatusCode::TOO_MANY_REQUESTS, "too many requests: slow down");
         }
-        if !room.class.knows(&batch.student) && room.class.len() >= MAX_STUDENTS {
+        if !room.class.knows(&batch.student) && room.class.sessions() >= MAX_STUDENTS {
             return refuse(StatusCode::FORBIDDEN, "the class is full");
         }
         let stored = room.class.store(&batch.student, &batch.name, &batch.events, now);
@@ -190,6 +191,21 @@ async fn class(State(shared): State<Arc<Shared>>, Query(auth): Query<Auth>) -> R
         return refuse(StatusCode::UNAUTHORIZED, "wrong or missing token");
     }
     Json(shared.room().class.view(now_ms(), shared.stuck_after_ms)).into_response()
+}
+
+/// `GET /api/class.csv?token=T`: the progress as a spreadsheet (a BOM first: a spreadsheet
+/// program then reads the names as UTF-8, Korean ones included).
+async fn class_csv(State(shared): State<Arc<Shared>>, Query(auth): Query<Auth>) -> Response {
+    if !auth.instructor(&shared) {
+        return refuse(StatusCode::UNAUTHORIZED, "wrong or missing token");
+    }
+    let view = shared.room().class.view(now_ms(), shared.stuck_after_ms);
+    let headers = [
+        (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+        (header::CONTENT_DISPOSITION, "attachment; filename=\"class.csv\""),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    (headers, format!("\u{feff}{}", super::export::csv(&view))).into_response()
 }
 
 /// `GET /api/present?token=T|code=C`: the latest presented step (null before the first).

@@ -69,6 +69,30 @@ pub(crate) fn replay(path: &Path, class: &mut Class) -> Result<Replayed, Journal
     Ok(out)
 }
 
+/// Starts a new class (`serve --new-class`): the journal at `path`, if it holds anything, is
+/// renamed to `NAME.<unix seconds>.jsonl` beside it and kept; the new class starts empty.
+/// Returns the kept file's path.
+pub(crate) fn archive(path: &Path, unix_secs: u64) -> Result<Option<PathBuf>, JournalError> {
+    let io = |source| JournalError::Io { path: path.to_path_buf(), source };
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() > 0 => {}
+        Ok(_) => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    }
+    let mut n = 0;
+    let kept = loop {
+        let suffix = if n == 0 { format!("{unix_secs}.jsonl") } else { format!("{unix_secs}-{n}.jsonl") };
+        let p = path.with_extension(suffix);
+        if !p.exists() {
+            break p;
+        }
+        n += 1;
+    };
+    std::fs::rename(path, &kept).map_err(io)?;
+    Ok(Some(kept))
+}
+
 /// Serializes the lines for events just stored (in the order they were stored).
 pub(crate) fn lines(student: &str, name: &str, stored_ms: u64, events: &[Sequenced]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -175,5 +199,16 @@ mod tests {
         });
         let mut again = Class::default();
         assert_eq!(replay(&path, &mut again).unwrap(), Replayed { events: 3, torn: 1 });
+        drop(j);
+        // A new class: the old journal is kept beside, the new one starts empty.
+        let kept = archive(&path, 1_765_000_000).unwrap().unwrap();
+        assert_eq!(kept, dir.path().join("journal.1765000000.jsonl"));
+        assert!(!path.exists());
+        assert_eq!(archive(&path, 1_765_000_000).unwrap(), None, "nothing to keep");
+        std::fs::write(&path, b"x\n").unwrap();
+        assert_eq!(archive(&path, 1_765_000_000).unwrap().unwrap(), dir.path().join("journal.1765000000-1.jsonl"));
+        let mut fresh = Class::default();
+        assert_eq!(replay(&path, &mut fresh).unwrap(), Replayed::default());
+        assert_eq!(replay(&kept, &mut fresh).unwrap().events, 3, "the old class is all there");
     }
 }

@@ -15,6 +15,7 @@
 
 mod addr;
 mod conn;
+mod export;
 mod http;
 mod journal;
 pub mod loadgen;
@@ -59,6 +60,8 @@ pub struct ServeOptions {
     /// The state file (`NAME.json`), or a directory to keep `class.json` and `journal.jsonl` in.
     pub state: Option<PathBuf>,
     pub stuck_after: Duration,
+    /// Start a new class: keep the old journal beside the new one, and a new join code.
+    pub new_class: bool,
 }
 
 /// The state file and its journal, from `--state` or the default directory.
@@ -131,8 +134,14 @@ impl Shared {
 pub fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     use std::io::Write;
     let (state_file, journal_file) = state_paths(opts.state.as_deref())?;
-    let secrets = secrets::Secrets::load_or_create(&state_file)?;
-    let mut room = Room::default();
+    let kept = if opts.new_class { journal::archive(&journal_file, now_ms() / 1000)? } else { None };
+    let secrets = if opts.new_class {
+        secrets::Secrets::new_class(&state_file)?
+    } else {
+        secrets::Secrets::load_or_create(&state_file)?
+    };
+    let stuck_after_ms = opts.stuck_after.as_millis() as u64;
+    let mut room = Room { class: state::Class::new(2 * stuck_after_ms), ..Room::default() };
     let replayed = journal::replay(&journal_file, &mut room.class)?;
     let journal = journal::Journal::open(&journal_file)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ServeError::Runtime)?;
@@ -147,7 +156,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), ServeError> {
             room: Mutex::new(room),
             journal,
             secrets,
-            stuck_after_ms: opts.stuck_after.as_millis() as u64,
+            stuck_after_ms,
             changed: watch::channel(0).0,
             presented: watch::channel(0).0,
             shutdown: shutdown.clone(),
@@ -164,6 +173,12 @@ pub fn serve(opts: ServeOptions) -> Result<(), ServeError> {
             replayed.events,
             if replayed.torn > 0 { format!(", {} torn line(s) skipped", replayed.torn) } else { String::new() }
         );
+        if opts.new_class {
+            let _ = match &kept {
+                Some(k) => writeln!(out, "new class: the previous class's journal is kept as {}", k.display()),
+                None => writeln!(out, "new class: there was no previous journal"),
+            };
+        }
         tokio::spawn(signals(stop));
         let sweeper = shared.clone();
         tokio::spawn(async move {

@@ -50,6 +50,34 @@ impl Secrets {
         Ok(Secrets { code, token })
     }
 
+    /// A new class (`serve --new-class`): a new join code, so no sender still holding events
+    /// of the old class (an outbox is per join code) reports into the new one; the token stays,
+    /// so the instructor's dashboard link still opens.
+    pub(crate) fn new_class(path: &Path) -> Result<Secrets, SecretsError> {
+        let old = Secrets::load_or_create(path)?;
+        let mut s = Secrets::generate()?;
+        while s.code == old.code {
+            s = Secrets::generate()?;
+        }
+        s.token = old.token;
+        s.save(path)?;
+        Ok(s)
+    }
+
+    /// Writes the secrets to `path` atomically (0600: the token opens the dashboard).
+    fn save(&self, path: &Path) -> Result<(), SecretsError> {
+        let io = |source| SecretsError::Io { path: path.to_path_buf(), source };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
+        }
+        let tmp = path.with_extension("tmp");
+        let mut f =
+            std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(io)?;
+        let json = serde_json::to_vec_pretty(self).map_err(|e| io(e.into()))?;
+        f.write_all(&json).and_then(|_| f.sync_all()).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
     /// The secrets in `path`, or new ones written there (0600: the token opens the dashboard).
     pub(crate) fn load_or_create(path: &Path) -> Result<Secrets, SecretsError> {
         let io = |source| SecretsError::Io { path: path.to_path_buf(), source };
@@ -58,20 +86,7 @@ impl Secrets {
                 .map_err(|source| SecretsError::Parse { path: path.to_path_buf(), source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let s = Secrets::generate()?;
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
-                }
-                let tmp = path.with_extension("tmp");
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .mode(0o600)
-                    .open(&tmp)
-                    .map_err(io)?;
-                let json = serde_json::to_vec_pretty(&s).map_err(|e| io(e.into()))?;
-                f.write_all(&json).and_then(|_| f.sync_all()).map_err(io)?;
-                std::fs::rename(&tmp, path).map_err(io)?;
+                s.save(path)?;
                 Ok(s)
             }
             Err(e) => Err(io(e)),

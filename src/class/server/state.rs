@@ -1,22 +1,44 @@
-//! The class as the server knows it: per student, the events held so far (exactly `1..=acked`,
-//! never a gap, never twice) and what they add up to on the dashboard.
+//! The class as the server knows it: per student session, the events held so far (exactly
+//! `1..=acked`, never a gap, never twice), and per student what they add up to on the dashboard.
+//!
+//! A student is their name in this class (`--name`, by default `SUDO_USER@hostname`): each
+//! session has a random id of its own (so its `seq`s stay apart), but a student who restarts
+//! nsdojo keeps their row, their finished lessons, and a count of sessions that says so.
 //!
 //! This is a plain state machine with no clock and no I/O: every call is given the server's
 //! time, so the journal replay after a restart rebuilds the very same state (each journal line
 //! carries the time it was first stored) and the unit tests need no network and no sleeping.
 //! Times are the server's, not the students': laptop clocks in a room disagree, and a dashboard
 //! that says "stuck for −3 minutes" helps nobody.
+//!
+//! Away: every session of the student has ended (`Left`), or nothing was heard from them for
+//! `away_after` (the sender has no heartbeat: silence is all the server can see). Time on a
+//! step counts only while the student is not away.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::class::protocol::{ClassEvent, ClassView, Done, PresentedStep, Sequenced, StudentRow};
 
-/// One student session, as built from its events.
+/// The default `away_after`: twice the default stuck threshold.
+pub(crate) const AWAY_AFTER_MS: u64 = 2 * super::DEFAULT_STUCK_AFTER * 1000;
+
+/// One session: what it has delivered, and whose it is.
+#[derive(Debug, Clone, Default)]
+struct Session {
+    /// The student's name: the row this session's events go to.
+    student: String,
+    /// The highest seq held; all of `1..=acked` are held.
+    acked: u64,
+}
+
+/// One student (one name), as built from the events of all their sessions.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Student {
-    pub(crate) name: String,
-    /// The highest seq held; all of `1..=acked` are held.
-    pub(crate) acked: u64,
+    name: String,
+    /// Sessions seen (more than one: the student restarted).
+    sessions: u32,
+    /// Sessions that have not sent `Left`.
+    open: HashSet<String>,
     lesson: Option<String>,
     /// How many steps the current lesson has (0 until known).
     steps: usize,
@@ -24,21 +46,46 @@ pub(crate) struct Student {
     done: Vec<(usize, Done)>,
     /// The step the last `StepDone` was for: the step worked on is the one after it.
     last_done: usize,
+    /// Lessons finished, in the order they were, each once: kept across lessons and sessions.
+    finished_lessons: Vec<String>,
     /// The last failing check, and the lesson and step it was on.
     failing: Option<(String, usize, String)>,
-    /// Server ms when the current step began (the lesson started or the previous step was done).
-    step_since_ms: u64,
+    /// Time on the current step before `present_since_ms` (away spells not counted).
+    on_step_ms: u64,
+    /// Server ms when the student was last seen to come (back): the step began, or an event
+    /// after an away spell.
+    present_since_ms: u64,
     /// Server ms of the last progress (joined, a lesson started, a step done): what `stuck` means.
     progress_ms: u64,
     /// Server ms of the last event of any kind.
     last_seen_ms: u64,
-    left: bool,
+    /// Server ms when the last open session ended.
+    left_ms: u64,
 }
 
 impl Student {
-    /// The step being worked on (1-based).
+    fn left(&self) -> bool {
+        self.sessions > 0 && self.open.is_empty()
+    }
+
+    /// Since when the student is away at `now_ms`, if they are.
+    fn away_since(&self, now_ms: u64, away_after_ms: u64) -> Option<u64> {
+        if self.left() {
+            Some(self.left_ms)
+        } else if now_ms.saturating_sub(self.last_seen_ms) >= away_after_ms {
+            Some(self.last_seen_ms + away_after_ms)
+        } else {
+            None
+        }
+    }
+
+    /// The step being worked on (1-based); the last one once the lesson is finished.
     fn step(&self) -> usize {
-        self.last_done + 1
+        if self.finished() {
+            self.steps
+        } else {
+            self.last_done + 1
+        }
     }
 
     /// Every step of the lesson is done: a finished student is not stuck.
@@ -46,14 +93,24 @@ impl Student {
         self.steps > 0 && self.done.len() >= self.steps
     }
 
-    fn apply(&mut self, event: &ClassEvent, now_ms: u64) {
+    /// An event from `session` at `now_ms`: the student is here (again).
+    fn heard(&mut self, session: &str, now_ms: u64, away_after_ms: u64) {
+        if self.sessions == 0 {
+            self.present_since_ms = now_ms;
+            self.progress_ms = now_ms;
+        } else if let Some(since) = self.away_since(now_ms, away_after_ms) {
+            // Back from an away spell: the time before it counts, the spell does not.
+            self.on_step_ms += since.saturating_sub(self.present_since_ms);
+            self.present_since_ms = now_ms;
+        }
         self.last_seen_ms = now_ms;
+        self.open.insert(session.to_string());
+    }
+
+    fn apply(&mut self, session: &str, event: &ClassEvent, now_ms: u64, away_after_ms: u64) {
+        self.heard(session, now_ms, away_after_ms);
         match event {
-            ClassEvent::Joined { .. } => {
-                self.left = false;
-                self.progress_ms = now_ms;
-                self.step_since_ms = now_ms;
-            }
+            ClassEvent::Joined { .. } => self.progress_ms = now_ms,
             ClassEvent::LessonStarted { lesson, steps } => self.start(lesson, *steps, now_ms),
             ClassEvent::StepDone { lesson, step, done } => {
                 if self.lesson.as_deref() != Some(lesson.as_str()) {
@@ -67,15 +124,28 @@ impl Student {
                 }
                 self.last_done = *step;
                 self.failing = None;
-                self.step_since_ms = now_ms;
-                self.progress_ms = now_ms;
+                self.new_step(now_ms);
+                if self.finished() && !self.finished_lessons.contains(lesson) {
+                    self.finished_lessons.push(lesson.clone());
+                }
             }
             ClassEvent::CheckFailed { lesson, step, check } => {
                 self.failing = Some((lesson.clone(), *step, check.clone()));
             }
             ClassEvent::HintAsked { .. } | ClassEvent::Present(_) => {}
-            ClassEvent::Left => self.left = true,
+            ClassEvent::Left => {
+                self.open.remove(session);
+                if self.open.is_empty() {
+                    self.left_ms = now_ms;
+                }
+            }
         }
+    }
+
+    fn new_step(&mut self, now_ms: u64) {
+        self.on_step_ms = 0;
+        self.present_since_ms = now_ms;
+        self.progress_ms = now_ms;
     }
 
     fn start(&mut self, lesson: &str, steps: usize, now_ms: u64) {
@@ -84,28 +154,32 @@ impl Student {
         self.done.clear();
         self.last_done = 0;
         self.failing = None;
-        self.step_since_ms = now_ms;
-        self.progress_ms = now_ms;
-        self.left = false;
+        self.new_step(now_ms);
     }
 
-    fn row(&self, now_ms: u64, stuck_after_ms: u64) -> StudentRow {
-        let secs = |since: u64| now_ms.saturating_sub(since) / 1000;
+    fn row(&self, now_ms: u64, stuck_after_ms: u64, away_after_ms: u64) -> StudentRow {
         let step = self.step();
         let failing = match (&self.failing, &self.lesson) {
-            (Some((l, s, check)), Some(lesson)) if l == lesson && *s == step => Some(check.clone()),
+            (Some((l, s, check)), Some(lesson)) if l == lesson && *s == step && !self.finished() => Some(check.clone()),
             _ => None,
         };
+        let away = self.away_since(now_ms, away_after_ms);
+        let on_step = self.on_step_ms + away.unwrap_or(now_ms).saturating_sub(self.present_since_ms);
         StudentRow {
             name: self.name.clone(),
             lesson: self.lesson.clone(),
             step,
+            steps: self.steps,
+            finished: self.finished(),
             done: self.done.clone(),
+            finished_lessons: self.finished_lessons.clone(),
             failing,
-            seconds_on_step: secs(self.step_since_ms),
-            last_seen: secs(self.last_seen_ms),
-            stuck: !self.left && !self.finished() && now_ms.saturating_sub(self.progress_ms) >= stuck_after_ms,
-            left: self.left,
+            seconds_on_step: on_step / 1000,
+            last_seen: now_ms.saturating_sub(self.last_seen_ms) / 1000,
+            stuck: away.is_none() && !self.finished() && now_ms.saturating_sub(self.progress_ms) >= stuck_after_ms,
+            left: self.left(),
+            away: away.is_some(),
+            sessions: self.sessions,
         }
     }
 }
@@ -120,66 +194,94 @@ pub(crate) struct Stored {
 }
 
 /// Every student of the class, and the presenter's latest step.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Class {
+    sessions: HashMap<String, Session>,
+    /// By name.
     students: HashMap<String, Student>,
     /// The latest `Present` from any session, with the server ms it was stored.
     present: Option<(PresentedStep, u64)>,
+    away_after_ms: u64,
+}
+
+impl Default for Class {
+    fn default() -> Class {
+        Class::new(AWAY_AFTER_MS)
+    }
 }
 
 impl Class {
+    /// A class whose students are away after `away_after_ms` of silence.
+    pub(crate) fn new(away_after_ms: u64) -> Class {
+        Class { sessions: HashMap::new(), students: HashMap::new(), present: None, away_after_ms }
+    }
+
+    /// Students (names).
     pub(crate) fn len(&self) -> usize {
         self.students.len()
     }
 
-    pub(crate) fn knows(&self, student: &str) -> bool {
-        self.students.contains_key(student)
+    /// Sessions: what the server's bound on memory counts.
+    pub(crate) fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub(crate) fn knows(&self, session: &str) -> bool {
+        self.sessions.contains_key(session)
     }
 
     #[cfg(test)]
-    pub(crate) fn acked(&self, student: &str) -> u64 {
-        self.students.get(student).map_or(0, |s| s.acked)
+    pub(crate) fn acked(&self, session: &str) -> u64 {
+        self.sessions.get(session).map_or(0, |s| s.acked)
     }
 
-    /// Stores each event whose seq is exactly the next one for `student`: one already held is
+    /// Stores each event whose seq is exactly the next one for `session`: one already held is
     /// skipped (a resend), one after a gap ends the batch (the sender resends from its outbox,
-    /// in order, until the gap is filled). The batch may come in any order.
-    pub(crate) fn store(&mut self, student: &str, name: &str, events: &[Sequenced], now_ms: u64) -> Stored {
-        let s = self.students.entry(student.to_string()).or_default();
-        s.name = name.to_string();
+    /// in order, until the gap is filled). The batch may come in any order. The events go to
+    /// the row of the name the session first came with.
+    pub(crate) fn store(&mut self, session: &str, name: &str, events: &[Sequenced], now_ms: u64) -> Stored {
+        let ses =
+            self.sessions.entry(session.to_string()).or_insert_with(|| Session { student: name.into(), acked: 0 });
+        let st = self
+            .students
+            .entry(ses.student.clone())
+            .or_insert_with(|| Student { name: name.into(), ..Default::default() });
         let mut sorted: Vec<&Sequenced> = events.iter().collect();
         sorted.sort_by_key(|e| e.seq);
         let mut new = Vec::new();
         for e in sorted {
-            if e.seq <= s.acked {
+            if e.seq <= ses.acked {
                 continue;
             }
-            if e.seq != s.acked + 1 {
+            if e.seq != ses.acked + 1 {
                 break;
             }
-            s.acked = e.seq;
-            s.apply(&e.event, now_ms);
+            if ses.acked == 0 {
+                st.sessions += 1;
+            }
+            ses.acked = e.seq;
+            st.apply(session, &e.event, now_ms, self.away_after_ms);
             if let ClassEvent::Present(p) = &e.event {
                 self.present = Some(((**p).clone(), now_ms));
             }
             new.push(e.clone());
         }
-        if s.last_seen_ms == 0 {
+        if st.sessions == 0 {
             // A first batch whose events all wait behind a gap still says the student is there.
-            s.last_seen_ms = now_ms;
-            s.progress_ms = now_ms;
-            s.step_since_ms = now_ms;
+            st.heard(session, now_ms, self.away_after_ms);
+            st.sessions = 1;
         }
-        Stored { acked: s.acked, new }
+        Stored { acked: ses.acked, new }
     }
 
     /// The dashboard's rows: the stuck first, then those with a failing check, then the slowest
-    /// on their step; students who left go to the bottom. Ties by name, so rows do not jump.
+    /// on their step; students who are away go to the bottom. Ties by name, so rows do not jump.
     pub(crate) fn view(&self, now_ms: u64, stuck_after_ms: u64) -> ClassView {
-        let mut students: Vec<StudentRow> = self.students.values().map(|s| s.row(now_ms, stuck_after_ms)).collect();
+        let mut students: Vec<StudentRow> =
+            self.students.values().map(|s| s.row(now_ms, stuck_after_ms, self.away_after_ms)).collect();
         students.sort_by(|a, b| {
-            (a.left, !a.stuck, a.failing.is_none(), std::cmp::Reverse(a.seconds_on_step), &a.name).cmp(&(
-                b.left,
+            (a.away, !a.stuck, a.failing.is_none(), std::cmp::Reverse(a.seconds_on_step), &a.name).cmp(&(
+                b.away,
                 !b.stuck,
                 b.failing.is_none(),
                 std::cmp::Reverse(b.seconds_on_step),
@@ -249,12 +351,63 @@ mod tests {
     }
 
     #[test]
-    fn two_sessions_with_one_name_stay_apart() {
+    fn a_student_who_restarts_keeps_one_row_and_their_history() {
         let mut c = Class::default();
-        c.store("a", "kim", &[started(1, "uts", 3)], 0);
-        c.store("b", "kim", &[started(1, "mnt", 4), done(2, "mnt", 1)], 0);
-        assert_eq!((c.acked("a"), c.acked("b")), (1, 2));
+        // Session a finishes uts, then ends; session b of the same name starts mnt.
+        c.store("a", "kim", &[started(1, "uts", 2), done(2, "uts", 1), done(3, "uts", 2), ev(4, ClassEvent::Left)], 0);
+        c.store(
+            "b",
+            "kim",
+            &[ev(1, ClassEvent::Joined { lang: "ko".into() }), started(2, "mnt", 4), done(3, "mnt", 1)],
+            0,
+        );
+        assert_eq!((c.acked("a"), c.acked("b")), (4, 3), "each session's seqs stay apart");
+        let v = c.view(0, MIN5);
+        assert_eq!(v.students.len(), 1, "one row per student");
+        let kim = row(&v, "kim");
+        assert_eq!((kim.sessions, kim.lesson.as_deref(), kim.step), (2, Some("mnt"), 2));
+        assert_eq!(kim.finished_lessons, ["uts"], "the restart kept the history");
+        assert!(!kim.left && !kim.away, "the new session is open");
+        // A second student is a row of their own.
+        c.store("c", "lee", &[started(1, "uts", 2)], 0);
         assert_eq!(c.view(0, MIN5).students.len(), 2);
+        assert_eq!((c.len(), c.sessions()), (2, 3));
+    }
+
+    #[test]
+    fn a_finished_lesson_shows_as_done_not_as_the_step_after_the_last() {
+        let mut c = Class::default();
+        let fail = ev(4, ClassEvent::CheckFailed { lesson: "uts".into(), step: 2, check: "x".into() });
+        c.store("a", "ann", &[started(1, "uts", 2), done(2, "uts", 1), done(3, "uts", 2), fail], 0);
+        let ann = row(&c.view(MIN5 * 2, MIN5), "ann").clone();
+        assert!(ann.finished);
+        assert_eq!((ann.step, ann.steps), (2, 2), "not step 3 of a 2-step lesson");
+        assert_eq!((ann.failing, ann.stuck), (None, false));
+    }
+
+    #[test]
+    fn time_on_step_stops_while_the_student_is_away() {
+        let mut c = Class::new(60_000);
+        c.store("a", "ann", &[started(1, "uts", 3)], 0);
+        assert_eq!(row(&c.view(30_000, MIN5), "ann").seconds_on_step, 30);
+        // The session ends at 40 s: the clock stops there, however long the student is gone.
+        c.store("a", "ann", &[ev(2, ClassEvent::Left)], 40_000);
+        let v = c.view(500_000, MIN5);
+        assert_eq!((row(&v, "ann").seconds_on_step, row(&v, "ann").away, row(&v, "ann").stuck), (40, true, false));
+        // A new session at 500 s: it counts on from 40.
+        c.store("b", "ann", &[ev(1, ClassEvent::Joined { lang: "en".into() })], 500_000);
+        assert_eq!(row(&c.view(510_000, MIN5), "ann").seconds_on_step, 50);
+        assert!(!row(&c.view(510_000, MIN5), "ann").away);
+        // Silence for the away threshold (60 s here) is away too: counted up to the threshold.
+        let v = c.view(700_000, MIN5);
+        assert!(row(&v, "ann").away);
+        assert_eq!(row(&v, "ann").seconds_on_step, 40 + 60);
+        c.store("b", "ann", &[ev(2, ClassEvent::HintAsked { lesson: "uts".into(), step: 1 })], 900_000);
+        assert_eq!(row(&c.view(905_000, MIN5), "ann").seconds_on_step, 105);
+        // One of two open sessions ending is not away.
+        c.store("c", "ann", &[ev(1, ClassEvent::Joined { lang: "en".into() })], 905_000);
+        c.store("c", "ann", &[ev(2, ClassEvent::Left)], 906_000);
+        assert!(!row(&c.view(906_000, MIN5), "ann").away);
     }
 
     #[test]
