@@ -14,7 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use nsdojo::class::protocol::{Ack, Batch, ClassEvent, ClassView, Done, PresentedStep, PresentedTable, Sequenced};
+use nsdojo::class::protocol::{
+    Ack, Batch, ClassEvent, ClassView, Done, PresentedStep, PresentedTable, Sequenced, StudentRow,
+};
 
 use crate::harness::{bin, repo};
 
@@ -484,7 +486,8 @@ fn three_students_and_a_server_killed_mid_class() {
     if let Some(page) = page {
         let dom = dom_of(page);
         for (name, _, steps) in expect {
-            let row = format!(r#"data-name="{name}" data-step="{}" data-done="{steps}""#, steps + 1);
+            // A finished lesson: the last step, done (not "step N+1" of an N-step lesson).
+            let row = format!(r#"data-name="{name}" data-step="{steps}" data-done="{steps}" data-finished="1""#);
             assert!(dom.contains(&row), "{row} in the dashboard:\n{dom}");
         }
     } else {
@@ -569,15 +572,17 @@ fn events_of_a_session_that_ended_offline_arrive_with_the_next_one() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let v = loop {
         let v = class(&s, ip(10));
-        if v.students.iter().filter(|r| r.name == "dave" && r.left).count() == 2 || Instant::now() > deadline {
+        let dave = |r: &&StudentRow| r.name == "dave" && r.left && r.sessions == 2 && r.finished_lessons.len() == 2;
+        if v.students.iter().any(|r| dave(&r)) || Instant::now() > deadline {
             break v;
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let mut lessons: Vec<(Option<String>, usize)> =
-        v.students.iter().filter(|r| r.name == "dave").map(|r| (r.lesson.clone(), r.done.len())).collect();
-    lessons.sort();
-    assert_eq!(lessons, [(Some("ipc".into()), steps_in("06-ipc.toml")), (Some("uts".into()), uts_steps)], "{v:?}");
+    // One student, two sessions: one row, both lessons in its history, the latest one current.
+    let rows: Vec<&StudentRow> = v.students.iter().filter(|r| r.name == "dave").collect();
+    assert_eq!(rows.len(), 1, "{v:?}");
+    assert_eq!(rows[0].finished_lessons, ["uts", "ipc"], "{v:?}");
+    assert_eq!((rows[0].lesson.as_deref(), rows[0].done.len()), (Some("ipc"), steps_in("06-ipc.toml")), "{v:?}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !kept().is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
