@@ -7,11 +7,15 @@
 //! order, resent until acked). One dashboard client reads `/api/stream` on a thread of its own
 //! and measures, for every stored event it is told about, the time from the event's `at_ms` to
 //! its arrival. The server's CPU and peak RSS come from its /proc entries.
+//!
+//! Meanwhile one hostile laptop (127.0.0.1) holds `FLOOD` connections that each sent half a
+//! request head (slowloris), against a server whose descriptor limit is 1,024; a probe from
+//! another address times `/api/class` every 200 ms: what the dashboard saw during the flood.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,6 +32,10 @@ use crate::observe::procfs::{self, Proc};
 const RATE: f64 = 2.0;
 /// Steps of the simulated lesson (then it starts again).
 const STEPS: usize = 12;
+/// Half-open requests the hostile laptop holds during the run.
+const FLOOD: usize = 1_500;
+/// The server's descriptor limit (a typical default) when the room fits under it.
+const SERVER_NOFILE: u64 = 1_024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -52,6 +60,26 @@ pub struct Report {
     pub max_ms: u64,
     pub cpu_seconds: f64,
     pub peak_rss_kib: u64,
+    pub flood: Flood,
+}
+
+/// The slowloris laptop and the probe beside it.
+#[derive(Debug, Default)]
+pub struct Flood {
+    /// The server's descriptor limit (0: left as inherited, a room too big for 1,024).
+    pub server_nofile: u64,
+    pub opened: usize,
+    /// How long opening them took.
+    pub open_ms: u64,
+    /// Of those, still held open by the server once all were open, and at the end.
+    pub held_after_open: usize,
+    pub held_at_end: usize,
+    /// Connections opened again once the server had closed them.
+    pub reopened: usize,
+    pub probes: usize,
+    pub probes_failed: usize,
+    pub probe_p50_ms: u64,
+    pub probe_max_ms: u64,
 }
 
 impl std::fmt::Display for Report {
@@ -78,7 +106,23 @@ impl std::fmt::Display for Report {
         )?;
         let busy = self.cpu_seconds / self.seconds.max(1) as f64 * 100.0;
         writeln!(f, "server CPU: {:.2} s over the run ({busy:.1} % of one core)", self.cpu_seconds)?;
-        write!(f, "server peak RSS (VmHWM): {:.1} MiB", self.peak_rss_kib as f64 / 1024.0)
+        writeln!(f, "server peak RSS (VmHWM): {:.1} MiB", self.peak_rss_kib as f64 / 1024.0)?;
+        let fl = &self.flood;
+        writeln!(
+            f,
+            "slowloris: {} half-requests from 127.0.0.1 in {} ms (server descriptor limit {}): held by the server {} once all were open, {} at the end; {} reopened after the server closed them",
+            fl.opened,
+            fl.open_ms,
+            if fl.server_nofile == 0 { "inherited".to_string() } else { fl.server_nofile.to_string() },
+            fl.held_after_open,
+            fl.held_at_end,
+            fl.reopened
+        )?;
+        write!(
+            f,
+            "/api/class from another address meanwhile: {} probes, {} failed, p50 {} ms, max {} ms",
+            fl.probes, fl.probes_failed, fl.probe_p50_ms, fl.probe_max_ms
+        )
     }
 }
 
@@ -96,17 +140,20 @@ impl Drop for Server {
     }
 }
 
-/// Starts `nsdojo serve` on a free loopback port; returns it with its address, code and token.
-fn start_server() -> Result<(Server, SocketAddr, String, String), BenchError> {
+/// Starts `nsdojo serve` on a free loopback port (under `prlimit` with `nofile`, if given);
+/// returns it with its address, code and token.
+fn start_server(nofile: Option<u64>) -> Result<(Server, SocketAddr, String, String), BenchError> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let dir = std::env::temp_dir().join(format!("nsdojo-bench-class-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["serve", "--listen", &addr.to_string(), "--state"])
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .spawn()?;
+    let mut cmd = Command::new(std::env::current_exe()?);
+    if let Some(n) = nofile {
+        cmd = Command::new("prlimit");
+        cmd.arg(format!("--nofile={n}:{n}")).arg(std::env::current_exe()?);
+    }
+    let mut child =
+        cmd.args(["serve", "--listen", &addr.to_string(), "--state"]).arg(&dir).stdout(Stdio::piped()).spawn()?;
     let out = child.stdout.take().ok_or(BenchError::Start("no stdout"))?;
     let server = Server { child, dir };
     let (mut code, mut token) = (None, None);
@@ -301,12 +348,89 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
-/// Runs the class benchmark: `students` students for `duration`.
+/// Whether the server still holds `s` open.
+fn held(s: &mut std::net::TcpStream) -> bool {
+    use std::io::Read;
+    let mut b = [0u8; 64];
+    match s.read(&mut b) {
+        Ok(n) => n > 0,
+        Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+    }
+}
+
+/// One `GET /api/class` from 127.0.200.1 (an address of its own): its time, or None.
+fn probe(server: SocketAddr, token: &str) -> Option<u64> {
+    use nix::sys::socket::{bind, connect, socket, AddressFamily, SockFlag, SockType, SockaddrIn};
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    let SocketAddr::V4(to) = server else { return None };
+    let t = Instant::now();
+    let fd = socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).ok()?;
+    bind(fd.as_raw_fd(), &SockaddrIn::from(std::net::SocketAddrV4::new(Ipv4Addr::new(127, 0, 200, 1), 0))).ok()?;
+    connect(fd.as_raw_fd(), &SockaddrIn::from(to)).ok()?;
+    let mut s = std::net::TcpStream::from(fd);
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET /api/class?token={token} HTTP/1.1\r\nHost: {server}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).ok()?;
+    out.starts_with(b"HTTP/1.1 200").then(|| t.elapsed().as_millis() as u64)
+}
+
+/// The hostile laptop and the probe, until `stop`.
+fn flood(server: SocketAddr, token: String, stop: Arc<std::sync::atomic::AtomicBool>) -> Flood {
+    use std::io::Write;
+    let mut out = Flood::default();
+    let started = Instant::now();
+    let half = || {
+        let mut c = std::net::TcpStream::connect(server).ok()?;
+        let _ = c.write_all(b"GET /api/class HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+        c.set_nonblocking(true).ok()?;
+        Some(c)
+    };
+    let mut conns: Vec<std::net::TcpStream> = (0..FLOOD).filter_map(|_| half()).collect();
+    out.open_ms = started.elapsed().as_millis() as u64;
+    out.opened = conns.len();
+    std::thread::sleep(Duration::from_millis(100));
+    out.held_after_open = conns.iter_mut().map(held).filter(|h| *h).count();
+    let mut lat = Vec::new();
+    let mut refreshed = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        // A persistent attacker: every second, each connection the server closed is opened
+        // again, half a request head and all.
+        if refreshed.elapsed() >= Duration::from_secs(1) {
+            for c in conns.iter_mut() {
+                if !held(c) {
+                    if let Some(new) = half() {
+                        *c = new;
+                        out.reopened += 1;
+                    }
+                }
+            }
+            refreshed = Instant::now();
+        }
+        out.probes += 1;
+        match probe(server, &token) {
+            Some(ms) => lat.push(ms),
+            None => out.probes_failed += 1,
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    out.held_at_end = conns.iter_mut().map(held).filter(|h| *h).count();
+    lat.sort_unstable();
+    out.probe_p50_ms = percentile(&lat, 0.5);
+    out.probe_max_ms = lat.last().copied().unwrap_or(0);
+    out
+}
+
+/// Runs the class benchmark: `students` students for `duration`, and a slowloris laptop.
 pub fn run(students: usize, duration: Duration) -> Result<Report, BenchError> {
-    let (server, addr, code, token) = start_server()?;
+    // 1,024 descriptors hold a room of 800 (one keep-alive connection each) and the rest.
+    let nofile = (students <= 800 && Path::new("/usr/bin/prlimit").exists()).then_some(SERVER_NOFILE);
+    let (server, addr, code, token) = start_server(nofile)?;
     let pid = server.child.id();
     let seen = Arc::new(Mutex::new(Seen::default()));
     // The dashboard on its own thread and runtime, so busy senders do not delay its clock.
+    let token_for_flood = token.clone();
     let dash = {
         let seen = seen.clone();
         std::thread::spawn(move || {
@@ -315,6 +439,11 @@ pub fn run(students: usize, duration: Duration) -> Result<Report, BenchError> {
         })
     };
     std::thread::sleep(Duration::from_millis(300));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flooder = {
+        let (stop, token) = (stop.clone(), token_for_flood);
+        std::thread::spawn(move || flood(addr, token, stop))
+    };
     let counts = Arc::new(Counts::default());
     let cpu_before = cpu_seconds(pid);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -328,6 +457,9 @@ pub fn run(students: usize, duration: Duration) -> Result<Report, BenchError> {
         }
     });
     let cpu = cpu_seconds(pid) - cpu_before;
+    stop.store(true, Ordering::Relaxed);
+    let mut flood = flooder.join().unwrap_or_default();
+    flood.server_nofile = nofile.unwrap_or(0);
     std::thread::sleep(Duration::from_millis(1500));
     let peak_rss_kib = peak_rss_kib(pid);
     drop(server);
@@ -348,6 +480,7 @@ pub fn run(students: usize, duration: Duration) -> Result<Report, BenchError> {
         max_ms: lat.last().copied().unwrap_or(0),
         cpu_seconds: cpu,
         peak_rss_kib,
+        flood,
     })
 }
 
