@@ -29,7 +29,7 @@ use std::time::Duration;
 use axum::extract::ConnectInfo;
 use axum::Router;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::time::Sleep;
 
@@ -161,18 +161,24 @@ impl Drop for StreamPermit {
 
 /// A TCP stream whose writes fail once they have waited `WRITE_STALL` for the peer to read:
 /// hyper then closes the connection and frees what it had buffered for it.
-struct Guarded {
-    tcp: TcpStream,
+struct Guarded<T> {
+    tcp: T,
+    stall_after: Duration,
     stall: Option<Pin<Box<Sleep>>>,
 }
 
-impl Guarded {
-    fn pending_write<T>(&mut self, cx: &mut Context<'_>, r: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+impl<T: AsyncRead + AsyncWrite + Unpin> Guarded<T> {
+    fn new(tcp: T, stall_after: Duration) -> Guarded<T> {
+        Guarded { tcp, stall_after, stall: None }
+    }
+
+    fn pending_write<R>(&mut self, cx: &mut Context<'_>, r: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
         if r.is_ready() {
             self.stall = None;
             return r;
         }
-        let stall = self.stall.get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL)));
+        let after = self.stall_after;
+        let stall = self.stall.get_or_insert_with(|| Box::pin(tokio::time::sleep(after)));
         match stall.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the reader stopped reading"))),
             Poll::Pending => Poll::Pending,
@@ -180,13 +186,13 @@ impl Guarded {
     }
 }
 
-impl AsyncRead for Guarded {
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guarded<T> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.tcp).poll_read(cx, buf)
     }
 }
 
-impl AsyncWrite for Guarded {
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.tcp).poll_write(cx, buf);
         self.pending_write(cx, r)
@@ -253,7 +259,7 @@ pub(crate) async fn run(listener: TcpListener, app: Router, gate: Arc<Gate>, mut
             req.extensions_mut().insert(ticket.clone());
             hyper::service::Service::call(&svc, req)
         });
-        let io = hyper_util::rt::TokioIo::new(Guarded { tcp, stall: None });
+        let io = hyper_util::rt::TokioIo::new(Guarded::new(tcp, WRITE_STALL));
         let conn = http.serve_connection(io, service);
         let mut stop = shutdown.clone();
         tokio::spawn(async move {
@@ -306,6 +312,31 @@ mod tests {
         assert!(gate.admit("10.0.2.1".parse().unwrap()).is_none());
         drop(held);
         assert!(gate.admit("10.0.2.1".parse().unwrap()).is_some());
+    }
+
+    #[test]
+    fn a_reader_that_stops_reading_is_cut_off() {
+        use tokio::io::AsyncWriteExt;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        rt.block_on(async {
+            // A peer that never reads: its 64-byte buffer fills, then the write waits.
+            let (ours, _peer) = tokio::io::duplex(64);
+            let mut g = Guarded::new(ours, Duration::from_millis(50));
+            let cut = tokio::time::timeout(Duration::from_secs(5), g.write_all(&[b'x'; 4096])).await;
+            let err = cut.expect("cut off within 5 s").unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+            // A reader that reads is never cut off, however slow each write is to start.
+            let (ours, mut peer) = tokio::io::duplex(64);
+            let mut g = Guarded::new(ours, Duration::from_millis(50));
+            let reader = tokio::spawn(async move {
+                let mut sink = Vec::new();
+                tokio::io::AsyncReadExt::read_to_end(&mut peer, &mut sink).await.map(|_| sink.len())
+            });
+            g.write_all(&[b'x'; 4096]).await.unwrap();
+            g.shutdown().await.unwrap();
+            drop(g);
+            assert_eq!(reader.await.unwrap().unwrap(), 4096);
+        });
     }
 
     #[test]
