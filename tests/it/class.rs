@@ -287,6 +287,9 @@ fn hostile_input_gets_a_4xx_and_the_server_goes_on() {
     let statuses: Vec<u16> = (0..80).map(|_| http(ip(5), a, "GET", "/api/class", b"").0).collect();
     assert!(statuses.contains(&429), "{statuses:?}");
     assert!(statuses.iter().all(|s| (400..500).contains(s)), "{statuses:?}");
+    // Malformed batches with the right code are charged to their address too.
+    let statuses: Vec<u16> = (0..80).map(|_| http(ip(9), a, "POST", &url, b"{").0).collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
     // The server goes on: for others at once, for the flooder after a pause.
     assert_eq!(post(&s, ip(6), "cccc000000000003", "cho", (1..=2).map(lesson_event).collect()), 2);
     std::thread::sleep(Duration::from_millis(200));

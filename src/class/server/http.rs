@@ -138,16 +138,30 @@ fn invalid(b: &Batch) -> Option<&'static str> {
 }
 
 /// `POST /api/join/{code}/events`: store what is next for this student, answer the ack.
-async fn events(State(shared): State<Arc<Shared>>, Path(code): Path<String>, body: Bytes) -> Response {
+async fn events(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Response {
     if !same(&code, &shared.secrets.code) {
         return refuse(StatusCode::FORBIDDEN, "wrong join code");
     }
+    // A batch that names no valid session is charged to its address: the code alone does not
+    // buy a flood of malformed requests.
+    let refuse_charged = |status, why: &str| {
+        if shared.room().limiter.allow(Key::Addr(peer.ip()), now_ms()) {
+            refuse(status, why)
+        } else {
+            refuse(StatusCode::TOO_MANY_REQUESTS, "too many requests: slow down")
+        }
+    };
     let batch: Batch = match serde_json::from_slice(&body) {
         Ok(b) => b,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, &format!("malformed batch: {e}")),
+        Err(e) => return refuse_charged(StatusCode::BAD_REQUEST, &format!("malformed batch: {e}")),
     };
     if let Some(why) = invalid(&batch) {
-        return refuse(StatusCode::BAD_REQUEST, why);
+        return refuse_charged(StatusCode::BAD_REQUEST, why);
     }
     let presents = batch.events.iter().any(|e| matches!(e.event, ClassEvent::Present(_)));
     if presents && !batch.present_token.as_deref().is_some_and(|t| same(t, &shared.secrets.token)) {
