@@ -52,7 +52,10 @@ pub(super) fn report() -> (Lesson, StepReport) {
         ],
         work: "/tmp/w".into(),
         cgroup_files: (vec![], vec![]),
-        shell: Some("unshare -m /bin/bash".into()),
+        shell: vec![crate::lesson::LabLine {
+            terminal: crate::lesson::Terminal::One,
+            text: "unshare -m /bin/bash".into(),
+        }],
         by_hand: false,
     };
     (lesson, r)

@@ -1,0 +1,68 @@
+use super::*;
+use crate::lesson::{parse_lesson, LessonError};
+
+/// A one-step lesson whose step's `shell` is `shell` (on line 7).
+fn lesson_with(shell: &str) -> Result<Shell, LessonError> {
+    let src = format!(
+        "id = \"demo\"\ntitle.en = \"Demo\"\n\n[[step]]\ntext.en = \"Demo.\"\ndo = [\"unshare mnt\"]\nshell = {shell}\n"
+    );
+    parse_lesson("demo.toml", &src).map(|l| l.steps[0].shell.clone().expect("a shell"))
+}
+
+fn one(text: &str) -> LabLine {
+    LabLine { terminal: Terminal::One, text: text.into() }
+}
+
+fn two(text: &str) -> LabLine {
+    LabLine { terminal: Terminal::Two, text: text.into() }
+}
+
+#[test]
+fn a_string_is_one_terminal_1_line_and_a_list_names_each_lines_terminal() {
+    assert_eq!(lesson_with("\"unshare -m\"").unwrap().lines(true), vec![one("unshare -m")]);
+    let sh = lesson_with("[\"unshare -U /bin/sh\", { t2 = \"echo '0 1000 1' > /proc/$PID/uid_map\" }, \"id -u\"]");
+    let lines = sh.unwrap().lines(false);
+    assert_eq!(lines, vec![one("unshare -U /bin/sh"), two("echo '0 1000 1' > /proc/$PID/uid_map"), one("id -u")]);
+}
+
+#[test]
+fn a_per_layout_table_gives_each_layout_its_own_lines() {
+    let sh = lesson_with("{ v1 = \"echo 30000 > $CGROUP/cpu.cfs_quota_us\", v2 = [{ t2 = \"echo $PID > $CGROUP/cgroup.procs\" }, \"burn &\"] }")
+        .unwrap();
+    assert_eq!(sh.lines(false), vec![one("echo 30000 > $CGROUP/cpu.cfs_quota_us")]);
+    assert_eq!(sh.lines(true), vec![two("echo $PID > $CGROUP/cgroup.procs"), one("burn &")]);
+    assert_eq!(sh.all_lines().count(), 3);
+}
+
+#[test]
+fn the_terminal_2_label_is_in_both_languages() {
+    assert_eq!(one("id").shown(Lang::En), "$ id");
+    assert_eq!(two("id").shown(Lang::En), "terminal #2 $ id");
+    assert_eq!(two("id").shown(Lang::Ko), "터미널 #2 $ id");
+}
+
+/// Each malformed value is reported at its own line and column (line 7 holds `shell`; the
+/// value starts at column 9).
+#[test]
+fn a_malformed_lab_command_is_an_error_at_its_place() {
+    let cases: &[(&str, usize, &str)] = &[
+        ("3", 9, "a string, a list of lines"),
+        ("{ v1 = \"a\" }", 9, "both v1"),
+        ("{ v1 = \"a\", v2 = \"b\", v3 = \"c\" }", 9, "unknown key `v3`"),
+        ("{ t2 = \"a\" }", 9, "goes in a list"),
+        ("[\"ok\", { t3 = \"a\" }]", 16, "unknown key `t3`"),
+        ("[\"ok\", 4]", 16, "a string (a terminal #1 line) or { t2"),
+        ("[]", 9, "no lines"),
+        ("[\"ok\", \"  \"]", 17, "an empty lab line"),
+        ("[\"ok\", \"echo $PID > x   # terminal #2\"]", 17, "{ t2 = "),
+        ("[\"ok\", { t2 = \"echo $$ > x\" }]", 16, "`$$` in terminal #2"),
+        ("\"kill <PID>\"", 10, "`<PID>`"),
+        ("\"\"\"\na\nb\"\"\"", 12, "one command line"),
+        ("{ v1 = \"ok\", v2 = [\"ok\", \"\"] }", 35, "an empty lab line"),
+    ];
+    for (value, col, says) in cases {
+        let e = lesson_with(value).unwrap_err();
+        assert_eq!((e.line, e.col), (7, *col), "{value}: {e}");
+        assert!(e.message.contains(says), "{value}: {e}");
+    }
+}
