@@ -66,3 +66,50 @@ fn a_malformed_lab_command_is_an_error_at_its_place() {
         assert!(e.message.contains(says), "{value}: {e}");
     }
 }
+
+/// A step whose task needs terminal #2 prints terminal #2's part as such, and a step that does
+/// not prints none: the printout says where to type what the checks judge.
+#[test]
+fn a_builtin_step_has_terminal_2_lines_exactly_when_its_task_needs_terminal_2() {
+    let mut wrong = Vec::new();
+    for l in crate::lesson::builtin() {
+        for (i, s) in l.steps.iter().enumerate() {
+            let Some(sh) = &s.shell else { continue };
+            for v2 in [false, true] {
+                let t2 = sh.lines(v2).iter().any(|l| l.terminal == Terminal::Two);
+                if t2 != s.task_needs_host {
+                    wrong.push(format!("{} step {} (v2: {v2}): {:?}", l.id, i + 1, sh.lines(v2)));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// Whether a command, as typed, starts an interactive shell: what comes after it on the same
+/// line would run only once that shell exits, back where it was started.
+fn starts_a_shell(command: &str) -> bool {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let last = words.last().copied().unwrap_or_default();
+    let shells = ["sh", "bash", "/bin/sh", "/bin/bash"];
+    match words.first().copied() {
+        Some("unshare" | "nsenter") => shells.contains(&last) || words[1..].iter().all(|w| w.starts_with('-')),
+        Some("chroot") => words.len() == 2 || shells.contains(&last),
+        Some("setpriv" | "capsh") => shells.contains(&last),
+        _ => false,
+    }
+}
+
+#[test]
+fn no_builtin_line_runs_commands_after_an_inner_shell() {
+    assert!(starts_a_shell("unshare -m") && starts_a_shell("chroot $ROOTFS /bin/sh") && !starts_a_shell("ls /"));
+    for l in crate::lesson::builtin() {
+        for (i, s) in l.steps.iter().enumerate() {
+            for line in s.shell.iter().flat_map(|sh| sh.all_lines()) {
+                let parts: Vec<&str> = line.text.split([';', '&']).collect();
+                let early = parts.iter().take(parts.len().saturating_sub(1)).find(|p| starts_a_shell(p));
+                assert!(early.is_none(), "{} step {}: `{}` leaves the inner shell", l.id, i + 1, line.text);
+            }
+        }
+    }
+}
