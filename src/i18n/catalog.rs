@@ -260,12 +260,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "apt-get install stress / dnf install stress (optional CPU burner)",
         "apt-get install stress / dnf install stress (선택: CPU 부하 도구)",
     ),
-    ("doctor_iproute", "apt-get install iproute2 / dnf install iproute", "apt-get install iproute2 / dnf install iproute (ip 명령)"),
-    (
-        "doctor_utillinux",
-        "apt-get install util-linux / dnf install util-linux",
-        "apt-get install util-linux / dnf install util-linux (nsenter 명령)",
-    ),
+    ("doctor_install", "sudo apt-get install {0}", "sudo apt-get install {0} 명령으로 설치하세요"),
     ("doctor_can_run", "the lab can run here", "이 머신에서 실습을 할 수 있습니다"),
     (
         "doctor_cannot_run",

@@ -15,8 +15,6 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Lang;
-
 /// Where a lab line is typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Terminal {
@@ -31,16 +29,6 @@ pub enum Terminal {
 pub struct LabLine {
     pub terminal: Terminal,
     pub text: String,
-}
-
-impl LabLine {
-    /// The line as printed: `$ …` for terminal #1, `terminal #2 $ …` for terminal #2.
-    pub fn shown(&self, lang: Lang) -> String {
-        match self.terminal {
-            Terminal::One => format!("$ {}", self.text),
-            Terminal::Two => format!("{} $ {}", crate::i18n::t(lang, "lab_terminal_2"), self.text),
-        }
-    }
 }
 
 /// A step's lab command, validated: the same lines on every layout, or one list per layout.

@@ -34,13 +34,6 @@ fn a_per_layout_table_gives_each_layout_its_own_lines() {
     assert_eq!(sh.all_lines().count(), 3);
 }
 
-#[test]
-fn the_terminal_2_label_is_in_both_languages() {
-    assert_eq!(one("id").shown(Lang::En), "$ id");
-    assert_eq!(two("id").shown(Lang::En), "terminal #2 $ id");
-    assert_eq!(two("id").shown(Lang::Ko), "터미널 #2 $ id");
-}
-
 /// Each malformed value is reported at its own line and column (line 7 holds `shell`; the
 /// value starts at column 9).
 #[test]

@@ -115,13 +115,14 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
         [] => {}
         // One terminal #1 line reads best after the label, as it always has.
         [one] if one.terminal == crate::lesson::Terminal::One => {
-            let line = wrap(style, &format!("{}: {}", label(style.lang, "lab"), one.shown(style.lang)), "");
+            let line =
+                wrap(style, &format!("{}: {}", label(style.lang, "lab"), crate::i18n::lab_line(style.lang, one)), "");
             let _ = writeln!(o, "{}", line.bold());
         }
         lines => {
             let _ = writeln!(o, "{}", format!("{}:", label(style.lang, "lab")).bold());
             for l in lines {
-                let _ = writeln!(o, "{}", wrap(style, &l.shown(style.lang), "  ").bold());
+                let _ = writeln!(o, "{}", wrap(style, &crate::i18n::lab_line(style.lang, l), "  ").bold());
             }
         }
     }

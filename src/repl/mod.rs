@@ -311,7 +311,7 @@ impl Repl {
                         let st = &lab.lesson.steps[current.min(lab.lesson.steps.len() - 1)];
                         println!("{}", lab.expand(&st.text.get(lang)));
                         for line in lab.lab_lines(st) {
-                            println!("{}", line.shown(lang));
+                            println!("{}", crate::i18n::lab_line(lang, &line));
                         }
                         Ok(())
                     }

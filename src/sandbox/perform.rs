@@ -369,6 +369,8 @@ pub(crate) fn perform(
         A::Sh(cmd) => {
             let (sc, output) = shell::run(cmd, shell::timeout());
             trace.push(sc);
+            // A missing tool stops the step with the package to install, not with failed checks.
+            out.error = super::missing_tool::missing_tool_msg(&output);
             out.output = Some(output);
         }
         A::Burn { stress, secs } => burn(*secs, *stress, origin, out)?,

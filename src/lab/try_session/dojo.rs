@@ -131,7 +131,7 @@ pub(crate) fn answer(ask: &Ask, step: &Asked, hints: usize, checks: Option<&[Che
         Ask::Solve => {
             say(t(lang, "dojo_solve"));
             for line in &step.solve {
-                say(&format!("  {}", line.shown(lang)));
+                say(&format!("  {}", crate::i18n::lab_line(lang, line)));
             }
             if step.solve.iter().any(|l| l.terminal == Terminal::Two) {
                 say(t(lang, "dojo_solve_host"));
