@@ -233,8 +233,6 @@ fn run_command(mut command: Command, call: String, timeout: Duration) -> (Syscal
         sc = sc.with_note(Msg::StoppedByCtrlC);
     } else if timed_out {
         sc = sc.with_note(Msg::KilledAfter { secs: timeout.as_secs() });
-    } else if let Some(missing) = super::missing_tool::missing_tool_msg(&output) {
-        sc = sc.with_note(missing);
     } else if status != 0 {
         sc = sc.with_note(Msg::ExitStatus(status));
     }
