@@ -7,6 +7,9 @@ use serde::Serialize;
 use crate::i18n::{pad, t, tf};
 use crate::lesson::{Lang, Ns};
 use crate::machine;
+// The tools the lessons use and their packages: the table a failing step's "install PACKAGE"
+// comes from, so doctor and the step name the same package.
+use crate::sandbox::missing_tool::HOST_TOOLS;
 
 /// What the kernel's own config says about CONFIG_VETH, and whether the module is there.
 /// The report's JSON keeps the English line (`--json` readers take text, not variants).
@@ -37,13 +40,15 @@ fn veth_support() -> &'static str {
     }
 }
 
-/// The tools the lessons use, with the key of the hint that says how to install each.
-const TOOLS: [(&str, &str); 4] = [
-    ("busybox", "doctor_busybox"),
-    ("stress", "doctor_stress"),
-    ("ip", "doctor_iproute"),
-    ("nsenter", "doctor_utillinux"),
-];
+/// How to install a missing tool: busybox and stress say what they are for; the rest name
+/// their package.
+fn install_hint(lang: Lang, tool: &str, package: &str) -> String {
+    match tool {
+        "busybox" => t(lang, "doctor_busybox").to_string(),
+        "stress" => t(lang, "doctor_stress").to_string(),
+        _ => tf(lang, "doctor_install", &[&package]),
+    }
+}
 
 /// Windows Subsystem for Linux: what it is, and the one thing to change for the lab, if any.
 #[derive(Debug, Serialize)]
@@ -141,7 +146,7 @@ impl Report {
             veth: veth_support().to_string(),
             wsl,
             namespaces,
-            tools: TOOLS
+            tools: HOST_TOOLS
                 .iter()
                 .map(|(tool, _)| (tool.to_string(), machine::which(tool).map(|p| p.display().to_string())))
                 .collect(),
@@ -149,6 +154,22 @@ impl Report {
             can_run: problems.is_empty(),
             problems,
         }
+    }
+
+    /// One line per tool the lessons use: where it is, or that it is missing and how to
+    /// install it; its package either way.
+    fn tool_lines(&self, lang: Lang) -> String {
+        let mut o = String::new();
+        for &(tool, package) in HOST_TOOLS {
+            match self.tools.get(tool).cloned().flatten() {
+                Some(p) => o.push_str(&format!("{tool:<20}{p}  ({package})\n")),
+                None => {
+                    let hint = install_hint(lang, tool, package);
+                    o.push_str(&format!("{tool:<20}{}  → {hint}\n", t(lang, "doctor_not_found").yellow()));
+                }
+            }
+        }
+        o
     }
 
     /// The text for a person, labels padded by terminal columns (Korean letters are two wide).
@@ -184,14 +205,7 @@ impl Report {
             let value = tf(lang, "doctor_wsl_value", &[&w.version, &t(lang, systemd)]);
             o.push_str(&line("doctor_wsl", &format!("{value}{todo}")));
         }
-        for (tool, why) in TOOLS {
-            match self.tools.get(tool).cloned().flatten() {
-                Some(p) => o.push_str(&format!("{tool:<20}{p}\n")),
-                None => {
-                    o.push_str(&format!("{tool:<20}{}  → {}\n", t(lang, "doctor_not_found").yellow(), t(lang, why)))
-                }
-            }
-        }
+        o.push_str(&self.tool_lines(lang));
         o.push_str(&line("doctor_rootfs", &self.rootfs));
         let verdict = if self.can_run {
             t(lang, "doctor_can_run").green().to_string()
@@ -289,5 +303,42 @@ mod tests {
         // WSL 1 cannot run the lab, and says how to get WSL 2.
         let json = serde_json::to_value(Wsl::new(1, false, "none")).unwrap();
         assert!(json["todo"].as_str().unwrap().contains("wsl --set-version"), "{json}");
+    }
+
+    /// Every tool the lessons use has a line: its path and package, or, missing, how to
+    /// install it (the same package a failing step names).
+    #[test]
+    fn doctor_lists_each_tool_with_its_package() {
+        colored::control::set_override(false);
+        let mut tools: std::collections::BTreeMap<String, Option<String>> =
+            HOST_TOOLS.iter().map(|(t, _)| (t.to_string(), Some(format!("/usr/bin/{t}")))).collect();
+        tools.insert("ip".into(), None);
+        tools.insert("lsns".into(), None);
+        let r = Report {
+            root: true,
+            kernel: String::new(),
+            cgroups: String::new(),
+            root_propagation: "shared".into(),
+            user_namespaces: true,
+            userns_restriction: None,
+            veth: "unknown".into(),
+            wsl: None,
+            namespaces: vec![],
+            tools,
+            rootfs: String::new(),
+            can_run: true,
+            problems: vec![],
+        };
+        let en = r.tool_lines(Lang::En);
+        assert_eq!(en.lines().count(), HOST_TOOLS.len(), "{en}");
+        for want in ["not found  → sudo apt-get install iproute2", "/usr/bin/nsenter  (util-linux)"] {
+            assert!(en.lines().any(|l| l.contains(want)), "{want}: {en}");
+        }
+        assert!(en.lines().any(|l| l.starts_with("lsns") && l.ends_with("sudo apt-get install util-linux")), "{en}");
+        let ko = r.tool_lines(Lang::Ko);
+        assert!(
+            ko.lines().any(|l| l.starts_with("ip ") && l.contains("찾을 수 없음") && l.contains("iproute2")),
+            "{ko}"
+        );
     }
 }

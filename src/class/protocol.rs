@@ -88,7 +88,8 @@ pub struct PresentedStep {
     pub step: usize,
     pub steps: usize,
     pub text: String,
-    /// The lab command(s) of the step (`shell`).
+    /// The lab command of the step, one printed line each (`$ …`, `terminal #2 $ …`), as the
+    /// terminal shows it.
     pub command: String,
     /// Syscalls as strace prints them, each prefixed `[sandbox]`/`[host]` action lines.
     pub syscalls: Vec<String>,

@@ -6,6 +6,7 @@
 pub const CATALOG: &[(&str, &str, &str)] = &[
     // Rendered step labels (render::label).
     ("lab", "lab command", "실습 명령"),
+    ("lab_terminal_2", "terminal #2", "터미널 #2"),
     ("syscalls", "system calls nsdojo made", "nsdojo가 호출한 시스템 콜"),
     ("sandbox", "terminal #1 (sandbox)", "터미널 #1 (샌드박스)"),
     ("host", "terminal #2 (host)", "터미널 #2 (호스트)"),
@@ -322,7 +323,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("dojo_hint_more", "no more hints: `dojo solve` shows the lab command", "힌트는 여기까지입니다. `dojo solve`가 실습 명령을 보여 줍니다"),
     ("dojo_hint_missing", "what still does not hold:", "아직 통과하지 않은 확인:"),
     ("dojo_solve", "the lab command for this step:", "이 단계의 실습 명령:"),
-    ("dojo_solve_host", "(part of it is terminal #2's: type that part in a second terminal)", "(일부는 터미널 #2의 몫입니다. 그 부분은 두 번째 터미널에서 입력하세요)"),
+    ("dojo_solve_host", "(the lines marked terminal #2 are typed in a second terminal: a root shell on the host)", "(터미널 #2로 표시된 줄은 두 번째 터미널, 곧 호스트의 root 셸에서 입력하세요)"),
     ("dojo_no_solve", "this step has no single command: the task and the hints say what to do", "이 단계에는 한 줄 명령이 없습니다. 과제와 힌트를 따르세요"),
     ("dojo_checks_hold", "all checks hold: `exit` to go on", "모든 확인이 통과했습니다. `exit`로 계속하세요"),
     ("dojo_unknown", "dojo: unknown request `{0}` (hint, check, solve, task, pid)", "dojo: 알 수 없는 요청 `{0}` (hint, check, solve, task, pid)"),
@@ -364,12 +365,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
         "apt-get install stress / dnf install stress (optional CPU burner)",
         "apt-get install stress / dnf install stress (선택: CPU 부하 도구)",
     ),
-    ("doctor_iproute", "apt-get install iproute2 / dnf install iproute", "apt-get install iproute2 / dnf install iproute (ip 명령)"),
-    (
-        "doctor_utillinux",
-        "apt-get install util-linux / dnf install util-linux",
-        "apt-get install util-linux / dnf install util-linux (nsenter 명령)",
-    ),
+    ("doctor_install", "sudo apt-get install {0}", "sudo apt-get install {0} 명령으로 설치하세요"),
     ("doctor_can_run", "the lab can run here", "이 머신에서 실습을 할 수 있습니다"),
     (
         "doctor_cannot_run",

@@ -68,6 +68,7 @@ mod tests {
             M::Background,
             M::ExitedAtOnce,
             M::ExitStatus(1),
+            M::MissingTool { tool: "ip".into(), package: "iproute2".into() },
             M::StoppedByCtrlC,
             M::KilledAfter { secs: 5 },
             M::SpawnExited { cmd: "nc".into(), status: 1 },

@@ -71,6 +71,15 @@ pub fn pad(text: &str, width: usize) -> String {
     format!("{text}{}", " ".repeat(width.saturating_sub(w)))
 }
 
+/// A lab line as printed (`lab command:`, `dojo solve`): `$ …` for terminal #1, `terminal #2
+/// $ …` for terminal #2, in the session's language.
+pub fn lab_line(lang: Lang, line: &crate::lesson::LabLine) -> String {
+    match line.terminal {
+        crate::lesson::Terminal::One => format!("$ {}", line.text),
+        crate::lesson::Terminal::Two => format!("{} $ {}", t(lang, "lab_terminal_2"), line.text),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +134,19 @@ mod tests {
     fn padding_counts_korean_as_double_width() {
         assert_eq!(pad("커널:", 8), "커널:   ");
         assert_eq!(pad("kernel:", 8), "kernel: ");
+    }
+}
+
+#[cfg(test)]
+mod lab_line_tests {
+    use super::*;
+    use crate::lesson::{LabLine, Terminal};
+
+    #[test]
+    fn a_terminal_2_line_says_so_in_both_languages() {
+        let line = |terminal| LabLine { terminal, text: "id".into() };
+        assert_eq!(lab_line(Lang::En, &line(Terminal::One)), "$ id");
+        assert_eq!(lab_line(Lang::En, &line(Terminal::Two)), "terminal #2 $ id");
+        assert_eq!(lab_line(Lang::Ko, &line(Terminal::Two)), "터미널 #2 $ id");
     }
 }

@@ -100,6 +100,8 @@ impl Lab {
                 out.trace.push(sc);
                 // Ctrl-C stopped the command: the step stops with it, as it does in the sandbox.
                 let stopped = output.interrupted;
+                // A missing tool stops the step with the package to install, not with failed checks.
+                out.error = crate::sandbox::missing_tool::missing_tool_msg(&output);
                 out.output = Some(output);
                 if stopped {
                     Err(HostError::Interrupted)

@@ -76,8 +76,8 @@ pub struct StepReport {
     pub work: String,
     /// The session cgroup's limit files (name, value), before and after the step.
     pub cgroup_files: (Files, Files),
-    /// The step's `shell` for this machine's layout, variables expanded.
-    pub shell: Option<String>,
+    /// The step's lab command for this machine's layout, variables expanded (none: empty).
+    pub shell: Vec<crate::lesson::LabLine>,
     /// Done by hand in `try`: `sandbox_pid` is the student's shell, gone by the time the
     /// report is shown, so no "enter it from terminal #2" commands go with it.
     pub by_hand: bool,
@@ -253,13 +253,19 @@ impl Lab {
             v.push(("CGROUP", dir.display().to_string()));
             v.push(("CGROUP_PARENT", parent));
         }
+        // On v1 each controller is its own hierarchy, so a group of several is one directory
+        // per controller: a lab command names each (on v2 they are all `$CGROUP`).
+        for &c in self.group_plan() {
+            if let Some(dir) = self.cgroup_dir_for(c) {
+                v.push((controller_var(c), dir.display().to_string()));
+            }
+        }
         v
     }
 
-    /// `$CGROUP`: the directory of the session's group for the first controller the lesson's
-    /// `cgroup create` names: the real one once made, before that where it will be made.
-    fn cgroup_dir(&self) -> Option<PathBuf> {
-        let c = *self.group_plan().first()?;
+    /// The session group's directory for controller `c`: the real one once made, before that
+    /// where it will be made.
+    fn cgroup_dir_for(&self, c: crate::cgroup::Controller) -> Option<PathBuf> {
         if let Some(dir) = self.group.as_ref().and_then(|g| g.dir_for(c)) {
             return Some(dir.to_path_buf());
         }
@@ -267,10 +273,26 @@ impl Lab {
         layout.group_dir(&host_actions::group_parent(layout), &host_actions::group_name(&self.session_id), c)
     }
 
-    /// The step's lab command for this machine's cgroup layout, variables expanded.
-    pub fn shell_line(&self, step: &Step) -> Option<String> {
-        let v2 = matches!(self.layout, Some(crate::cgroup::Layout::V2 { .. }));
-        step.shell.as_ref().map(|s| self.expand(s.pick(v2)))
+    /// `$CGROUP`: the directory of the session's group for the first controller the lesson's
+    /// `cgroup create` names: the real one once made, before that where it will be made.
+    fn cgroup_dir(&self) -> Option<PathBuf> {
+        self.cgroup_dir_for(*self.group_plan().first()?)
+    }
+
+    /// The step's lab command for this machine's cgroup layout, variables expanded: what the
+    /// printout, `dojo solve` and `check --solve` give the student (none: empty).
+    pub fn lab_lines(&self, step: &Step) -> Vec<crate::lesson::LabLine> {
+        let Some(shell) = &step.shell else { return Vec::new() };
+        let mut lines = shell.lines(self.cgroup_v2());
+        for l in &mut lines {
+            l.text = self.expand(&l.text);
+        }
+        lines
+    }
+
+    /// Whether this machine's cgroups are the unified (v2) layout: which lines a step prints.
+    pub fn cgroup_v2(&self) -> bool {
+        matches!(self.layout, Some(crate::cgroup::Layout::V2 { .. }))
     }
 
     pub fn expand(&self, s: &str) -> String {
@@ -416,7 +438,7 @@ impl Lab {
             checks,
             work: self.work.display().to_string(),
             cgroup_files,
-            shell: self.shell_line(&step),
+            shell: self.lab_lines(&step),
             by_hand: false,
         };
         self.next = index + 1;
@@ -459,4 +481,14 @@ impl Drop for Lab {
 
 fn expand_expect(e: &crate::lesson::Expect, lab: &Lab) -> crate::lesson::Expect {
     e.map_args(&|s: &str| lab.expand(s))
+}
+
+/// `$CGROUP_CPU`, `$CGROUP_MEMORY`, `$CGROUP_PIDS`: the session group's directory for one
+/// controller.
+fn controller_var(c: crate::cgroup::Controller) -> &'static str {
+    match c {
+        crate::cgroup::Controller::Cpu => "CGROUP_CPU",
+        crate::cgroup::Controller::Memory => "CGROUP_MEMORY",
+        crate::cgroup::Controller::Pids => "CGROUP_PIDS",
+    }
 }

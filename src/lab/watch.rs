@@ -70,7 +70,7 @@ impl Lab {
             checks: look.checks,
             work: self.work.display().to_string(),
             cgroup_files: (w.group_before, look.group_now),
-            shell: self.shell_line(&self.lesson.steps[w.index]),
+            shell: self.lab_lines(&self.lesson.steps[w.index]),
             by_hand: true,
         }
     }

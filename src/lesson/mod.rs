@@ -21,6 +21,7 @@ use crate::observe::View;
 
 pub use action::{Action, HostAction, Ns, SandboxAction};
 pub use expect::Expect;
+pub use lab_command::{LabLine, Shell, Terminal};
 pub use load::{
     builtin, builtin_selected, check_paths, duplicate_id, find, load_file, load_file_checked, load_paths,
     load_paths_checked, Checked, LoadError, BUILTIN,
@@ -118,7 +119,7 @@ impl RawText {
 struct RawStep {
     text: RawText,
     #[serde(default)]
-    shell: Option<Shell>,
+    shell: Option<Spanned<lab_command::RawShell>>,
     #[serde(default, rename = "do")]
     actions: Vec<Spanned<String>>,
     #[serde(default)]
@@ -135,33 +136,6 @@ struct RawStep {
     try_expect: Vec<Spanned<String>>,
     #[serde(default)]
     mutation_waiver: Vec<Spanned<Waiver>>,
-}
-
-/// A step's `shell` (the deck's command for it): one line, or one per cgroup layout, since
-/// the same step is `cgset -r cpu.cfs_quota_us=30000` on v1 and `echo … > cpu.max` on v2.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged, expecting = "a string, or a table { v1 = \"…\", v2 = \"…\" }")]
-pub enum Shell {
-    Any(String),
-    ByCgroup(CgroupShell),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CgroupShell {
-    pub v1: String,
-    pub v2: String,
-}
-
-impl Shell {
-    /// The line for this machine: `v2` on a cgroup v2 (unified) host, else `v1`.
-    pub fn pick(&self, cgroup_v2: bool) -> &str {
-        match self {
-            Shell::Any(s) => s,
-            Shell::ByCgroup(t) if cgroup_v2 => &t.v2,
-            Shell::ByCgroup(t) => &t.v1,
-        }
-    }
 }
 
 pub use crate::observe::view::SHOW_VIEWS;
@@ -314,9 +288,21 @@ pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
                 .map_err(|e| err_at(string_content_start(src, s.span().start), e.to_string()))?;
             show.push(view);
         }
+        let shell = match raw_step.shell {
+            Some(sh) => {
+                let at = sh.span();
+                // A list item `{ t2 = "…" }` is pointed at its brace, a string at its first character.
+                let content = |start: usize| match src.as_bytes().get(start) {
+                    Some(b'"' | b'\'') => string_content_start(src, start),
+                    _ => start,
+                };
+                Some(sh.into_inner().validate(at, content).map_err(|e| err_at(e.at, e.message))?)
+            }
+            None => None,
+        };
         steps.push(Step {
             text: raw_step.text.into_text(),
-            shell: raw_step.shell,
+            shell,
             actions,
             action_src,
             show,
@@ -431,7 +417,7 @@ expect = ["sandbox.ns.mnt != host.ns.mnt"]
                     let both = [task.en.as_str(), ko];
                     assert!(both.iter().all(|t| t.contains("#2")), "{at}: the task must say what terminal #2 does");
                 }
-                for line in s.shell.iter().flat_map(|sh| [sh.pick(false), sh.pick(true)]) {
+                for line in s.shell.iter().flat_map(|sh| sh.all_lines()).map(|l| l.text.as_str()) {
                     assert!(
                         !task.en.contains(line) && !ko.contains(line),
                         "{at}: the task gives the solution away (`{line}`): say what to achieve, not the command"
@@ -510,24 +496,6 @@ expect = ["sandbox.ns.mnt != host.ns.mnt"]
         assert!(e.message.contains("unknown view"), "{e}");
         let e = error_of("id = \"x\"\ntitle.en = \"X\"\n");
         assert!(e.message.contains("no steps"), "{e}");
-    }
-
-    #[test]
-    fn shell_is_a_line_or_one_per_cgroup_layout() {
-        let l = parse_lesson("demo.toml", GOOD).unwrap();
-        assert_eq!(l.steps[0].shell.as_ref().map(|s| s.pick(true)), Some("unshare -m"));
-        let table = GOOD.replace(
-            "shell = \"unshare -m\"",
-            "shell = { v1 = \"cgset -r cpu.cfs_quota_us=30000 g\", v2 = \"echo '30000 100000' > $CGROUP/cpu.max\" }",
-        );
-        let sh = parse_lesson("demo.toml", &table).unwrap().steps[0].shell.clone().unwrap();
-        assert_eq!(sh.pick(false), "cgset -r cpu.cfs_quota_us=30000 g");
-        assert_eq!(sh.pick(true), "echo '30000 100000' > $CGROUP/cpu.max");
-        for bad in ["shell = { v1 = \"a\" }", "shell = { v1 = \"a\", v2 = \"b\", v3 = \"c\" }", "shell = 3"] {
-            let e = error_of(&GOOD.replace("shell = \"unshare -m\"", bad));
-            assert_eq!(e.line, 8, "{bad}: {e}");
-            assert!(e.message.contains("v1 = "), "{bad}: {e}");
-        }
     }
 
     #[test]

@@ -39,6 +39,11 @@ pub enum Msg {
     Background,
     ExitedAtOnce,
     ExitStatus(i32),
+    /// A command found no `tool` on this machine (exit 127): install `package`.
+    MissingTool {
+        tool: String,
+        package: String,
+    },
     StoppedByCtrlC,
     KilledAfter {
         secs: u64,
@@ -257,6 +262,7 @@ impl Msg {
             M::Background => ("background", vec![]),
             M::ExitedAtOnce => ("exited_at_once", vec![]),
             M::ExitStatus(s) => ("cmd_exit_status", vec![text(s)]),
+            M::MissingTool { tool, package } => ("missing_tool", vec![text(tool), text(package)]),
             M::StoppedByCtrlC => ("stopped_by_ctrl_c", vec![]),
             M::KilledAfter { secs } => ("cmd_killed_after", vec![text(secs)]),
             M::SpawnExited { cmd, status } => ("spawn_exited", vec![text(cmd), text(status)]),

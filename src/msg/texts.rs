@@ -8,6 +8,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("background", "running in the background until the sandbox ends", "샌드박스가 끝날 때까지 백그라운드에서 실행됩니다"),
     ("exited_at_once", "it exited at once", "곧바로 종료했습니다"),
     ("cmd_exit_status", "exit status {0}", "종료 상태 {0}"),
+    (
+        "missing_tool",
+        "`{0}` is not installed on this machine: install the package {1} (sudo apt-get install {1}) and do the step again",
+        "이 컴퓨터에는 `{0}` 명령이 없습니다. {1} 패키지를 설치한 뒤(sudo apt-get install {1}) 이 단계를 다시 하세요",
+    ),
     ("stopped_by_ctrl_c", "stopped by Ctrl-C", "Ctrl-C로 멈췄습니다"),
     ("cmd_killed_after", "killed after {0} s: the command did not finish", "{0}초 안에 끝나지 않아 강제 종료했습니다"),
     ("spawn_exited", "spawn {0}: exited with status {1}", "spawn {0}: 종료 상태 {1}로 끝났습니다"),

@@ -111,9 +111,20 @@ pub fn step(style: &Style, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&str
         "─".repeat((style.width as usize).saturating_sub(head.chars().count()).min(60)).cyan()
     );
     let _ = writeln!(o, "{}\n", wrap(style, &expand(&st.text.get(style.lang)), ""));
-    if let Some(sh) = &r.shell {
-        let line = wrap(style, &format!("{}: $ {sh}", label(style.lang, "lab")), "");
-        let _ = writeln!(o, "{}", line.bold());
+    match r.shell.as_slice() {
+        [] => {}
+        // One terminal #1 line reads best after the label, as it always has.
+        [one] if one.terminal == crate::lesson::Terminal::One => {
+            let line =
+                wrap(style, &format!("{}: {}", label(style.lang, "lab"), crate::i18n::lab_line(style.lang, one)), "");
+            let _ = writeln!(o, "{}", line.bold());
+        }
+        lines => {
+            let _ = writeln!(o, "{}", format!("{}:", label(style.lang, "lab")).bold());
+            for l in lines {
+                let _ = writeln!(o, "{}", wrap(style, &crate::i18n::lab_line(style.lang, l), "  ").bold());
+            }
+        }
     }
     if !r.actions.is_empty() {
         let _ = writeln!(o, "{}:", label(style.lang, "syscalls").dimmed());

@@ -32,7 +32,7 @@ pub fn presented(lang: Lang, lesson: &Lesson, r: &StepReport, expand: &dyn Fn(&s
         step: r.index + 1,
         steps: r.total,
         text: expand(&st.text.get(lang)),
-        command: r.shell.clone().unwrap_or_default(),
+        command: r.shell.iter().map(|l| crate::i18n::lab_line(lang, l)).collect::<Vec<_>>().join("\n"),
         syscalls,
         tables,
         checks: r.checks.iter().map(|c| (c.src.clone(), c.verdict.passed)).collect(),

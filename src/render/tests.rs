@@ -52,7 +52,10 @@ pub(super) fn report() -> (Lesson, StepReport) {
         ],
         work: "/tmp/w".into(),
         cgroup_files: (vec![], vec![]),
-        shell: Some("unshare -m /bin/bash".into()),
+        shell: vec![crate::lesson::LabLine {
+            terminal: crate::lesson::Terminal::One,
+            text: "unshare -m /bin/bash".into(),
+        }],
         by_hand: false,
     };
     (lesson, r)
@@ -146,4 +149,23 @@ fn notes_and_the_stop_reason_are_drawn_in_korean() {
     assert!(out.contains("↳ new_root나 그 아래 마운트의 전파 방식이 shared이거나"), "{out}");
     assert!(out.contains("pivot_root 실패: Invalid argument (EINVAL)"), "{out}");
     assert!(!out.contains("has shared propagation"), "{out}");
+}
+
+/// One terminal #1 line follows the label; several lines, or any of terminal #2's, are listed
+/// one per line under it with terminal #2's marked, in both languages.
+#[test]
+fn the_lab_command_marks_terminal_2_lines() {
+    use crate::lesson::{LabLine, Terminal};
+    colored::control::set_override(false);
+    let (lesson, mut r) = report();
+    let style = Style { lang: Lang::En, width: 100 };
+    assert!(step(&style, &lesson, &r, &|s| s.to_string()).contains("lab command: $ unshare -m /bin/bash\n"));
+    r.shell.push(LabLine { terminal: Terminal::Two, text: "readlink /proc/4711/ns/mnt".into() });
+    let out = step(&style, &lesson, &r, &|s| s.to_string());
+    assert!(
+        out.contains("lab command:\n  $ unshare -m /bin/bash\n  terminal #2 $ readlink /proc/4711/ns/mnt\n"),
+        "{out}"
+    );
+    let ko = step(&Style { lang: Lang::Ko, width: 100 }, &lesson, &r, &|s| s.to_string());
+    assert!(ko.contains("실습 명령:\n  $ unshare -m /bin/bash\n  터미널 #2 $ readlink"), "{ko}");
 }

@@ -310,8 +310,8 @@ impl Repl {
                     Command::Show => {
                         let st = &lab.lesson.steps[current.min(lab.lesson.steps.len() - 1)];
                         println!("{}", lab.expand(&st.text.get(lang)));
-                        if let Some(sh) = lab.shell_line(st) {
-                            println!("$ {sh}");
+                        for line in lab.lab_lines(st) {
+                            println!("{}", crate::i18n::lab_line(lang, &line));
                         }
                         Ok(())
                     }

@@ -48,6 +48,7 @@ pub fn serve(mut stream: UnixStream, keep_propagation: bool) -> ! {
         burner: None,
         stress: None,
         made_netns_dir: false,
+        moved_root: false,
         spawned: Vec::new(),
         devnull: std::fs::File::options().read(true).write(true).open("/dev/null").ok(),
         proc: std::fs::File::open("/proc").ok(),

@@ -10,6 +10,7 @@ pub mod agent;
 pub mod attach;
 mod caps;
 pub(crate) mod kernel;
+pub mod missing_tool;
 pub mod netdev;
 pub mod perform;
 pub mod pressure;

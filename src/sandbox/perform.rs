@@ -39,6 +39,9 @@ pub struct AgentState {
     pub stress: Option<std::process::Child>,
     /// Namespaces this sandbox has left the host's copy of.
     pub unshared: Vec<Ns>,
+    /// chroot or pivot_root moved its root: a program missing there is the rootfs's, not one
+    /// a host package would install.
+    pub moved_root: bool,
     /// Debug switch for the propagation test: do not make / private after unshare(mnt).
     pub keep_propagation: bool,
     /// Programs started with `spawn` (servers); they die with the agent (parent-death signal).
@@ -345,7 +348,10 @@ pub(crate) fn perform(
             guard(origin, k, Ns::Uts, "set the hostname")?;
             k.sethostname(h, trace).map_err(failed("sethostname"))?;
         }
-        A::Chroot(p) => k.chroot(p, trace).map_err(failed("chroot"))?,
+        A::Chroot(p) => {
+            k.chroot(p, trace).map_err(failed("chroot"))?;
+            origin.moved_root = true;
+        }
         A::Chdir(p) => k.chdir(p, trace).map_err(failed("chdir"))?,
         A::PivotRoot { new_root, put_old } => {
             guard(origin, k, Ns::Mnt, "pivot_root")?;
@@ -354,6 +360,7 @@ pub(crate) fn perform(
                 note_last(trace, why);
             }
             res.map_err(failed("pivot_root"))?;
+            origin.moved_root = true;
         }
         A::Msgget => {
             guard(origin, k, Ns::Ipc, "create a message queue")?;
@@ -369,6 +376,11 @@ pub(crate) fn perform(
         A::Sh(cmd) => {
             let (sc, output) = shell::run(cmd, shell::timeout());
             trace.push(sc);
+            // A host tool that is missing stops the step with the package to install, not with
+            // failed checks (in a rootfs, the host's packages would not help).
+            if !origin.moved_root {
+                out.error = super::missing_tool::missing_tool_msg(&output);
+            }
             out.output = Some(output);
         }
         A::Burn { stress, secs } => burn(*secs, *stress, origin, out)?,

@@ -350,7 +350,7 @@ fn presented(step: usize) -> Sequenced {
         step,
         steps: 3,
         text: "Terminal #1 runs `unshare -u`.".into(),
-        command: "unshare -u /bin/bash".into(),
+        command: "$ unshare -u /bin/bash".into(),
         syscalls: vec!["[sandbox] unshare uts".into(), "  unshare(CLONE_NEWUTS) = 0".into()],
         tables: vec![PresentedTable {
             title: "namespaces".into(),

@@ -391,7 +391,18 @@ fn variables_are_documented() {
     let md = read(GUIDE);
     let all = rows(&md);
     let vars: Vec<String> = all.iter().filter(|r| r.section == "Variables").flat_map(|r| code_spans(r.key())).collect();
-    for v in ["$WORK", "$ROOTFS", "$SESSION", "$PID", "$HOST_PID", "$CGROUP", "$CGROUP_PARENT"] {
+    for v in [
+        "$WORK",
+        "$ROOTFS",
+        "$SESSION",
+        "$PID",
+        "$HOST_PID",
+        "$CGROUP",
+        "$CGROUP_PARENT",
+        "$CGROUP_CPU",
+        "$CGROUP_MEMORY",
+        "$CGROUP_PIDS",
+    ] {
         assert!(vars.iter().any(|x| x == v), "{GUIDE}: the variable {v} has no row in the Variables table");
     }
 }

@@ -59,3 +59,27 @@ fn a_command_that_closes_its_pipes_still_meets_the_time_limit() {
     assert_eq!(d.stdout().matches("killed after 1 s").count(), 2, "{}", d.stdout());
     before.assert_unchanged_since("hanging commands");
 }
+
+/// A step whose tool is missing (`ip` on the host, `lsns` in terminal #1) stops saying which
+/// package installs it, in both languages, instead of failing its checks with exit 127.
+#[test]
+fn a_missing_tool_names_its_package() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let lesson = crate::harness::repo("tests/lessons/missing-tool.toml");
+    let empty = tempfile::tempdir().expect("a temporary directory");
+    let run = |lang: &str| {
+        Test::new()
+            .env("PATH", &empty.path().display().to_string())
+            .env("COLUMNS", "300")
+            .args(["--lessons".as_ref(), lesson.as_os_str(), "run".as_ref(), "missing".as_ref()])
+            .args(["--check", "--lang", lang])
+            .fails_with(1)
+    };
+    let en = run("en").text();
+    assert!(en.contains("`ip` is not installed on this machine: install the package iproute2"), "{en}");
+    assert!(en.contains("`lsns` is not installed on this machine: install the package util-linux"), "{en}");
+    let ko = run("ko").text();
+    assert!(ko.contains("`ip` 명령이 없습니다. iproute2 패키지를"), "{ko}");
+    before.assert_unchanged_since("missing tools");
+}

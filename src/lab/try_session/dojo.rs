@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::i18n::t;
 use crate::lab::CheckReport;
-use crate::lesson::Lang;
+use crate::lesson::{LabLine, Lang, Terminal};
 
 /// The scripts, as every rootfs has them: `dojo`, and `burn` (one CPU kept busy).
 const SCRIPTS: [(&str, &str); 2] =
@@ -74,9 +74,8 @@ pub(crate) struct Asked {
     pub lang: Lang,
     pub task: String,
     pub hint: Option<String>,
-    /// The step's lab command.
-    pub solve: Option<String>,
-    pub needs_host: bool,
+    /// The step's lab command (none: empty), each line with its terminal.
+    pub solve: Vec<LabLine>,
     /// The shell that asked, as the host numbers it.
     pub shell: Option<i32>,
 }
@@ -128,16 +127,16 @@ pub(crate) fn answer(ask: &Ask, step: &Asked, hints: usize, checks: Option<&[Che
             }
             _ => say(t(lang, "dojo_hint_more")),
         },
-        Ask::Solve => match &step.solve {
-            Some(line) => {
-                say(t(lang, "dojo_solve"));
-                say(&format!("  {line}"));
-                if step.needs_host {
-                    say(t(lang, "dojo_solve_host"));
-                }
+        Ask::Solve if step.solve.is_empty() => say(t(lang, "dojo_no_solve")),
+        Ask::Solve => {
+            say(t(lang, "dojo_solve"));
+            for line in &step.solve {
+                say(&format!("  {}", crate::i18n::lab_line(lang, line)));
             }
-            None => say(t(lang, "dojo_no_solve")),
-        },
+            if step.solve.iter().any(|l| l.terminal == Terminal::Two) {
+                say(t(lang, "dojo_solve_host"));
+            }
+        }
         Ask::Unknown(other) => say(&crate::i18n::tf(lang, "dojo_unknown", &[other])),
     }
     out
@@ -197,8 +196,7 @@ mod tests {
             lang: Lang::En,
             task: "do it".into(),
             hint: None,
-            solve: Some("unshare -u sh".into()),
-            needs_host: false,
+            solve: vec![LabLine { terminal: Terminal::One, text: "unshare -u sh".into() }],
             shell: Some(9),
         }
     }
@@ -228,10 +226,18 @@ mod tests {
 
     #[test]
     fn solve_says_when_part_of_it_is_terminal_2s_and_when_there_is_none() {
-        let host = Asked { needs_host: true, ..asked() };
+        let alone = answer(&Ask::Solve, &asked(), 0, None);
+        assert_eq!(alone, "the lab command for this step:\n  $ unshare -u sh\n");
+        let mut host = asked();
+        host.solve.push(LabLine { terminal: Terminal::Two, text: "echo $PID".into() });
         let a = answer(&Ask::Solve, &host, 0, None);
-        assert!(a.contains("  unshare -u sh\n") && a.contains("terminal #2"), "{a}");
-        let none = Asked { solve: None, ..asked() };
+        assert!(
+            a.contains("  $ unshare -u sh\n  terminal #2 $ echo $PID\n") && a.contains("marked terminal #2"),
+            "{a}"
+        );
+        let ko = answer(&Ask::Solve, &Asked { lang: Lang::Ko, ..host }, 0, None);
+        assert!(ko.contains("  터미널 #2 $ echo $PID\n"), "{ko}");
+        let none = Asked { solve: Vec::new(), ..asked() };
         assert!(answer(&Ask::Solve, &none, 0, None).starts_with("this step has no single command"));
     }
 

@@ -553,7 +553,7 @@ fn dojo_solve_is_the_lab_command_and_requests_come_in_order() {
     let mut got = vec![0u8; 200];
     let n = sock.read(&mut got).unwrap();
     let got = String::from_utf8_lossy(&got[..n]).to_string();
-    assert_eq!(got, format!("the lab command for this step:\n  unshare -u /bin/bash\n.\n{SHELL}\n.\n"));
+    assert_eq!(got, format!("the lab command for this step:\n  $ unshare -u /bin/bash\n.\n{SHELL}\n.\n"));
     sock.write_all(b"me\n").unwrap();
     s.poll(&t.lab);
     let n = sock.read(&mut [0u8; 200]).unwrap();
@@ -585,5 +585,5 @@ fn the_by_hand_report_is_the_students_process_against_the_sandbox_before() {
     assert!(report.by_hand && report.passed());
     assert_eq!(report.before.sandbox.proc.pid, FIRST_AGENT);
     assert_eq!(report.after.sandbox.proc.pid, SHELL);
-    assert_eq!(report.shell.as_deref(), Some("unshare -u /bin/bash"));
+    assert_eq!(report.shell.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["unshare -u /bin/bash"]);
 }
