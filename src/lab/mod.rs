@@ -19,6 +19,7 @@ pub mod link;
 pub(crate) mod link_tests;
 pub mod mutate;
 pub mod runner;
+pub mod solve;
 #[cfg(test)]
 mod tests;
 pub(crate) mod try_session;
@@ -271,6 +272,18 @@ impl Lab {
     pub fn shell_line(&self, step: &Step) -> Option<String> {
         let v2 = matches!(self.layout, Some(crate::cgroup::Layout::V2 { .. }));
         step.shell.as_ref().map(|s| self.expand(s.pick(v2)))
+    }
+
+    /// The same for a student's try shell (`dojo solve`): `$PID` is the process they type
+    /// into, shown as `pid_shown` (the task's ⟨dojo pid⟩), not terminal #1's lab sandbox.
+    pub fn try_shell_line(&self, step: &Step, pid_shown: &str) -> Option<String> {
+        let v2 = matches!(self.layout, Some(crate::cgroup::Layout::V2 { .. }));
+        step.shell.as_ref().map(|s| self.expand(&s.pick(v2).replace("$PID", pid_shown)))
+    }
+
+    /// Is this host's cgroup layout v2 (which of a step's lab lines apply)?
+    pub fn cgroup_v2(&self) -> bool {
+        matches!(self.layout, Some(crate::cgroup::Layout::V2 { .. }))
     }
 
     pub fn expand(&self, s: &str) -> String {

@@ -286,7 +286,7 @@ impl TrySession {
                 lang: self.lang,
                 task: lab.expand(&self.step.task.as_ref().map(|t| t.get(self.lang)).unwrap_or_default()),
                 hint: self.step.hint.as_ref().map(|h| lab.expand(&h.get(self.lang))),
-                solve: lab.shell_line(&self.step),
+                solve: lab.try_shell_line(&self.step, DOJO_PID),
                 needs_host: self.step.task_needs_host,
                 shell,
             };

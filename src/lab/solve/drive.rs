@@ -1,0 +1,348 @@
+//! A student's session, played: one REPL per lesson on a [`Pty`], `try` for every step, the
+//! lab lines typed or run as the printout says, and what came of it read from the screen.
+//! The REPL runs in English whatever the report's language: what it prints is parsed here.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::pty::{after, Pty, PtyError};
+use super::{SolveVerdict, StepSolve, Unsolved, Why};
+use crate::lesson::lab_command::Terminal;
+use crate::lesson::{Lesson, SandboxAction, Step};
+
+/// How to start the REPL a student starts.
+pub struct Options {
+    pub exe: PathBuf,
+    /// `--lessons …`, `--rootfs …` as given to `check --solve`.
+    pub args: Vec<OsString>,
+    /// Which of a step's lab lines apply (`Shell::lines`).
+    pub cgroup_v2: bool,
+}
+
+/// How long a step may take to tick once its lines are in: the checks are judged four times a
+/// second; a step that measures CPU time needs its window.
+fn bound(step: &Step) -> Duration {
+    let burns = step.actions.iter().any(|a| matches!(a.sandbox(), Some(SandboxAction::Burn { .. })));
+    let stress = step.shell.as_ref().is_some_and(|s| s.pick(false).contains("stress") || s.pick(true).contains("stress"));
+    Duration::from_secs(if burns || stress { 12 } else { 4 })
+}
+
+/// Every step of every lesson, calling `each` as each is decided.
+pub fn run_lessons(lessons: &[Lesson], opts: &Options, each: &mut dyn FnMut(&StepSolve)) -> Vec<StepSolve> {
+    let mut all = Vec::new();
+    for l in lessons {
+        let mut push = |r: StepSolve| {
+            each(&r);
+            all.push(r);
+        };
+        match Lessoning::start(l, opts) {
+            Ok(mut s) => {
+                for i in 0..l.steps.len() {
+                    push(s.step(i));
+                }
+                s.quit();
+            }
+            Err(e) => {
+                for i in 0..l.steps.len() {
+                    push(unsolved(&l.id, i, Why::Repl(e.to_string()), vec![], String::new()));
+                }
+            }
+        }
+    }
+    all
+}
+
+fn unsolved(lesson: &str, step: usize, why: Why, failing: Vec<String>, output: String) -> StepSolve {
+    StepSolve { lesson: lesson.into(), step, verdict: SolveVerdict::Unsolved(Unsolved { why, failing, output }) }
+}
+
+/// One lesson's REPL.
+struct Lessoning<'a> {
+    lesson: &'a Lesson,
+    pty: Pty,
+    v2: bool,
+    /// The REPL's step (its prompt's `k/n`).
+    at: usize,
+    /// The markers typed so far (each is new, so an old one never matches).
+    marks: usize,
+    state: PathBuf,
+}
+
+impl<'a> Lessoning<'a> {
+    fn start(lesson: &'a Lesson, opts: &Options) -> Result<Lessoning<'a>, PtyError> {
+        let state = std::env::temp_dir().join(format!("nsdojo-solve-{}-{}", std::process::id(), lesson.id));
+        std::fs::create_dir_all(&state).map_err(|e| PtyError::Io("state dir", e))?;
+        let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+            .filter(|(k, _)| {
+                let k = k.to_string_lossy();
+                !(k.starts_with("LC_") || k.starts_with("NSDOJO_") || ["LANG", "LANGUAGE", "TERM", "COLUMNS"].contains(&&*k))
+            })
+            .collect();
+        for (k, v) in [("NO_COLOR", "1".into()), ("TERM", "dumb".into()), ("COLUMNS", "200".into())] {
+            env.push((k.into(), v));
+        }
+        env.push(("NSDOJO_HISTORY".into(), state.join("history").into()));
+        env.push(("NSDOJO_PROGRESS".into(), state.join("progress.json").into()));
+        let mut args: Vec<OsString> = vec!["--lang".into(), "en".into(), "--no-color".into()];
+        args.extend(opts.args.iter().cloned());
+        let pty = Pty::spawn(&opts.exe, &args, &env)?;
+        let mut s = Lessoning { lesson, pty, v2: opts.cgroup_v2, at: 0, marks: 0, state };
+        if s.pty.expect(Duration::from_secs(30), after("nsdojo> ")).is_none() {
+            return Err(s.pty.ended().unwrap_or(PtyError::Ended(s.pty.take(Duration::ZERO))));
+        }
+        s.pty.line(&format!("lesson {}", lesson.id))?;
+        if s.prompt(Duration::from_secs(30)).is_none() {
+            return Err(PtyError::Ended(s.pty.take(Duration::ZERO)));
+        }
+        Ok(s)
+    }
+
+    /// Wait for the lesson's prompt; the step it is at.
+    fn prompt(&mut self, wait: Duration) -> Option<usize> {
+        let head = format!("nsdojo[{} ", self.lesson.id);
+        let seen = self.pty.expect(wait, |h| {
+            let i = h.rfind(&head)?;
+            h[i..].find("]> ").map(|j| i + j + 3)
+        })?;
+        let i = seen.rfind(&head)? + head.len();
+        let k = seen[i..].split('/').next()?.parse().ok()?;
+        self.at = k;
+        Some(k)
+    }
+
+    /// Type `cmd` into the shell and wait (up to `wait`) until it has run: what it printed.
+    /// The marker is computed by the shell, so the echo of the typed line does not match.
+    fn run(&mut self, cmd: &str, wait: Duration) -> Option<String> {
+        self.marks += 1;
+        let n = 1000 + self.marks;
+        self.pty.line(&format!("{cmd}; echo \"@@$(({n}-1))@@\"")).ok()?;
+        self.pty.expect(wait, after(&format!("@@{}@@", n - 1)))
+    }
+
+    fn step(&mut self, i: usize) -> StepSolve {
+        let (id, step) = (self.lesson.id.clone(), &self.lesson.steps[i]);
+        if self.at != i {
+            return unsolved(&id, i, Why::NotReached, vec![], String::new());
+        }
+        if let Some(why) = &step.solve_waiver {
+            self.next(i);
+            return StepSolve { lesson: id, step: i, verdict: SolveVerdict::Waived(why.clone()) };
+        }
+        let lines = step.shell.as_ref().map(|s| s.lines(self.v2)).unwrap_or_default();
+        let r = if lines.is_empty() {
+            unsolved(&id, i, Why::NoLines, vec![], String::new())
+        } else if lines.iter().all(|l| l.text.trim_start().starts_with("docker ")) {
+            unsolved(&id, i, Why::Docker, vec![], String::new())
+        } else {
+            self.solve(i, &lines)
+        };
+        if self.at == i {
+            self.next(i);
+        }
+        r
+    }
+
+    /// Let the lab take step `i` (a waived or unsolved one), so the next can be tried.
+    fn next(&mut self, i: usize) {
+        if self.pty.line("next").is_ok() {
+            // A `burn` step takes its seconds.
+            let _ = self.prompt(Duration::from_secs(60));
+        }
+        if self.at != i + 1 {
+            self.at = usize::MAX;
+        }
+    }
+
+    fn solve(&mut self, i: usize, lines: &[crate::lesson::lab_command::LabLine]) -> StepSolve {
+        let id = self.lesson.id.clone();
+        let step = &self.lesson.steps[i];
+        let tick = format!("step {} done", i + 1);
+        let _ = self.pty.line("try");
+        let Some(opened) = self.pty.expect(Duration::from_secs(30), after("`exit` comes back")) else {
+            let out = self.pty.take(Duration::from_millis(200));
+            let _ = self.prompt(Duration::from_secs(5));
+            return unsolved(&id, i, Why::Repl("try opened no shell".into()), vec![], out);
+        };
+        let looks_only = opened.contains("this step changes nothing");
+        let printed = self.run("dojo solve", Duration::from_secs(5)).unwrap_or_default();
+        let mut pid = self.dojo_pid().unwrap_or_default();
+        let mut seen = String::new();
+        let mut output = String::new();
+        let mut blocked = false;
+        for line in lines {
+            match line.terminal {
+                Terminal::One => {
+                    let text = super::fill(&line.text, &printed, &pid);
+                    output.push_str(&format!("$ {text}\n"));
+                    if blocked {
+                        let _ = self.pty.line(&text);
+                        continue;
+                    }
+                    match self.run(&text, Duration::from_secs(3)) {
+                        Some(out) => {
+                            seen.push_str(&out);
+                            output.push_str(&strip_typed(&out));
+                        }
+                        // Still running in the foreground (`top`): what follows is typed into it.
+                        None => blocked = true,
+                    }
+                }
+                Terminal::Two => {
+                    if !blocked && line.text.contains("$PID") {
+                        pid = self.dojo_pid().unwrap_or(pid);
+                    }
+                    let text = super::fill(&line.text, &printed, &pid);
+                    output.push_str(&format!("# terminal #2: {text}\n{}", host_sh(&text)));
+                }
+            }
+        }
+        let mut ticked = looks_only || seen.contains(&tick);
+        if !ticked {
+            match self.pty.expect(bound(step), after(&tick)) {
+                Some(t) => {
+                    seen.push_str(&t);
+                    ticked = true;
+                }
+                None => seen.push_str(&self.pty.take(Duration::ZERO)),
+            }
+        }
+        if blocked {
+            let _ = self.pty.send(b"\x03");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let failing = if ticked { vec![] } else { self.failing() };
+        let ended = self.exit_all(i);
+        let by_hand = ended.contains(&format!("step {} done by hand", i + 1));
+        let changed = host_changed(&ended);
+        let why = if !ticked {
+            Some(Why::NoTick(bound(step).as_secs()))
+        } else if !changed.is_empty() {
+            Some(Why::HostChanged(changed))
+        } else if !by_hand {
+            Some(Why::NotByHand)
+        } else {
+            None
+        };
+        match why {
+            None => StepSolve { lesson: id, step: i, verdict: SolveVerdict::Solved },
+            Some(why) => unsolved(&id, i, why, failing, output),
+        }
+    }
+
+    /// `dojo pid` in the shell being typed into.
+    fn dojo_pid(&mut self) -> Option<String> {
+        let out = self.run("echo \"pid=$(dojo pid)=\"", Duration::from_secs(3))?;
+        out.rsplit("pid=").find_map(|t| t.split('=').next().filter(|p| p.parse::<u32>().is_ok())).map(str::to_string)
+    }
+
+    /// The checks that do not hold now (`dojo check`).
+    fn failing(&mut self) -> Vec<String> {
+        let out = self.run("dojo check", Duration::from_secs(5)).unwrap_or_default();
+        out.lines().filter_map(|l| l.trim_start().strip_prefix("✘ ")).map(|l| l.trim().to_string()).collect()
+    }
+
+    /// `exit` until the REPL takes over again: what it said from the first `exit` on.
+    fn exit_all(&mut self, i: usize) -> String {
+        let (done, not_yet) = (format!("step {} done by hand", i + 1), format!("step {} is not done yet", i + 1));
+        let mut said = String::new();
+        for _ in 0..8 {
+            // An `echo` after the `exit` answers only if a shell is still there (the REPL
+            // calls `echo` an unknown command, and a REPL `exit` would quit it).
+            self.marks += 1;
+            let n = 1000 + self.marks;
+            let marker = format!("@@{}@@", n - 1);
+            let _ = self.pty.line("exit");
+            let _ = self.pty.line(&format!("echo \"@@$(({n}-1))@@\""));
+            let got = self.pty.expect(Duration::from_secs(60), |h| {
+                [&marker, &done, &not_yet].iter().filter_map(|m| h.find(m.as_str()).map(|p| p + m.len())).min()
+            });
+            let Some(got) = got else { break };
+            said.push_str(&got);
+            if !got.ends_with(&marker) {
+                break;
+            }
+        }
+        let _ = self.prompt(Duration::from_secs(60));
+        // The REPL's answer to the stray `echo`, and its prompt again.
+        let _ = self.pty.take(Duration::from_millis(100));
+        said
+    }
+
+    fn quit(mut self) {
+        let _ = self.pty.line("quit");
+        let _ = self.pty.close(Duration::from_secs(30));
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+/// Drop the echo of the typed line and the marker from a command's output.
+fn strip_typed(out: &str) -> String {
+    let body = out.split_once('\n').map_or("", |(_, b)| b);
+    let body = body.rsplit_once("@@").and_then(|(b, _)| b.rsplit_once("@@")).map_or(body, |(b, _)| b);
+    body.to_string()
+}
+
+/// The REPL's leak audit after a try: the lines under its warning.
+fn host_changed(said: &str) -> Vec<String> {
+    let Some(i) = said.find("WARNING: the host changed") else { return vec![] };
+    said[i..].lines().skip(1).take_while(|l| l.starts_with("  "))
+        .map(str::trim)
+        .filter(|l| !l.starts_with('('))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Terminal #2: a plain root shell on the host, bounded to 20 s. Its output and status.
+fn host_sh(cmd: &str) -> String {
+    use std::process::{Command, Stdio};
+    let child = Command::new("/bin/sh")
+        .args(["-c", cmd])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return format!("sh: {e}\n"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                break;
+            }
+        }
+    }
+    match child.wait_with_output() {
+        Ok(o) => {
+            let mut s = String::from_utf8_lossy(&o.stdout).into_owned();
+            s.push_str(&String::from_utf8_lossy(&o.stderr));
+            if !o.status.success() {
+                s.push_str(&format!("[{}]\n", o.status));
+            }
+            s
+        }
+        Err(e) => format!("sh: {e}\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_audit_lines_after_a_try_are_read() {
+        let said = "exit\nnsdojo: WARNING: the host changed during try:\n  + mount /mnt\n  (other programs…)\nstep 1 is not done yet\n";
+        assert_eq!(host_changed(said), ["+ mount /mnt"]);
+        assert!(host_changed("step 1 done by hand\n").is_empty());
+    }
+
+    #[test]
+    fn a_commands_output_loses_the_typed_line_and_the_marker() {
+        assert_eq!(strip_typed("hostname; echo \"@@$((1001-1))@@\"\nbox\n@@1000@@"), "box\n");
+    }
+}
