@@ -67,6 +67,7 @@ pub fn solve_line(lang: Lang, r: &StepSolve) -> String {
                 Why::NoTick(secs) => tf(lang, "solve_no_tick", &[secs]),
                 Why::NotByHand => t(lang, "solve_not_by_hand").to_string(),
                 Why::HostChanged(lines) => format!("{} {}", t(lang, "solve_host_changed"), lines.join("; ")),
+                Why::LeftInHome(files) => format!("{} {}", t(lang, "solve_left_home"), files.join(", ")),
                 Why::NotReached => t(lang, "solve_not_reached").to_string(),
                 Why::Repl(e) => tf(lang, "solve_repl", &[e]),
             };
@@ -143,7 +144,10 @@ mod tests {
         assert_eq!(solve_line(Lang::En, &all[0]).trim_end(), "solved    uts 1");
         let line = solve_line(Lang::En, &all[1]);
         assert!(line.starts_with("unsolved  uts 2") && line.contains("no ✔ within 4 s"), "{line}");
-        assert!(line.contains("✘ sandbox.hostname == \"x\"") && line.contains("      hostname: you must be root"), "{line}");
+        assert!(
+            line.contains("✘ sandbox.hostname == \"x\"") && line.contains("      hostname: you must be root"),
+            "{line}"
+        );
         assert!(solve_line(Lang::En, &all[2]).contains("no student can type this"));
         let score = solve_score_line(Lang::En, &all);
         assert!(score.contains("1 of 2 steps solved (50.0 %)") && score.ends_with("(uts 3)"), "{score}");
@@ -152,9 +156,19 @@ mod tests {
         assert!(ko.contains("안 풀림") && ko.contains("통과하지 않은 확인") && !ko.contains("within"), "{ko}");
         let ko_score = solve_score_line(Lang::Ko, &all);
         assert!(ko_score.starts_with("풀이 점수") && !ko_score.contains("solved"), "{ko_score}");
-        for why in [Why::NoLines, Why::Docker, Why::NotByHand, Why::NotReached, Why::HostChanged(vec!["x".into()])] {
+        for why in [
+            Why::NoLines,
+            Why::Docker,
+            Why::NotByHand,
+            Why::NotReached,
+            Why::HostChanged(vec!["x".into()]),
+            Why::LeftInHome(vec!["new-root".into()]),
+        ] {
             let u = solve::Unsolved { why, failing: vec![], output: String::new() };
-            let (en, ko) = (solve_line(Lang::En, &r(0, SolveVerdict::Unsolved(u.clone()))), solve_line(Lang::Ko, &r(0, SolveVerdict::Unsolved(u))));
+            let (en, ko) = (
+                solve_line(Lang::En, &r(0, SolveVerdict::Unsolved(u.clone()))),
+                solve_line(Lang::Ko, &r(0, SolveVerdict::Unsolved(u))),
+            );
             assert_ne!(en, ko);
         }
     }

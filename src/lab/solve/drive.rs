@@ -24,7 +24,8 @@ pub struct Options {
 /// second; a step that measures CPU time needs its window.
 fn bound(step: &Step) -> Duration {
     let burns = step.actions.iter().any(|a| matches!(a.sandbox(), Some(SandboxAction::Burn { .. })));
-    let stress = step.shell.as_ref().is_some_and(|s| s.pick(false).contains("stress") || s.pick(true).contains("stress"));
+    let stress =
+        step.shell.as_ref().is_some_and(|s| s.pick(false).contains("stress") || s.pick(true).contains("stress"));
     Duration::from_secs(if burns || stress { 12 } else { 4 })
 }
 
@@ -36,12 +37,26 @@ pub fn run_lessons(lessons: &[Lesson], opts: &Options, each: &mut dyn FnMut(&Ste
             each(&r);
             all.push(r);
         };
+        let before = Snapshot::now();
         match Lessoning::start(l, opts) {
             Ok(mut s) => {
-                for i in 0..l.steps.len() {
-                    push(s.step(i));
+                let mut results: Vec<StepSolve> = (0..l.steps.len()).map(|i| s.step(i)).collect();
+                // What the lesson left is the last step's to answer for (it is when it is seen).
+                let (changed, files) = s.quit(&before);
+                if let Some(last) = results.last_mut().filter(|_| !changed.is_empty() || !files.is_empty()) {
+                    last.verdict = match std::mem::replace(&mut last.verdict, SolveVerdict::Solved) {
+                        SolveVerdict::Unsolved(mut u) => {
+                            u.output.extend(changed.iter().chain(&files).map(|l| format!("{l}\n")));
+                            SolveVerdict::Unsolved(u)
+                        }
+                        _ => {
+                            let why =
+                                if changed.is_empty() { Why::LeftInHome(files) } else { Why::HostChanged(changed) };
+                            SolveVerdict::Unsolved(Unsolved { why, failing: vec![], output: String::new() })
+                        }
+                    };
                 }
-                s.quit();
+                results.into_iter().for_each(&mut push);
             }
             Err(e) => {
                 for i in 0..l.steps.len() {
@@ -76,7 +91,9 @@ impl<'a> Lessoning<'a> {
         let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
             .filter(|(k, _)| {
                 let k = k.to_string_lossy();
-                !(k.starts_with("LC_") || k.starts_with("NSDOJO_") || ["LANG", "LANGUAGE", "TERM", "COLUMNS"].contains(&&*k))
+                !(k.starts_with("LC_")
+                    || k.starts_with("NSDOJO_")
+                    || ["LANG", "LANGUAGE", "TERM", "COLUMNS"].contains(&&*k))
             })
             .collect();
         for (k, v) in [("NO_COLOR", "1".into()), ("TERM", "dumb".into()), ("COLUMNS", "200".into())] {
@@ -86,7 +103,11 @@ impl<'a> Lessoning<'a> {
         env.push(("NSDOJO_PROGRESS".into(), state.join("progress.json").into()));
         let mut args: Vec<OsString> = vec!["--lang".into(), "en".into(), "--no-color".into()];
         args.extend(opts.args.iter().cloned());
-        let pty = Pty::spawn(&opts.exe, &args, &env)?;
+        // The student's home: where the REPL starts and terminal #2's shell runs, so what the
+        // lab lines leave there by a relative path is seen (and removed) afterwards.
+        let home = state.join("home");
+        std::fs::create_dir_all(&home).map_err(|e| PtyError::Io("home dir", e))?;
+        let pty = Pty::spawn(&opts.exe, &args, &env, &home)?;
         let mut s = Lessoning { lesson, pty, v2: opts.cgroup_v2, at: 0, marks: 0, state };
         if s.pty.expect(Duration::from_secs(30), after("nsdojo> ")).is_none() {
             return Err(s.pty.ended().unwrap_or(PtyError::Ended(s.pty.take(Duration::ZERO))));
@@ -132,7 +153,7 @@ impl<'a> Lessoning<'a> {
         let lines = step.shell.as_ref().map(|s| s.lines(self.v2)).unwrap_or_default();
         let r = if lines.is_empty() {
             unsolved(&id, i, Why::NoLines, vec![], String::new())
-        } else if lines.iter().all(|l| l.text.trim_start().starts_with("docker ")) {
+        } else if lines.iter().any(|l| l.text.contains("docker ")) {
             unsolved(&id, i, Why::Docker, vec![], String::new())
         } else {
             self.solve(i, &lines)
@@ -159,14 +180,22 @@ impl<'a> Lessoning<'a> {
         let step = &self.lesson.steps[i];
         let tick = format!("step {} done", i + 1);
         let _ = self.pty.line("try");
-        let Some(opened) = self.pty.expect(Duration::from_secs(30), after("`exit` comes back")) else {
+        let Some(opened) = self.pty.expect(Duration::from_secs(30), after("`dojo solve` shows the lab command\n"))
+        else {
             let out = self.pty.take(Duration::from_millis(200));
             let _ = self.prompt(Duration::from_secs(5));
             return unsolved(&id, i, Why::Repl("try opened no shell".into()), vec![], out);
         };
         let looks_only = opened.contains("this step changes nothing");
-        let printed = self.run("dojo solve", Duration::from_secs(5)).unwrap_or_default();
-        let mut pid = self.dojo_pid().unwrap_or_default();
+        // Asked only when a line needs them: each is a round trip to the shell.
+        let printed = match lines.iter().any(|l| l.text.contains('$')) {
+            true => self.run("dojo solve", Duration::from_secs(5)).unwrap_or_default(),
+            false => String::new(),
+        };
+        let mut pid = match lines.iter().any(|l| l.text.contains("$PID")) {
+            true => self.dojo_pid().unwrap_or_default(),
+            false => String::new(),
+        };
         let mut seen = String::new();
         let mut output = String::new();
         let mut blocked = false;
@@ -193,7 +222,8 @@ impl<'a> Lessoning<'a> {
                         pid = self.dojo_pid().unwrap_or(pid);
                     }
                     let text = super::fill(&line.text, &printed, &pid);
-                    output.push_str(&format!("# terminal #2: {text}\n{}", host_sh(&text)));
+                    let home = self.state.join("home");
+                    output.push_str(&format!("# terminal #2: {text}\n{}", host_sh(&text, &home)));
                 }
             }
         }
@@ -269,24 +299,78 @@ impl<'a> Lessoning<'a> {
         said
     }
 
-    fn quit(mut self) {
+    /// End the REPL; what it or the lab lines left behind (its end-of-lesson audit, files in
+    /// the student's home), one line each.
+    /// End the REPL: what it or the lab lines left on the host (its end-of-lesson audit, names
+    /// the lines typed), and files they left in the student's home.
+    fn quit(mut self, before: &Snapshot) -> (Vec<String>, Vec<String>) {
         let _ = self.pty.line("quit");
-        let _ = self.pty.close(Duration::from_secs(30));
+        let said = self.pty.close(Duration::from_secs(30));
+        let mut changed = host_changed(&said);
+        changed.extend(before.left_by(self.lesson));
+        let files: Vec<String> = std::fs::read_dir(self.state.join("home"))
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
         let _ = std::fs::remove_dir_all(&self.state);
+        (changed, files)
     }
+}
+
+/// Where a lab line may leave something on the host by a name of its own (`mkdir
+/// /tmp/mount_ns`, `ip netns add mynet`), which neither the REPL's audit nor a try's undo
+/// knows to look for.
+const WATCHED: &[&str] = &["/", "/tmp", "/run", "/run/netns", "/mnt"];
+
+/// The names in [`WATCHED`], before a lesson.
+struct Snapshot(Vec<(&'static str, std::collections::BTreeSet<String>)>);
+
+impl Snapshot {
+    fn now() -> Snapshot {
+        Snapshot(WATCHED.iter().map(|d| (*d, names_in(d))).collect())
+    }
+
+    /// What is new since, and named in the lesson's lab lines (other programs come and go in
+    /// /tmp meanwhile); an empty directory is removed again, and said so.
+    fn left_by(&self, lesson: &Lesson) -> Vec<String> {
+        let typed: String = lesson
+            .steps
+            .iter()
+            .filter_map(|s| s.shell.as_ref())
+            .flat_map(|s| [s.pick(false).to_string(), s.pick(true).to_string()])
+            .collect();
+        let mut left = Vec::new();
+        for (dir, was) in &self.0 {
+            for name in names_in(dir).difference(was).filter(|n| typed.contains(n.as_str())) {
+                let path = std::path::Path::new(dir).join(name);
+                let removed = if std::fs::remove_dir(&path).is_ok() { " (rmdir)" } else { "" };
+                left.push(format!("+ {}{removed}", path.display()));
+            }
+        }
+        left
+    }
+}
+
+fn names_in(dir: &str) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
 }
 
 /// Drop the echo of the typed line and the marker from a command's output.
 fn strip_typed(out: &str) -> String {
     let body = out.split_once('\n').map_or("", |(_, b)| b);
     let body = body.rsplit_once("@@").and_then(|(b, _)| b.rsplit_once("@@")).map_or(body, |(b, _)| b);
-    body.to_string()
+    // The typed line comes back once more after the shell's prompt.
+    body.lines().filter(|l| !l.contains("echo \"@@$((")).map(|l| format!("{l}\n")).collect()
 }
 
 /// The REPL's leak audit after a try: the lines under its warning.
 fn host_changed(said: &str) -> Vec<String> {
     let Some(i) = said.find("WARNING: the host changed") else { return vec![] };
-    said[i..].lines().skip(1).take_while(|l| l.starts_with("  "))
+    said[i..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
         .map(str::trim)
         .filter(|l| !l.starts_with('('))
         .map(str::to_string)
@@ -294,10 +378,11 @@ fn host_changed(said: &str) -> Vec<String> {
 }
 
 /// Terminal #2: a plain root shell on the host, bounded to 20 s. Its output and status.
-fn host_sh(cmd: &str) -> String {
+fn host_sh(cmd: &str, cwd: &std::path::Path) -> String {
     use std::process::{Command, Stdio};
     let child = Command::new("/bin/sh")
         .args(["-c", cmd])
+        .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -344,5 +429,7 @@ mod tests {
     #[test]
     fn a_commands_output_loses_the_typed_line_and_the_marker() {
         assert_eq!(strip_typed("hostname; echo \"@@$((1001-1))@@\"\nbox\n@@1000@@"), "box\n");
+        let echoed_again = "ls; echo \"@@$((1001-1))@@\"\n/ # ls; echo \"@@$((1001-1))@@\"\nbin\n@@1000@@";
+        assert_eq!(strip_typed(echoed_again), "bin\n");
     }
 }

@@ -36,7 +36,7 @@ pub struct Unsolved {
 pub enum Why {
     /// The step has no lab lines to type.
     NoLines,
-    /// The lab command is the deck's `docker …`, not something terminal #1 types.
+    /// The lab command is the deck's `docker …` (nsdojo builds its rootfs without Docker).
     Docker,
     /// No tick within the bound (seconds).
     NoTick(u64),
@@ -44,6 +44,9 @@ pub enum Why {
     NotByHand,
     /// The host was left changed (the REPL's audit lines).
     HostChanged(Vec<String>),
+    /// The lab lines left files in the student's home (a relative `mkdir`), seen at the
+    /// lesson's end.
+    LeftInHome(Vec<String>),
     /// The REPL did not reach this step (an earlier one could not be taken).
     NotReached,
     /// The REPL stopped answering or ended.
@@ -107,7 +110,9 @@ const PID_SHOWN: &str = super::try_session::DOJO_PID;
 pub fn fill(raw: &str, printed: &str, pid: &str) -> String {
     let pattern = pattern_of(&raw.replace("$PID", PID_SHOWN));
     let found = printed.lines().find_map(|line| {
-        (0..=line.len()).filter(|&i| line.is_char_boundary(i)).find_map(|i| matches(&line[i..], &pattern).map(|n| &line[i..i + n]))
+        (0..=line.len())
+            .filter(|&i| line.is_char_boundary(i))
+            .find_map(|i| matches(&line[i..], &pattern).map(|n| &line[i..i + n]))
     });
     let line = found.map_or_else(|| raw.replace("$PID", PID_SHOWN), str::to_string);
     line.replace(PID_SHOWN, pid)
@@ -153,10 +158,7 @@ fn matches(s: &str, pattern: &[Piece]) -> Option<usize> {
         Some((Piece::Text(t), rest)) => s.strip_prefix(t.as_str()).and_then(|r| matches(r, rest)).map(|n| n + t.len()),
         Some((Piece::Hole, rest)) => {
             let run = s.find(char::is_whitespace).unwrap_or(s.len());
-            (1..=run)
-                .rev()
-                .filter(|&n| s.is_char_boundary(n))
-                .find_map(|n| matches(&s[n..], rest).map(|m| m + n))
+            (1..=run).rev().filter(|&n| s.is_char_boundary(n)).find_map(|n| matches(&s[n..], rest).map(|m| m + n))
         }
     }
 }
@@ -197,5 +199,21 @@ mod tests {
         assert!((s.percent() - 66.666).abs() < 0.01);
         assert!(!s.all_solved());
         assert!(Score { solved: 1, unsolved: 0, waived: 3 }.all_solved());
+    }
+
+    #[test]
+    fn a_solve_waiver_needs_a_reason_and_says_where_it_lacks_one() {
+        let base = "id = \"m\"\ntitle.en = \"m\"\n[[step]]\ntext.en = \"a\"\ndo = [\"unshare uts\"]\n";
+        let ok = format!("{base}solve_waiver = {{ why = \"  only the lab can make this netns  \" }}\n");
+        let l = crate::lesson::parse_lesson("m.toml", &ok).unwrap();
+        assert_eq!(l.steps[0].solve_waiver.as_deref(), Some("only the lab can make this netns"));
+        assert_eq!(crate::lesson::parse_lesson("m.toml", base).unwrap().steps[0].solve_waiver, None);
+        let terse = format!("{base}solve_waiver = {{ why = \"x\" }}\n");
+        let e = crate::lesson::parse_lesson("m.toml", &terse).unwrap_err();
+        assert_eq!((e.line, e.col), (6, 16), "{e}");
+        assert!(e.to_string().starts_with("m.toml:6:16: solve_waiver: say why"), "{e}");
+        let unknown = format!("{base}solve_waiver = {{ why = \"a good long reason\", step = 2 }}\n");
+        let e = crate::lesson::parse_lesson("m.toml", &unknown).unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
     }
 }

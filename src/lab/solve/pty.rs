@@ -39,13 +39,19 @@ pub struct Pty {
 }
 
 impl Pty {
-    /// Run `exe args…` on a new pty (200 columns) with `env` as its whole environment.
-    pub fn spawn(exe: &std::path::Path, args: &[OsString], env: &[(OsString, OsString)]) -> Result<Pty, PtyError> {
+    /// Run `exe args…` in `cwd` on a new pty (200 columns) with `env` as its whole environment.
+    pub fn spawn(
+        exe: &std::path::Path,
+        args: &[OsString],
+        env: &[(OsString, OsString)],
+        cwd: &std::path::Path,
+    ) -> Result<Pty, PtyError> {
         let size = nix::pty::Winsize { ws_row: 50, ws_col: 200, ws_xpixel: 0, ws_ypixel: 0 };
         let pty = nix::pty::openpty(Some(&size), None).map_err(PtyError::Open)?;
         // Everything the child needs is made before the fork: after it, only system calls.
         let cstr = |b: &[u8]| CString::new(b).map_err(|e| PtyError::Io("exec", std::io::Error::other(e)));
         let path = cstr(exe.as_os_str().as_bytes())?;
+        let dir = cstr(cwd.as_os_str().as_bytes())?;
         let mut argv = vec![path.clone()];
         for a in args {
             argv.push(cstr(a.as_bytes())?);
@@ -59,6 +65,9 @@ impl Pty {
                 let slave = pty.slave.as_raw_fd();
                 // SAFETY: plain system calls on fds we own, then exec or _exit.
                 unsafe {
+                    if libc::chdir(dir.as_ptr()) != 0 {
+                        libc::_exit(126);
+                    }
                     libc::setsid();
                     libc::ioctl(slave, libc::TIOCSCTTY, 0);
                     for fd in 0..3 {
