@@ -162,7 +162,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("solve_repl", "the session did not answer: {0}", "세션이 응답하지 않았습니다: {0}"),
     ("solve_failing", "checks that did not hold:", "통과하지 않은 확인:"),
     ("solve_output", "what the commands printed:", "명령이 출력한 내용:"),
-    ("solve_score", "solve score: {0} of {1} steps solved ({2} %), {3} unsolved, {4} waived{5}", "풀이 점수: {1}단계 중 {0}단계 풀림 ({2}%), 안 풀림 {3}, 면제 {4}{5}"),
+    ("solve_score", "solve score: {0} of {1} steps solved ({2}%), {3} unsolved, {4} waived{5}", "풀이 점수: {1}단계 중 {0}단계 풀림 ({2}%), 안 풀림 {3}, 면제 {4}{5}"),
     // check --mutate (main.rs).
     ("mut_killed", "killed", "잡힘"),
     ("mut_survived", "survived", "살아남음"),

@@ -150,7 +150,7 @@ mod tests {
         );
         assert!(solve_line(Lang::En, &all[2]).contains("no student can type this"));
         let score = solve_score_line(Lang::En, &all);
-        assert!(score.contains("1 of 2 steps solved (50.0 %)") && score.ends_with("(uts 3)"), "{score}");
+        assert!(score.contains("1 of 2 steps solved (50.0%)") && score.ends_with("(uts 3)"), "{score}");
         // Korean: every word of ours is Korean (what the commands and checks said stays as it is).
         let ko = solve_line(Lang::Ko, &all[1]);
         assert!(ko.contains("안 풀림") && ko.contains("통과하지 않은 확인") && !ko.contains("within"), "{ko}");

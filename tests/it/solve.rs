@@ -62,7 +62,7 @@ solve_waiver = {{ why = "only looks: nothing to type" }}
     assert!(out.contains("unsolved  solvable 2") && out.contains("✘ sandbox.hostname == dojo-solved"), "{out}");
     assert!(out.contains("$ hostname dojo-wrong"), "the command typed is shown: {out}");
     assert!(out.contains("waived    solvable 3") && out.contains("only looks: nothing to type"), "{out}");
-    assert!(out.contains("1 of 2 steps solved (50.0 %), 1 unsolved, 1 waived (solvable 3)"), "{out}");
+    assert!(out.contains("1 of 2 steps solved (50.0%), 1 unsolved, 1 waived (solvable 3)"), "{out}");
     std::fs::write(&file, lesson("dojo-solved")).unwrap();
     let out = Test::new().args(args).succeeds().stdout();
     assert!(out.contains("solved    solvable 2") && out.contains("2 of 2 steps solved"), "{out}");

@@ -25,10 +25,12 @@ links_before=$(cd /sys/class/net && echo *)
 [ $# -gt 0 ] || set -- --all
 # Then the cgroup lessons' mutants: on this layout (v2) too, leaving out `cgroup create`,
 # `cgroup limit` or `cgroup join` must make a check of the same step fail.
-echo "== nsdojo run $* --check; nsdojo check --mutate (the cgroup lessons)"
+# And every step done by hand as printed (`check --solve`: try on a pty, the lab command typed
+# in): on v2, each step's v2 lines must get the ✔ and leave the host as it was.
+echo "== nsdojo run $* --check; nsdojo check --mutate (the cgroup lessons); nsdojo check --solve"
 start=$(date +%s)
 mountwatch "$tmp/watch" /proc/1/mountinfo -- sh -c \
-  'nsdojo run "$@" --check && nsdojo check --mutate cgroup-cpu cgroup-memory cgroup-pids' sh "$@"
+  'nsdojo run "$@" --check && nsdojo check --mutate cgroup-cpu cgroup-memory cgroup-pids && nsdojo check --solve' sh "$@"
 rc=$?
 echo "== nsdojo exited $rc after $(($(date +%s) - start)) s"
 
@@ -44,7 +46,7 @@ echo "== init mount namespace: ${count:-?} change(s) during the run"
 [ -z "$seen$after" ] || printf '%s\n%s\n' "$seen" "$after" | sed '/^$/d; s/^/   /' | sort -u
 problems=''
 problem() { problems="${problems:+$problems; }$*"; }
-[ "$rc" -eq 0 ] || problem "nsdojo run $* --check, then check --mutate, exited $rc"
+[ "$rc" -eq 0 ] || problem "nsdojo run $* --check, then check --mutate and check --solve, exited $rc"
 [ -z "$after" ] || problem "the init mount namespace differs after the run: $(echo "$after" | tr '\n' ' ')"
 [ -z "$during" ] || problem "the init mount namespace changed during the run: $(echo "$during" | tr '\n' ' ')"
 [ "$count" = 0 ] || [ -n "$seen" ] || problem "the init mount table changed $count time(s) during the run, too briefly to see what"

@@ -244,7 +244,7 @@ impl<'a> Lessoning<'a> {
         let failing = if ticked { vec![] } else { self.failing() };
         let ended = self.exit_all(i);
         let by_hand = ended.contains(&format!("step {} done by hand", i + 1));
-        let changed = host_changed(&ended);
+        let changed = host_changed(&ended, self.pty.pid());
         let why = if !ticked {
             Some(Why::NoTick(bound(step).as_secs()))
         } else if !changed.is_empty() {
@@ -301,13 +301,14 @@ impl<'a> Lessoning<'a> {
 
     /// End the REPL; what it or the lab lines left behind (its end-of-lesson audit, files in
     /// the student's home), one line each.
-    /// End the REPL: what it or the lab lines left on the host (its end-of-lesson audit, names
-    /// the lines typed), and files they left in the student's home.
+    /// End the REPL: what the lab lines left on the host by the names they typed, and files
+    /// they left in the student's home. (The REPL's own end-of-lesson audit is not read: it
+    /// sees the whole host over the whole lesson, other programs included; each try's audit
+    /// and the test's before/after comparison of the host are the narrower witnesses.)
     fn quit(mut self, before: &Snapshot) -> (Vec<String>, Vec<String>) {
         let _ = self.pty.line("quit");
-        let said = self.pty.close(Duration::from_secs(30));
-        let mut changed = host_changed(&said);
-        changed.extend(before.left_by(self.lesson));
+        let _ = self.pty.close(Duration::from_secs(30));
+        let changed = before.left_by(self.lesson);
         let files: Vec<String> = std::fs::read_dir(self.state.join("home"))
             .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
             .unwrap_or_default();
@@ -361,18 +362,31 @@ fn strip_typed(out: &str) -> String {
     let body = out.split_once('\n').map_or("", |(_, b)| b);
     let body = body.rsplit_once("@@").and_then(|(b, _)| b.rsplit_once("@@")).map_or(body, |(b, _)| b);
     // The typed line comes back once more after the shell's prompt.
-    body.lines().filter(|l| !l.contains("echo \"@@$((")).map(|l| format!("{l}\n")).collect()
+    // So does a bare prompt.
+    body.lines()
+        .filter(|l| !l.contains("echo \"@@$((") && !matches!(l.trim(), "#" | "$" | "/ #"))
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
-/// The REPL's leak audit after a try: the lines under its warning.
-fn host_changed(said: &str) -> Vec<String> {
+/// The REPL's leak audit after a try: the lines under its warning, but those about another
+/// nsdojo session's own things (`nsdojo-PID-…` of a PID not `repl`'s: a session that ended on
+/// this machine meanwhile), which no lab line made.
+fn host_changed(said: &str, repl: i32) -> Vec<String> {
     let Some(i) = said.find("WARNING: the host changed") else { return vec![] };
+    let ours = format!("nsdojo-{repl}-");
+    let others = |l: &str| {
+        l.match_indices("nsdojo-").any(|(at, _)| {
+            let digits: String = l[at + 7..].chars().take_while(char::is_ascii_digit).collect();
+            !digits.is_empty() && l[at..].starts_with(&format!("nsdojo-{digits}-")) && !l[at..].starts_with(&ours)
+        })
+    };
     said[i..]
         .lines()
         .skip(1)
         .take_while(|l| l.starts_with("  "))
         .map(str::trim)
-        .filter(|l| !l.starts_with('('))
+        .filter(|l| !l.starts_with('(') && !others(l))
         .map(str::to_string)
         .collect()
 }
@@ -422,14 +436,16 @@ mod tests {
     #[test]
     fn the_audit_lines_after_a_try_are_read() {
         let said = "exit\nnsdojo: WARNING: the host changed during try:\n  + mount /mnt\n  (other programs…)\nstep 1 is not done yet\n";
-        assert_eq!(host_changed(said), ["+ mount /mnt"]);
-        assert!(host_changed("step 1 done by hand\n").is_empty());
+        assert_eq!(host_changed(said, 7), ["+ mount /mnt"]);
+        assert!(host_changed("step 1 done by hand\n", 7).is_empty());
+        let other = "nsdojo: WARNING: the host changed during try:\n  - path /sys/fs/cgroup/pids/nsdojo-25162-ad11\n  + path /tmp/nsdojo-7-ab/x\n";
+        assert_eq!(host_changed(other, 7), ["+ path /tmp/nsdojo-7-ab/x"]);
     }
 
     #[test]
     fn a_commands_output_loses_the_typed_line_and_the_marker() {
         assert_eq!(strip_typed("hostname; echo \"@@$((1001-1))@@\"\nbox\n@@1000@@"), "box\n");
-        let echoed_again = "ls; echo \"@@$((1001-1))@@\"\n/ # ls; echo \"@@$((1001-1))@@\"\nbin\n@@1000@@";
+        let echoed_again = "ls; echo \"@@$((1001-1))@@\"\n/ # ls; echo \"@@$((1001-1))@@\"\nbin\n# \n@@1000@@";
         assert_eq!(strip_typed(echoed_again), "bin\n");
     }
 }

@@ -100,6 +100,11 @@ impl Pty {
         }
     }
 
+    /// The REPL's PID.
+    pub fn pid(&self) -> i32 {
+        self.child.pid()
+    }
+
     /// Type `text` and Enter.
     pub fn line(&mut self, text: &str) -> Result<(), PtyError> {
         self.send(format!("{text}\n").as_bytes())
