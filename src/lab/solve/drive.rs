@@ -59,6 +59,8 @@ pub fn run_lessons(lessons: &[Lesson], opts: &Options, each: &mut dyn FnMut(&Ste
                 results.into_iter().for_each(&mut push);
             }
             Err(e) => {
+                // The REPL never ran: nothing can be mounted in its scratch directory.
+                let _ = std::fs::remove_dir_all(state_dir(l));
                 for i in 0..l.steps.len() {
                     push(unsolved(&l.id, i, Why::Repl(e.to_string()), vec![], String::new()));
                 }
@@ -86,7 +88,7 @@ struct Lessoning<'a> {
 
 impl<'a> Lessoning<'a> {
     fn start(lesson: &'a Lesson, opts: &Options) -> Result<Lessoning<'a>, PtyError> {
-        let state = std::env::temp_dir().join(format!("nsdojo-solve-{}-{}", std::process::id(), lesson.id));
+        let state = state_dir(lesson);
         std::fs::create_dir_all(&state).map_err(|e| PtyError::Io("state dir", e))?;
         let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
             .filter(|(k, _)| {
@@ -312,7 +314,15 @@ impl<'a> Lessoning<'a> {
         let files: Vec<String> = std::fs::read_dir(self.state.join("home"))
             .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
             .unwrap_or_default();
-        let _ = std::fs::remove_dir_all(&self.state);
+        // Never through a mount a lab line left there (a bind of the host's `/` would be
+        // emptied): then the scratch directory stays, and is said.
+        let mut changed = changed;
+        match mounted_under(&self.state) {
+            Some(m) => changed.push(format!("+ mount {m}")),
+            None => {
+                let _ = std::fs::remove_dir_all(&self.state);
+            }
+        }
         (changed, files)
     }
 }
@@ -349,6 +359,21 @@ impl Snapshot {
         }
         left
     }
+}
+
+/// A lesson's scratch directory: the REPL's history and progress, and the student's home.
+fn state_dir(lesson: &Lesson) -> PathBuf {
+    std::env::temp_dir().join(format!("nsdojo-solve-{}-{}", std::process::id(), lesson.id))
+}
+
+/// The first mount point at or under `dir` in this process's mount table.
+fn mounted_under(dir: &std::path::Path) -> Option<String> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    table
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .find(|point| std::path::Path::new(point).starts_with(dir))
+        .map(str::to_string)
 }
 
 fn names_in(dir: &str) -> std::collections::BTreeSet<String> {
