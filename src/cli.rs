@@ -225,12 +225,17 @@ pub(crate) enum Cmd {
     },
     /// Validate lesson files; errors as file:line:col: message.
     Check {
-        /// Files or directories (default: the built-in lessons); with --mutate, lesson ids.
+        /// Files or directories (default: the built-in lessons); with --mutate or --solve, lesson ids.
         paths: Vec<PathBuf>,
         /// Run each step once without each of its actions: some check of the step must fail
         /// (root; prints killed / survived / waived per mutant and a score).
         #[arg(long)]
         mutate: bool,
+        /// Do each step as a student: `try`, its printed lab command typed in (terminal #2's part
+        /// run on the host), the ✔ and the host as it was required (root; prints solved /
+        /// unsolved / waived per step and a score).
+        #[arg(long, conflicts_with = "mutate")]
+        solve: bool,
         #[command(flatten)]
         output: OutputOpts,
         #[command(flatten)]
@@ -440,6 +445,7 @@ mod tests {
         assert_eq!(refused(&["--class", "http://x/y", "list"]), Some(("--class", "list")));
         assert_eq!(refused(&["--lang", "ko", "man"]), Some(("--lang", "man")));
         assert_eq!(refused(&["--no-color", "check", "--mutate"]), None);
+        assert_eq!(refused(&["--no-color", "check", "--solve", "uts"]), None);
         assert!(parse(&["serve", "--rootfs", "/r"]).is_err(), "clap refuses it after serve");
         assert!(parse(&["bench", "nothing"]).is_err());
         assert!(parse(&["bench", "rootfs", "-n", "3"]).is_ok());

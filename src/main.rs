@@ -47,7 +47,7 @@ fn main() -> ExitCode {
             Cmd::List { .. }
                 | Cmd::Doctor { .. }
                 | Cmd::Ns { .. }
-                | Cmd::Check { mutate: false, .. }
+                | Cmd::Check { mutate: false, solve: false, .. }
                 | Cmd::Completions { .. }
                 | Cmd::Man,
         )
@@ -148,6 +148,24 @@ fn rootfs_provider(opts: &Opts) -> nsdojo::rootfs::Provider {
     })
 }
 
+/// The options `check --solve` hands the REPL it starts: where lessons and the root
+/// filesystem come from.
+fn repl_args(opts: &Opts) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
+    if let Some(dir) = &opts.lessons.lessons {
+        args.extend(["--lessons".into(), dir.clone().into_os_string()]);
+    }
+    if opts.lessons.trust_lessons {
+        args.push("--trust-lessons".into());
+    }
+    match (&opts.rootfs.rootfs, &opts.rootfs.rootfs_tar) {
+        (Some(d), _) => args.extend(["--rootfs".into(), d.clone().into_os_string()]),
+        (None, Some(t)) => args.extend(["--rootfs-tar".into(), t.clone().into_os_string()]),
+        (None, None) => {}
+    }
+    args
+}
+
 fn need_root(lang: Lang) -> anyhow::Result<()> {
     if !machine::is_root() {
         anyhow::bail!(t(lang, "need_root"));
@@ -175,7 +193,21 @@ fn run(cmd: Option<&Cmd>, opts: &Opts) -> anyhow::Result<ExitCode> {
             print!("{}", render::lesson_list(&style, &load_lessons(opts)?, None));
             Ok(ExitCode::SUCCESS)
         }
-        Some(Cmd::Check { paths, mutate: false, .. }) => check(lang, paths),
+        Some(Cmd::Check { paths, mutate: false, solve: false, .. }) => check(lang, paths),
+        Some(Cmd::Check { paths, solve: true, .. }) => {
+            let ids: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            let chosen = choose(lang, &load_lessons(opts)?, &ids, ids.is_empty())?;
+            need_root(lang)?;
+            let solve = lab::solve::drive::Options {
+                exe: std::env::current_exe()?,
+                args: repl_args(opts),
+                cgroup_v2: matches!(nsdojo::cgroup::Layout::detect(), Ok(nsdojo::cgroup::Layout::V2 { .. })),
+            };
+            let mut print = |r: &lab::solve::StepSolve| println!("{}", render::check::solve_line(lang, r));
+            let all = lab::solve::drive::run_lessons(&chosen, &solve, &mut print);
+            println!("{}", render::check::solve_score_line(lang, &all));
+            Ok(if lab::solve::Score::of(&all).all_solved() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
         Some(Cmd::Check { paths, mutate: true, .. }) => {
             let ids: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
             let chosen = choose(lang, &load_lessons(opts)?, &ids, ids.is_empty())?;

@@ -19,6 +19,7 @@ pub mod link;
 pub(crate) mod link_tests;
 pub mod mutate;
 pub mod runner;
+pub mod solve;
 #[cfg(test)]
 mod tests;
 pub(crate) mod try_session;
@@ -293,6 +294,17 @@ impl Lab {
     /// Whether this machine's cgroups are the unified (v2) layout: which lines a step prints.
     pub fn cgroup_v2(&self) -> bool {
         matches!(self.layout, Some(crate::cgroup::Layout::V2 { .. }))
+    }
+
+    /// The same for a student's try shell (`dojo solve`): `$PID` is the process they type
+    /// into, shown as `pid_shown` (the task's ⟨dojo pid⟩), not terminal #1's lab sandbox.
+    pub fn try_lab_lines(&self, step: &Step, pid_shown: &str) -> Vec<crate::lesson::LabLine> {
+        let Some(shell) = &step.shell else { return Vec::new() };
+        let mut lines = shell.lines(self.cgroup_v2());
+        for l in &mut lines {
+            l.text = self.expand(&l.text.replace("$PID", pid_shown));
+        }
+        lines
     }
 
     pub fn expand(&self, s: &str) -> String {

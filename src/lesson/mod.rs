@@ -65,6 +65,9 @@ pub struct Step {
     pub try_expects: Vec<Expect>,
     /// Actions whose removal no check of this step is expected to notice, with why.
     pub waivers: Vec<Waiver>,
+    /// Why the step cannot be done by hand from its printed lab command: `nsdojo check --solve`
+    /// reports it as waived, with this reason, instead of typing it.
+    pub solve_waiver: Option<String>,
 }
 
 impl Step {
@@ -84,6 +87,13 @@ pub struct Waiver {
     /// 1-based, as in `action[N]`.
     pub action: usize,
     pub why: String,
+}
+
+/// `solve_waiver = { why = "…" }`: the step cannot be done by hand as printed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SolveWaiver {
+    why: String,
 }
 
 #[derive(Deserialize)]
@@ -136,6 +146,8 @@ struct RawStep {
     try_expect: Vec<Spanned<String>>,
     #[serde(default)]
     mutation_waiver: Vec<Spanned<Waiver>>,
+    #[serde(default)]
+    solve_waiver: Option<Spanned<SolveWaiver>>,
 }
 
 pub use crate::observe::view::SHOW_VIEWS;
@@ -274,6 +286,14 @@ pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
             }
             waivers.push(w);
         }
+        let solve_waiver = match raw_step.solve_waiver {
+            Some(w) if w.get_ref().why.trim().len() < 10 => {
+                let msg = "solve_waiver: say why the step cannot be done by hand (`why = \"…\"`)".into();
+                return Err(err_at(w.span().start, msg));
+            }
+            Some(w) => Some(w.into_inner().why.trim().to_string()),
+            None => None,
+        };
         if let Some(t) = &raw_step.task {
             if t.en.get_ref().trim().is_empty() {
                 return Err(err_at(t.en.span().start, "step task.en is empty".into()));
@@ -312,6 +332,7 @@ pub fn parse_lesson(file: &str, src: &str) -> Result<Lesson, LessonError> {
             task_needs_host: raw_step.task_needs_host.is_some_and(|b| *b.get_ref()),
             try_expects,
             waivers,
+            solve_waiver,
         });
     }
     Ok(Lesson {

@@ -21,5 +21,6 @@ mod provision;
 mod repl;
 mod rootfs;
 mod run;
+mod solve;
 mod try_step;
 mod workshop;

@@ -70,7 +70,7 @@ echo "== init mount namespace: ${count:-?} change(s) during the run"
 [ -z "$seen$after" ] || printf '%s\n%s\n' "$seen" "$after" | sed '/^$/d; s/^/   /' | sort -u
 problems=''
 problem() { problems="${problems:+$problems; }$*"; }
-[ "$rc" -eq 0 ] || problem "nsdojo run $* --check, then check --mutate, exited $rc"
+[ "$rc" -eq 0 ] || problem "nsdojo run $* --check, then check --mutate and check --solve, exited $rc"
 [ -z "$after" ] || problem "the init mount namespace differs after the run: $(echo "$after" | tr '\n' ' ')"
 [ -z "$during" ] || problem "the init mount namespace changed during the run: $(echo "$during" | tr '\n' ' ')"
 [ "$count" = 0 ] || [ -n "$seen" ] || problem "the init mount table changed $count time(s) during the run, too briefly to see what"

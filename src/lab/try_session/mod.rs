@@ -286,7 +286,7 @@ impl TrySession {
                 lang: self.lang,
                 task: lab.expand(&self.step.task.as_ref().map(|t| t.get(self.lang)).unwrap_or_default()),
                 hint: self.step.hint.as_ref().map(|h| lab.expand(&h.get(self.lang))),
-                solve: lab.lab_lines(&self.step),
+                solve: lab.try_lab_lines(&self.step, DOJO_PID),
                 shell,
             };
             let look = dojo::needs_look(&ask, self.dojo.hints, asked.hint.is_some())
