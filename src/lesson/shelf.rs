@@ -37,19 +37,28 @@ impl Header {
         let mut in_table = false;
         // The delimiter of the multi-line string the scan is in, if any.
         let mut open: Option<&str> = None;
+        // A delimiter is counted only on lines with three of its quote character: this runs for
+        // every lesson at every start, and most lines have none.
+        let toggles = |line: &str, delimiter: &str| {
+            line.bytes().filter(|b| *b == delimiter.as_bytes()[0]).count() >= 3
+                && line.matches(delimiter).count() % 2 == 1
+        };
         for line in src.lines() {
             if let Some(delimiter) = open {
-                if line.matches(delimiter).count() % 2 == 1 {
+                if toggles(line, delimiter) {
                     open = None;
                 }
                 continue;
             }
-            open = [r#"""""#, "'''"].into_iter().find(|d| line.matches(d).count() % 2 == 1);
+            open = [r#"""""#, "'''"].into_iter().find(|d| toggles(line, d));
             if line.trim_end() == "[[step]]" {
                 steps += 1;
             }
             in_table |= line.trim_start().starts_with('[');
-            let Some((key, value)) = line.split_once('=').filter(|_| !in_table) else { continue };
+            if in_table {
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else { continue };
             let slot = match key.trim() {
                 "title.en" => &mut en,
                 "title.ko" => &mut ko,
