@@ -24,6 +24,12 @@ use cli::{Bench, Cli, Cmd, ColorWhen, NotFor, Opts};
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
+    // `nsdojo ns [PID]` is measured against `lsns -p` (≥ 10× faster, BENCHMARKS.md): in its
+    // plain form it is answered before clap builds the whole command line, which would cost it
+    // more than its eight readlinks. Any other form (options, --help, a bad PID) goes to clap.
+    if let Some(pid) = plain_ns_args(std::env::args_os().skip(1)) {
+        return ns_fast(pid);
+    }
     let cli = Cli::parse();
     let opts = match cli.options() {
         Ok(o) => o,
@@ -73,6 +79,56 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+/// `ns` or `ns PID` (digits only), and nothing else: the PID, or this process for `ns` alone.
+fn plain_ns_args(mut args: impl Iterator<Item = std::ffi::OsString>) -> Option<i32> {
+    if args.next()? != "ns" {
+        return None;
+    }
+    let pid = match args.next() {
+        None => std::process::id() as i32,
+        Some(a) => {
+            let a = a.to_str()?;
+            if a.is_empty() || !a.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            a.parse().ok()?
+        }
+    };
+    args.next().is_none().then_some(pid)
+}
+
+/// `nsdojo ns PID` without clap: what main() and run() do for it, nothing more.
+fn ns_fast(pid: i32) -> ExitCode {
+    // SAFETY: restoring the default disposition of one signal, before anything else runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let lang = Lang::from_env();
+    match ns(lang, pid) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("nsdojo: {}", localized(&e, lang));
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// The namespaces of `pid`, like `lsns -p`: only the namespace links are read.
+fn ns(lang: Lang, pid: i32) -> anyhow::Result<ExitCode> {
+    use std::fmt::Write as _;
+    let facts = nsdojo::observe::ProcFacts::read_some(pid, &nsdojo::observe::Needs::default());
+    if facts.ns.is_empty() {
+        anyhow::bail!(tf(lang, "no_process", &[&pid]));
+    }
+    // One write, not one per line.
+    let mut out = format!("{:>12} {:<7} PID\n", "NS", "TYPE");
+    for (ns, ino) in &facts.ns {
+        let _ = writeln!(out, "{ino:>12} {:<7} {pid}", ns.name());
+    }
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `serve` and `bench class`: the only commands with threads. `None` for every other command.
@@ -139,6 +195,15 @@ fn load_lessons(opts: &Opts) -> anyhow::Result<Vec<Lesson>> {
     }
 }
 
+/// The lessons for the REPL and `list`: the built-in ones are parsed only when opened (most
+/// of the REPL's start was parsing them all); files given with --lessons are parsed now.
+fn shelf(opts: &Opts) -> anyhow::Result<lesson::Shelf> {
+    match &opts.lessons.lessons {
+        Some(_) => Ok(lesson::Shelf::of(load_lessons(opts)?)),
+        None => Ok(lesson::Shelf::builtin()),
+    }
+}
+
 fn rootfs_provider(opts: &Opts) -> nsdojo::rootfs::Provider {
     use nsdojo::rootfs::Source;
     nsdojo::rootfs::Provider::new(match (&opts.rootfs.rootfs, &opts.rootfs.rootfs_tar) {
@@ -190,7 +255,7 @@ fn run(cmd: Option<&Cmd>, opts: &Opts) -> anyhow::Result<ExitCode> {
     let style = Style::detect(lang);
     match cmd {
         Some(Cmd::List { .. }) => {
-            print!("{}", render::lesson_list(&style, &load_lessons(opts)?, None));
+            print!("{}", render::lesson_list(&style, shelf(opts)?.headers(), None));
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Check { paths, mutate: false, solve: false, .. }) => check(lang, paths),
@@ -250,17 +315,8 @@ fn run(cmd: Option<&Cmd>, opts: &Opts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
         Some(Cmd::Ns { pid, .. }) => {
-            let pid = pid.unwrap_or(std::process::id() as i32);
             // Only the namespace links: what lsns -p shows.
-            let facts = nsdojo::observe::ProcFacts::read_some(pid, &nsdojo::observe::Needs::default());
-            if facts.ns.is_empty() {
-                anyhow::bail!(tf(lang, "no_process", &[&pid]));
-            }
-            println!("{:>12} {:<7} PID", "NS", "TYPE");
-            for (ns, ino) in &facts.ns {
-                println!("{ino:>12} {:<7} {pid}", ns.name());
-            }
-            Ok(ExitCode::SUCCESS)
+            ns(lang, pid.unwrap_or(std::process::id() as i32))
         }
         Some(Cmd::Serve { .. }) => unreachable!("dispatched by threaded()"),
         Some(Cmd::Bench { what, n, .. }) => {
@@ -318,7 +374,7 @@ fn run(cmd: Option<&Cmd>, opts: &Opts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            let lessons = load_lessons(opts)?;
+            let lessons = shelf(opts)?;
             need_root(lang)?;
             hostguard::install_signal_handlers();
             let session = hostguard::Session::start()?;
@@ -406,4 +462,47 @@ fn check(lang: Lang, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if bad { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The fast path takes only what clap would read as `ns` with the same PID.
+    #[test]
+    fn plain_ns_args_agree_with_clap() {
+        use clap::Parser;
+        let me = std::process::id() as i32;
+        let cases: &[&[&str]] = &[
+            &["ns"],
+            &["ns", "1"],
+            &["ns", "007"],
+            &["ns", "+5"],
+            &["ns", "-5"],
+            &["ns", ""],
+            &["ns", "99999999999"],
+            &["ns", "1", "2"],
+            &["ns", "--help"],
+            &["--lang", "ko", "ns", "1"],
+            &["ns", "1", "--no-color"],
+            &["list"],
+            &[],
+        ];
+        for args in cases {
+            let fast = super::plain_ns_args(args.iter().map(std::ffi::OsString::from));
+            let clap = super::Cli::try_parse_from(std::iter::once("nsdojo").chain(args.iter().copied()));
+            if let Some(pid) = fast {
+                let cli = clap.unwrap_or_else(|e| panic!("{args:?}: fast path taken, clap refuses: {e}"));
+                let opts = cli.options().unwrap_or_else(|_| panic!("{args:?}: an option clap refuses for ns"));
+                let o = &opts.output;
+                assert!(o.lang.is_none() && o.color.is_none() && !o.no_color, "{args:?}: options given");
+                match cli.cmd {
+                    Some(super::Cmd::Ns { pid: p, .. }) => assert_eq!(p.unwrap_or(me), pid, "{args:?}"),
+                    _ => panic!("{args:?}: fast path taken for another command"),
+                }
+            }
+        }
+        assert_eq!(super::plain_ns_args(["ns", "42"].into_iter().map(Into::into)), Some(42));
+        assert_eq!(super::plain_ns_args(["ns"].into_iter().map(Into::into)), Some(me));
+        assert_eq!(super::plain_ns_args(["ns", "1", "--no-color"].into_iter().map(Into::into)), None);
+        assert_eq!(super::plain_ns_args(["ns", "+5"].into_iter().map(Into::into)), None);
+    }
 }

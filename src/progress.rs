@@ -90,16 +90,16 @@ impl Progress {
     }
 
     /// "23/61 steps" and a line per lesson.
-    pub(crate) fn summary(&self, lang: crate::lesson::Lang, lessons: &[Lesson]) -> String {
-        let total: usize = lessons.iter().map(|l| l.steps.len()).sum();
+    pub(crate) fn summary(&self, lang: crate::lesson::Lang, lessons: &[crate::lesson::Header]) -> String {
+        let total: usize = lessons.iter().map(|l| l.steps).sum();
         let done: usize = lessons
             .iter()
-            .map(|l| self.done.get(&l.id).map_or(0, |d| d.iter().filter(|n| **n <= l.steps.len()).count()))
+            .map(|l| self.done.get(&l.id).map_or(0, |d| d.iter().filter(|n| **n <= l.steps).count()))
             .sum();
         let mut o = crate::i18n::tf(lang, "progress_total", &[&done, &total]) + "\n";
         for l in lessons {
-            let n = self.done.get(&l.id).map_or(0, Vec::len).min(l.steps.len());
-            let mark = if n == l.steps.len() {
+            let n = self.done.get(&l.id).map_or(0, Vec::len).min(l.steps);
+            let mark = if n == l.steps {
                 "✔"
             } else if n > 0 {
                 "…"
@@ -108,7 +108,7 @@ impl Progress {
             };
             // Per step: done by hand, watched, not yet.
             let of = |m: &BTreeMap<String, Vec<usize>>, n: usize| m.get(&l.id).is_some_and(|d| d.contains(&n));
-            let steps: String = (1..=l.steps.len())
+            let steps: String = (1..=l.steps)
                 .map(|k| {
                     if of(&self.by_hand, k) {
                         '✋'
@@ -119,7 +119,7 @@ impl Progress {
                     }
                 })
                 .collect();
-            o.push_str(&format!("  {mark} {:<14} {n}/{:<3} {steps}\n", l.id, l.steps.len()));
+            o.push_str(&format!("  {mark} {:<14} {n}/{:<3} {steps}\n", l.id, l.steps));
         }
         o.push_str(crate::i18n::t(lang, "progress_legend"));
         o.push('\n');
@@ -142,13 +142,14 @@ mod tests {
         p.mark("mnt", 2);
         assert_eq!(p.resume_at(mnt), 2);
         assert_eq!(p.current.as_deref(), Some("mnt"));
-        let en = p.summary(crate::lesson::Lang::En, &lessons);
+        let headers = crate::lesson::Shelf::builtin().headers().to_vec();
+        let en = p.summary(crate::lesson::Lang::En, &headers);
         assert!(en.starts_with("2/"), "{en}");
         assert!(en.contains("mnt            2/4   ✔✔··"), "{en}");
         p.mark_by_hand("mnt", 3);
-        let en = p.summary(crate::lesson::Lang::En, &lessons);
+        let en = p.summary(crate::lesson::Lang::En, &headers);
         assert!(en.contains("mnt            3/4   ✔✔✋·"), "{en}");
         assert!(en.contains("✋ by hand"), "{en}");
-        assert!(p.summary(crate::lesson::Lang::Ko, &lessons).contains("단계 완료"));
+        assert!(p.summary(crate::lesson::Lang::Ko, &headers).contains("단계 완료"));
     }
 }

@@ -11,6 +11,7 @@ pub mod expect;
 pub mod fact;
 pub mod lab_command;
 mod load;
+mod shelf;
 pub mod text;
 pub mod trust;
 
@@ -26,6 +27,7 @@ pub use load::{
     builtin, builtin_selected, check_paths, duplicate_id, find, load_file, load_file_checked, load_paths,
     load_paths_checked, Checked, LoadError, BUILTIN,
 };
+pub use shelf::{Header, Shelf};
 pub use text::{Lang, Text};
 
 /// A validated lesson.

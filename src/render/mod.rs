@@ -324,7 +324,7 @@ pub fn meter_line(lang: Lang, pid: i32, s: &crate::sandbox::rpc::MeterSample) ->
 }
 
 /// `lessons`: the curriculum, with the current one marked.
-pub fn lesson_list(style: &Style, lessons: &[Lesson], current: Option<&str>) -> String {
+pub fn lesson_list(style: &Style, lessons: &[crate::lesson::Header], current: Option<&str>) -> String {
     let mut o = String::new();
     for (i, l) in lessons.iter().enumerate() {
         let cur = if Some(l.id.as_str()) == current { "▶" } else { " " };
@@ -334,7 +334,7 @@ pub fn lesson_list(style: &Style, lessons: &[Lesson], current: Option<&str>) -> 
             i + 1,
             l.id.bold(),
             l.title.get(style.lang),
-            tf(style.lang, "list_steps", &[&l.steps.len()])
+            tf(style.lang, "list_steps", &[&l.steps])
         );
     }
     o

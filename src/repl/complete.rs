@@ -3,7 +3,7 @@
 use rustyline::completion::{Completer as RlCompleter, Pair};
 use rustyline::{Context, Helper, Highlighter, Hinter, Validator};
 
-use crate::lesson::Lesson;
+use crate::lesson::Header;
 
 #[derive(Helper, Highlighter, Hinter, Validator)]
 pub(super) struct Completer {
@@ -12,7 +12,7 @@ pub(super) struct Completer {
 }
 
 impl Completer {
-    pub(super) fn new(lessons: &[Lesson]) -> Completer {
+    pub(super) fn new(lessons: &[Header]) -> Completer {
         Completer {
             commands: super::command::COMMANDS.iter().map(|c| c.name.to_string()).collect(),
             lessons: lessons.iter().map(|l| l.id.clone()).collect(),
@@ -48,7 +48,7 @@ mod tests {
 
     #[test]
     fn completes_commands_and_lesson_ids() {
-        let c = Completer::new(&crate::lesson::builtin());
+        let c = Completer::new(crate::lesson::Shelf::builtin().headers());
         assert_eq!(c.candidates("ne"), (0, vec!["next".to_string()]));
         assert!(c.candidates("les").1.contains(&"lessons".to_string()));
         assert_eq!(c.candidates("lesson u"), (7, vec!["uts".to_string(), "user".to_string()]));

@@ -19,7 +19,7 @@ use crate::i18n::{did_you_mean, io_error, t, tf};
 use crate::lab::event::{Event, Scene, Sink};
 use crate::lab::runner::{Runner, StartError};
 use crate::lab::{Lab, LabError, Sides};
-use crate::lesson::{self, Lang, Lesson};
+use crate::lesson::{self, Lang};
 use crate::progress::Progress;
 use crate::render::present::Classroom;
 use crate::render::terminal::{Mode, Terminal};
@@ -29,7 +29,8 @@ use crate::sandbox::SandboxError;
 use command::Command;
 
 pub struct Repl {
-    pub lessons: Vec<Lesson>,
+    /// Parsed when opened: the list at the prompt needs only their headers.
+    pub lessons: lesson::Shelf,
     pub session: Session,
     pub style: Style,
     pub rootfs: crate::rootfs::Provider,
@@ -44,7 +45,7 @@ pub struct Repl {
 }
 
 impl Repl {
-    pub fn new(lessons: Vec<Lesson>, session: Session, style: Style, rootfs: crate::rootfs::Provider) -> Repl {
+    pub fn new(lessons: lesson::Shelf, session: Session, style: Style, rootfs: crate::rootfs::Provider) -> Repl {
         Repl {
             lessons,
             session,
@@ -71,7 +72,7 @@ impl Repl {
 
     pub fn run(&mut self, banner: &str) -> Result<(), ReadlineError> {
         let mut ed = rustyline::Editor::<complete::Completer, rustyline::history::DefaultHistory>::new()?;
-        ed.set_helper(Some(complete::Completer::new(&self.lessons)));
+        ed.set_helper(Some(complete::Completer::new(self.lessons.headers())));
         let history = history_path();
         // rustyline reads and writes history by path; as root it must not touch the student's
         // path itself. It works on a root-only copy, read and written back as the student.
@@ -87,7 +88,7 @@ impl Repl {
         }
         println!("{banner}");
         self.offer_cleanup(&mut ed);
-        println!("{}", render::lesson_list(&self.style, &self.lessons, None));
+        println!("{}", render::lesson_list(&self.style, self.lessons.headers(), None));
         println!("{}", t(self.style.lang, "hello").dimmed());
         loop {
             while let Some(note) = self.class.as_mut().and_then(|c| c.note()) {
@@ -186,7 +187,8 @@ impl Repl {
             Command::Empty | Command::Quit => {}
             Command::Help => print!("{}", command::help(lang)),
             Command::Lessons => {
-                print!("{}", render::lesson_list(&self.style, &self.lessons, self.lab().map(|l| l.lesson.id.as_str())))
+                let current = self.lab().map(|l| l.lesson.id.as_str());
+                print!("{}", render::lesson_list(&self.style, self.lessons.headers(), current))
             }
             Command::Lesson(None) => match (self.lab(), self.progress.current.clone()) {
                 (Some(l), _) => {
@@ -195,7 +197,7 @@ impl Repl {
                 (None, Some(id)) => self.resume(&id),
                 (None, None) => println!("{}", t(lang, "no_lesson_yet")),
             },
-            Command::Progress => print!("{}", self.progress.summary(lang, &self.lessons)),
+            Command::Progress => print!("{}", self.progress.summary(lang, self.lessons.headers())),
             Command::ResetProgress => {
                 println!("{}", t(lang, "progress_confirm"));
                 self.confirm_reset = true;
@@ -251,8 +253,8 @@ impl Repl {
     }
 
     fn start(&mut self, key: &str) {
-        let Some((_, lesson)) = lesson::find(&self.lessons, key) else {
-            let ids: Vec<&str> = self.lessons.iter().map(|l| l.id.as_str()).collect();
+        let Some((_, lesson)) = self.lessons.find(key) else {
+            let ids: Vec<&str> = self.lessons.headers().iter().map(|l| l.id.as_str()).collect();
             let lang = self.style.lang;
             let hint = did_you_mean(lang, crate::suggest::nearest(key, &ids));
             let shown: String = key.chars().take(40).collect();
