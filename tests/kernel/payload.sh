@@ -39,9 +39,10 @@ rc=$?
 echo "== nsdojo exited $rc after $(($(date +%s) - start)) s"
 # ---- check --solve (issue 27 point 1) ----------------------------------------------------
 # The place for `nsdojo check --solve` (every lesson's task solved as a student would, judged by
-# the same checks) once nsdojo has it: run it here like the line above, inside mountwatch, and
-# add its exit code to `rc`. Until then the stage says so, so no one takes it for tested.
-echo "== nsdojo check --solve: not a command of nsdojo yet: not run (see tests/kernel/payload.sh)"
+# the same checks): it exists, but not every printed command passes its step yet (issue 24; 62 of
+# 75 on the hybrid host), and an unsolved step costs its whole wait, too long for this stage's
+# time bound. Until it solves whole, the stage says so, so no one takes it for tested here.
+echo "== nsdojo check --solve: not run in this VM yet (issue 24: not every step solves; see tests/kernel/payload.sh)"
 # -------------------------------------------------------------------------------------------
 # Results per lesson, from the run's own output: a "── LESSON STEP/N ──" line opens each step,
 # "  ✔ " and "  ✘ " lines are its checks.
