@@ -36,28 +36,10 @@ pub fn tf(lang: Lang, key: &str, args: &[&dyn Display]) -> String {
     fill(t(lang, key), args)
 }
 
+/// The catalog's `{0}`, `{1}` … filled in: the one filler, `msg::fill`, which typed messages use too.
 fn fill(template: &str, args: &[&dyn Display]) -> String {
-    let mut out = String::with_capacity(template.len() + 16);
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let arg = after.find('}').and_then(|close| Some((after[..close].parse::<usize>().ok()?, close)));
-        match arg {
-            Some((n, close)) => {
-                if let Some(a) = args.get(n) {
-                    out.push_str(&a.to_string());
-                }
-                rest = &after[close + 1..];
-            }
-            None => {
-                out.push('{');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    crate::msg::fill(template, &args)
 }
 
 /// "did you mean `x`?" after a message, or nothing.
