@@ -112,8 +112,10 @@ pub fn parse_action(line: &str) -> Result<Action, ParseError> {
         return Err(ParseError { offset: lead, message: format!("unknown action `{name}`{hint}") });
     };
     let after = &line[lead + name.len()..];
-    let at = lead + name.len() + (after.len() - after.trim_start().len());
     let rest = after.trim();
+    // Where the arguments start; with none, right after the name (blanks after the line are
+    // not where anything is missing).
+    let at = lead + name.len() + if rest.is_empty() { 0 } else { after.len() - after.trim_start().len() };
     let words = if spec.verbatim || rest.is_empty() { Vec::new() } else { placed_words(after, lead + name.len())? };
     (spec.parse)(&Line { spec, line, at, rest, words })
 }
