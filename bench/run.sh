@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks (issue 8): nsdojo side by side with util-linux, in one run, ratios from the same
 # run. Writes BENCHMARKS.md (figures, the commands that reproduce them, the machine).
-# Usage: sudo env "PATH=$PATH" bash bench/run.sh        (NSDOJO_BENCH_QUICK=1 for fewer runs)
+# Usage: sudo env "PATH=$PATH" bash bench/run.sh        (NSDOJO_BENCH_QUICK=1 for fewer runs;
+#        NSDOJO_BENCH_BASE=OLD_BINARY adds an A/B of that build against this one, bench/ab.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh: needs root (namespaces, mounts, cgroups)" >&2; exit 2; }
@@ -12,7 +13,7 @@ N=$PWD/target/release/nsdojo
 Q=${NSDOJO_BENCH_QUICK:-0}
 runs() { if [ "$Q" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 tmp=$(mktemp -d)
-trap 'kill "${target:-0}" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+trap 'if [ -n "${target:-}" ]; then kill "$target" 2>/dev/null || true; fi; rm -rf "$tmp"' EXIT
 md=$tmp/figures.md
 h() { printf '\n## %s\n\n' "$1" >>"$md"; }
 # hyperfine's JSON → "median ms (min–max)" per command, plus the ratio of the first to the second.
@@ -139,6 +140,14 @@ for run in range(3):
         print(f"| {run + 1} | {meter[0]:.1f} % | {ours[0]:.1f} % | {meter[1]:.1f} % | {ours[1]:.1f} % |")
 print(f"\nlargest difference: **{worst:.1f} points**")
 PY
+
+# 8. An A/B against an older build, in this same run (NSDOJO_BENCH_BASE=/path/to/old/nsdojo).
+if [ -n "${NSDOJO_BENCH_BASE:-}" ]; then
+  h "A/B: $(basename "$NSDOJO_BENCH_BASE") (old) against this build (new), side by side"
+  echo "Each pair measured in the same minute (\`sudo bash bench/ab.sh OLD NEW\`); old is \`$("$NSDOJO_BENCH_BASE" --version)\`." >>"$md"
+  echo >>"$md"
+  bash bench/ab.sh "$NSDOJO_BENCH_BASE" "$N" >>"$md"
+fi
 
 host=$(uname -r); cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); cores=$(nproc)
 mem=$(free -g | awk '/Mem:/ {print $2}'); load=$(cut -d' ' -f1-3 /proc/loadavg)
