@@ -148,22 +148,8 @@ struct InProcessAgent {
 }
 
 fn runs_a_program(op: &SandboxOp) -> Option<&SandboxAction> {
-    use SandboxAction as S;
     match op {
-        SandboxOp::Do(a) | SandboxOp::Try(a)
-            if matches!(
-                a,
-                S::Sh(_)
-                    | S::CopyTree { .. }
-                    | S::ExecAs { .. }
-                    | S::Burn { .. }
-                    | S::Hog { .. }
-                    | S::Forks { .. }
-                    | S::Spawn(_)
-            ) =>
-        {
-            Some(a)
-        }
+        SandboxOp::Do(a) | SandboxOp::Try(a) if a.runs_a_program() => Some(a),
         _ => None,
     }
 }

@@ -7,7 +7,7 @@ use nix::errno::Errno;
 use nix::mount::MsFlags;
 
 use super::actions::{legs, Leg};
-use crate::lesson::{Lesson, Ns, SandboxAction};
+use crate::lesson::{Lesson, Ns};
 use crate::sandbox::kernel::Call;
 use crate::sandbox::perform::{perform_all, AgentState, Stop};
 use crate::sandbox::recording::RecordingKernel;
@@ -25,20 +25,6 @@ const VARS: &[(&str, &str)] = &[
 
 fn lesson(id: &str) -> Lesson {
     crate::lesson::builtin().into_iter().find(|l| l.id == id).expect("a built-in lesson")
-}
-
-fn runs_a_program(a: &SandboxAction) -> bool {
-    use SandboxAction as S;
-    matches!(
-        a,
-        S::Sh(_)
-            | S::CopyTree { .. }
-            | S::ExecAs { .. }
-            | S::Burn { .. }
-            | S::Hog { .. }
-            | S::Forks { .. }
-            | S::Spawn(_)
-    )
 }
 
 /// A lesson run through a recording kernel: the calls and outcomes of each step.
@@ -59,7 +45,7 @@ fn dry_run(id: &str, k: RecordingKernel) -> DryRun {
             let ops: Vec<SandboxOp> = step.actions[range]
                 .iter()
                 .map(|a| SandboxOp::of(&a.expand(VARS)).expect("a sandbox leg holds sandbox actions only"))
-                .filter(|op| !matches!(op, SandboxOp::Do(a) | SandboxOp::Try(a) if runs_a_program(a)))
+                .filter(|op| !matches!(op, SandboxOp::Do(a) | SandboxOp::Try(a) if a.runs_a_program()))
                 .collect();
             let (done, stop) = perform_all(&mut run.k, &mut run.origin, &ops);
             assert!(!matches!(stop, Stop::Forked { .. }), "the recording kernel answers fork as the child");

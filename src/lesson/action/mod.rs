@@ -232,6 +232,22 @@ impl HostAction {
 }
 
 impl SandboxAction {
+    /// Whether it runs a program (`sh`, `exec-as`, `copy`, `burn`, `hog`, `forks`, `spawn`):
+    /// those are not behind the kernel seam (they are not what is taught), so a test without
+    /// root answers them from a script instead.
+    pub fn runs_a_program(&self) -> bool {
+        matches!(
+            self,
+            SandboxAction::Sh(_)
+                | SandboxAction::CopyTree { .. }
+                | SandboxAction::ExecAs { .. }
+                | SandboxAction::Burn { .. }
+                | SandboxAction::Hog { .. }
+                | SandboxAction::Forks { .. }
+                | SandboxAction::Spawn(_)
+        )
+    }
+
     /// The same action with `$NAME`s expanded.
     pub fn expand(&self, vars: &[(&str, &str)]) -> SandboxAction {
         use SandboxAction as S;
