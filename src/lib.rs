@@ -15,6 +15,7 @@ pub mod lab;
 pub mod lesson;
 pub mod machine;
 pub mod msg;
+pub(crate) mod narrate;
 pub(crate) mod netlink;
 pub mod observe;
 pub(crate) mod process;

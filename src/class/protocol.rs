@@ -73,6 +73,13 @@ pub enum ClassEvent {
         lesson: String,
         step: usize,
     },
+    /// In `try`, one of the student's own system calls failed (`crate::narrate`): the call as
+    /// narrated, `sethostname("web1", 4) = -1 EPERM (Operation not permitted)`.
+    CallFailed {
+        lesson: String,
+        step: usize,
+        call: String,
+    },
     /// The session ended (quit, EOF, a signal).
     Left,
     /// `--present`: the instructor's step as the terminal shows it, for `/present`.

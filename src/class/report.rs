@@ -28,6 +28,12 @@ impl ClassLink {
         }
     }
 
+    /// In `try`: one of the student's own calls failed (its narrated line, cut to fit).
+    pub(crate) fn call_failed(&mut self, lesson: &Lesson, step: usize, call: &crate::trace::Syscall) {
+        let call: String = call.to_string().chars().take(300).collect();
+        self.send(ClassEvent::CallFailed { lesson: lesson.id.clone(), step, call });
+    }
+
     pub fn hint(&mut self, lesson: &Lesson, step: usize) {
         self.send(ClassEvent::HintAsked { lesson: lesson.id.clone(), step });
     }

@@ -48,7 +48,10 @@ const POWERS: &[Power] = &[
             ("sandbox/kernel.rs", "what lessons teach, behind the kernel seam"),
             ("sandbox/attach.rs", "a child joining terminal #1 enters its root"),
         ],
-        excused: &[],
+        excused: &[
+            ("narrate/filter.rs", "stops the student's shell at these calls to narrate them; never makes them"),
+            ("narrate/decode.rs", "says the student's pivot_root as strace would; never makes it"),
+        ],
     },
     Power {
         what: "unshare or setns",
@@ -75,6 +78,14 @@ const POWERS: &[Power] = &[
         exact: &["cgroup.procs", "cgroup.subtree_control", "tasks", "cgroup.kill", "cgroup.freeze"],
         prefixes: &[],
         home: &[("cgroup/", "the one writer of cgroupfs, for v1 and v2 alike")],
+        excused: &[],
+    },
+    Power {
+        what: "trace a process or filter its system calls",
+        calls: &["ptrace::seize(", "ptrace::attach(", "ptrace::traceme(", "libc::ptrace(", "SYS_seccomp"],
+        exact: &[],
+        prefixes: &[],
+        home: &[("narrate/", "the tracer that says the student's calls in `try`, in a process of its own")],
         excused: &[],
     },
     Power {

@@ -98,6 +98,26 @@ pub enum Msg {
     NoNewPrivs,
     Interrupted,
     MountTargetMissing(String),
+    /// The student's call needs power over a namespace it still shares with the host.
+    YouStillInHostNs {
+        ns: String,
+        flag: String,
+    },
+    /// The namespace was made in another user namespace than the process's own.
+    YouNsOwnedElsewhere {
+        ns: String,
+        flag: String,
+    },
+    /// The student's call needs a capability the process does not have.
+    YouLackCap {
+        cap: String,
+        uid: u32,
+    },
+    YouNoProgram(String),
+    YouCgroupValue,
+    YouCgroupBusy,
+    YouLinkExists,
+    YouUserNsInChroot,
     PivotShared,
     PivotNotMountPoint,
     PivotNotDir,
@@ -288,6 +308,14 @@ impl Msg {
             M::NoNewPrivs => ("no_new_privs", vec![]),
             M::Interrupted => ("action_interrupted", vec![]),
             M::MountTargetMissing(p) => ("mount_target_missing", vec![text(p)]),
+            M::YouStillInHostNs { ns, flag } => ("you_still_in_host_ns", vec![text(ns), text(flag)]),
+            M::YouNsOwnedElsewhere { ns, flag } => ("you_ns_owned_elsewhere", vec![text(ns), text(flag)]),
+            M::YouLackCap { cap, uid } => ("you_lack_cap", vec![text(cap), text(uid)]),
+            M::YouNoProgram(p) => ("you_no_program", vec![text(p)]),
+            M::YouCgroupValue => ("you_cgroup_value", vec![]),
+            M::YouCgroupBusy => ("you_cgroup_busy", vec![]),
+            M::YouLinkExists => ("you_link_exists", vec![]),
+            M::YouUserNsInChroot => ("you_userns_in_chroot", vec![]),
             M::PivotShared => ("pivot_shared", vec![]),
             M::PivotNotMountPoint => ("pivot_not_mount_point", vec![]),
             M::PivotNotDir => ("pivot_not_dir", vec![]),
@@ -443,4 +471,17 @@ pub fn fill(template: &str, args: &[String]) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The note under a pivot_root(2) that failed for a reason the lab has seen students hit
+/// (nsdojo's own call, or the student's in `try`).
+pub fn pivot_note(e: nix::errno::Errno) -> Option<Msg> {
+    use nix::errno::Errno;
+    match e {
+        Errno::EINVAL => Some(Msg::PivotShared),
+        Errno::EBUSY => Some(Msg::PivotNotMountPoint),
+        Errno::ENOTDIR => Some(Msg::PivotNotDir),
+        Errno::ENOENT => Some(Msg::PivotMissing),
+        _ => None,
+    }
 }

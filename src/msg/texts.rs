@@ -82,6 +82,56 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "이제 어떤 exec도 권한을 얻지 못합니다. setuid-root 프로그램도 호출한 사용자 권한으로 실행됩니다",
     ),
     ("action_interrupted", "interrupted", "중단됨"),
+    (
+        "you_still_in_host_ns",
+        "this process is still in the host's {0} namespace, and being root in a new user namespace gives no power over \
+         that one: give it a {0} namespace of its own too (unshare {1})",
+        "이 프로세스는 아직 호스트의 {0} 네임스페이스에 있습니다. 새 사용자 네임스페이스의 root라도 그 네임스페이스에는 \
+         권한이 없습니다. {0} 네임스페이스도 따로 만드세요 (unshare {1})",
+    ),
+    (
+        "you_ns_owned_elsewhere",
+        "this process's {0} namespace was made in another user namespace (before this one), and root here has no \
+         power over it: make a {0} namespace from inside this user namespace (unshare {1})",
+        "이 프로세스의 {0} 네임스페이스는 (이 사용자 네임스페이스보다 먼저) 다른 사용자 네임스페이스에서 만들어졌으므로, \
+         여기의 root에게는 권한이 없습니다. 이 사용자 네임스페이스 안에서 {0} 네임스페이스를 새로 만드세요 (unshare {1})",
+    ),
+    (
+        "you_lack_cap",
+        "this process (uid {1}) does not have {0} in the user namespace that owns what it tried to change",
+        "이 프로세스(uid {1})에는 바꾸려던 대상을 소유한 사용자 네임스페이스에서의 {0} 권한이 없습니다",
+    ),
+    (
+        "you_no_program",
+        "{0} is not in this process's root: after chroot or pivot_root only what is in the new root exists \
+         (the lab's rootfs has busybox, so sh, not bash)",
+        "이 프로세스의 루트에는 {0}이(가) 없습니다. chroot나 pivot_root 뒤에는 새 루트 안에 있는 것만 보입니다 \
+         (실습 rootfs에는 busybox가 있으니 bash가 아니라 sh를 쓰세요)",
+    ),
+    (
+        "you_cgroup_value",
+        "the kernel refused this value for the file: cpu.max takes \"QUOTA PERIOD\" or \"max PERIOD\", \
+         cpu.cfs_quota_us microseconds or -1, cgroup.procs one PID",
+        "커널이 이 파일에 이 값을 거부했습니다. cpu.max는 \"QUOTA PERIOD\" 또는 \"max PERIOD\", \
+         cpu.cfs_quota_us는 마이크로초 또는 -1, cgroup.procs는 PID 하나를 받습니다",
+    ),
+    (
+        "you_cgroup_busy",
+        "cgroup v2 keeps processes only in groups with no controllers enabled for children: \
+         move the process into a leaf group, or take the controller out of cgroup.subtree_control",
+        "cgroup v2에서는 자식용 컨트롤러가 켜진 그룹에 프로세스를 둘 수 없습니다. \
+         프로세스를 말단(leaf) 그룹으로 옮기거나 cgroup.subtree_control에서 컨트롤러를 빼세요",
+    ),
+    (
+        "you_link_exists",
+        "an interface of that name exists already in this network namespace (ip link show)",
+        "이 네트워크 네임스페이스에는 이미 그 이름의 인터페이스가 있습니다 (ip link show)",
+    ),
+    (
+        "you_userns_in_chroot",
+        "a chrooted process may not make a user namespace: the kernel refuses, since root in it could use its new powers to leave the chroot",
+        "chroot된 프로세스는 사용자 네임스페이스를 만들 수 없습니다. 그 안의 root가 새 권한으로 chroot를 빠져나갈 수 있기 때문에 커널이 거부합니다",
+    ),
     ("mount_target_missing", "{0} does not exist here: mkdir it first", "여기에는 {0} 경로가 없습니다. 먼저 mkdir로 만드세요"),
     (
         "pivot_shared",

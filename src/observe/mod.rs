@@ -22,6 +22,7 @@ pub mod ns;
 pub mod procfs;
 pub mod side_fact;
 pub(crate) mod system;
+pub(crate) mod tracee;
 pub mod view;
 
 #[cfg(test)]

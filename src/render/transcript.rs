@@ -43,6 +43,31 @@ impl Transcript {
     }
 }
 
+impl Transcript {
+    /// What the student's own commands asked of the kernel in a `try` of step `step` (1-based).
+    pub(crate) fn student_calls(
+        &mut self,
+        lang: crate::lesson::Lang,
+        lesson: &str,
+        step: usize,
+        calls: &[crate::narrate::StudentCall],
+    ) {
+        if calls.is_empty() {
+            return;
+        }
+        let _ = writeln!(self.file, "#### {lesson} step {step}: {}\n", crate::i18n::t(lang, "try_calls_heading"));
+        let _ = writeln!(self.file, "```text");
+        for c in calls {
+            let _ = writeln!(self.file, "[{}] {}", crate::i18n::t(lang, "narrate_you"), c.call);
+            if let Some(note) = &c.call.note {
+                let _ = writeln!(self.file, "      ↳ {}", crate::i18n::msg(lang, note));
+            }
+        }
+        let _ = writeln!(self.file, "```\n");
+        let _ = self.file.flush();
+    }
+}
+
 /// The transcript as a sink: each step as it is done.
 pub struct Recording<'a> {
     transcript: &'a mut Transcript,

@@ -26,7 +26,10 @@ pub enum Command {
     Compare(String),
     Shell,
     /// Do the next step by hand in terminal #1's shell; nsdojo watches the checks.
-    Try,
+    /// `narrate`: say the student's system calls (not `try --no-trace`).
+    Try {
+        narrate: bool,
+    },
     Progress,
     /// `record FILE` starts a Markdown transcript; `record off` stops it.
     Record(Option<String>),
@@ -98,7 +101,10 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("host", "CMD", "help_host", |a| a.command().map(Command::Host)),
     cmd("compare", "CMD", "help_compare", |a| a.command().map(Command::Compare)),
     cmd("shell", "", "help_shell", |a| a.none(Command::Shell)),
-    cmd("try", "", "help_try", |a| a.none(Command::Try)),
+    cmd("try", "[--no-trace]", "help_try", |a| match a.rest {
+        "--no-trace" => Ok(Command::Try { narrate: false }),
+        _ => a.none(Command::Try { narrate: true }),
+    }),
     cmd("progress", "", "help_progress", |a| a.none(Command::Progress)),
     cmd("record", "FILE|off", "help_record", |a| Ok(Command::Record(a.optional()))),
     cmd("lang", "en|ko", "help_lang", |a| Ok(Command::Lang(a.optional()))),

@@ -277,8 +277,8 @@ impl Repl {
             eprintln!("nsdojo: {}", t(self.style.lang, "no_lesson_started"));
             return;
         };
-        if matches!(cmd, Command::Try) {
-            return self.try_step();
+        if let Command::Try { narrate } = cmd {
+            return self.try_step(narrate);
         }
         let lang = self.style.lang;
         if let (Command::Hint, Some(c)) = (&cmd, &mut self.class) {

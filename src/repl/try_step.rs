@@ -30,9 +30,12 @@ fn draw(style: Style, transcript: &mut Option<Transcript>, lab: &Lab, event: Try
             }
         }
         TryEvent::LooksOnly => println!("{}", t(lang, "try_look").yellow()),
-        TryEvent::ShellOpens => {
+        TryEvent::ShellOpens { narrated } => {
             println!("{}", t(lang, "try_shell").dimmed());
             println!("{}", t(lang, "try_shell_dojo").dimmed());
+            if narrated {
+                println!("{}", t(lang, "try_narrated").dimmed());
+            }
         }
         TryEvent::Warning(e) => eprintln!("nsdojo: {e}"),
         TryEvent::Undone(lines) => {
@@ -67,12 +70,12 @@ fn draw(style: Style, transcript: &mut Option<Transcript>, lab: &Lab, event: Try
 }
 
 impl Repl {
-    pub(super) fn try_step(&mut self) {
+    pub(super) fn try_step(&mut self, narrate: bool) {
         let (style, lang) = (self.style, self.style.lang);
         let Some(runner) = self.runner.as_mut() else { return };
         let transcript = &mut self.transcript;
         let mut shown = |lab: &Lab, e: TryEvent<'_>| draw(style, transcript, lab, e);
-        let started = TrySession::start(runner.lab_mut(), lang, Seams::real(), &mut shown);
+        let started = TrySession::start(runner.lab_mut(), lang, Seams::real(narrate), &mut shown);
         let mut session = match started {
             Ok(s) => s,
             Err(TryError::LessonDone) => return println!("{}", t(lang, "lesson_done_reset").green()),
@@ -81,8 +84,16 @@ impl Repl {
             Err(TryError::Shell(e)) => return eprintln!("nsdojo: {}", e.localized(lang)),
             Err(e @ (TryError::Socket(_) | TryError::Record(_))) => return eprintln!("nsdojo: {e}"),
         };
+        let mut heard = Vec::new();
         loop {
-            match session.poll(runner.lab()) {
+            let tick = session.poll(runner.lab());
+            for call in session.take_heard() {
+                if let (Some(c), true) = (&mut self.class, call.call.result.is_err()) {
+                    c.call_failed(&runner.lab().lesson, session.step_index() + 1, &call.call);
+                }
+                heard.push(call);
+            }
+            match tick {
                 Tick::Ticked { step } => {
                     print!("\r\n{}\r\n", tf(lang, "try_done", &[&(step + 1)]).green().bold());
                     let _ = std::io::Write::flush(&mut std::io::stdout());
@@ -92,6 +103,7 @@ impl Repl {
             }
         }
         let index = session.step_index();
+        let lesson = runner.lab().lesson.id.clone();
         let mut meter = Terminal::new(style, Mode::Repl, true);
         match session.finish(runner, &mut meter, &mut shown) {
             Ok(Finished::NotYet) => {}
@@ -106,6 +118,9 @@ impl Repl {
                 }
             }
             Err(e) => self.error(e),
+        }
+        if let Some(t) = &mut self.transcript {
+            t.student_calls(lang, &lesson, index + 1, &heard);
         }
     }
 }

@@ -4,12 +4,12 @@
 # Each request is one line; the answer is lines up to a line holding only ".".
 # NSDOJO_TRY_LANG: the session's language, so these two lines follow it too.
 case "$1" in
-hint | check | solve | task | pid) ;;
+hint | check | solve | task | pid | why) ;;
 *)
 	if [ "${NSDOJO_TRY_LANG:-}" = ko ]; then
-		echo "사용법: dojo hint|check|solve|task|pid" >&2
+		echo "사용법: dojo hint|check|solve|task|pid|why" >&2
 	else
-		echo "usage: dojo hint|check|solve|task|pid" >&2
+		echo "usage: dojo hint|check|solve|task|pid|why" >&2
 	fi
 	exit 2
 	;;

@@ -182,13 +182,22 @@ pub(crate) struct Extras {
     pub fd9: Option<std::os::fd::OwnedFd>,
     /// Set in the command's environment.
     pub env: Vec<(String, String)>,
+    /// Narrate the student's calls (`crate::narrate`): a tracer follows the whole tree.
+    pub narrate: Option<crate::narrate::Narration>,
+}
+
+/// What [`spawn_with`] started: the child to wait for, and the tracer that narrates it (if
+/// narration was asked for and the tracer could seize it).
+pub(crate) struct Spawned {
+    pub child: nix::unistd::Pid,
+    pub tracer: Option<nix::unistd::Pid>,
 }
 
 /// Start `cmd` (or an interactive shell) inside process `pid`'s namespaces, root and working
 /// directory, and return the child to wait for (it forks once more for a PID namespace and
 /// exits with the command's status).
 pub fn spawn(lang: crate::lesson::Lang, pid: i32, cmd: &[String]) -> Result<nix::unistd::Pid, AttachError> {
-    spawn_with(lang, pid, cmd, Extras::default())
+    spawn_with(lang, pid, cmd, Extras::default()).map(|s| s.child)
 }
 
 /// [`spawn`], with its cgroups, an fd 9 and environment as `extras` say.
@@ -196,9 +205,15 @@ pub(crate) fn spawn_with(
     lang: crate::lesson::Lang,
     pid: i32,
     cmd: &[String],
-    extras: Extras,
-) -> Result<nix::unistd::Pid, AttachError> {
+    mut extras: Extras,
+) -> Result<Spawned, AttachError> {
     let entry = Entry::open_with(pid, extras.cgroups)?;
+    let narration = extras.narrate.take();
+    // The tracer's word to the child: it is traced (install the filter), or not.
+    let ready = match narration {
+        Some(_) => Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| sys("pipe", &e))?),
+        None => None,
+    };
     let mut env: Vec<CString> = std::env::vars_os()
         .filter(|(k, _)| !extras.env.iter().any(|(x, _)| k.as_os_str() == x.as_str()))
         .filter_map(|(k, v)| {
@@ -217,10 +232,26 @@ pub(crate) fn spawn_with(
     let _ = std::io::Write::flush(&mut std::io::stdout());
     // The child only makes syscalls and execs or _exits.
     match crate::process::fork().map_err(|e| sys("fork", &e))? {
-        ForkResult::Parent { child } => Ok(child),
+        ForkResult::Parent { child } => {
+            let tracer = match (ready, narration) {
+                (Some((r, w)), Some(n)) => {
+                    drop(r);
+                    // Without a tracer the child reads EOF and goes on unnarrated.
+                    crate::narrate::start(child, w, n).ok()
+                }
+                _ => None,
+            };
+            Ok(Spawned { child, tracer })
+        }
         ForkResult::Child => {
             // Not the host any more: do not keep the watchdog waiting if the host dies.
             crate::hostguard::close_inherited_watchdog_fd();
+            if let Some((r, w)) = ready {
+                drop(w);
+                // Traced now, still root and still the host's: the filter goes on before
+                // anything is joined, and every process below inherits it.
+                crate::narrate::in_first(r);
+            }
             let code = (|| -> Result<i32, AttachError> {
                 entry.enter()?;
                 // A PID namespace applies to children: fork once more and exec there.

@@ -199,16 +199,6 @@ fn note_last(trace: &mut Trace, note: Msg) {
     }
 }
 
-fn explain_pivot(e: Errno) -> Option<Msg> {
-    match e {
-        Errno::EINVAL => Some(Msg::PivotShared),
-        Errno::EBUSY => Some(Msg::PivotNotMountPoint),
-        Errno::ENOTDIR => Some(Msg::PivotNotDir),
-        Errno::ENOENT => Some(Msg::PivotMissing),
-        _ => None,
-    }
-}
-
 /// Refuse to change the host: mount-type actions need our own mount namespace.
 fn guard(origin: &AgentState, k: &mut dyn Kernel, ns: Ns, what: &'static str) -> Result<(), PerformError> {
     // Without a single capability (an ordinary user, after `setuid`), the kernel itself refuses
@@ -356,7 +346,7 @@ pub(crate) fn perform(
         A::PivotRoot { new_root, put_old } => {
             guard(origin, k, Ns::Mnt, "pivot_root")?;
             let res = k.pivot_root(new_root, put_old, trace);
-            if let Some(why) = res.err().and_then(explain_pivot) {
+            if let Some(why) = res.err().and_then(crate::msg::pivot_note) {
                 note_last(trace, why);
             }
             res.map_err(failed("pivot_root"))?;

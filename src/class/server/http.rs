@@ -126,7 +126,9 @@ fn invalid(b: &Batch) -> Option<&'static str> {
             ClassEvent::LessonStarted { lesson, .. }
             | ClassEvent::StepDone { lesson, .. }
             | ClassEvent::HintAsked { lesson, .. } => plain(lesson, MAX_NAME),
-            ClassEvent::CheckFailed { lesson, check, .. } => plain(lesson, MAX_NAME) && plain(check, MAX_CHECK),
+            ClassEvent::CheckFailed { lesson, check, .. } | ClassEvent::CallFailed { lesson, call: check, .. } => {
+                plain(lesson, MAX_NAME) && plain(check, MAX_CHECK)
+            }
             // The body limit bounds the presenter's texts; they are shown as text, never as HTML.
             ClassEvent::Left | ClassEvent::Present(_) => true,
         };

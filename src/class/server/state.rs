@@ -132,6 +132,11 @@ impl Student {
             ClassEvent::CheckFailed { lesson, step, check } => {
                 self.failing = Some((lesson.clone(), *step, check.clone()));
             }
+            // A stuck student's last refused call: the instructor sees "EPERM on sethostname"
+            // where a failing check would be.
+            ClassEvent::CallFailed { lesson, step, call } => {
+                self.failing = Some((lesson.clone(), *step, call.clone()));
+            }
             ClassEvent::HintAsked { .. } | ClassEvent::Present(_) => {}
             ClassEvent::Left => {
                 self.open.remove(session);
@@ -408,6 +413,15 @@ mod tests {
         c.store("c", "ann", &[ev(1, ClassEvent::Joined { lang: "en".into() })], 905_000);
         c.store("c", "ann", &[ev(2, ClassEvent::Left)], 906_000);
         assert!(!row(&c.view(906_000, MIN5), "ann").away);
+    }
+
+    #[test]
+    fn a_students_failed_call_shows_where_a_failing_check_would() {
+        let mut c = Class::default();
+        let call = "sethostname(\"web1\", 4) = -1 EPERM (Operation not permitted)";
+        let failed = ev(2, ClassEvent::CallFailed { lesson: "uts".into(), step: 1, call: call.into() });
+        c.store("a", "ann", &[started(1, "uts", 3), failed], 0);
+        assert_eq!(row(&c.view(0, MIN5), "ann").failing.as_deref(), Some(call));
     }
 
     #[test]

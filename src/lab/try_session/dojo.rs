@@ -52,6 +52,8 @@ pub(crate) enum Ask {
     Check,
     Hint,
     Solve,
+    /// The last of the student's calls that failed, and why (`crate::narrate`).
+    Why,
     Unknown(String),
 }
 
@@ -63,6 +65,7 @@ impl Ask {
             "check" => Ask::Check,
             "hint" => Ask::Hint,
             "solve" => Ask::Solve,
+            "why" => Ask::Why,
             other => Ask::Unknown(other.to_string()),
         }
     }
@@ -78,6 +81,10 @@ pub(crate) struct Asked {
     pub solve: Vec<LabLine>,
     /// The shell that asked, as the host numbers it.
     pub shell: Option<i32>,
+    /// The shell's calls are narrated (not `try --no-trace`).
+    pub narrated: bool,
+    /// The last of its calls that failed: its line and note, as the shell showed them.
+    pub last_failed: Option<crate::trace::Syscall>,
 }
 
 /// Whether answering `ask` needs a look at the shell, `hints` being the hints asked for so
@@ -117,8 +124,26 @@ pub(crate) fn answer(ask: &Ask, step: &Asked, hints: usize, checks: Option<&[Che
             }
             None => say("?"),
         },
+        Ask::Why => match (&step.last_failed, step.narrated) {
+            (Some(call), _) => {
+                say(t(lang, "dojo_why_last"));
+                say(&format!("  {call}"));
+                if let Some(note) = &call.note {
+                    say(&format!("  ↳ {}", crate::i18n::msg(lang, note)));
+                }
+            }
+            (None, true) => say(t(lang, "dojo_why_none")),
+            (None, false) => say(t(lang, "dojo_why_untraced")),
+        },
         Ask::Hint => match (hints, &step.hint) {
-            (1, Some(h)) => say(h),
+            (1, Some(h)) => {
+                say(h);
+                // The hint meets the student where the kernel said no.
+                if let Some(call) = &step.last_failed {
+                    say(t(lang, "dojo_why_last"));
+                    say(&format!("  {call}"));
+                }
+            }
             (1 | 2, _) => {
                 say(t(lang, "dojo_hint_missing"));
                 for c in checks.unwrap_or_default().iter().filter(|c| !c.verdict.passed) {
@@ -198,7 +223,27 @@ mod tests {
             hint: None,
             solve: vec![LabLine { terminal: Terminal::One, text: "unshare -u sh".into() }],
             shell: Some(9),
+            narrated: true,
+            last_failed: None,
         }
+    }
+
+    #[test]
+    fn why_says_the_last_failed_call_and_its_reason() {
+        let mut step = asked();
+        assert_eq!(answer(&Ask::Why, &step, 0, None), "no call of yours has failed in this try yet\n");
+        let failed = crate::trace::Syscall::failed("sethostname(\"web1\", 4)", nix::errno::Errno::EPERM)
+            .with_note(crate::msg::Msg::YouStillInHostNs { ns: "uts".into(), flag: "-u".into() });
+        step.last_failed = Some(failed);
+        let why = answer(&Ask::Why, &step, 0, None);
+        assert!(why.contains("sethostname(\"web1\", 4) = -1 EPERM"), "{why}");
+        assert!(why.contains("still in the host's uts namespace"), "{why}");
+        // The first hint meets the student at the refused call too.
+        step.hint = Some("use unshare".into());
+        assert!(answer(&Ask::Hint, &step, 1, None).contains("= -1 EPERM"));
+        step.narrated = false;
+        step.last_failed = None;
+        assert!(answer(&Ask::Why, &step, 0, None).contains("--no-trace"));
     }
 
     #[test]

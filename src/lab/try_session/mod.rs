@@ -47,8 +47,8 @@ pub(crate) enum TryEvent<'a> {
     Task { step: usize, total: usize, text: String, pid_note: bool, needs_host: bool },
     /// The step's checks hold already: it only looks.
     LooksOnly,
-    /// The shell is about to open.
-    ShellOpens,
+    /// The shell has opened (`narrated`: its calls are said as they return).
+    ShellOpens { narrated: bool },
     /// Something went wrong that the try survives (the `dojo` directory could not be made).
     Warning(String),
     /// What was stopped and put back on the host, one line each (maybe none).
@@ -159,6 +159,9 @@ pub(crate) struct TrySession {
     /// the `unshare` shell is shown terminal #1 as it was then.
     held_last: Option<Look>,
     next_look: Instant,
+    /// The student's calls heard since the REPL last took them, and the last that failed.
+    heard: Vec<crate::narrate::StudentCall>,
+    last_failed: Option<crate::narrate::StudentCall>,
 }
 
 impl TrySession {
@@ -189,7 +192,6 @@ impl TrySession {
         if looks_only {
             draw(lab, TryEvent::LooksOnly);
         }
-        draw(lab, TryEvent::ShellOpens);
         let (ours, theirs) = UnixStream::pair().map_err(TryError::Socket)?;
         let _ = ours.set_nonblocking(true);
         let mut path = std::env::var("PATH").unwrap_or_default();
@@ -206,6 +208,7 @@ impl TrySession {
                 (crate::hostguard::undo::TRY_MARK.into(), session.clone()),
                 ("PATH".into(), path),
             ],
+            narrate: None,
         };
         // The host as the shell starts (the sandbox is up): what differs at its end is the shell's.
         if let Err(e) = seams.undo.begin(&session) {
@@ -219,6 +222,7 @@ impl TrySession {
             seams.shell.release();
             return Err(TryError::Shell(e));
         }
+        draw(lab, TryEvent::ShellOpens { narrated: seams.shell.narrated() });
         let next_look = seams.clock.now() + EVERY;
         Ok(TrySession {
             index,
@@ -232,6 +236,8 @@ impl TrySession {
             last: None,
             held_last: at_start,
             next_look,
+            heard: Vec::new(),
+            last_failed: None,
         })
     }
 
@@ -251,6 +257,7 @@ impl TrySession {
             self.seams.shell.end();
             return Tick::SignalPending;
         }
+        self.hear();
         self.serve_dojo(lab);
         if self.seams.clock.now() < self.next_look {
             self.seams.clock.sleep(NAP);
@@ -275,6 +282,21 @@ impl TrySession {
         }
     }
 
+    /// Take in the student's calls the tracer said.
+    fn hear(&mut self) {
+        for call in self.seams.shell.calls() {
+            if call.call.result.is_err() {
+                self.last_failed = Some(call.clone());
+            }
+            self.heard.push(call);
+        }
+    }
+
+    /// The student's calls heard since last taken (for the transcript and the class).
+    pub(crate) fn take_heard(&mut self) -> Vec<crate::narrate::StudentCall> {
+        std::mem::take(&mut self.heard)
+    }
+
     /// Answer every `dojo` request that has arrived.
     fn serve_dojo(&mut self, lab: &Lab) {
         for ask in self.dojo.requests() {
@@ -288,6 +310,8 @@ impl TrySession {
                 hint: self.step.hint.as_ref().map(|h| lab.expand(&h.get(self.lang))),
                 solve: lab.try_lab_lines(&self.step, DOJO_PID),
                 shell,
+                narrated: self.seams.shell.narrated(),
+                last_failed: self.last_failed.as_ref().map(|c| c.call.clone()),
             };
             let look = dojo::needs_look(&ask, self.dojo.hints, asked.hint.is_some())
                 .then(|| shell.and_then(|p| lab.judge(&self.watch, p)))

@@ -36,6 +36,10 @@ pub(crate) trait ShellSide {
     fn close(&mut self) -> Vec<Said>;
     /// Let a held signal through (only once the host is put back).
     fn release(&mut self);
+    /// The student's calls the tracer has said since the last time asked (`crate::narrate`).
+    fn calls(&mut self) -> Vec<crate::narrate::StudentCall>;
+    /// Whether the shell's calls are narrated (it was asked for, and the tracer holds it).
+    fn narrated(&self) -> bool;
 }
 
 /// Putting the host back as the shell found it.
@@ -65,8 +69,10 @@ pub(crate) struct Seams {
 }
 
 impl Seams {
-    pub(crate) fn real() -> Seams {
-        Seams { shell: Box::new(RealShell::default()), undo: Box::new(RealUndo(None)), clock: Box::new(RealClock) }
+    /// `narrate`: trace the shell's tree and say the student's calls (`try`, not `try --no-trace`).
+    pub(crate) fn real(narrate: bool) -> Seams {
+        let shell = RealShell { narrate, ..RealShell::default() };
+        Seams { shell: Box::new(shell), undo: Box::new(RealUndo(None)), clock: Box::new(RealClock) }
     }
 }
 
@@ -76,15 +82,49 @@ pub(crate) struct RealShell {
     child: Option<crate::process::HeldChild>,
     signals: Option<crate::hostguard::HeldSignals>,
     reaper: Option<crate::process::Subreaper>,
+    narrate: bool,
+    /// The tracer and our end of the pipe it sends the student's calls on.
+    tracer: Option<crate::process::HeldChild>,
+    heard: Option<std::fs::File>,
+    partial: Vec<u8>,
 }
 
 impl ShellSide for RealShell {
     fn open(&mut self, lang: Lang, target: i32, extras: Extras) -> Result<(), AttachError> {
         self.signals = Some(crate::hostguard::HeldSignals::hold());
         self.reaper = Some(crate::process::Subreaper::start());
-        let child = crate::sandbox::attach::spawn_with(lang, target, &[], extras)?;
-        self.child = Some(crate::process::HeldChild::new(child.as_raw()));
+        let mut extras = extras;
+        if self.narrate {
+            use nix::fcntl::OFlag;
+            if let Ok((r, w)) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK) {
+                self.heard = Some(r.into());
+                extras.narrate = Some(crate::narrate::Narration { lang, events: Some(w) });
+            }
+        }
+        let spawned = crate::sandbox::attach::spawn_with(lang, target, &[], extras)?;
+        self.child = Some(crate::process::HeldChild::new(spawned.child.as_raw()));
+        self.tracer = spawned.tracer.map(|t| crate::process::HeldChild::new(t.as_raw()));
         Ok(())
+    }
+
+    fn calls(&mut self) -> Vec<crate::narrate::StudentCall> {
+        let Some(pipe) = &mut self.heard else { return Vec::new() };
+        let mut chunk = [0u8; 4096];
+        while let Ok(n @ 1..) = std::io::Read::read(pipe, &mut chunk) {
+            self.partial.extend_from_slice(&chunk[..n]);
+        }
+        let mut out = Vec::new();
+        while let Some(end) = self.partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            if let Ok(call) = serde_json::from_slice(&line) {
+                out.push(call);
+            }
+        }
+        out
+    }
+
+    fn narrated(&self) -> bool {
+        self.tracer.is_some()
     }
 
     fn alive(&mut self) -> bool {
@@ -120,6 +160,11 @@ impl ShellSide for RealShell {
 
     fn close(&mut self) -> Vec<Said> {
         take_back_terminal();
+        // The tracer goes first: PTRACE_O_EXITKILL ends what it still follows (left running
+        // in the background), which the subreaper then reaps and says, as before.
+        if let Some(t) = &mut self.tracer {
+            t.kill();
+        }
         let shell = self.child.as_ref().map_or(0, crate::process::HeldChild::pid);
         let stopped = self.reaper.take().map(|r| r.finish(shell)).unwrap_or_default();
         // The subreaper has stopped and reaped each already (round by round): said as put back.

@@ -39,6 +39,8 @@ struct Log {
     undone: Vec<Said>,
     still: Vec<crate::hostguard::Difference>,
     at: Duration,
+    /// What the tracer says next.
+    calls: Vec<crate::narrate::StudentCall>,
 }
 
 #[derive(Clone, Default)]
@@ -96,6 +98,12 @@ impl ShellSide for Fakes {
     fn release(&mut self) {
         self.note("release");
     }
+    fn calls(&mut self) -> Vec<crate::narrate::StudentCall> {
+        std::mem::take(&mut self.0.borrow_mut().calls)
+    }
+    fn narrated(&self) -> bool {
+        true
+    }
 }
 
 impl Clock for Fakes {
@@ -140,7 +148,7 @@ fn name(e: &TryEvent<'_>) -> String {
     match e {
         TryEvent::Task { .. } => "draw task".into(),
         TryEvent::LooksOnly => "draw looks only".into(),
-        TryEvent::ShellOpens => "draw shell opens".into(),
+        TryEvent::ShellOpens { .. } => "draw shell opens".into(),
         TryEvent::Warning(w) => format!("draw warning {w}"),
         TryEvent::Undone(l) => {
             format!("draw undone {}", l.iter().map(|u| u.line(Lang::En)).collect::<Vec<_>>().join(" | "))
@@ -224,7 +232,7 @@ impl Tried {
 fn the_task_is_said_first_then_the_shell_opens_in_terminal_1() {
     let mut t = Tried::uts(0);
     let s = t.start().expect("the try starts");
-    assert_eq!(t.fakes.said(), ["draw task", "draw shell opens", "begin 0-5e551011", "open"]);
+    assert_eq!(t.fakes.said(), ["draw task", "begin 0-5e551011", "open", "draw shell opens"]);
     assert_eq!(t.fakes.0.borrow().target, Some(FIRST_AGENT), "the shell joins the lab's agent");
     assert!(t.tasks[0].0.starts_with("Give terminal #1 a UTS namespace"));
     assert_eq!(s.step_index(), 0);
@@ -301,7 +309,7 @@ fn a_shell_that_cannot_open_leaves_nothing_held() {
     let mut t = Tried::uts(0);
     t.fakes.0.borrow_mut().open_fails = true;
     assert!(matches!(t.start(), Err(TryError::Shell(AttachError::Gone(FIRST_AGENT)))));
-    assert_eq!(t.fakes.said()[3..], ["open", "close", "forget", "release"]);
+    assert_eq!(t.fakes.said()[2..], ["open", "close", "forget", "release"]);
     assert!(!t.dir.path().join(".dojo").exists());
 }
 
