@@ -246,8 +246,12 @@ pub(crate) enum Cmd {
     /// Join the running sandbox (terminal #1) from a second terminal, like nsenter -t PID -a.
     Attach {
         /// Which session, when several run (`nsdojo attach` lists them).
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", conflicts_with = "host")]
         session: Option<String>,
+        /// Not terminal #1: a root shell on the host (terminal #2 for `try`), whose system
+        /// calls are narrated as `try` narrates terminal #1's.
+        #[arg(long)]
+        host: bool,
         #[command(flatten)]
         output: OutputOpts,
         /// Command to run inside (default: an interactive /bin/sh).

@@ -308,6 +308,11 @@ fn run(cmd: Option<&Cmd>, opts: &Opts) -> anyhow::Result<ExitCode> {
             }
             Ok(if report.can_run { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+        Some(Cmd::Attach { host: true, cmd, .. }) => {
+            need_root(lang)?;
+            let code = nsdojo::sandbox::attach::host_shell(lang, cmd)?;
+            Ok(ExitCode::from(code.clamp(0, 255) as u8))
+        }
         Some(Cmd::Attach { session, cmd, .. }) => {
             need_root(lang)?;
             let (_, pid) = nsdojo::sandbox::attach::find_target(session.as_deref())?;

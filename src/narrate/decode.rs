@@ -105,6 +105,9 @@ pub(crate) enum Pending {
         call: String,
         path: String,
     },
+    /// The shell's own execve (nsdojo's, not the student's): quiet; once one succeeds, the
+    /// process is the student's.
+    Launch,
 }
 
 const CLONE_NAMES: [(u64, &str); 8] = [
@@ -263,7 +266,7 @@ pub(crate) fn entry(nr: i64, a: [u64; 6], mem: &dyn Memory, fds: &Fds) -> Option
         SYS_msgget => {
             let mode = a[1] & 0o777;
             let create = if a[1] & IPC_CREAT as u64 != 0 { "IPC_CREAT|" } else { "" };
-            say(format!("msgget({:#x}, {create}{mode:#o})", a[0] as i32), Topic::Ns(Ns::Ipc))
+            say(format!("msgget({:#x}, {create}0{mode:o})", a[0] as i32), Topic::Ns(Ns::Ipc))
         }
         SYS_execve | SYS_execveat => {
             let (path, argv) = if nr == SYS_execve { (a[0], a[1]) } else { (a[1], a[2]) };
@@ -312,7 +315,7 @@ fn dir_call(mem: &dyn Memory, fd: i64, path: u64, mode: Option<u64>, remove: boo
     let p = mem.string(path, 4096)?;
     let call = match (remove, mode) {
         (true, _) => format!("rmdir({})", quote(&p)),
-        (false, Some(m)) => format!("mkdir({}, {m:#o})", quote(&p)),
+        (false, Some(m)) => format!("mkdir({}, 0{m:o})", quote(&p)),
         (false, None) => format!("mkdir({})", quote(&p)),
     };
     Some(Pending::Dir { call, dirfd: fd, path: p, remove })

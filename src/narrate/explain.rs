@@ -43,9 +43,10 @@ fn powerless(f: &Facts, ns: Ns, cap: u8) -> Option<Msg> {
     if f.shares_host(ns) && !f.shares_host(Ns::User) {
         return Some(Msg::YouStillInHostNs { ns: ns.name().into(), flag });
     }
-    // Made before this user namespace (by the lab, as root): owned by another one.
+    // Made before this user namespace (by the lab, as root): owned by another one, so even
+    // every capability here would not do (and after exec as an unmapped user there are none).
     let owner = f.owners.get(&ns);
-    if owner.is_some() && owner != f.ns.get(&Ns::User) && f.has(cap) {
+    if owner.is_some() && owner != f.ns.get(&Ns::User) {
         return Some(Msg::YouNsOwnedElsewhere { ns: ns.name().into(), flag });
     }
     lacks(f, cap)

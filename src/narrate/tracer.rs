@@ -162,8 +162,8 @@ impl<'a> Tracer<'a> {
             return self.resume(pid, None);
         }
         if t.launching && (nr == libc::SYS_execve || nr == libc::SYS_execveat) {
-            t.launching = false;
-            return self.resume(pid, None);
+            // execvp tries each directory of PATH: launched only once one succeeds.
+            return self.await_exit(pid, Some(Pending::Launch));
         }
         let pending = decode::entry(nr, args, &Live(pid), &t.fds).and_then(|p| self.probe_dir(pid, p));
         self.await_exit(pid, pending);
@@ -258,6 +258,11 @@ impl<'a> Tracer<'a> {
                         Some((w, _)) => t.fds.insert(new, (w, cloexec)),
                         None => t.fds.remove(&new),
                     };
+                }
+            }
+            Pending::Launch => {
+                if let (Ok(_), Some(t)) = (result, self.tracees.get_mut(&pid)) {
+                    t.launching = false;
                 }
             }
             Pending::Dir { .. } => {}

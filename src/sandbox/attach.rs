@@ -173,6 +173,22 @@ pub fn attach(lang: crate::lesson::Lang, pid: i32, cmd: &[String]) -> Result<i32
     wait_code(spawn(lang, pid, cmd)?)
 }
 
+/// `nsdojo attach --host`: terminal #2's part of a `try`, in a root shell on the host whose
+/// calls are narrated (`crate::narrate`). Nothing is joined: the shell is nsdojo's own
+/// namespaces, root and directory. Returns the shell's exit code; what it left running in the
+/// background ends with it (the tracer goes, PTRACE_O_EXITKILL).
+pub fn host_shell(lang: crate::lesson::Lang, cmd: &[String]) -> Result<i32, AttachError> {
+    let narrate = Some(crate::narrate::Narration { lang, events: None });
+    let me = std::process::id() as i32;
+    let spawned = spawn_with(lang, me, cmd, Extras { narrate, ..Extras::default() })?;
+    let code = wait_code(spawned.child);
+    if let Some(t) = spawned.tracer {
+        crate::process::kill_unreaped_child(t.as_raw());
+        let _ = crate::process::reap(t.as_raw());
+    }
+    code
+}
+
 /// How a shell for `try` differs from `attach`'s.
 #[derive(Default)]
 pub(crate) struct Extras {

@@ -17,6 +17,7 @@ mod guard;
 mod korean;
 mod lessons;
 mod malformed;
+mod narrate;
 mod provision;
 mod repl;
 mod rootfs;

@@ -381,8 +381,8 @@ fn mnt_by_hand_in_korean() {
     before.assert_unchanged_since("mnt by hand");
 }
 
-/// nsdojo and its watchdog killed (-9) while a try shell had mounted on the host and started a
-/// background process: `nsdojo cleanup` stops the shell's processes and unmounts, from the
+/// nsdojo and its watchdog killed (-9) while an unnarrated try shell had mounted on the host
+/// and started a background process: `nsdojo cleanup` stops the shell's processes and unmounts, from the
 /// session record.
 #[test]
 fn sigkill_during_a_try_then_nsdojo_cleanup_puts_the_host_back() {
@@ -390,7 +390,10 @@ fn sigkill_during_a_try_then_nsdojo_cleanup_puts_the_host_back() {
     let before = HostState::now();
     let (mut p, _home) = repl(&[]);
     lesson_steps(&mut p, "mnt", 0);
-    open_try(&mut p);
+    // Untraced: a narrated shell's tree dies with its tracer (narrate::
+    // a_killed_nsdojo_leaves_nothing_traced_or_stopped); here `cleanup` must stop what is left.
+    p.send_line("try --no-trace").unwrap();
+    p.exp_string("`exit` comes back").unwrap();
     run(&mut p, "mount -t tmpfs oops /mnt");
     let seen = run(&mut p, "sleep 1000 & echo bg=$!=");
     let bg: i32 = seen.split("bg=").find_map(|t| t.split('=').next()?.parse().ok()).unwrap();

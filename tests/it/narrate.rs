@@ -1,0 +1,181 @@
+//! `try` narrates the student's own system calls (issue 25): typed into a real try shell on a
+//! pty, each taught call comes back as a `[you]` line with its result, a refused one with its
+//! reason; `attach --host` does the same for terminal #2; and a killed nsdojo leaves no process
+//! traced or stopped.
+
+use crate::harness::{pty_pid, require_root, HostState, Test};
+use crate::repl::{lesson_steps, repl};
+use rexpect::session::PtySession;
+
+/// Type `cmd` and wait until the shell has run it (the marker is computed by the shell, so
+/// its echo of the command line does not match): what the terminal showed meanwhile.
+fn typed(p: &mut PtySession, cmd: &str) -> String {
+    p.send_line(cmd).unwrap();
+    p.send_line("echo ran-$((40+2))").unwrap();
+    p.exp_string("ran-42").unwrap()
+}
+
+fn open_try(p: &mut PtySession) {
+    p.send_line("try").unwrap();
+    p.exp_string("`exit` comes back").unwrap();
+    p.exp_string("as a [you] line").unwrap();
+}
+
+/// Leave the try (and the shells typed into it), and the REPL.
+fn leave(p: &mut PtySession, shells: usize) {
+    for _ in 0..shells {
+        p.send_line("exit").unwrap();
+    }
+    p.exp_regex(r"nsdojo\[\w+ \d+/\d+\]> ").unwrap();
+    p.send_line("quit").unwrap();
+    p.exp_eof().unwrap();
+}
+
+/// uts, step 1 then step 2 as the lessons print them: `unshare(CLONE_NEWUTS)`, then
+/// `sethostname`, each with its result, as the calls return.
+#[test]
+fn unshare_and_sethostname_are_said_as_they_return() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let (mut p, _home) = repl(&[]);
+    lesson_steps(&mut p, "uts", 0);
+    open_try(&mut p);
+    let seen = typed(&mut p, "unshare -u sh");
+    assert!(seen.contains(r#"[you] execve("/usr/bin/unshare", ["unshare", "-u", "sh"]) = 0"#), "{seen}");
+    assert!(seen.contains("[you] unshare(CLONE_NEWUTS) = 0"), "{seen}");
+    let seen = typed(&mut p, "hostname dojo-narrated");
+    assert!(seen.contains(r#"[you] sethostname("dojo-narrated", 13) = 0"#), "{seen}");
+    // Programs that ask nothing taught of the kernel pass silently.
+    let seen = typed(&mut p, "ls / >/dev/null; cat /proc/self/status >/dev/null");
+    assert!(!seen.contains("[you]"), "{seen}");
+    let seen = typed(&mut p, "dojo why");
+    assert!(seen.contains("no call of yours has failed in this try yet"), "{seen}");
+    leave(&mut p, 2);
+    before.assert_unchanged_since("a narrated try");
+}
+
+/// The refused call, explained: after the lab made terminal #1's UTS namespace (as root),
+/// `unshare -U` and `hostname web1` fail with EPERM, and the line under it says why; `dojo why`
+/// says it again.
+#[test]
+fn an_eperm_is_said_with_its_reason_and_dojo_why_repeats_it() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let (mut p, _home) = repl(&[]);
+    lesson_steps(&mut p, "uts", 1);
+    open_try(&mut p);
+    let seen = typed(&mut p, "unshare -U sh");
+    assert!(seen.contains("[you] unshare(CLONE_NEWUSER) = 0"), "{seen}");
+    let seen = typed(&mut p, "hostname web1");
+    assert!(seen.contains(r#"[you] sethostname("web1", 4) = -1 EPERM (Operation not permitted)"#), "{seen}");
+    assert!(seen.contains("uts namespace was made in another user namespace"), "{seen}");
+    let seen = typed(&mut p, "dojo why");
+    assert!(seen.contains("your last failed call:"), "{seen}");
+    assert!(seen.contains(r#"sethostname("web1", 4) = -1 EPERM"#), "{seen}");
+    leave(&mut p, 2);
+    before.assert_unchanged_since("a narrated EPERM");
+}
+
+/// mnt, step 2: the tmpfs mount, with its five arguments.
+#[test]
+fn a_tmpfs_mount_is_said_with_its_arguments() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let (mut p, _home) = repl(&[]);
+    lesson_steps(&mut p, "mnt", 1);
+    open_try(&mut p);
+    let seen = typed(&mut p, "mount -n -t tmpfs -o size=1m tmpfs /mnt");
+    assert!(seen.contains(r#"[you] mount("tmpfs", "/mnt", "tmpfs", 0, "size=1m") = 0"#), "{seen}");
+    leave(&mut p, 1);
+    before.assert_unchanged_since("a narrated mount");
+}
+
+/// `try --no-trace`: the same shell, no narration, and `dojo why` says so.
+#[test]
+fn try_no_trace_says_nothing() {
+    let _g = require_root!();
+    let (mut p, _home) = repl(&[]);
+    lesson_steps(&mut p, "uts", 0);
+    p.send_line("try --no-trace").unwrap();
+    p.exp_string("`exit` comes back").unwrap();
+    let seen = typed(&mut p, "unshare -u sh");
+    assert!(!seen.contains("[you]"), "{seen}");
+    let seen = typed(&mut p, "dojo why");
+    assert!(seen.contains("--no-trace"), "{seen}");
+    leave(&mut p, 2);
+}
+
+/// Terminal #2's part, traced: `attach --host` says the cgroupfs mkdir and write (cgroup-cpu,
+/// either layout), an id map written (user), and the veth's RTM_NEWLINK (veth), each in a
+/// namespace or group the test makes and removes.
+#[test]
+fn attach_host_says_the_cgroup_write_the_uid_map_and_the_veth() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let (dir, file, value) = if std::path::Path::new("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").exists() {
+        ("/sys/fs/cgroup/cpu", "cpu.cfs_quota_us", "30000")
+    } else {
+        ("/sys/fs/cgroup", "cpu.max", "30000 100000")
+    };
+    let group = format!("{dir}/narrate-{}", std::process::id());
+    let script = format!(
+        "mkdir {group} && echo '{value}' > {group}/{file}; rmdir {group}; \
+         unshare -U -r true; \
+         unshare -n sh -c 'ip link add dojo0 type veth peer name dojo1'"
+    );
+    let d = Test::new().args(["--no-color", "attach", "--host", "--", "sh", "-c", &script]).succeeds();
+    let said = d.stderr();
+    assert!(said.contains(&format!("[you] mkdir(\"{group}\", 0777) = 0")), "{said}");
+    let write = format!("[you] write(1<{group}/{file}>, \"{value}\\n\", {}) = {}", value.len() + 1, value.len() + 1);
+    assert!(said.contains(&write), "{write} in {said}");
+    assert!(said.contains(&format!("[you] rmdir(\"{group}\") = 0")), "{said}");
+    assert!(said.contains("</proc/self/uid_map>, \"0 0 1\", 5) = 5"), "{said}");
+    assert!(
+        said.contains(r#"[you] sendmsg(NETLINK_ROUTE, RTM_NEWLINK {IFLA_IFNAME="dojo0", IFLA_LINKINFO={kind="veth", peer={IFLA_IFNAME="dojo1"}}}, NLM_F_CREATE|NLM_F_EXCL) = 0"#),
+        "{said}"
+    );
+    assert!(!std::path::Path::new(&group).exists());
+    before.assert_unchanged_since("attach --host");
+}
+
+/// Processes of the host in a ptrace stop or traced by anyone: none may be left by nsdojo.
+fn traced_or_stopped() -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else { continue };
+        let field = |k: &str| status.lines().find(|l| l.starts_with(k)).unwrap_or_default().to_string();
+        let tracer = field("TracerPid:");
+        let state = field("State:");
+        if tracer.split_whitespace().nth(1).is_some_and(|t| t != "0") || state.contains("tracing stop") {
+            found.push(format!("{}: {} {tracer} {state}", e.file_name().to_string_lossy(), field("Name:")));
+        }
+    }
+    found
+}
+
+/// SIGKILL to nsdojo while a narrated try shell runs, with a job in the background: the
+/// tracer dies with it, and the traced tree with the tracer; nothing is left traced or
+/// stopped, and the watchdog (or `cleanup`) leaves the host as it was.
+#[test]
+fn a_killed_nsdojo_leaves_nothing_traced_or_stopped() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let (mut p, _home) = repl(&[]);
+    lesson_steps(&mut p, "uts", 0);
+    open_try(&mut p);
+    typed(&mut p, "sleep 300 & unshare -u sleep 301 &");
+    assert!(!traced_or_stopped().is_empty(), "the try shell is traced while it runs");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pty_pid(&p)), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let mut left = traced_or_stopped();
+    for _ in 0..50 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = traced_or_stopped();
+    }
+    assert!(left.is_empty(), "left traced or stopped: {left:?}");
+    Test::new().args(["cleanup"]).succeeds();
+    crate::harness::wait_until_quiet().unwrap();
+    before.assert_unchanged_since("SIGKILL during a narrated try");
+}
