@@ -28,6 +28,23 @@ pub enum Difference {
 }
 
 impl Difference {
+    /// What differs.
+    pub fn change(&self) -> &HostChange {
+        match self {
+            Difference::Added(c) | Difference::Gone(c) | Difference::Changed(c) => c,
+        }
+    }
+
+    /// A difference step `own` (the names its actions touch on the host) makes by design: what
+    /// it moved off or removed, and a route through its interfaces. What it adds is not: that
+    /// is taken back after a try, and still there only if that failed.
+    pub fn made_by_step(&self, own: &[String]) -> bool {
+        match self {
+            Difference::Added(c @ HostChange::Route { .. }) | Difference::Gone(c) => c.is_about(own),
+            _ => false,
+        }
+    }
+
     /// `+ mount /x (tmpfs)`, `- interface veth0`, `~ hostname b (was a)`, in `lang`.
     pub fn line(&self, lang: Lang) -> String {
         match self {

@@ -84,6 +84,22 @@ pub struct Undone {
 }
 
 impl HostChange {
+    /// It is about one of `names` (interface names, netns files): an interface, a route
+    /// through one (`… dev NAME`), a named netns or its mount.
+    pub fn is_about(&self, names: &[String]) -> bool {
+        let named = |n: &str| names.iter().any(|x| x == n);
+        match self {
+            HostChange::Link { name, .. } => named(name),
+            HostChange::Route { route } => {
+                let words: Vec<&str> = route.split_whitespace().collect();
+                words.windows(2).any(|w| w[0] == "dev" && named(w[1]))
+            }
+            HostChange::Netns { path } => named(&path.to_string_lossy()),
+            HostChange::Mount { point, .. } => named(point),
+            _ => false,
+        }
+    }
+
     /// Put the host back. Ok(false): nothing of this change is there any more (gone already,
     /// or the path is no longer what was made), so nothing was touched.
     pub fn revert(&self) -> std::io::Result<bool> {

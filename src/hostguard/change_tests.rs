@@ -195,3 +195,27 @@ fn nothing_is_touched_that_is_not_there_or_not_it() {
     // A cgroup directory that is not there.
     assert!(!HostChange::CgroupDir { path: temp("cg") }.revert().unwrap());
 }
+
+#[test]
+fn what_a_step_moves_off_or_removes_by_name_is_its_own_what_it_adds_is_not() {
+    use crate::hostguard::Difference;
+    let own = vec!["veth0-ab".to_string(), "veth1-ab".to_string(), "/run/netns/nsdojo-1-ab".to_string()];
+    let link = |n: &str| HostChange::Link { name: n.into(), index: None };
+    let route = |r: &str| HostChange::Route { route: r.into() };
+    assert!(link("veth1-ab").is_about(&own));
+    assert!(!link("veth1-abc").is_about(&own), "a name is whole");
+    assert!(route("198.51.100.0/24 dev veth0-ab proto kernel").is_about(&own));
+    assert!(!route("198.51.100.0/24 dev eth0").is_about(&own));
+    assert!(HostChange::Netns { path: "/run/netns/nsdojo-1-ab".into() }.is_about(&own));
+    assert!(HostChange::Mount { point: "/run/netns/nsdojo-1-ab".into(), fstype: None }.is_about(&own));
+    assert!(!mnt().is_about(&own));
+    assert!(!HostChange::Hostname { was: "veth0-ab".into(), now: "x".into() }.is_about(&own));
+    // Moved into terminal #1, deleted, a route its address brought: the step's design.
+    assert!(Difference::Gone(link("veth1-ab")).made_by_step(&own));
+    assert!(Difference::Added(route("198.51.100.0/24 dev veth0-ab")).made_by_step(&own));
+    assert!(Difference::Gone(route("198.51.100.0/24 dev veth0-ab")).made_by_step(&own));
+    // Added and still there after the try's undo: that failed, and is said.
+    assert!(!Difference::Added(link("veth0-ab")).made_by_step(&own));
+    assert!(!Difference::Gone(link("eth9")).made_by_step(&own));
+    assert!(!Difference::Gone(link("veth1-ab")).made_by_step(&[]));
+}

@@ -20,6 +20,10 @@ pub(crate) struct Before {
     mounts: BTreeSet<u32>,
     /// cgroup v2 `cgroup.subtree_control` files nsdojo's groups hang from, and their words.
     subtree: Vec<(PathBuf, String)>,
+    /// /run/netns was there: `ip netns add` makes it (and leaves it behind after `ip netns
+    /// delete`). A record written before this was known says nothing: then it is left alone.
+    #[serde(default = "there")]
+    netns_dir: bool,
     /// When (seconds since the epoch): everything that changes on the host while the shell is
     /// open is taken as its doing, so the longer ago, the less that holds.
     started: u64,
@@ -32,9 +36,17 @@ impl Before {
             cgroups: cgroup_dirs(),
             mounts: mount_ids().into_keys().collect(),
             subtree: subtree_control_files(),
+            netns_dir: Path::new(NETNS_DIR).exists(),
             started: now_secs(),
         }
     }
+}
+
+/// Where named netns live (as the leak audit reads them; `sandbox::netdev` makes them there).
+const NETNS_DIR: &str = "/run/netns";
+
+fn there() -> bool {
+    true
 }
 
 fn now_secs() -> u64 {
@@ -162,6 +174,11 @@ pub(crate) fn changes_since(before: &Before, theirs: &Theirs) -> Vec<HostChange>
     out.extend(cgroups_since(&before.cgroups, &new_mounts, theirs));
     out.extend(subtree_since(&before.subtree, theirs));
     out.extend(audit_since(&before.audit, theirs));
+    // Last, once the netns in it are gone: removed only if empty.
+    let netns_dir = Path::new(NETNS_DIR);
+    if !before.netns_dir && netns_dir.exists() && !theirs.paths.iter().any(|p| p.starts_with(netns_dir)) {
+        out.push(HostChange::EmptyDir { path: netns_dir.to_path_buf() });
+    }
     out
 }
 

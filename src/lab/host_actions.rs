@@ -247,6 +247,33 @@ impl Lab {
         self.group_plan().iter().filter_map(|c| layout.group_dir(&parent, &name, *c)).collect()
     }
 
+    /// What step `index` itself adds to, moves off or removes from the host, by name: the
+    /// interfaces its host actions name and the named netns files (and their mounts) it adds
+    /// or deletes. In `try`, the same done by hand is the step done right, not the host changed
+    /// behind the lesson's back: a veth moved into terminal #1 (`- interface veth1-…`), a netns
+    /// deleted, the route `ip addr add` brings with it. (Additions are still taken back, so
+    /// that the lab makes, records and later removes its own.)
+    pub(crate) fn steps_own_host_names(&self, index: usize) -> Vec<String> {
+        let Some(step) = self.lesson.steps.get(index) else { return Vec::new() };
+        let mut names = Vec::new();
+        for a in &step.actions {
+            match a.host() {
+                Some(HostAction::VethAdd { name, peer }) => names.extend([name.clone(), peer.clone()]),
+                Some(HostAction::VethMove { name, .. }) | Some(HostAction::VethDelete(name)) => {
+                    names.push(name.clone())
+                }
+                Some(HostAction::HostLinkUp(iface)) | Some(HostAction::HostAddrAdd { iface, .. }) => {
+                    names.push(iface.clone())
+                }
+                _ => {}
+            }
+            if let Some(SandboxAction::NetnsAdd(n) | SandboxAction::NetnsDelete(n)) = a.sandbox() {
+                names.push(crate::sandbox::netdev::netns_path(n));
+            }
+        }
+        names.iter().map(|n| self.expand(n)).collect()
+    }
+
     /// The controllers the lesson's `cgroup create` names (empty: the lesson makes no group).
     pub(super) fn group_plan(&self) -> &[Controller] {
         let create = self.lesson.steps.iter().flat_map(|s| &s.actions).find_map(|a| match a.host() {

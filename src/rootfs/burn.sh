@@ -10,11 +10,14 @@ case "${1:-}" in
 	;;
 esac
 if [ -n "${1:-}" ]; then
-	sh -c 'while :; do :; done' &
-	loop=$!
-	sleep "$1"
-	kill "$loop"
-	wait "$loop" 2>/dev/null
+	# A pipeline, not `&`: a script's background job reads /dev/null, which a new root
+	# made by `cp -a` of the rootfs (the container lesson) does not have, and then never
+	# starts. The loop says its PID; the timer stops it (quietly: it traps TERM).
+	sh -c 'echo $$; trap "exit 0" TERM; while :; do :; done' | {
+		read -r loop
+		sleep "$1"
+		kill "$loop"
+	}
 	exit 0
 fi
 while :; do :; done

@@ -38,7 +38,7 @@ pub(super) struct Key {
 impl Key {
     pub(super) fn new(kind: &str, parts: &[String]) -> Key {
         // The recipe number changes whenever what a built tree contains changes.
-        let mut description = format!("nsdojo {} recipe 5", env!("CARGO_PKG_VERSION"));
+        let mut description = format!("nsdojo {} recipe 6", env!("CARGO_PKG_VERSION"));
         for p in parts {
             description.push('\n');
             description.push_str(p);

@@ -137,11 +137,15 @@ impl<'a> Lessoning<'a> {
     }
 
     /// Type `cmd` into the shell and wait (up to `wait`) until it has run: what it printed.
-    /// The marker is computed by the shell, so the echo of the typed line does not match.
+    /// The marker is computed by the shell, so the echo of the typed line does not match. It
+    /// is a line of its own, typed ahead as a student types the next line: a line that starts a
+    /// shell (`unshare --user /bin/sh`) is answered by that shell, and a line that ends in `&`
+    /// or a `# comment` stays what the student types (`cmd & ; echo` is a syntax error).
     fn run(&mut self, cmd: &str, wait: Duration) -> Option<String> {
         self.marks += 1;
         let n = 1000 + self.marks;
-        self.pty.line(&format!("{cmd}; echo \"@@$(({n}-1))@@\"")).ok()?;
+        self.pty.line(cmd).ok()?;
+        self.pty.line(&format!("echo \"@@$(({n}-1))@@\"")).ok()?;
         self.pty.expect(wait, after(&format!("@@{}@@", n - 1)))
     }
 

@@ -28,6 +28,7 @@ use super::event::{MeterOnly, Sink};
 use super::runner::Runner;
 use super::watch::{Look, Watch};
 use super::{CheckReport, Lab, LabError, StepReport};
+use crate::hostguard::Outcome;
 use crate::lesson::{Lang, Step};
 use crate::sandbox::attach::{AttachError, Extras};
 use seams::{Said, Seams};
@@ -333,9 +334,16 @@ impl TrySession {
         let lab = steps.lab();
         dojo::remove_dir_in(lab.work_dir());
         let mut said = seams.shell.close();
-        said.extend(seams.undo.undo(&lab.group_dirs_to_be()));
+        // The step done right on the host (a veth moved into terminal #1, a netns deleted, its
+        // own veth or netns made by hand): not the host changed behind the lesson's back. What
+        // it added is taken back without a word, as the lesson's own cgroup is, so that the
+        // lab makes, records and later removes its own.
+        let own = lab.steps_own_host_names(index);
+        let undone = seams.undo.undo(&lab.group_dirs_to_be());
+        said.extend(undone.into_iter().filter(|u| !(u.outcome == Outcome::Reverted && u.change.is_about(&own))));
         draw(lab, TryEvent::Undone(&said));
-        draw(lab, TryEvent::StillChanged(&seams.undo.still_changed()));
+        let still: Vec<_> = seams.undo.still_changed().into_iter().filter(|d| !d.made_by_step(&own)).collect();
+        draw(lab, TryEvent::StillChanged(&still));
         seams.undo.end(&session);
         seams.shell.release();
         if !done {
