@@ -2,7 +2,7 @@
 # What narration costs (issue 25): the same work untraced and in a narrated shell
 # (`nsdojo attach --host`, the tracer `try` uses), side by side in one run.
 #   sudo bash bench/narrate.sh [NSDOJO] >> figures.md
-# Rows: 1,000 fork+exec of /bin/true (every fork is followed, no call is narrated); a tar of
+# Rows: the fixed cost (`true`); 1,000 fork+exec of /bin/true (every fork is followed, no call is narrated); 20 tars of
 # the busybox rootfs (no taught call at all); 200 `hostname` calls in a UTS namespace of
 # their own (each is an execve and a sethostname said as a line): its extra time per call is
 # the most a line can lag behind its call, since the tracee waits until its line is written.
@@ -10,15 +10,16 @@ set -euo pipefail
 nsdojo=${1:-target/release/nsdojo}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-rootfs=$(ls -d "${XDG_CACHE_HOME:-$HOME/.cache}"/nsdojo/busybox-* 2>/dev/null | head -1)
+rootfs=$(ls -d /var/cache/nsdojo/busybox-* 2>/dev/null | head -1 || true)
 [ -n "$rootfs" ] || { echo "no cached busybox rootfs: run nsdojo once" >&2; exit 2; }
 forks='for i in $(seq 1000); do /bin/true; done'
-tar="tar cf /dev/null -C $rootfs ."
+tar="for i in \$(seq 20); do tar cf /dev/null -C $rootfs .; done"
 names='for i in $(seq 200); do hostname h$i; done'
 run() { # name, shell code
   hyperfine -N -w 2 -r 10 --export-json "$tmp/$1.json" \
     "sh -c '$2'" "$nsdojo attach --host -- sh -c '$2'" >/dev/null 2>&1
 }
+hyperfine -N -w 3 -r 20 --export-json "$tmp/start.json" "true" "$nsdojo attach --host -- true" >/dev/null 2>&1
 run forks "$forks"
 run tar "$tar"
 hyperfine -N -w 2 -r 10 --export-json "$tmp/names.json" \
@@ -28,7 +29,7 @@ import json, statistics, sys
 tmp = sys.argv[1]
 print("| work | untraced (median) | narrated (median) | ratio |")
 print("|---|---|---|---|")
-for name, label, calls in [("forks", "1,000 × fork+exec /bin/true", 0), ("tar", "tar of the busybox rootfs", 0),
+for name, label, calls in [("start", "nothing (`true`): the fixed cost of starting a narrated shell", 0), ("forks", "1,000 × fork+exec /bin/true", 0), ("tar", "20 × tar of the busybox rootfs", 0),
                            ("names", "200 × hostname (execve + sethostname said)", 200)]:
     plain, traced = [sorted(r["times"]) for r in json.load(open(f"{tmp}/{name}.json"))["results"]]
     a, b = statistics.median(plain), statistics.median(traced)
