@@ -4,42 +4,6 @@
 
 use crate::harness::{require_root, HostState, Test};
 
-/// The lessons whose every printed lab command passes its step on this machine (hybrid
-/// cgroup v1), none waived: all but doors, whose step 5 is waived (no tool in the busybox
-/// rootfs drops capabilities from the bounding set). 74 of the 75 steps solve, 1 is waived.
-const SOLVED_WHOLE: &[&str] = &[
-    "chroot",
-    "escape",
-    "pivot_root",
-    "mnt",
-    "uts",
-    "ipc",
-    "pid",
-    "net",
-    "user",
-    "cgroupns",
-    "cgroup-cpu",
-    "cgroup-memory",
-    "cgroup-pids",
-    "container",
-    "rootless",
-    "veth",
-];
-
-/// A lesson that solves whole keeps solving: each printed lab command, typed as shown into a
-/// real try shell (terminal #2's part on the host), ticks its step and leaves the host as it was.
-#[test]
-fn the_lessons_that_solve_whole_keep_solving() {
-    let _g = require_root!();
-    let before = HostState::now();
-    let d = Test::new().args(["--no-color", "check", "--solve"]).args(SOLVED_WHOLE).succeeds();
-    let out = d.stdout();
-    assert!(!out.contains("unsolved  "), "{out}");
-    let score = out.lines().find(|l| l.starts_with("solve score:")).expect("a score line");
-    assert!(score.contains("0 unsolved") && score.contains("0 waived"), "{score}");
-    before.assert_unchanged_since("check --solve");
-}
-
 /// Every built-in lesson, on this machine's cgroup layout: each printed lab command passes its
 /// step, but for a few waived steps (each with its reason printed): 74 of 75 solve here, doors
 /// 5 is waived.
