@@ -5,15 +5,8 @@
 
 use crate::harness::{pty_pid, require_root, HostState, Test};
 use crate::repl::{lesson_steps, repl};
+use crate::try_step::run as typed;
 use rexpect::session::PtySession;
-
-/// Type `cmd` and wait until the shell has run it (the marker is computed by the shell, so
-/// its echo of the command line does not match): what the terminal showed meanwhile.
-fn typed(p: &mut PtySession, cmd: &str) -> String {
-    p.send_line(cmd).unwrap();
-    p.send_line("echo ran-$((40+2))").unwrap();
-    p.exp_string("ran-42").unwrap()
-}
 
 fn open_try(p: &mut PtySession) {
     p.send_line("try").unwrap();

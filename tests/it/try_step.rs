@@ -63,7 +63,7 @@ fn the_wrong_command_gets_no_tick_and_the_host_is_put_back() {
 
 /// Type `cmd` into the try shell and wait until the shell has run it (the marker is computed
 /// by the shell, so its echo of the command line does not match).
-fn run(p: &mut PtySession, cmd: &str) -> String {
+pub(crate) fn run(p: &mut PtySession, cmd: &str) -> String {
     p.send_line(cmd).unwrap();
     p.send_line("echo ran-$((40+2))").unwrap();
     p.exp_string("ran-42").unwrap()
