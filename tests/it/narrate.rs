@@ -146,9 +146,9 @@ fn traced_or_stopped() -> Vec<String> {
     found
 }
 
-/// SIGKILL to nsdojo while a narrated try shell runs, with a job in the background: the
-/// tracer dies with it, and the traced tree with the tracer; nothing is left traced or
-/// stopped, and the watchdog (or `cleanup`) leaves the host as it was.
+/// SIGKILL to nsdojo and its watchdog while a narrated try shell runs, with jobs in the
+/// background: the tracer dies with nsdojo, and the traced tree with the tracer; nothing is
+/// left traced or stopped, and `cleanup` leaves the host as it was.
 #[test]
 fn a_killed_nsdojo_leaves_nothing_traced_or_stopped() {
     let _g = require_root!();
@@ -158,7 +158,14 @@ fn a_killed_nsdojo_leaves_nothing_traced_or_stopped() {
     open_try(&mut p);
     typed(&mut p, "sleep 300 & unshare -u sleep 301 &");
     assert!(!traced_or_stopped().is_empty(), "the try shell is traced while it runs");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pty_pid(&p)), nix::sys::signal::Signal::SIGKILL).unwrap();
+    // The watchdog goes first: only the tracer's own ties (PR_SET_PDEATHSIG, then
+    // PTRACE_O_EXITKILL) may end the traced tree here.
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let repl_pid = pty_pid(&p);
+    let watchdog = crate::harness::watchdog_of(repl_pid).expect("the session's watchdog");
+    kill(Pid::from_raw(watchdog), Signal::SIGKILL).unwrap();
+    kill(Pid::from_raw(repl_pid), Signal::SIGKILL).unwrap();
     let mut left = traced_or_stopped();
     for _ in 0..50 {
         if left.is_empty() {
