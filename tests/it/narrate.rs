@@ -179,3 +179,22 @@ fn a_killed_nsdojo_leaves_nothing_traced_or_stopped() {
     crate::harness::wait_until_quiet().unwrap();
     before.assert_unchanged_since("SIGKILL during a narrated try");
 }
+
+/// In a Korean session the label and the reason are Korean (the call itself is the kernel's).
+#[test]
+fn a_korean_session_says_its_calls_in_korean() {
+    let _g = require_root!();
+    let before = HostState::now();
+    let ko = crate::try_step::latin1;
+    let (mut p, _home) = repl(&[("LANG", "ko_KR.UTF-8")]);
+    lesson_steps(&mut p, "uts", 1);
+    p.send_line("try").unwrap();
+    p.exp_string(&ko("`exit`로 돌아옵니다")).unwrap();
+    p.exp_string(&ko("[나] 줄로 보여 줍니다")).unwrap();
+    typed(&mut p, "unshare -U sh");
+    let seen = typed(&mut p, "hostname web1");
+    assert!(seen.contains(&ko(r#"[나] sethostname("web1", 4) = -1 EPERM"#)), "{seen}");
+    assert!(seen.contains(&ko("다른 사용자 네임스페이스에서 만들어졌으므로")), "{seen}");
+    leave(&mut p, 2);
+    before.assert_unchanged_since("a narrated try in Korean");
+}

@@ -70,7 +70,7 @@ pub(crate) fn run(p: &mut PtySession, cmd: &str) -> String {
 }
 
 /// rexpect reads bytes as Latin-1: text to match (Korean, ✔, ✘) is turned into the same.
-fn latin1(s: &str) -> String {
+pub(crate) fn latin1(s: &str) -> String {
     s.bytes().map(char::from).collect()
 }
 
