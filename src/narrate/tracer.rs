@@ -114,15 +114,15 @@ impl<'a> Tracer<'a> {
             libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
                 if let Ok(child) = ptrace::getevent(pid) {
                     let child = Pid::from_raw(child as i32);
-                    let parent = self.tracees.get(&pid).cloned().unwrap_or_default();
-                    // nsdojo's joining process forks the shell: the shell is the student's.
-                    let born = Tracee {
-                        fds: parent.fds,
-                        pending: None,
-                        quiet: false,
-                        launching: parent.quiet || parent.launching,
-                        held: None,
-                        ran: None,
+                    // A child inherits the followed descriptors; nsdojo's joining process forks
+                    // the shell, which is the student's once it has exec'd.
+                    let born = match self.tracees.get(&pid) {
+                        Some(parent) => Tracee {
+                            fds: parent.fds.clone(),
+                            launching: parent.quiet || parent.launching,
+                            ..Tracee::default()
+                        },
+                        None => Tracee::default(),
                     };
                     self.tracees.insert(child, born);
                     if self.unclaimed.remove(&child) {
