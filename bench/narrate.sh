@@ -21,6 +21,9 @@ run() { # name, shell code
 }
 hyperfine -N -w 3 -r 20 --export-json "$tmp/start.json" "true" "$nsdojo attach --host -- true" >/dev/null 2>&1
 run forks "$forks"
+# The same on one CPU: what is left when no stop needs a wakeup on another CPU.
+hyperfine -N -w 2 -r 10 --export-json "$tmp/pinned.json" \
+  "taskset -c 0 sh -c '$forks'" "taskset -c 0 $nsdojo attach --host -- sh -c '$forks'" >/dev/null 2>&1
 run tar "$tar"
 hyperfine -N -w 2 -r 10 --export-json "$tmp/names.json" \
   "unshare -u sh -c '$names'" "$nsdojo attach --host -- unshare -u sh -c '$names'" >/dev/null 2>"$tmp/said"
@@ -29,7 +32,8 @@ import json, statistics, sys
 tmp = sys.argv[1]
 print("| work | untraced (median) | narrated (median) | ratio |")
 print("|---|---|---|---|")
-for name, label, calls in [("start", "nothing (`true`): the fixed cost of starting a narrated shell", 0), ("forks", "1,000 × fork+exec /bin/true", 0), ("tar", "20 × tar of the busybox rootfs", 0),
+for name, label, calls in [("start", "nothing (`true`): the fixed cost of starting a narrated shell", 0), ("forks", "1,000 × fork+exec /bin/true", 0),
+                           ("pinned", "the same, everything on CPU 0 (taskset -c 0)", 0), ("tar", "20 × tar of the busybox rootfs", 0),
                            ("names", "200 × hostname (execve + sethostname said)", 200)]:
     plain, traced = [sorted(r["times"]) for r in json.load(open(f"{tmp}/{name}.json"))["results"]]
     a, b = statistics.median(plain), statistics.median(traced)
