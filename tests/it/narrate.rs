@@ -198,3 +198,32 @@ fn a_korean_session_says_its_calls_in_korean() {
     leave(&mut p, 2);
     before.assert_unchanged_since("a narrated try in Korean");
 }
+
+/// Job control still works in a traced shell: Ctrl-Z stops a job (a group stop the tracer
+/// holds with PTRACE_LISTEN), `fg` resumes it, Ctrl-C ends it, and the shell goes on.
+#[test]
+fn ctrl_z_fg_and_ctrl_c_work_in_a_narrated_shell() {
+    let _g = require_root!();
+    let mut cmd = std::process::Command::new(crate::harness::bin());
+    cmd.args(["--no-color", "attach", "--host", "--", "sh", "-i"]).env("PS1", "ready$ ");
+    let mut p = rexpect::session::spawn_command(cmd, Some(15_000)).unwrap();
+    p.exp_string("ready$ ").unwrap();
+    p.send_line("sleep 1234").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    p.send_control('z').unwrap();
+    p.exp_regex("[Ss]topped").unwrap();
+    p.exp_string("ready$ ").unwrap();
+    // Really stopped, not only reported so: T (stopped) or t (tracing stop), never running.
+    p.send_line("grep State /proc/$(pgrep -xf 'sleep 1234')/status").unwrap();
+    p.exp_regex(r"State:\s+[tT] ").unwrap();
+    p.exp_string("ready$ ").unwrap();
+    p.send_line("fg").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    p.send_control('c').unwrap();
+    p.exp_string("ready$ ").unwrap();
+    p.send_line("unshare -u sh -c 'hostname jc-ok; hostname'").unwrap();
+    p.exp_string("[you] unshare(CLONE_NEWUTS) = 0").unwrap();
+    p.exp_string("\njc-ok").unwrap();
+    p.send_line("exit").unwrap();
+    p.exp_eof().unwrap();
+}
