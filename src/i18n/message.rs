@@ -98,6 +98,7 @@ mod tests {
             M::YouNsOwnedElsewhere { ns: "uts".into(), flag: "-u".into() },
             M::YouLackCap { cap: "CAP_SYS_ADMIN".into(), uid: 1000 },
             M::YouNoProgram("/bin/bash".into()),
+            M::YouNotInstalled("/bin/bash".into()),
             M::YouCgroupValue,
             M::YouCgroupBusy,
             M::YouLinkExists,

@@ -109,6 +109,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
          (실습 rootfs에는 busybox가 있으니 bash가 아니라 sh를 쓰세요)",
     ),
     (
+        "you_not_installed",
+        "{0} is not installed on this machine: install it, or use a program that is (sh for bash)",
+        "이 머신에는 {0}이(가) 설치되어 있지 않습니다. 설치하거나, 설치된 다른 프로그램을 쓰세요 (bash 대신 sh)",
+    ),
+    (
         "you_cgroup_value",
         "the kernel refused this value for the file: cpu.max takes \"QUOTA PERIOD\" or \"max PERIOD\", \
          cpu.cfs_quota_us microseconds or -1, cgroup.procs one PID",

@@ -20,6 +20,8 @@ pub(crate) struct Facts {
     pub uid: u32,
     /// The user namespace owning each of the process's namespaces (NS_GET_USERNS).
     pub owners: BTreeMap<Ns, u64>,
+    /// Its `/` is another directory than the host's (after chroot or pivot_root).
+    pub own_root: bool,
 }
 
 impl Facts {
@@ -94,7 +96,8 @@ pub(crate) fn why(topic: &Topic, errno: Errno, f: &Facts) -> Option<Msg> {
         (Topic::Setns, EPERM) => lacks(f, CAP_SYS_ADMIN),
         (Topic::Chroot, EPERM) => lacks(f, CAP_SYS_CHROOT),
         (Topic::Creds, EPERM) => lacks(f, CAP_SETUID).or_else(|| lacks(f, CAP_SETGID)),
-        (Topic::Exec { path }, ENOENT) => Some(Msg::YouNoProgram(path.clone())),
+        (Topic::Exec { path }, ENOENT) if f.own_root => Some(Msg::YouNoProgram(path.clone())),
+        (Topic::Exec { path }, ENOENT) => Some(Msg::YouNotInstalled(path.clone())),
         (Topic::File(FileKind::IdMap), EPERM) => Some(Msg::IdMapOnce),
         (Topic::File(FileKind::IdMap), EINVAL) => Some(Msg::MapOnlyOnce),
         (Topic::File(FileKind::Cgroup), EINVAL) => Some(Msg::YouCgroupValue),
@@ -130,7 +133,7 @@ mod tests {
         ns.insert(Ns::User, 4026532999);
         ns.insert(Ns::Uts, 4026532500);
         let owners = [(Ns::Uts, host()[&Ns::User])].into_iter().collect();
-        let f = Facts { ns, host_ns: host(), cap_eff: Some(u64::MAX), uid: 0, owners };
+        let f = Facts { ns, host_ns: host(), cap_eff: Some(u64::MAX), uid: 0, owners, own_root: false };
         let why = why(&Topic::Ns(Ns::Uts), Errno::EPERM, &f);
         assert_eq!(why, Some(Msg::YouNsOwnedElsewhere { ns: "uts".into(), flag: "-u".into() }));
     }
@@ -160,9 +163,10 @@ mod tests {
             Some(Msg::MountTargetMissing("/mnt/x".into()))
         );
         assert_eq!(why(&Topic::File(FileKind::Cgroup), Errno::EINVAL, &f), Some(Msg::YouCgroupValue));
-        assert_eq!(
-            why(&Topic::Exec { path: "/bin/bash".into() }, Errno::ENOENT, &f),
-            Some(Msg::YouNoProgram("/bin/bash".into()))
-        );
+        // A program missing: not installed here, or not in the new root after chroot or pivot_root.
+        let bash = Topic::Exec { path: "/bin/bash".into() };
+        assert_eq!(why(&bash, Errno::ENOENT, &f), Some(Msg::YouNotInstalled("/bin/bash".into())));
+        let chrooted = Facts { own_root: true, ..Facts::default() };
+        assert_eq!(why(&bash, Errno::ENOENT, &chrooted), Some(Msg::YouNoProgram("/bin/bash".into())));
     }
 }

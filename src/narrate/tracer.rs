@@ -321,6 +321,7 @@ impl<'a> Tracer<'a> {
                 .into_iter()
                 .filter_map(|ns| crate::observe::tracee::owner_userns(pid.as_raw(), ns.name()).map(|o| (ns, o)))
                 .collect(),
+            own_root: crate::observe::tracee::has_host_root(pid.as_raw()) == Some(false),
         }
     }
 }

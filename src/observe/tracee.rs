@@ -71,3 +71,12 @@ pub(crate) fn owner_userns(pid: i32, ns: &str) -> Option<u64> {
     let owner = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(owner) });
     owner.metadata().ok().map(|m| m.ino())
 }
+
+/// Whether process `pid` sees the host's root directory as its `/` (not after chroot or
+/// pivot_root): the same device and inode as ours.
+pub(crate) fn has_host_root(pid: i32) -> Option<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let theirs = std::fs::metadata(format!("/proc/{pid}/root")).ok()?;
+    let ours = std::fs::metadata("/").ok()?;
+    Some((theirs.dev(), theirs.ino()) == (ours.dev(), ours.ino()))
+}
