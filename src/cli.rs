@@ -286,6 +286,10 @@ pub(crate) enum Cmd {
         /// names the machine's first LAN address).
         #[arg(long, value_name = "ADDR:PORT", default_value = nsdojo::class::server::DEFAULT_LISTEN)]
         listen: std::net::SocketAddr,
+        /// The address students reach the server at, for the join line and URLs, when it is not
+        /// this machine's own: in a VM, the laptop's LAN address whose port is forwarded to it.
+        #[arg(long, value_name = "HOST[:PORT]")]
+        advertise: Option<nsdojo::class::server::Advertise>,
         /// The state file (join code, token) or a directory for it; the journal of every event
         /// is kept next to it. Default: $XDG_STATE_HOME/nsdojo/class/ (~/.local/state/nsdojo/class/).
         #[arg(long, value_name = "FILE")]

@@ -135,11 +135,12 @@ fn ns(lang: Lang, pid: i32) -> anyhow::Result<ExitCode> {
 fn threaded(cli: &Cli) -> Option<ExitCode> {
     use nsdojo::class::server;
     let result = match &cli.cmd {
-        Some(Cmd::Serve { listen, state, stuck_after, new_class }) => server::serve(server::ServeOptions {
+        Some(Cmd::Serve { listen, advertise, state, stuck_after, new_class }) => server::serve(server::ServeOptions {
             listen: *listen,
             state: state.clone(),
             stuck_after: std::time::Duration::from_secs(*stuck_after),
             new_class: *new_class,
+            advertise: advertise.clone(),
         })
         .map_err(anyhow::Error::from),
         Some(Cmd::Bench { what: Bench::Class, students, seconds, .. }) => {

@@ -21,6 +21,7 @@ use nsdojo::class::protocol::{
 use crate::harness::{bin, repo};
 
 mod dashboard;
+mod in_a_vm;
 mod slowloris;
 
 /// A running `nsdojo serve`, killed (SIGKILL) when dropped.

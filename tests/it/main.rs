@@ -24,4 +24,5 @@ mod rootfs;
 mod run;
 mod solve;
 mod try_step;
+mod vagrant;
 mod workshop;

@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+pub use addr::{Advertise, AdvertiseError};
 pub use journal::JournalError;
 pub use secrets::SecretsError;
 
@@ -62,6 +63,8 @@ pub struct ServeOptions {
     pub stuck_after: Duration,
     /// Start a new class: keep the old journal beside the new one, and a new join code.
     pub new_class: bool,
+    /// The address students reach the server at, when it is not the machine's own (a VM).
+    pub advertise: Option<Advertise>,
 }
 
 /// The state file and its journal, from `--state` or the default directory.
@@ -162,9 +165,16 @@ pub fn serve(opts: ServeOptions) -> Result<(), ServeError> {
             shutdown: shutdown.clone(),
             gate: Arc::new(conn::Gate::for_fd_limit()),
         });
-        let public = addr::public(bound, addr::lan_ipv4());
+        let lan = addr::lan_ipv4();
+        let public = addr::public(bound, lan, opts.advertise.as_ref());
         let mut out = std::io::stdout();
-        let _ = write!(out, "{}", addr::banner(bound, public, &shared.secrets.code, &shared.secrets.token));
+        let _ = write!(out, "{}", addr::banner(bound, &public, &shared.secrets.code, &shared.secrets.token));
+        // A server in a VM, named by its NAT address: no student can reach that.
+        if let (None, true, Some(lan)) = (&opts.advertise, bound.ip().is_unspecified(), lan) {
+            if let Some(nat) = addr::behind_vm_nat(lan, crate::machine::wsl() == Some(2)) {
+                let _ = write!(out, "{}", nat.advice(bound.port()));
+            }
+        }
         let _ = writeln!(
             out,
             "state:     {} (journal {}: {} events of {students} students replayed{})",
