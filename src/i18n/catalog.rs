@@ -55,6 +55,9 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("list_steps", "({0} steps)", "({0}단계)"),
         ("progress_total", "{0}/{1} steps", "{0}/{1}단계 완료"),
     ("progress_legend", "per step: ✔ watched · ✋ by hand (`try`) · · not yet", "단계별: ✔ 지켜봄 · ✋ 직접 함 (`try`) · · 아직"),
+    ("progress_stuck_at", "last try of step {0} ended on: {1}", "{0}단계 마지막 시도에서 실패한 호출: {1}"),
+    ("progress_stuck", "last try: {0}", "마지막 시도: {0}"),
+    ("progress_no_calls", "No calls of yours kept for this lesson yet: they are kept when you do a step with `try`.", "이 레슨에서 기록된 내 시스템 콜이 아직 없습니다. `try`로 단계를 직접 하면 기록됩니다."),
     // The REPL.
     ("hello", "Start with `lesson 1`, then `next` for each step. `help` lists the commands.", "`lesson 1` 명령으로 시작하고, `next` 명령으로 한 단계씩 진행합니다. `help` 명령으로 명령 목록을 볼 수 있습니다."),
     ("progress_forgotten", "progress forgotten", "진행 기록을 지웠습니다"),
@@ -224,7 +227,7 @@ pub const CATALOG: &[(&str, &str, &str)] = &[
     ("help_compare", "run CMD on both sides, outputs side by side", "양쪽에서 CMD를 실행하고 출력을 나란히 비교"),
     ("help_shell", "an interactive shell inside the sandbox (exit returns)", "샌드박스 안의 대화형 셸 (exit로 복귀)"),
     ("help_try", "do the next step yourself in terminal #1's shell; nsdojo checks it live and shows your system calls (--no-trace: not them; exit returns)", "다음 단계를 터미널 #1의 셸에서 직접 해 보기; nsdojo가 실시간으로 확인하고 시스템 콜을 보여 줌 (--no-trace: 보여 주지 않음; exit로 복귀)"),
-    ("help_progress", "steps done so far (`reset progress` forgets them)", "지금까지 마친 단계 (`reset progress`로 초기화)"),
+    ("help_progress", "steps done so far; with a lesson, your own system calls per step (`reset progress` forgets them)", "지금까지 마친 단계. 레슨을 주면 단계별로 내가 부른 시스템 콜 (`reset progress`로 초기화)"),
     ("help_record", "write what is shown to a Markdown file", "화면 내용을 Markdown 파일로 기록"),
     ("help_lang", "switch language", "언어 변경"),
     ("help_quit", "leave (also exit, Ctrl-D)", "종료 (exit, Ctrl-D도 가능)"),

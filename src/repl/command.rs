@@ -30,7 +30,8 @@ pub enum Command {
     Try {
         narrate: bool,
     },
-    Progress,
+    /// `progress` alone: every lesson; `progress ID|N`: that lesson's steps and the student's calls.
+    Progress(Option<String>),
     /// `record FILE` starts a Markdown transcript; `record off` stops it.
     Record(Option<String>),
     Lang(Option<String>),
@@ -105,7 +106,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "--no-trace" => Ok(Command::Try { narrate: false }),
         _ => a.none(Command::Try { narrate: true }),
     }),
-    cmd("progress", "", "help_progress", |a| a.none(Command::Progress)),
+    cmd("progress", "[ID|N]", "help_progress", |a| Ok(Command::Progress(a.optional()))),
     cmd("record", "FILE|off", "help_record", |a| Ok(Command::Record(a.optional()))),
     cmd("lang", "en|ko", "help_lang", |a| Ok(Command::Lang(a.optional()))),
     CommandSpec { aliases: &["exit", "q"], ..cmd("quit", "", "help_quit", |a| a.none(Command::Quit)) },

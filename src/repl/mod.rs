@@ -197,7 +197,11 @@ impl Repl {
                 (None, Some(id)) => self.resume(&id),
                 (None, None) => println!("{}", t(lang, "no_lesson_yet")),
             },
-            Command::Progress => print!("{}", self.progress.summary(lang, self.lessons.headers())),
+            Command::Progress(None) => print!("{}", self.progress.summary(lang, self.lessons.headers())),
+            Command::Progress(Some(key)) => match self.lessons.find(&key) {
+                Some((i, _)) => print!("{}", self.progress.detail(lang, &self.lessons.headers()[i])),
+                None => self.no_such_lesson(&key),
+            },
             Command::ResetProgress => {
                 println!("{}", t(lang, "progress_confirm"));
                 self.confirm_reset = true;
@@ -250,16 +254,15 @@ impl Repl {
                 self.error(e);
             }
         }
+        // Where yesterday's try of this step stopped, in the student's own calls.
+        if let Some(stuck) = self.progress.stuck.get(id).filter(|s| s.step == at + 1) {
+            println!("{}", crate::narrate::line(self.style.lang, &stuck.call).trim_end());
+        }
     }
 
     fn start(&mut self, key: &str) {
         let Some((_, lesson)) = self.lessons.find(key) else {
-            let ids: Vec<&str> = self.lessons.headers().iter().map(|l| l.id.as_str()).collect();
-            let lang = self.style.lang;
-            let hint = did_you_mean(lang, crate::suggest::nearest(key, &ids));
-            let shown: String = key.chars().take(40).collect();
-            eprintln!("nsdojo: {}", tf(lang, "no_such_lesson", &[&shown, &hint]));
-            return;
+            return self.no_such_lesson(key);
         };
         let lesson = lesson.clone();
         self.leave_lesson();
@@ -270,6 +273,15 @@ impl Repl {
             Err(StartError::Rootfs(e)) => eprintln!("nsdojo: {}", tf(lang, "needs_rootfs", &[&e.localized(lang)])),
             Err(e) => eprintln!("nsdojo: {}", e.localized(lang)),
         }
+    }
+
+    /// One line for a lesson id or number that names none, with the nearest id.
+    fn no_such_lesson(&self, key: &str) {
+        let ids: Vec<&str> = self.lessons.headers().iter().map(|l| l.id.as_str()).collect();
+        let lang = self.style.lang;
+        let hint = did_you_mean(lang, crate::suggest::nearest(key, &ids));
+        let shown: String = key.chars().take(40).collect();
+        eprintln!("nsdojo: {}", tf(lang, "no_such_lesson", &[&shown, &hint]));
     }
 
     fn in_lesson(&mut self, cmd: Command) {

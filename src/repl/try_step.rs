@@ -105,9 +105,11 @@ impl Repl {
         let index = session.step_index();
         let lesson = runner.lab().lesson.id.clone();
         let mut meter = Terminal::new(style, Mode::Repl, true);
+        let calls: Vec<_> = heard.iter().map(|c| c.call.clone()).collect();
         match session.finish(runner, &mut meter, &mut shown) {
-            Ok(Finished::NotYet) => {}
+            Ok(Finished::NotYet) => self.progress.tried(&lesson, index + 1, false, &calls),
             Ok(Finished::ByHand) => {
+                self.progress.tried(&lesson, index + 1, true, &calls);
                 self.progress.mark_by_hand(&runner.lab().lesson.id, index + 1);
                 if let Some(c) = &mut self.class {
                     c.send(crate::class::protocol::ClassEvent::StepDone {

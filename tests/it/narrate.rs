@@ -14,12 +14,11 @@ fn open_try(p: &mut PtySession) {
     p.exp_string("as a [you] line").unwrap();
 }
 
-/// Leave the try (and the shells typed into it), and the REPL.
+/// Leave the try (and the shells typed into it), and the REPL (at its prompt when `shells` is 0).
 fn leave(p: &mut PtySession, shells: usize) {
-    for _ in 0..shells {
-        p.send_line("exit").unwrap();
+    if shells > 0 {
+        leave_try(p, shells);
     }
-    p.exp_regex(r"nsdojo\[\w+ \d+/\d+\]> ").unwrap();
     p.send_line("quit").unwrap();
     p.exp_eof().unwrap();
 }
@@ -65,8 +64,42 @@ fn an_eperm_is_said_with_its_reason_and_dojo_why_repeats_it() {
     let seen = typed(&mut p, "dojo why");
     assert!(seen.contains("your last failed call:"), "{seen}");
     assert!(seen.contains(r#"sethostname("web1", 4) = -1 EPERM"#), "{seen}");
-    leave(&mut p, 2);
+    // The try ends without its tick: progress keeps the call it ended on, for tomorrow.
+    leave_try(&mut p, 2);
+    p.send_line("progress uts").unwrap();
+    let (seen, _) = p.exp_regex(r"nsdojo\[uts \d+/\d+\]> ").unwrap();
+    assert!(seen.contains(r#"last try: sethostname("web1", 4) = -1 EPERM"#), "{seen}");
+    p.send_line("progress").unwrap();
+    let (seen, _) = p.exp_regex(r"nsdojo\[uts \d+/\d+\]> ").unwrap();
+    assert!(seen.contains(r#"last try of step 2 ended on: sethostname("web1", 4)"#), "{seen}");
+    leave(&mut p, 0);
     before.assert_unchanged_since("a narrated EPERM");
+}
+
+/// A step done by hand keeps the calls that did it in progress (`progress LESSON`).
+#[test]
+fn progress_keeps_the_calls_a_step_was_done_with() {
+    let _g = require_root!();
+    let (mut p, home) = repl(&[]);
+    lesson_steps(&mut p, "uts", 0);
+    open_try(&mut p);
+    p.send_line("unshare -u sh").unwrap();
+    p.exp_string("step 1 done").unwrap();
+    leave_try(&mut p, 2);
+    p.send_line("progress uts").unwrap();
+    let (seen, _) = p.exp_regex(r"nsdojo\[uts \d+/\d+\]> ").unwrap();
+    assert!(seen.contains("unshare(CLONE_NEWUTS) = 0"), "{seen}");
+    leave(&mut p, 0);
+    let kept = std::fs::read_to_string(home.path().join("progress.json")).unwrap();
+    assert!(kept.contains("unshare(CLONE_NEWUTS) = 0"), "{kept}");
+}
+
+/// Leave the try and the shells typed into it, back at the REPL's prompt.
+fn leave_try(p: &mut PtySession, shells: usize) {
+    for _ in 0..shells {
+        p.send_line("exit").unwrap();
+    }
+    p.exp_regex(r"nsdojo\[\w+ \d+/\d+\]> ").unwrap();
 }
 
 /// mnt, step 2: the tmpfs mount, with its five arguments.

@@ -10,6 +10,8 @@ pub(crate) fn repl(extra_env: &[(&str, &str)]) -> (PtySession, tempfile::TempDir
     let home = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(bin());
     cmd.env("NO_COLOR", "1").env("COLUMNS", "120").env("NSDOJO_HISTORY", home.path().join("history"));
+    // Progress in the test's own home, not root's (a test may name another file in extra_env).
+    cmd.env("NSDOJO_PROGRESS", home.path().join("progress.json"));
     cmd.env_remove("LANG").env_remove("LC_ALL");
     for (k, v) in extra_env {
         cmd.env(k, v);
