@@ -10,13 +10,17 @@
 # in an unpacked offline kit (dist/nsdojo-kit-*/ or nsdojo-kit-*/, scripts/offline-kit.sh). Its
 # VERSION must be the source's; it is checked against the SHA256SUMS next to it when there is
 # one (a mismatch stops here). With it, Rust and the build are skipped. Else, four parts, each
-# guarded, so a second run changes nothing:
+# guarded, so a second run changes nothing (then, either way, a fifth):
 #   1. packages  apt-get install what nsdojo uses (only the missing ones; with a release
 #                binary, not the compiler and curl)
 #   2. rust      keep a Rust that is new enough; else the distribution's if it is new enough;
 #                else rustup (stable, minimal, with rustfmt and clippy for the tests) in NSDOJO_RUST_HOME
 #   3. build     cargo build --release --locked from the source tree (cargo skips what is built)
 #   4. install   /usr/local/bin/nsdojo, only if it differs from the build (or the release binary)
+#   5. userns    where the kernel has Ubuntu's AppArmor restriction on unprivileged user
+#                namespaces (on by default on 24.04), turn it off on this throwaway machine, now
+#                and in /etc/sysctl.d, so the rootless lesson's ordinary user can use the
+#                capabilities its user namespace gives (docs/instructors.md says why)
 #
 # Environment:
 #   NSDOJO_PROVISION_DRY=1  (or --dry-run) print what would be done: no root, no network, no writes
@@ -27,6 +31,9 @@
 #   NSDOJO_RUST_HOME        where rustup installs (default /opt/rust)
 #   NSDOJO_RUST_MIN         the least rustc version (default below)
 #   NSDOJO_BIN              where to install (default /usr/local/bin/nsdojo: on sudo's PATH)
+#   NSDOJO_KEEP_USERNS_RESTRICTION=1  leave kernel.apparmor_restrict_unprivileged_userns as it is
+#                           (the rootless lesson then shows AppArmor refusing, steps 2 and 3)
+#   NSDOJO_PROC_SYS, NSDOJO_SYSCTL_D  /proc/sys and /etc/sysctl.d (other directories: the tests)
 #
 # Exit codes: 0 done (or dry run); 1 a part failed (or a release binary does not match its
 # SHA256SUMS); 2 usage (not root, no apt-get, no source tree).
@@ -49,7 +56,7 @@ case ${NSDOJO_PROVISION_DRY:-0} in 0|'') ;; *) dry=1 ;; esac
 for arg in "$@"; do
   case $arg in
     --dry-run|-n) dry=1 ;;
-    -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "provision: unknown argument \`$arg\` (usage: scripts/provision.sh [--dry-run])" >&2; exit 2 ;;
   esac
 done
@@ -273,6 +280,33 @@ if [ -f "$built" ] && cmp -s "$built" "$BIN"; then
   say "install: $BIN is up to date"
 else
   run install -m 0755 "$built" "$BIN"
+fi
+
+# ------------------------------------------------------------------------------ 5. userns ----
+# Ubuntu 23.10+ lets an ordinary user make a user namespace but, with this sysctl at 1 (24.04's
+# default), AppArmor refuses every capability in it: the rootless lesson would stop at EPERM.
+# The workshop VM is a throwaway single-user machine: the lesson as designed wins there; the
+# restriction itself is shown by turning it back on (docs/instructors.md). Elsewhere nothing.
+PROC_SYS=${NSDOJO_PROC_SYS:-/proc/sys}
+SYSCTL_D=${NSDOJO_SYSCTL_D:-/etc/sysctl.d}
+knob=$PROC_SYS/kernel/apparmor_restrict_unprivileged_userns
+userns_conf=$SYSCTL_D/99-nsdojo-userns.conf
+userns_line="kernel.apparmor_restrict_unprivileged_userns = 0"
+if [ ! -e "$knob" ]; then
+  say "userns: this kernel has no AppArmor restriction on user namespaces: nothing to change"
+elif [ "${NSDOJO_KEEP_USERNS_RESTRICTION:-0}" != 0 ]; then
+  say "userns: AppArmor restriction kept at $(cat "$knob") (NSDOJO_KEEP_USERNS_RESTRICTION): the rootless lesson shows it refusing (nsdojo doctor explains)"
+elif [ "$(cat "$knob")" = 0 ] && [ "$(tail -n 1 "$userns_conf" 2>/dev/null)" = "$userns_line" ]; then
+  say "userns: AppArmor restriction off already ($userns_conf)"
+elif [ "$dry" = 1 ]; then
+  say "userns: AppArmor's restriction on unprivileged user namespaces is $(cat "$knob"): would write $userns_conf ($userns_line) and set it now, for the rootless lesson"
+else
+  say "userns: this throwaway VM turns off AppArmor's restriction on unprivileged user namespaces (was $(cat "$knob")), for the rootless lesson: write $userns_conf and set it now (undo: rm $userns_conf; sysctl -w kernel.apparmor_restrict_unprivileged_userns=1)"
+  mkdir -p "$SYSCTL_D"
+  printf '%s\n' "# scripts/provision.sh: nsdojo's rootless lesson needs an ordinary user's capabilities in its" \
+    "# own user namespace, which AppArmor refuses while this is 1; this is a throwaway workshop VM." \
+    "$userns_line" >"$userns_conf"
+  echo 0 >"$knob"
 fi
 
 if [ "$dry" = 1 ]; then

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::i18n::{pad, t, tf};
 use crate::lesson::{Lang, Ns};
 use crate::machine;
+use crate::observe::apparmor::{self, UsernsRestriction};
 // The tools the lessons use and their packages: the table a failing step's "install PACKAGE"
 // comes from, so doctor and the step name the same package.
 use crate::sandbox::missing_tool::HOST_TOOLS;
@@ -96,6 +97,9 @@ pub struct Report {
     /// Why unprivileged user namespaces are off, with the sysctl that turns them on.
     #[serde(serialize_with = "english")]
     pub userns_restriction: Option<crate::msg::Msg>,
+    /// Ubuntu's AppArmor restriction (`absent`, `off`, `complain`, `on`): with `on` an ordinary
+    /// user's user namespace is made but its capabilities are refused (the rootless lesson).
+    pub apparmor_userns: UsernsRestriction,
     /// Whether this kernel can make veth pairs (the `veth` lesson): `loaded`, `built in`,
     /// `module` (loaded on first use), `missing`, or `unknown` (no config to read).
     pub veth: String,
@@ -143,6 +147,7 @@ impl Report {
             root_propagation: machine::root_propagation(),
             user_namespaces: userns,
             userns_restriction: machine::userns_restriction(),
+            apparmor_userns: UsernsRestriction::of_this_machine(),
             veth: veth_support().to_string(),
             wsl,
             namespaces,
@@ -172,6 +177,28 @@ impl Report {
         o
     }
 
+    /// Ubuntu's AppArmor restriction, where the kernel has it: what it means for the rootless
+    /// lesson, how to see it, and how to lift it. Nothing where the kernel has no such setting.
+    fn apparmor_lines(&self, lang: Lang) -> String {
+        let label = pad(&format!("{} ", t(lang, "doctor_apparmor")), 20);
+        let sysctl = apparmor::SYSCTL;
+        match self.apparmor_userns {
+            UsernsRestriction::Absent => String::new(),
+            UsernsRestriction::Off => format!("{label}{}\n", tf(lang, "doctor_apparmor_off", &[&sysctl])),
+            UsernsRestriction::Complain => format!("{label}{}\n", tf(lang, "doctor_apparmor_complain", &[&sysctl])),
+            UsernsRestriction::On => {
+                let indent = " ".repeat(20);
+                format!(
+                    "{label}{}  → {}\n{indent}{}\n{indent}{}\n",
+                    tf(lang, "doctor_apparmor_on", &[&sysctl]).yellow(),
+                    t(lang, "doctor_apparmor_means"),
+                    tf(lang, "doctor_apparmor_see", &[&sysctl]),
+                    tf(lang, "doctor_apparmor_lift", &[&sysctl]),
+                )
+            }
+        }
+    }
+
     /// The text for a person, labels padded by terminal columns (Korean letters are two wide).
     pub fn render(&self, lang: Lang) -> String {
         let yes_no = |b: bool| {
@@ -191,6 +218,7 @@ impl Report {
         let restricted =
             self.userns_restriction.as_ref().map(|w| format!("  → {}", crate::i18n::msg(lang, w))).unwrap_or_default();
         o.push_str(&line("doctor_userns", &format!("{}{restricted}", yes_no(self.user_namespaces))));
+        o.push_str(&self.apparmor_lines(lang));
         let veth = match self.veth.as_str() {
             "missing" => format!("{}  → {}", t(lang, "doctor_veth_missing").yellow(), t(lang, "doctor_veth_hint")),
             "unknown" => t(lang, "doctor_veth_unknown").to_string(),
@@ -275,6 +303,7 @@ mod tests {
             root_propagation: "shared".into(),
             user_namespaces: true,
             userns_restriction: None,
+            apparmor_userns: UsernsRestriction::Absent,
             veth: "unknown".into(),
             wsl,
             namespaces: vec![],
@@ -321,6 +350,7 @@ mod tests {
             root_propagation: "shared".into(),
             user_namespaces: true,
             userns_restriction: None,
+            apparmor_userns: UsernsRestriction::Absent,
             veth: "unknown".into(),
             wsl: None,
             namespaces: vec![],
@@ -340,5 +370,62 @@ mod tests {
             ko.lines().any(|l| l.starts_with("ip ") && l.contains("찾을 수 없음") && l.contains("iproute2")),
             "{ko}"
         );
+    }
+
+    /// Ubuntu's AppArmor restriction: on, it says what it means for the rootless lesson, how to
+    /// see it and how to lift it, in both languages; off, one line; absent (this CI kernel), none.
+    #[test]
+    fn the_apparmor_restriction_says_what_it_means_and_how_to_see_it() {
+        colored::control::set_override(false);
+        let report = |apparmor_userns| Report {
+            root: true,
+            kernel: String::new(),
+            cgroups: String::new(),
+            root_propagation: "shared".into(),
+            user_namespaces: true,
+            userns_restriction: None,
+            apparmor_userns,
+            veth: "loaded".into(),
+            wsl: None,
+            namespaces: vec![],
+            tools: Default::default(),
+            rootfs: String::new(),
+            can_run: true,
+            problems: vec![],
+        };
+        let on = report(UsernsRestriction::On);
+        let en = on.apparmor_lines(Lang::En);
+        assert!(en.starts_with("AppArmor userns:    on (kernel.apparmor_restrict_unprivileged_userns=1)  → "), "{en}");
+        for want in [
+            "refuses every capability",
+            "CapEff still lists",
+            "rootless",
+            "EPERM",
+            "apparmor=\"DENIED\"",
+            "userns_create",
+            "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0",
+        ] {
+            assert!(en.contains(want), "{want}: {en}");
+        }
+        let ko = on.apparmor_lines(Lang::Ko);
+        for want in [
+            "AppArmor 제한:",
+            "켜짐",
+            "거절합니다",
+            "rootless 레슨",
+            "dmesg",
+            "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0",
+        ] {
+            assert!(ko.contains(want), "{want}: {ko}");
+        }
+        assert!(on.render(Lang::En).contains("AppArmor userns:"), "the report has the line");
+        assert_eq!(
+            report(UsernsRestriction::Off).apparmor_lines(Lang::En),
+            "AppArmor userns:    off (kernel.apparmor_restrict_unprivileged_userns=0)\n"
+        );
+        assert!(report(UsernsRestriction::Complain).apparmor_lines(Lang::En).contains("only logged"));
+        assert_eq!(report(UsernsRestriction::Absent).apparmor_lines(Lang::En), "");
+        assert!(!report(UsernsRestriction::Absent).render(Lang::En).contains("AppArmor"));
+        assert_eq!(serde_json::to_value(on).unwrap()["apparmor_userns"], "on");
     }
 }

@@ -109,11 +109,10 @@ pub fn which_all_on(name: &str, path_env: &str) -> Vec<std::path::PathBuf> {
 }
 
 /// Where unprivileged user namespaces are switched off, and how to switch them on (one line).
+/// Ubuntu's AppArmor restriction is not among these: it lets the namespace be made and refuses
+/// the capabilities in it ([`crate::observe::apparmor`]; doctor has its own line for it).
 pub fn userns_restriction() -> Option<crate::msg::Msg> {
     let read = crate::observe::system::sysctl;
-    if read("kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
-        return Some(crate::msg::Msg::UsernsApparmor);
-    }
     if read("kernel/unprivileged_userns_clone").as_deref() == Some("0") {
         return Some(crate::msg::Msg::UsernsCloneOff);
     }

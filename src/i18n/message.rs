@@ -170,6 +170,7 @@ mod tests {
             M::NoBurner,
             M::MeasureStopped(Box::new(M::GroupVanished("/g".into()))),
             M::UsernsApparmor,
+            M::UsernsApparmorCreate,
             M::UsernsCloneOff,
             M::UsernsMaxZero,
             M::ClassBack,

@@ -231,7 +231,10 @@ pub enum Msg {
     RecordGroup(OsError),
     NoBurner,
     MeasureStopped(Box<Msg>),
+    /// A call refused by AppArmor's unprivileged_userns profile (capabilities listed, not usable).
     UsernsApparmor,
+    /// A user namespace refused by AppArmor's restriction (its profile not loaded).
+    UsernsApparmorCreate,
     UsernsCloneOff,
     UsernsMaxZero,
     ClassBack,
@@ -402,6 +405,7 @@ impl Msg {
             M::NoBurner => ("no_burner", vec![]),
             M::MeasureStopped(why) => ("measure_stopped", vec![Arg::Msg((**why).clone())]),
             M::UsernsApparmor => ("userns_apparmor", vec![]),
+            M::UsernsApparmorCreate => ("userns_apparmor_create", vec![]),
             M::UsernsCloneOff => ("userns_clone_off", vec![]),
             M::UsernsMaxZero => ("userns_max_zero", vec![]),
             M::ClassBack => ("class_back", vec![]),

@@ -326,10 +326,17 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("no_burner", "the burner did not start", "CPU 부하 프로세스가 시작되지 않았습니다"),
     ("measure_stopped", "measurement stopped: {0}", "측정이 멈췄습니다: {0}"),
     // host::userns_restriction.
+    // observe::apparmor: a refused call of a process in the unprivileged_userns profile, and a
+    // user namespace refused outright (the restriction without that profile loaded).
     (
         "userns_apparmor",
-        "AppArmor restricts unprivileged user namespaces here (Ubuntu 23.10+): sysctl kernel.apparmor_restrict_unprivileged_userns=0",
-        "이 머신은 AppArmor가 일반 사용자의 사용자 네임스페이스를 막습니다(Ubuntu 23.10 이상): sysctl kernel.apparmor_restrict_unprivileged_userns=0",
+        "AppArmor refused it, not the namespaces: with kernel.apparmor_restrict_unprivileged_userns=1 a user namespace made by an ordinary user puts its maker in the unprivileged_userns profile, which denies every capability (CapEff still lists them); sudo dmesg | grep unprivileged_userns shows the apparmor=\"DENIED\" lines",
+        "네임스페이스가 아니라 AppArmor가 거절했습니다. kernel.apparmor_restrict_unprivileged_userns=1이면 일반 사용자가 사용자 네임스페이스를 만들 때 그 프로세스가 unprivileged_userns 프로파일로 옮겨지고, 이 프로파일은 모든 capability 사용을 거부합니다(CapEff에는 그대로 나옵니다). sudo dmesg | grep unprivileged_userns 명령으로 apparmor=\"DENIED\" 줄을 볼 수 있습니다",
+    ),
+    (
+        "userns_apparmor_create",
+        "AppArmor refused the user namespace itself (kernel.apparmor_restrict_unprivileged_userns=1 and no unprivileged_userns profile loaded): sudo dmesg | grep userns_create shows it",
+        "AppArmor가 사용자 네임스페이스 자체를 거절했습니다(kernel.apparmor_restrict_unprivileged_userns=1인데 unprivileged_userns 프로파일이 로드되어 있지 않음). sudo dmesg | grep userns_create 명령으로 볼 수 있습니다",
     ),
     (
         "userns_clone_off",

@@ -22,6 +22,9 @@ pub(crate) struct Facts {
     pub owners: BTreeMap<Ns, u64>,
     /// Its `/` is another directory than the host's (after chroot or pivot_root).
     pub own_root: bool,
+    /// In AppArmor's unprivileged_userns profile (Ubuntu's restriction, observe::apparmor): its
+    /// capabilities are refused whatever CapEff lists.
+    pub apparmor_restricted: bool,
 }
 
 impl Facts {
@@ -51,7 +54,12 @@ fn powerless(f: &Facts, ns: Ns, cap: u8) -> Option<Msg> {
     if owner.is_some() && owner != f.ns.get(&Ns::User) {
         return Some(Msg::YouNsOwnedElsewhere { ns: ns.name().into(), flag });
     }
-    lacks(f, cap)
+    lacks(f, cap).or_else(|| apparmor(f))
+}
+
+/// The capability is there but AppArmor's profile refused its use.
+fn apparmor(f: &Facts) -> Option<Msg> {
+    f.apparmor_restricted.then_some(Msg::UsernsApparmor)
 }
 
 /// unshare(1)'s option for a namespace type.
@@ -81,6 +89,8 @@ pub(crate) fn why(topic: &Topic, errno: Errno, f: &Facts) -> Option<Msg> {
         (Topic::Ns(Ns::Ipc), _) => None,
         (Topic::Ns(ns), EPERM) => powerless(f, *ns, CAP_SYS_ADMIN),
         (Topic::Mount { .. }, EPERM) => powerless(f, Ns::Mnt, CAP_SYS_ADMIN),
+        // AppArmor checks its mount rules before the kernel checks the capability: EACCES.
+        (Topic::Mount { .. } | Topic::Pivot, EACCES) => apparmor(f),
         (Topic::Mount { target }, ENOENT) => Some(Msg::MountTargetMissing(target.clone())),
         (Topic::Pivot, EPERM) => powerless(f, Ns::Mnt, CAP_SYS_ADMIN),
         (Topic::Pivot, e) => crate::msg::pivot_note(e),
@@ -90,12 +100,12 @@ pub(crate) fn why(topic: &Topic, errno: Errno, f: &Facts) -> Option<Msg> {
                 // Any user may make a user namespace; root with every capability refused is chrooted.
                 Some(Msg::YouUserNsInChroot)
             } else {
-                lacks(f, CAP_SYS_ADMIN)
+                lacks(f, CAP_SYS_ADMIN).or_else(|| apparmor(f))
             }
         }
-        (Topic::Setns, EPERM) => lacks(f, CAP_SYS_ADMIN),
-        (Topic::Chroot, EPERM) => lacks(f, CAP_SYS_CHROOT),
-        (Topic::Creds, EPERM) => lacks(f, CAP_SETUID).or_else(|| lacks(f, CAP_SETGID)),
+        (Topic::Setns, EPERM) => lacks(f, CAP_SYS_ADMIN).or_else(|| apparmor(f)),
+        (Topic::Chroot, EPERM) => lacks(f, CAP_SYS_CHROOT).or_else(|| apparmor(f)),
+        (Topic::Creds, EPERM) => lacks(f, CAP_SETUID).or_else(|| lacks(f, CAP_SETGID)).or_else(|| apparmor(f)),
         (Topic::Exec { path }, ENOENT) if f.own_root => Some(Msg::YouNoProgram(path.clone())),
         (Topic::Exec { path }, ENOENT) => Some(Msg::YouNotInstalled(path.clone())),
         (Topic::File(FileKind::IdMap), EPERM) => Some(Msg::IdMapOnce),
@@ -133,7 +143,7 @@ mod tests {
         ns.insert(Ns::User, 4026532999);
         ns.insert(Ns::Uts, 4026532500);
         let owners = [(Ns::Uts, host()[&Ns::User])].into_iter().collect();
-        let f = Facts { ns, host_ns: host(), cap_eff: Some(u64::MAX), uid: 0, owners, own_root: false };
+        let f = Facts { ns, host_ns: host(), cap_eff: Some(u64::MAX), uid: 0, owners, ..Facts::default() };
         let why = why(&Topic::Ns(Ns::Uts), Errno::EPERM, &f);
         assert_eq!(why, Some(Msg::YouNsOwnedElsewhere { ns: "uts".into(), flag: "-u".into() }));
     }
@@ -168,5 +178,39 @@ mod tests {
         assert_eq!(why(&bash, Errno::ENOENT, &f), Some(Msg::YouNotInstalled("/bin/bash".into())));
         let chrooted = Facts { own_root: true, ..Facts::default() };
         assert_eq!(why(&bash, Errno::ENOENT, &chrooted), Some(Msg::YouNoProgram("/bin/bash".into())));
+    }
+
+    /// Ubuntu 24.04's default, in the rootless lesson's try shell: a user namespace of its own,
+    /// uid 0 with every capability listed, and still EPERM: AppArmor, said so. The namespace
+    /// reasons come first (they hold whatever AppArmor does), and without the profile nothing.
+    #[test]
+    fn a_refusal_under_apparmors_userns_profile_says_apparmor() {
+        let mut ns = host();
+        ns.insert(Ns::User, 4026532999);
+        let f = Facts {
+            ns: ns.clone(),
+            host_ns: host(),
+            cap_eff: Some(u64::MAX),
+            uid: 0,
+            apparmor_restricted: true,
+            ..Facts::default()
+        };
+        let uts = Topic::Unshare { flags: libc::CLONE_NEWUTS as u64 };
+        assert_eq!(why(&uts, Errno::EPERM, &f), Some(Msg::UsernsApparmor));
+        assert_eq!(why(&Topic::Mount { target: "/mnt".into() }, Errno::EACCES, &f), Some(Msg::UsernsApparmor));
+        assert_eq!(why(&Topic::Chroot, Errno::EPERM, &f), Some(Msg::UsernsApparmor));
+        // Its own UTS namespace, and sethostname refused: AppArmor.
+        let mut own = f.clone();
+        own.ns.insert(Ns::Uts, 4026533000);
+        own.owners.insert(Ns::Uts, 4026532999);
+        assert_eq!(why(&Topic::Ns(Ns::Uts), Errno::EPERM, &own), Some(Msg::UsernsApparmor));
+        // Still the host's UTS namespace: that is the first reason.
+        assert_eq!(
+            why(&Topic::Ns(Ns::Uts), Errno::EPERM, &f),
+            Some(Msg::YouStillInHostNs { ns: "uts".into(), flag: "-u".into() })
+        );
+        let free = Facts { apparmor_restricted: false, ..f };
+        assert_eq!(why(&uts, Errno::EPERM, &free), None);
+        assert_eq!(why(&Topic::Mount { target: "/mnt".into() }, Errno::EACCES, &free), None);
     }
 }

@@ -322,6 +322,7 @@ impl<'a> Tracer<'a> {
                 .filter_map(|ns| crate::observe::tracee::owner_userns(pid.as_raw(), ns.name()).map(|o| (ns, o)))
                 .collect(),
             own_root: crate::observe::tracee::has_host_root(pid.as_raw()) == Some(false),
+            apparmor_restricted: crate::observe::apparmor::under_restriction(&pid.as_raw().to_string()),
         }
     }
 }

@@ -14,6 +14,7 @@
 //! parses into these types, `render` draws them, `cgroup` reads /proc through
 //! [`procfs`] and [`mountinfo`] (src/layering.rs keeps it that way).
 
+pub mod apparmor;
 pub mod cap_names;
 pub mod inside;
 pub mod mountinfo;

@@ -268,6 +268,9 @@ pub(crate) trait Kernel {
     fn fork_agent(&mut self, t: &mut Trace) -> Result<Option<Pid>, ForkError>;
     /// Not root and no effective capability: the kernel itself refuses what needs one.
     fn powerless(&mut self) -> bool;
+    /// In AppArmor's unprivileged_userns profile: every capability is refused at the call,
+    /// whatever CapEff lists (observe::apparmor).
+    fn apparmor_restricted(&mut self) -> bool;
 }
 
 /// The real kernel: what the agent uses. Nothing else in nsdojo implements [`Kernel`] at run time.
@@ -472,5 +475,9 @@ impl Kernel for LinuxKernel {
     fn powerless(&mut self) -> bool {
         use crate::observe::procfs::{status, Proc};
         !nix::unistd::geteuid().is_root() && status(Proc::Myself).is_ok_and(|s| s.cap_eff == Some(0))
+    }
+
+    fn apparmor_restricted(&mut self) -> bool {
+        crate::observe::apparmor::under_restriction("self")
     }
 }

@@ -225,6 +225,23 @@ pub(crate) fn perform(
     k: &mut dyn Kernel,
     out: &mut Outcome,
 ) -> Result<Option<Pid>, PerformError> {
+    let res = perform_op(op, origin, k, out);
+    // A call refused although CapEff lists the capability: under Ubuntu's AppArmor restriction
+    // (the rootless lesson on a default 24.04) the profile, not the namespaces, said no.
+    if let Err(PerformError::Failed { errno: Errno::EPERM | Errno::EACCES, .. }) = &res {
+        if out.trace.calls.last().is_some_and(|c| c.note.is_none()) && k.apparmor_restricted() {
+            note_last(&mut out.trace, Msg::UsernsApparmor);
+        }
+    }
+    res
+}
+
+fn perform_op(
+    op: &SandboxOp,
+    origin: &mut AgentState,
+    k: &mut dyn Kernel,
+    out: &mut Outcome,
+) -> Result<Option<Pid>, PerformError> {
     use SandboxAction as A;
     let action = match op {
         SandboxOp::Do(action) => action,
@@ -252,8 +269,14 @@ pub(crate) fn perform(
     match action {
         A::Unshare(set) => {
             let res = k.unshare(set, trace);
-            if res == Err(Errno::EPERM) && set.contains(&Ns::User) {
-                if let Some(why) = crate::machine::userns_restriction() {
+            // EPERM from a sysctl; EACCES from AppArmor's restriction without its profile.
+            if matches!(res, Err(Errno::EPERM | Errno::EACCES)) && set.contains(&Ns::User) {
+                let apparmor = || {
+                    (crate::observe::apparmor::UsernsRestriction::of_this_machine()
+                        == crate::observe::apparmor::UsernsRestriction::On)
+                        .then_some(Msg::UsernsApparmorCreate)
+                };
+                if let Some(why) = crate::machine::userns_restriction().or_else(apparmor) {
                     note_last(trace, why.clone());
                     return Err(PerformError::UsernsRestricted(why));
                 }

@@ -24,6 +24,8 @@ pub(crate) struct RecordingKernel {
     failures: Vec<(Matcher, Errno)>,
     /// What `powerless` answers: false is root with its capabilities, as the agent starts.
     pub powerless: bool,
+    /// What `apparmor_restricted` answers: true plays Ubuntu's unprivileged_userns profile.
+    pub apparmor_restricted: bool,
 }
 
 /// The socket descriptor shown in the ioctl lines (the agent's first free one, usually).
@@ -61,7 +63,7 @@ impl Call {
 
 impl RecordingKernel {
     pub(crate) fn new() -> RecordingKernel {
-        RecordingKernel { calls: Vec::new(), failures: Vec::new(), powerless: false }
+        RecordingKernel { calls: Vec::new(), failures: Vec::new(), powerless: false, apparmor_restricted: false }
     }
 
     /// Every call of this name (`"pivot_root"`, `"mount"`, ...) answers `errno`.
@@ -78,6 +80,12 @@ impl RecordingKernel {
     /// An unprivileged user with no capability left.
     pub(crate) fn powerless(mut self) -> RecordingKernel {
         self.powerless = true;
+        self
+    }
+
+    /// A process AppArmor's unprivileged_userns profile holds: its capabilities are refused.
+    pub(crate) fn apparmor_restricted(mut self) -> RecordingKernel {
+        self.apparmor_restricted = true;
         self
     }
 
@@ -179,6 +187,10 @@ impl Kernel for RecordingKernel {
     }
     fn powerless(&mut self) -> bool {
         self.powerless
+    }
+
+    fn apparmor_restricted(&mut self) -> bool {
+        self.apparmor_restricted
     }
 }
 

@@ -380,6 +380,26 @@ fn a_powerless_user_meets_the_kernels_own_eperm_for_sethostname() {
 }
 
 #[test]
+fn under_apparmors_userns_restriction_a_refused_call_says_apparmor_refused_it() {
+    // Ubuntu 24.04's default, played: the user namespace is made, its capabilities are refused.
+    let k = RecordingKernel::new()
+        .apparmor_restricted()
+        .failing_when(|c| matches!(c, Call::Unshare(set) if !set.contains(&Ns::User)), Errno::EPERM);
+    let mut t = Terminal1::with(k, &["unshare user"]);
+    assert_eq!(t.error(), None, "the user namespace itself is made");
+    t.run(&["unshare uts"]);
+    assert!(
+        t.last_note().as_deref().unwrap().starts_with("AppArmor refused it, not the namespaces"),
+        "{:?}",
+        t.last_note()
+    );
+    // Elsewhere the same EPERM has no such note.
+    let k = RecordingKernel::new().failing("sethostname", Errno::EPERM);
+    let t = Terminal1::with(k, &["unshare uts", "sethostname x"]);
+    assert_eq!(t.last_note(), None);
+}
+
+#[test]
 fn a_message_queue_needs_an_ipc_namespace_even_for_a_powerless_user() {
     let t = Terminal1::with(RecordingKernel::new().powerless(), &["msgget"]);
     assert!(t.k.calls.is_empty(), "any user may make a queue: the guard still holds");

@@ -74,6 +74,47 @@ fn provision_dry_run_names_everything_and_writes_nothing() {
     assert!(default.contains("/usr/local/bin/nsdojo"), "{default}");
 }
 
+/// Part 5 on four kernels played by /proc/sys and /etc/sysctl.d directories: Ubuntu 24.04's
+/// AppArmor restriction on user namespaces is turned off (now and for good) on the throwaway VM,
+/// kept when asked, left alone where it is off already, and nothing happens where the kernel
+/// has no such setting (this CI machine's).
+#[test]
+fn provision_turns_off_apparmors_userns_restriction_where_the_kernel_has_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (proc_sys, sysctl_d) = (tmp.path().join("proc-sys"), tmp.path().join("sysctl.d"));
+    std::fs::create_dir_all(proc_sys.join("kernel")).unwrap();
+    std::fs::create_dir_all(&sysctl_d).unwrap();
+    let knob = proc_sys.join("kernel/apparmor_restrict_unprivileged_userns");
+    let conf = sysctl_d.join("99-nsdojo-userns.conf");
+    let env = [("NSDOJO_PROC_SYS", proc_sys.to_str().unwrap()), ("NSDOJO_SYSCTL_D", sysctl_d.to_str().unwrap())];
+    let userns = |extra: &[(&str, &str)]| {
+        let all: Vec<(&str, &str)> = env.iter().chain(extra).copied().collect();
+        let out = ok_text(&provision(&all, None));
+        out.lines()
+            .find(|l| l.starts_with("provision: userns: "))
+            .unwrap_or_else(|| panic!("no userns line:\n{out}"))
+            .to_string()
+    };
+
+    assert!(userns(&[]).contains("no AppArmor restriction on user namespaces: nothing to change"));
+    // Ubuntu 24.04 as installed.
+    std::fs::write(&knob, "1\n").unwrap();
+    let line = userns(&[]);
+    assert!(line.contains("restriction on unprivileged user namespaces is 1") && line.contains("rootless"), "{line}");
+    assert!(
+        line.contains(&format!("would write {} (kernel.apparmor_restrict_unprivileged_userns = 0)", conf.display())),
+        "{line}"
+    );
+    assert!(!conf.exists() && std::fs::read_to_string(&knob).unwrap() == "1\n", "a dry run wrote");
+    assert!(userns(&[("NSDOJO_KEEP_USERNS_RESTRICTION", "1")]).contains("kept at 1"));
+    // Off for now but not for good (a sysctl -w by hand): it is written down.
+    std::fs::write(&knob, "0\n").unwrap();
+    assert!(userns(&[]).contains("would write"));
+    // Provisioned already.
+    std::fs::write(&conf, "# why\nkernel.apparmor_restrict_unprivileged_userns = 0\n").unwrap();
+    assert!(userns(&[]).contains("off already"));
+}
+
 /// A directory of stub commands, put first on PATH, to play a machine.
 fn stubs(dir: &Path, cmds: &[(&str, &str)]) {
     use std::os::unix::fs::PermissionsExt;
