@@ -30,8 +30,18 @@ fn busybox_host_binaries_directory_and_tarball_all_work() {
             std::os::unix::fs::symlink(p, bin_only.path().join(prog)).unwrap();
         }
     }
-    let out = chroot_passes_with(&[], &[cache_env, ("PATH", bin_only.path().to_str().unwrap())]);
+    // Host programs include no web server: the one step that needs busybox's httpd says so and
+    // fails, every other step passes.
+    let out = Test::new()
+        .env(cache_env.0, cache_env.1)
+        .env("PATH", bin_only.path().to_str().unwrap())
+        .args(["run", "chroot", "--check"])
+        .fails_with(1)
+        .stdout();
     assert!(out.contains("host programs"), "the fallback was used: {out}");
+    let (at, end) = (out.find("── chroot 5/").unwrap(), out.find("── chroot 6/").unwrap());
+    assert!(out[at..end].contains("no such program at this root"), "{out}");
+    assert!(!out[..at].contains('✘') && !out[end..].contains('✘'), "only the httpd step fails: {out}");
     // A prepared directory: the busybox tree the first run built, used in place.
     let tree = std::fs::read_dir(cache.path())
         .unwrap()
