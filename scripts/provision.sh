@@ -44,7 +44,7 @@ set -euo pipefail
 RUST_MIN=${NSDOJO_RUST_MIN:-1.88}
 # What building needs (not with a release binary), and what the lessons use.
 BUILD_PACKAGES=(build-essential curl)
-RUN_PACKAGES=(busybox-static stress iproute2 util-linux procps)
+RUN_PACKAGES=(busybox-static stress iproute2 util-linux procps curl)
 PACKAGES=("${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}")
 BIN=${NSDOJO_BIN:-/usr/local/bin/nsdojo}
 RUST_HOME=${NSDOJO_RUST_HOME:-/opt/rust}

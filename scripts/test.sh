@@ -11,7 +11,7 @@ fi
 # chromium: the class dashboard's headless-browser test (tests/it/class.rs). llvm: objcopy and
 # objdump for scripts/escape-elf.sh --check. ruby: the Vagrantfile evaluated (tests/it/vagrant.rs).
 need=()
-for pkg in busybox-static stress iproute2 util-linux procps shellcheck file qemu-user-static chromium llvm ruby; do
+for pkg in busybox-static stress iproute2 util-linux procps curl shellcheck file qemu-user-static chromium llvm ruby; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

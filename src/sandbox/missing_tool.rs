@@ -16,6 +16,8 @@ pub const HOST_TOOLS: &[(&str, &str)] = &[
     ("setpriv", "util-linux"),
     ("ipcmk", "util-linux"),
     ("ps", "procps"),
+    ("pkill", "procps"),
+    ("curl", "curl"),
     ("stress", "stress"),
     ("busybox", "busybox-static"),
 ];
