@@ -11,7 +11,8 @@
 # each in a fresh VM; the stage fails if either fails.
 #
 #   --arch ARCH     x86_64 (default, or NSDOJO_VM_ARCH): Debian's amd64 kernel, KVM if the CPU
-#                   has it, else emulated; aarch64: Debian's arm64 kernel on qemu's `virt` board,
+#                   has it, else emulated, with this machine's busybox-static, dash as /bin/sh,
+#                   bash and the lessons' host tools (X86_HOST_TOOLS); aarch64: Debian's arm64 kernel on qemu's `virt` board,
 #                   emulated (TCG), with arm64 busybox, dash and the lessons' host tools
 #                   (scripts/vm-aarch64.sh)
 #   --keep          keep the work directory (initramfs, console logs) and print its path
@@ -45,7 +46,7 @@ while [ $# -gt 0 ]; do
     --timeout) [ $# -ge 2 ] || die "--timeout needs a number of seconds"; timeout_s=$2; shift ;;
     --timeout=*) timeout_s=${1#--timeout=} ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument \`$1\` (usage: scripts/vm-test.sh [--arch ARCH] [--keep] [--timeout SECS] [-- PAYLOAD [ARG...]])" ;;
   esac
   shift
@@ -65,9 +66,17 @@ case $arch in
   x86_64) qemu_bin=qemu-system-x86_64 qemu_pkg=qemu-system-x86 cc=gcc cc_pkgs=(gcc libc6-dev) ;;
   aarch64) qemu_bin=qemu-system-aarch64 qemu_pkg=qemu-system-arm cc=aarch64-linux-gnu-gcc cc_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
 esac
+# The x86_64 guest's host tools (program:package), copied from this machine (see the initramfs).
+X86_HOST_TOOLS=(bash:bash dash:dash unshare:util-linux nsenter:util-linux lsns:util-linux
+  setpriv:util-linux ipcmk:util-linux ipcs:util-linux ip:iproute2 stress:stress curl:curl)
 need=()
 if [ "$arch" = x86_64 ]; then
   [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || need+=(busybox-static)
+fi
+if [ "$arch" = x86_64 ]; then
+  for pair in "${X86_HOST_TOOLS[@]}"; do
+    command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
+  done
 fi
 command -v cpio >/dev/null || need+=(cpio)
 command -v xz >/dev/null || need+=(xz-utils)
@@ -271,15 +280,22 @@ if [ "$arch" = x86_64 ]; then
     [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
   done
   gcc -O2 -Wall -Werror -o "$root/bin/mountwatch" tests/kernel/mountwatch.c || die "cannot build tests/kernel/mountwatch.c"
-  # The deck's own tools where a lesson's commands use what busybox lacks (`lsns`, `ip netns`):
-  # util-linux and iproute2 from this machine (scripts/test.sh installs them), as on a workshop laptop.
+  # A stock Ubuntu host's own tools where the lessons' lab lines use them (check --solve types
+  # those lines into a real shell) and busybox lacks them or its applets differ: bash; dash as
+  # /bin/sh, as on Debian and Ubuntu (Debian's busybox-static runs its own applets before it
+  # searches PATH, so with busybox as sh a line's `ip netns` or `unshare -C` would run
+  # busybox's); util-linux's unshare, nsenter, lsns, setpriv, ipcmk and ipcs; iproute2's ip;
+  # stress (the deck's, which scripts/provision.sh installs) and curl. Copied from this machine
+  # with their libraries, as on a workshop laptop; everything else stays busybox's.
   extra=()
-  for prog in lsns ip; do
-    path=$(command -v "$prog") || die "$prog is missing here: apt-get install util-linux iproute2"
+  for pair in "${X86_HOST_TOOLS[@]}"; do
+    prog=${pair%%:*}
+    path=$(command -v "$prog") || die "$prog is missing here: apt-get install ${pair#*:}"
     rm -f "$root/bin/$prog"
     cp -L "$path" "$root/bin/$prog"
     extra+=("$root/bin/$prog")
   done
+  ln -sf dash "$root/bin/sh"
   # The libraries ldd names and the dynamic loader, at the paths the binaries ask for.
   ldd "$bin" "$root/bin/mountwatch" "${extra[@]}" | awk '/=> \//{ print $3 } /^\t\//{ print $1 }' | sort -u | while read -r lib; do
     mkdir -p "$root$(dirname "$lib")"

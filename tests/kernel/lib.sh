@@ -1,5 +1,5 @@
-# Shared by the payloads in tests/kernel/ (/bin/sh inside the test VM: busybox on x86_64, dash on
-# aarch64; see scripts/vm-test.sh).
+# Shared by the payloads in tests/kernel/ (/bin/sh inside the test VM: dash, as on Debian and
+# Ubuntu; see scripts/vm-test.sh).
 
 # A mountinfo line as "mount-point fstype propagation" (propagation: the optional fields, e.g.
 # shared:1 or master:3, or "private"). Used on /proc/1/mountinfo: PID 1 of the VM lives in the
