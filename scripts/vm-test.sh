@@ -473,6 +473,8 @@ run_vm() { # n label
   # The payload's own count, where it gives one (tests/kernel/payload.sh).
   results=$(tr -d '\r' <"$con" | sed -n 's/^== \(lessons: .*\)/\1/p' | tail -n 1)
   [ -z "$results" ] || say "$label: $arch: $results"
+  results=$(tr -d '\r' <"$con" | sed -n 's/^== solve: \(..*\)/\1/p' | tail -n 1)
+  [ -z "$results" ] || say "$label: $arch: check --solve: $results"
   if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
     if grep -q '^BOOTED' <<<"$status"; then
       say "$label: TIMEOUT: the ${left} s limit passed with the payload still running; qemu killed"
