@@ -3,7 +3,7 @@
 # only (cgroup_no_v1=all) and `/` rshared, as systemd machines have it. See
 # /work/shared/reference/second-kernel.md for how and why.
 #
-#   scripts/vm-test.sh [--arch ARCH] [--keep] [--timeout SECS] [-- PAYLOAD [ARG...]]
+#   scripts/vm-test.sh [--arch ARCH] [--layout LAYOUT] [--keep] [--timeout SECS] [-- PAYLOAD [ARG...]]
 #
 # PAYLOAD is a file on this machine (copied in and run) or a command that exists inside the VM
 # (`nsdojo`, a busybox applet). The scripts in tests/kernel/ are copied to /payload/ inside,
@@ -12,11 +12,18 @@
 #
 #   --arch ARCH     x86_64 (default, or NSDOJO_VM_ARCH): Debian's amd64 kernel, KVM if the CPU
 #                   has it, else emulated, with this machine's busybox-static, dash as /bin/sh,
-#                   bash and the lessons' host tools (X86_HOST_TOOLS); aarch64: Debian's arm64 kernel on qemu's `virt` board,
-#                   emulated (TCG), with arm64 busybox, dash and the lessons' host tools
-#                   (scripts/vm-aarch64.sh)
+#                   bash and the lessons' host tools (X86_HOST_TOOLS); aarch64: Debian's arm64
+#                   kernel on qemu's `virt` board, emulated (TCG), with arm64 busybox, dash and
+#                   some of the lessons' host tools (scripts/vm-aarch64.sh)
+#   --layout LAYOUT v2 (default, or NSDOJO_VM_LAYOUT): cgroup v2 only, as above. bionic: Ubuntu
+#                   18.04's cgroup v1 as its systemd mounts it (cpu,cpuacct co-mounted with
+#                   cpu and cpuacct as symlinks, memory, pids and the others apart, name=systemd,
+#                   cgroup2 on unified); `/` rshared. Not 18.04's missing swap accounting:
+#                   Linux 6.1 ignores swapaccount=0 (deprecated there), so memory.memsw.* exist.
+#                   x86_64 only. Without a payload, only tests/kernel/payload.sh (the must-fail
+#                   run tests v2's cpu.max).
 #   --keep          keep the work directory (initramfs, console logs) and print its path
-#   --timeout SECS  time limit for all VM runs together (default 180 x86_64, 300 aarch64, or
+#   --timeout SECS  time limit for all VM runs together (default 300, or
 #                   NSDOJO_VM_TIMEOUT)
 #
 # Environment: NSDOJO_VM_CACHE (default /var/cache/nsdojo-vm: kernels, tools),
@@ -37,24 +44,38 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 keep=0
 arch=${NSDOJO_VM_ARCH:-x86_64}
+layout=${NSDOJO_VM_LAYOUT:-v2}
 timeout_s=${NSDOJO_VM_TIMEOUT:-}
 while [ $# -gt 0 ]; do
   case $1 in
     --keep) keep=1 ;;
     --arch) [ $# -ge 2 ] || die "--arch needs x86_64 or aarch64"; arch=$2; shift ;;
     --arch=*) arch=${1#--arch=} ;;
+    --layout) [ $# -ge 2 ] || die "--layout needs v2 or bionic"; layout=$2; shift ;;
+    --layout=*) layout=${1#--layout=} ;;
     --timeout) [ $# -ge 2 ] || die "--timeout needs a number of seconds"; timeout_s=$2; shift ;;
     --timeout=*) timeout_s=${1#--timeout=} ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument \`$1\` (usage: scripts/vm-test.sh [--arch ARCH] [--keep] [--timeout SECS] [-- PAYLOAD [ARG...]])" ;;
+    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument \`$1\` (usage: scripts/vm-test.sh [--arch ARCH] [--layout LAYOUT] [--keep] [--timeout SECS] [-- PAYLOAD [ARG...]])" ;;
   esac
   shift
 done
 case $arch in
-  x86_64) timeout_s=${timeout_s:-180} ;;
+  x86_64) timeout_s=${timeout_s:-300} ;;
   aarch64) timeout_s=${timeout_s:-300} ;;
   *) die "--arch wants x86_64 or aarch64, not \`$arch\`" ;;
+esac
+case $arch:$layout in
+  *:v2 | x86_64:bionic) ;;
+  *:bionic) die "--layout bionic is for x86_64 only" ;;
+  *) die "--layout wants v2 or bionic, not \`$layout\`" ;;
+esac
+# The kernel command line that makes the layout: v2 only, or v1 (its hierarchies are mounted
+# by /init).
+case $layout in
+  v2) layout_cmdline="cgroup_no_v1=all" ;;
+  bionic) layout_cmdline="vmtest_layout=bionic" ;;
 esac
 case $timeout_s in ''|*[!0-9]*) die "--timeout wants whole seconds, not \`$timeout_s\`" ;; esac
 stage_start=$(now)
@@ -327,7 +348,7 @@ add_run() { # label, command...
 }
 if [ $# -eq 0 ]; then
   add_run payload.sh /payload/payload.sh
-  add_run payload-must-fail.sh /payload/payload-must-fail.sh
+  [ "$layout" = bionic ] || add_run payload-must-fail.sh /payload/payload-must-fail.sh
 elif [ -f "$1" ]; then
   cp "$1" "$root/payload/.arg-$(basename "$1")"
   chmod 755 "$root/payload/.arg-$(basename "$1")"
@@ -375,12 +396,34 @@ fail() { echo "vm-init: $*"; status "SETUPFAIL $*"; drain; sync; poweroff -f; ex
 mount -t proc proc /proc || fail "mount proc"
 mount -t sysfs sys /sys || fail "mount sysfs"
 mkdir -p /sys/fs/cgroup /dev/pts /dev/shm /dev/mqueue
-mount -t cgroup2 cgroup2 /sys/fs/cgroup || fail "mount cgroup2"
+if [ "${vmtest_layout:-v2}" = bionic ]; then
+  # As Ubuntu 18.04's systemd 237 mounts them: a tmpfs, one v1 hierarchy per controller the
+  # kernel has but cpu,cpuacct and net_cls,net_prio co-mounted (the single names are symlinks),
+  # its own name=systemd hierarchy, and cgroup2 (no controllers) on unified.
+  mount -t tmpfs -o mode=0755 cgroup /sys/fs/cgroup || fail "mount the cgroup tmpfs"
+  for h in cpuset cpu,cpuacct blkio memory devices freezer net_cls,net_prio perf_event hugetlb pids rdma; do
+    first=${h%%,*}
+    grep -q "^$first[[:space:]]" /proc/cgroups || continue
+    mkdir "/sys/fs/cgroup/$h"
+    mount -t cgroup -o "$h" cgroup "/sys/fs/cgroup/$h" || fail "mount the $h hierarchy"
+    if [ "$first" != "$h" ]; then
+      ln -s "$h" "/sys/fs/cgroup/$first"
+      ln -s "$h" "/sys/fs/cgroup/${h#*,}"
+    fi
+  done
+  mkdir /sys/fs/cgroup/unified /sys/fs/cgroup/systemd
+  mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified || fail "mount cgroup2 on unified"
+  mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd || fail "mount name=systemd"
+else
+  mount -t cgroup2 cgroup2 /sys/fs/cgroup || fail "mount cgroup2"
+fi
 mount -t devpts devpts /dev/pts
 mount -t tmpfs shm /dev/shm
 mount -t mqueue mqueue /dev/mqueue
 mount -t tmpfs run /run
-echo "+cpu +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control || fail "enable +cpu +memory +pids"
+if [ "${vmtest_layout:-v2}" = v2 ]; then
+  echo "+cpu +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control || fail "enable +cpu +memory +pids"
+fi
 mount --make-rshared / || fail "mount --make-rshared /"
 hostname nsdojo-vm
 ip link set lo up 2>/dev/null
@@ -456,7 +499,7 @@ run_vm() { # n label
   timeout -k 5 "$left" "$qemu" "${qemu_opts[@]}" "${accel[@]}" "${m[@]}" -smp 2 -m 1024 \
     -nodefaults -display none -no-reboot \
     -kernel "$kernel" -initrd "$work/initramfs.cpio" \
-    -append "$cmdline quiet panic=-1 rdinit=/init cgroup_no_v1=all vmtest_run=$n vmtest_timeout=$inner" \
+    -append "$cmdline quiet panic=-1 rdinit=/init $layout_cmdline vmtest_run=$n vmtest_timeout=$inner" \
     </dev/null >"$work/qemu-$n.err" 2>&1 &
   qpid=$!
   qemu_pid=$qpid

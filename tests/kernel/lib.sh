@@ -44,5 +44,5 @@ watch_count() { # mountwatch-log
 
 # What a session may leave on the host if it did not clean up.
 leftovers() {
-  ls -d /tmp/nsdojo-* /run/nsdojo/* /sys/fs/cgroup/nsdojo* /run/netns/nsdojo* 2>/dev/null
+  ls -d /tmp/nsdojo-* /run/nsdojo/* /sys/fs/cgroup/nsdojo* /sys/fs/cgroup/*/nsdojo* /run/netns/nsdojo* 2>/dev/null
 }
