@@ -93,8 +93,6 @@ X86_HOST_TOOLS=(bash:bash dash:dash unshare:util-linux nsenter:util-linux lsns:u
 need=()
 if [ "$arch" = x86_64 ]; then
   [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || need+=(busybox-static)
-fi
-if [ "$arch" = x86_64 ]; then
   for pair in "${X86_HOST_TOOLS[@]}"; do
     command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
   done
