@@ -3,7 +3,7 @@
 # only (cgroup_no_v1=all) and `/` rshared, as systemd machines have it. See
 # /work/shared/reference/second-kernel.md for how and why.
 #
-#   scripts/vm-test.sh [--arch ARCH] [--keep] [--timeout SECS] [-- PAYLOAD [ARG...]]
+#   scripts/vm-test.sh [--arch ARCH] [--layout LAYOUT] [--keep] [--timeout SECS] [-- PAYLOAD [ARG...]]
 #
 # PAYLOAD is a file on this machine (copied in and run) or a command that exists inside the VM
 # (`nsdojo`, a busybox applet). The scripts in tests/kernel/ are copied to /payload/ inside,
@@ -11,11 +11,19 @@
 # each in a fresh VM; the stage fails if either fails.
 #
 #   --arch ARCH     x86_64 (default, or NSDOJO_VM_ARCH): Debian's amd64 kernel, KVM if the CPU
-#                   has it, else emulated; aarch64: Debian's arm64 kernel on qemu's `virt` board,
-#                   emulated (TCG), with arm64 busybox, dash and the lessons' host tools
-#                   (scripts/vm-aarch64.sh)
+#                   has it, else emulated, with this machine's busybox-static, dash as /bin/sh,
+#                   bash and the lessons' host tools (X86_HOST_TOOLS); aarch64: Debian's arm64
+#                   kernel on qemu's `virt` board, emulated (TCG), with arm64 busybox, dash and
+#                   some of the lessons' host tools (scripts/vm-aarch64.sh)
+#   --layout LAYOUT v2 (default, or NSDOJO_VM_LAYOUT): cgroup v2 only, as above. bionic: Ubuntu
+#                   18.04's cgroup v1 as its systemd mounts it (cpu,cpuacct co-mounted with
+#                   cpu and cpuacct as symlinks, memory, pids and the others apart, name=systemd,
+#                   cgroup2 on unified); `/` rshared. Not 18.04's missing swap accounting:
+#                   Linux 6.1 ignores swapaccount=0 (deprecated there), so memory.memsw.* exist.
+#                   x86_64 only. Without a payload, only tests/kernel/payload.sh (the must-fail
+#                   run tests v2's cpu.max).
 #   --keep          keep the work directory (initramfs, console logs) and print its path
-#   --timeout SECS  time limit for all VM runs together (default 180 x86_64, 300 aarch64, or
+#   --timeout SECS  time limit for all VM runs together (default 300, or
 #                   NSDOJO_VM_TIMEOUT)
 #
 # Environment: NSDOJO_VM_CACHE (default /var/cache/nsdojo-vm: kernels, tools),
@@ -36,24 +44,38 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 keep=0
 arch=${NSDOJO_VM_ARCH:-x86_64}
+layout=${NSDOJO_VM_LAYOUT:-v2}
 timeout_s=${NSDOJO_VM_TIMEOUT:-}
 while [ $# -gt 0 ]; do
   case $1 in
     --keep) keep=1 ;;
     --arch) [ $# -ge 2 ] || die "--arch needs x86_64 or aarch64"; arch=$2; shift ;;
     --arch=*) arch=${1#--arch=} ;;
+    --layout) [ $# -ge 2 ] || die "--layout needs v2 or bionic"; layout=$2; shift ;;
+    --layout=*) layout=${1#--layout=} ;;
     --timeout) [ $# -ge 2 ] || die "--timeout needs a number of seconds"; timeout_s=$2; shift ;;
     --timeout=*) timeout_s=${1#--timeout=} ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument \`$1\` (usage: scripts/vm-test.sh [--arch ARCH] [--keep] [--timeout SECS] [-- PAYLOAD [ARG...]])" ;;
+    -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument \`$1\` (usage: scripts/vm-test.sh [--arch ARCH] [--layout LAYOUT] [--keep] [--timeout SECS] [-- PAYLOAD [ARG...]])" ;;
   esac
   shift
 done
 case $arch in
-  x86_64) timeout_s=${timeout_s:-180} ;;
+  x86_64) timeout_s=${timeout_s:-300} ;;
   aarch64) timeout_s=${timeout_s:-300} ;;
   *) die "--arch wants x86_64 or aarch64, not \`$arch\`" ;;
+esac
+case $arch:$layout in
+  *:v2 | x86_64:bionic) ;;
+  *:bionic) die "--layout bionic is for x86_64 only" ;;
+  *) die "--layout wants v2 or bionic, not \`$layout\`" ;;
+esac
+# The kernel command line that makes the layout: v2 only, or v1 (its hierarchies are mounted
+# by /init).
+case $layout in
+  v2) layout_cmdline="cgroup_no_v1=all" ;;
+  bionic) layout_cmdline="vmtest_layout=bionic" ;;
 esac
 case $timeout_s in ''|*[!0-9]*) die "--timeout wants whole seconds, not \`$timeout_s\`" ;; esac
 stage_start=$(now)
@@ -65,9 +87,15 @@ case $arch in
   x86_64) qemu_bin=qemu-system-x86_64 qemu_pkg=qemu-system-x86 cc=gcc cc_pkgs=(gcc libc6-dev) ;;
   aarch64) qemu_bin=qemu-system-aarch64 qemu_pkg=qemu-system-arm cc=aarch64-linux-gnu-gcc cc_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
 esac
+# The x86_64 guest's host tools (program:package), copied from this machine (see the initramfs).
+X86_HOST_TOOLS=(bash:bash dash:dash unshare:util-linux nsenter:util-linux lsns:util-linux
+  setpriv:util-linux ipcmk:util-linux ipcs:util-linux ip:iproute2 stress:stress curl:curl)
 need=()
 if [ "$arch" = x86_64 ]; then
   [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || need+=(busybox-static)
+  for pair in "${X86_HOST_TOOLS[@]}"; do
+    command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
+  done
 fi
 command -v cpio >/dev/null || need+=(cpio)
 command -v xz >/dev/null || need+=(xz-utils)
@@ -271,15 +299,22 @@ if [ "$arch" = x86_64 ]; then
     [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
   done
   gcc -O2 -Wall -Werror -o "$root/bin/mountwatch" tests/kernel/mountwatch.c || die "cannot build tests/kernel/mountwatch.c"
-  # The deck's own tools where a lesson's commands use what busybox lacks (`lsns`, `ip netns`):
-  # util-linux and iproute2 from this machine (scripts/test.sh installs them), as on a workshop laptop.
+  # A stock Ubuntu host's own tools where the lessons' lab lines use them (check --solve types
+  # those lines into a real shell) and busybox lacks them or its applets differ: bash; dash as
+  # /bin/sh, as on Debian and Ubuntu (Debian's busybox-static runs its own applets before it
+  # searches PATH, so with busybox as sh a line's `ip netns` or `unshare -C` would run
+  # busybox's); util-linux's unshare, nsenter, lsns, setpriv, ipcmk and ipcs; iproute2's ip;
+  # stress (the deck's, which scripts/provision.sh installs) and curl. Copied from this machine
+  # with their libraries, as on a workshop laptop; everything else stays busybox's.
   extra=()
-  for prog in lsns ip; do
-    path=$(command -v "$prog") || die "$prog is missing here: apt-get install util-linux iproute2"
+  for pair in "${X86_HOST_TOOLS[@]}"; do
+    prog=${pair%%:*}
+    path=$(command -v "$prog") || die "$prog is missing here: apt-get install ${pair#*:}"
     rm -f "$root/bin/$prog"
     cp -L "$path" "$root/bin/$prog"
     extra+=("$root/bin/$prog")
   done
+  ln -sf dash "$root/bin/sh"
   # The libraries ldd names and the dynamic loader, at the paths the binaries ask for.
   ldd "$bin" "$root/bin/mountwatch" "${extra[@]}" | awk '/=> \//{ print $3 } /^\t\//{ print $1 }' | sort -u | while read -r lib; do
     mkdir -p "$root$(dirname "$lib")"
@@ -311,7 +346,7 @@ add_run() { # label, command...
 }
 if [ $# -eq 0 ]; then
   add_run payload.sh /payload/payload.sh
-  add_run payload-must-fail.sh /payload/payload-must-fail.sh
+  [ "$layout" = bionic ] || add_run payload-must-fail.sh /payload/payload-must-fail.sh
 elif [ -f "$1" ]; then
   cp "$1" "$root/payload/.arg-$(basename "$1")"
   chmod 755 "$root/payload/.arg-$(basename "$1")"
@@ -359,12 +394,34 @@ fail() { echo "vm-init: $*"; status "SETUPFAIL $*"; drain; sync; poweroff -f; ex
 mount -t proc proc /proc || fail "mount proc"
 mount -t sysfs sys /sys || fail "mount sysfs"
 mkdir -p /sys/fs/cgroup /dev/pts /dev/shm /dev/mqueue
-mount -t cgroup2 cgroup2 /sys/fs/cgroup || fail "mount cgroup2"
+if [ "${vmtest_layout:-v2}" = bionic ]; then
+  # As Ubuntu 18.04's systemd 237 mounts them: a tmpfs, one v1 hierarchy per controller the
+  # kernel has but cpu,cpuacct and net_cls,net_prio co-mounted (the single names are symlinks),
+  # its own name=systemd hierarchy, and cgroup2 (no controllers) on unified.
+  mount -t tmpfs -o mode=0755 cgroup /sys/fs/cgroup || fail "mount the cgroup tmpfs"
+  for h in cpuset cpu,cpuacct blkio memory devices freezer net_cls,net_prio perf_event hugetlb pids rdma; do
+    first=${h%%,*}
+    grep -q "^$first[[:space:]]" /proc/cgroups || continue
+    mkdir "/sys/fs/cgroup/$h"
+    mount -t cgroup -o "$h" cgroup "/sys/fs/cgroup/$h" || fail "mount the $h hierarchy"
+    if [ "$first" != "$h" ]; then
+      ln -s "$h" "/sys/fs/cgroup/$first"
+      ln -s "$h" "/sys/fs/cgroup/${h#*,}"
+    fi
+  done
+  mkdir /sys/fs/cgroup/unified /sys/fs/cgroup/systemd
+  mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified || fail "mount cgroup2 on unified"
+  mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd || fail "mount name=systemd"
+else
+  mount -t cgroup2 cgroup2 /sys/fs/cgroup || fail "mount cgroup2"
+fi
 mount -t devpts devpts /dev/pts
 mount -t tmpfs shm /dev/shm
 mount -t mqueue mqueue /dev/mqueue
 mount -t tmpfs run /run
-echo "+cpu +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control || fail "enable +cpu +memory +pids"
+if [ "${vmtest_layout:-v2}" = v2 ]; then
+  echo "+cpu +memory +pids" >/sys/fs/cgroup/cgroup.subtree_control || fail "enable +cpu +memory +pids"
+fi
 mount --make-rshared / || fail "mount --make-rshared /"
 hostname nsdojo-vm
 ip link set lo up 2>/dev/null
@@ -440,7 +497,7 @@ run_vm() { # n label
   timeout -k 5 "$left" "$qemu" "${qemu_opts[@]}" "${accel[@]}" "${m[@]}" -smp 2 -m 1024 \
     -nodefaults -display none -no-reboot \
     -kernel "$kernel" -initrd "$work/initramfs.cpio" \
-    -append "$cmdline quiet panic=-1 rdinit=/init cgroup_no_v1=all vmtest_run=$n vmtest_timeout=$inner" \
+    -append "$cmdline quiet panic=-1 rdinit=/init $layout_cmdline vmtest_run=$n vmtest_timeout=$inner" \
     </dev/null >"$work/qemu-$n.err" 2>&1 &
   qpid=$!
   qemu_pid=$qpid
@@ -457,6 +514,8 @@ run_vm() { # n label
   # The payload's own count, where it gives one (tests/kernel/payload.sh).
   results=$(tr -d '\r' <"$con" | sed -n 's/^== \(lessons: .*\)/\1/p' | tail -n 1)
   [ -z "$results" ] || say "$label: $arch: $results"
+  results=$(tr -d '\r' <"$con" | sed -n 's/^== solve: \(..*\)/\1/p' | tail -n 1)
+  [ -z "$results" ] || say "$label: $arch: check --solve: $results"
   if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
     if grep -q '^BOOTED' <<<"$status"; then
       say "$label: TIMEOUT: the ${left} s limit passed with the payload still running; qemu killed"

@@ -34,6 +34,10 @@ pub fn become_child_agent() {
     crate::process::set_name(c"nsdojo-sandbox");
 }
 
+/// A login shell's PATH on Debian and Ubuntu: what terminal #1's commands search, and what the
+/// `try` shell searches besides the host's PATH (`try_session::dojo::shell_path`).
+pub const STANDARD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// Serve requests until the host closes the connection. Never returns to the host's code.
 pub fn serve(mut stream: UnixStream, keep_propagation: bool) -> ! {
     crate::hostguard::close_inherited_watchdog_fd();
@@ -41,7 +45,7 @@ pub fn serve(mut stream: UnixStream, keep_propagation: bool) -> ! {
     become_child_agent();
     // Terminal #1's commands search the standard PATH, like a login shell's: the host's
     // PATH may name directories that a chroot or pivot_root leaves behind.
-    std::env::set_var("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    std::env::set_var("PATH", STANDARD_PATH);
     let mut origin = AgentState {
         unshared: Vec::new(),
         keep_propagation,

@@ -1,5 +1,5 @@
-# Shared by the payloads in tests/kernel/ (/bin/sh inside the test VM: busybox on x86_64, dash on
-# aarch64; see scripts/vm-test.sh).
+# Shared by the payloads in tests/kernel/ (/bin/sh inside the test VM: dash, as on Debian and
+# Ubuntu; see scripts/vm-test.sh).
 
 # A mountinfo line as "mount-point fstype propagation" (propagation: the optional fields, e.g.
 # shared:1 or master:3, or "private"). Used on /proc/1/mountinfo: PID 1 of the VM lives in the
@@ -44,5 +44,5 @@ watch_count() { # mountwatch-log
 
 # What a session may leave on the host if it did not clean up.
 leftovers() {
-  ls -d /tmp/nsdojo-* /run/nsdojo/* /sys/fs/cgroup/nsdojo* /run/netns/nsdojo* 2>/dev/null
+  ls -d /tmp/nsdojo-* /run/nsdojo/* /sys/fs/cgroup/nsdojo* /sys/fs/cgroup/*/nsdojo* /run/netns/nsdojo* 2>/dev/null
 }

@@ -24,6 +24,22 @@ use crate::lesson::{LabLine, Lang, Terminal};
 const SCRIPTS: [(&str, &str); 2] =
     [("dojo", include_str!("../../rootfs/dojo.sh")), ("burn", include_str!("../../rootfs/burn.sh"))];
 
+/// The try shell's PATH: the host's, then each standard directory it lacks, then `dojo`'s
+/// directory on the host. A shell that chroots or pivots into a rootfs nsdojo built finds
+/// `dojo`, `burn` and `escape_chroot` (its `/usr/local/bin`) only through PATH, and a root
+/// shell's PATH may lack that directory (a minimal system's `PATH=/bin`; the second-kernel VM
+/// showed `dojo solve`, `burn` and `escape_chroot` "not found" there).
+pub(crate) fn shell_path(host: &str, dojo: Option<&Path>) -> String {
+    let mut dirs: Vec<String> = host.split(':').filter(|d| !d.is_empty()).map(str::to_string).collect();
+    for d in crate::sandbox::agent::STANDARD_PATH.split(':') {
+        if !dirs.iter().any(|h| h.trim_end_matches('/') == d) {
+            dirs.push(d.to_string());
+        }
+    }
+    dirs.extend(dojo.map(|p| p.display().to_string()));
+    dirs.join(":")
+}
+
 /// `$WORK/.dojo`, holding the scripts, for a try shell on the host's root. A shell that is not
 /// root (after `setuid 1000`) must be able to reach it: `$WORK` (0700) lets others through, not
 /// list it, while the try lasts.
@@ -316,5 +332,18 @@ mod tests {
         let ko = Asked { lang: Lang::Ko, ..asked() };
         assert!(answer(&Ask::Solve, &ko, 0, None).starts_with("이 단계의 실습 명령:"));
         assert!(answer(&Ask::Hint, &ko, 3, None).starts_with("힌트는 여기까지입니다"));
+    }
+
+    #[test]
+    fn the_shell_path_keeps_the_hosts_and_adds_the_standard_directories_it_lacks_then_dojos() {
+        let dojo = Path::new("/w/.dojo");
+        assert_eq!(
+            shell_path("/bin", Some(dojo)),
+            "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/w/.dojo",
+            "a root shell with PATH=/bin still finds the rootfs's /usr/local/bin"
+        );
+        let full = "/root/.cargo/bin:/usr/local/sbin:/usr/local/bin/:/usr/sbin:/usr/bin:/sbin:/bin";
+        assert_eq!(shell_path(full, None), full, "nothing twice, the host's order kept");
+        assert_eq!(shell_path("", None), crate::sandbox::agent::STANDARD_PATH);
     }
 }

@@ -195,11 +195,8 @@ impl TrySession {
         }
         let (ours, theirs) = UnixStream::pair().map_err(TryError::Socket)?;
         let _ = ours.set_nonblocking(true);
-        let mut path = std::env::var("PATH").unwrap_or_default();
-        match dojo::dir_in(lab.work_dir()) {
-            Ok(dir) => path = format!("{path}:{}", dir.display()),
-            Err(e) => draw(lab, TryEvent::Warning(e.to_string())),
-        }
+        let dojo_dir = dojo::dir_in(lab.work_dir()).map_err(|e| draw(lab, TryEvent::Warning(e.to_string()))).ok();
+        let path = dojo::shell_path(&std::env::var("PATH").unwrap_or_default(), dojo_dir.as_deref());
         let extras = Extras {
             cgroups: true,
             fd9: Some(theirs.into()),
