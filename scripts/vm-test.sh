@@ -89,7 +89,8 @@ case $arch in
 esac
 # The x86_64 guest's host tools (program:package), copied from this machine (see the initramfs).
 X86_HOST_TOOLS=(bash:bash dash:dash unshare:util-linux nsenter:util-linux lsns:util-linux
-  setpriv:util-linux ipcmk:util-linux ipcs:util-linux ip:iproute2 stress:stress curl:curl)
+  setpriv:util-linux ipcmk:util-linux ipcs:util-linux ip:iproute2 stress:stress curl:curl
+  pkill:procps pgrep:procps)
 need=()
 if [ "$arch" = x86_64 ]; then
   [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || need+=(busybox-static)
