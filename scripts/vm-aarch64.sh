@@ -10,8 +10,10 @@
 #   modules/  the .ko files the guest loads, and `load`: their names in load order (dependencies
 #             first): virtio_mmio and virtio_console (the status port), veth (the veth lesson)
 #   root/     files copied into the guest's root as they are: busybox (busybox-static), dash and
-#             /bin/sh -> dash (as on Debian), the lessons' host tools (util-linux's lsns, nsenter,
-#             unshare; iproute2's ip) and exactly the libraries they need, with the dynamic loader
+#             /bin/sh -> dash (as on Debian), the lessons' host tools, what a stock Debian or
+#             Ubuntu arm64 VM has for the printed lab lines (check --solve): bash, util-linux's
+#             lsns, nsenter, unshare, setpriv, ipcmk and ipcs, iproute2's ip, stress, curl and
+#             procps's pkill and pgrep; and exactly the libraries they need, with the dynamic loader
 #
 # Why dash: Debian's busybox-static runs its own applets (ip, nsenter, unshare) before it
 # searches PATH, so with busybox as /bin/sh a lesson's `nsenter ...` would run busybox's. With
@@ -19,9 +21,10 @@
 #
 # Needs: apt-get and dpkg-deb (Debian/Ubuntu), readelf (binutils), root for the first fetch.
 
-AARCH64_LAYOUT=2
+AARCH64_LAYOUT=5
 AARCH64_MODULES=(drivers/virtio/virtio_mmio drivers/char/virtio_console drivers/net/veth)
-AARCH64_TOOLS=(usr/bin/lsns usr/bin/nsenter usr/bin/unshare bin/ip)
+AARCH64_TOOLS=(usr/bin/lsns usr/bin/nsenter usr/bin/unshare usr/bin/setpriv usr/bin/ipcmk usr/bin/ipcs bin/ip
+  bin/bash usr/bin/stress usr/bin/curl usr/bin/pkill usr/bin/pgrep)
 
 # `apt-get` that sees arm64 packages only, with its lists and cache under $1.
 apt_arm64() { # dir apt-get-args...
@@ -53,17 +56,17 @@ fetch_aarch64_guest() { # cache-dir
   # apt downloads as the _apt user: it must be able to write here.
   chmod 755 "$dl"
   mkdir -p "$dl/lists/partial" "$dl/cache/archives/partial" "$dl/deb" "$dl/x"
-  say "fetching Debian's arm64 packages (kernel, busybox-static, dash, util-linux, iproute2) into $out"
+  say "fetching Debian's arm64 packages (kernel, busybox-static, dash, bash, stress, util-linux, iproute2, curl, procps) into $out"
   apt_arm64 "$dl" update -qq >/dev/null || die "apt-get update (arm64 package lists) failed"
   real=$(apt_cache_arm64 "$dl" depends linux-image-arm64 | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\).*/\1/p' | head -n 1)
   [ -n "$real" ] || die "linux-image-arm64 names no versioned kernel package in its Depends"
   # Every library package the tools could need, recursively (what is not needed is not copied).
   local libs
   libs=$(apt_cache_arm64 "$dl" depends --recurse --no-recommends --no-suggests --no-conflicts \
-    --no-breaks --no-replaces --no-enhances util-linux iproute2 dash |
+    --no-breaks --no-replaces --no-enhances util-linux iproute2 dash bash stress curl procps |
     grep -E '^(lib|zlib)[^ ]*$' | sort -u)
   # shellcheck disable=SC2086 # $libs: one package name a word
-  (cd "$dl/deb" && apt_arm64 "$dl" download "$real" busybox-static dash util-linux iproute2 $libs >/dev/null 2>&1) ||
+  (cd "$dl/deb" && apt_arm64 "$dl" download "$real" busybox-static dash bash stress util-linux iproute2 curl procps $libs >/dev/null 2>&1) ||
     die "apt-get download of the arm64 packages failed"
   for a in "$dl"/deb/*.deb; do
     case $(basename "$a") in

@@ -49,11 +49,15 @@ links_before=$(cd /sys/class/net && echo *)
 # outputs are kept (run.log, solve.log) for the results below.
 echo "== nsdojo run $* --check; nsdojo check --mutate (the cgroup lessons); nsdojo check --solve"
 start=$(date +%s)
-# The lessons to solve: those named, or all of them (check --solve takes no --all). Not on
-# aarch64 yet: its guest has Debian's busybox, dash, util-linux's lsns/nsenter/unshare and ip
-# only (scripts/vm-aarch64.sh: no bash, setpriv, ipcmk, stress), and its emulated run already
-# takes most of the stage's 300 s.
+# The lessons to solve: those named, or all of them (check --solve takes no --all). Both guests
+# have the tools a stock host has for the lab lines (scripts/vm-test.sh, scripts/vm-aarch64.sh).
 if [ "$1" = --all ]; then solve_args=''; else solve_args="$*"; fi
+# Not on aarch64: its guest has the tools (scripts/vm-aarch64.sh), and 72 to 77 of the 78 steps
+# solved there, but user 4 never ticked and cgroupns 3 sometimes did not, even waiting three
+# times as long (NSDOJO_SOLVE_PATIENCE=3), though what the lab lines printed was right and
+# nsdojo's own run of both passes there. Both are judged from inside the try shell's namespaces
+# (its uid in its user namespace, its cgroup in its cgroup namespace). Not understood yet; a
+# stage that fails by chance would be worse than none, so it is said instead.
 solve=1
 [ "$(uname -m)" = aarch64 ] && solve=0
 # shellcheck disable=SC2016 # the inner shell's $0, $1 and $@
@@ -69,7 +73,7 @@ mountwatch "$tmp/watch" /proc/1/mountinfo -- sh -c '
     { nsdojo --no-color check --solve $solve_args; echo $? >"$tmp/solve.rc"; } 2>&1 | tee "$tmp/solve.log"
     echo "== check --solve took $(($(date +%s) - solve_start)) s"
   else
-    echo "solve score: not run on $(uname -m) (its guest lacks the lab lines'"'"' tools: see tests/kernel/payload.sh)" | tee "$tmp/solve.log"
+    echo "solve score: not run on $(uname -m) (two steps do not tick reliably in this emulated guest: see tests/kernel/payload.sh)" | tee "$tmp/solve.log"
     echo 0 >"$tmp/solve.rc"
   fi
   [ "$(cat "$tmp/run.rc")" = 0 ] && [ "$(cat "$tmp/mutate.rc")" = 0 ] && [ "$(cat "$tmp/solve.rc")" = 0 ]' "$tmp" "$solve" "$solve_args" "$@"

@@ -21,14 +21,21 @@ pub struct Options {
 }
 
 /// How long a step may take to tick once its lines are in: the checks are judged four times a
-/// second; a step that measures CPU time needs its window.
+/// second; a step that measures CPU time needs its window. Times `NSDOJO_SOLVE_PATIENCE` (a
+/// whole factor, 1 to 10) on an emulated machine, where everything runs several times slower:
+/// only an unsolved step waits the longer bound, a solved one goes on at its tick.
 fn bound(step: &Step) -> Duration {
     let burns = step.actions.iter().any(|a| matches!(a.sandbox(), Some(SandboxAction::Burn { .. })));
     let stress = step
         .shell
         .as_ref()
         .is_some_and(|s| [false, true].iter().any(|v2| s.lines(*v2).iter().any(|l| l.text.contains("stress"))));
-    Duration::from_secs(if burns || stress { 12 } else { 4 })
+    Duration::from_secs(if burns || stress { 12 } else { 4 }) * patience(std::env::var("NSDOJO_SOLVE_PATIENCE").ok())
+}
+
+/// The factor `NSDOJO_SOLVE_PATIENCE` gives: 1 unless it is a whole number from 1 to 10.
+fn patience(value: Option<String>) -> u32 {
+    value.and_then(|v| v.trim().parse().ok()).filter(|n| (1..=10).contains(n)).unwrap_or(1)
 }
 
 /// Every step of every lesson, calling `each` as each is decided.
@@ -238,10 +245,11 @@ impl<'a> Lessoning<'a> {
         let mut ticked = looks_only || seen.contains(&tick) || self.tick_within(bound(step), &tick, &mut seen);
         if !ticked {
             // A slow machine (emulated, or loaded) may judge later than the bound: if every
-            // check holds now, the tick is on its way, so it gets one bound more. A step whose
-            // checks do not hold is not waited for again.
-            let now = self.run("dojo check", Duration::from_secs(5)).unwrap_or_default();
-            ticked = now.contains(&tick) || (all_hold(&now) && self.tick_within(bound(step), &tick, &mut seen));
+            // check holds now, the tick is on its way, so it gets two bounds more (the arm64
+            // stage, emulated on x86_64, needed more than one). A step whose checks do not hold
+            // is not waited for again. `dojo check` itself may take seconds there.
+            let now = self.run("dojo check", Duration::from_secs(20)).unwrap_or_default();
+            ticked = now.contains(&tick) || (all_hold(&now) && self.tick_within(2 * bound(step), &tick, &mut seen));
             seen.push_str(&now);
         }
         if blocked {
@@ -480,6 +488,15 @@ fn host_sh(cmd: &str, cwd: &std::path::Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patience_is_a_small_whole_factor_or_one() {
+        assert_eq!(patience(None), 1);
+        assert_eq!(patience(Some("3".into())), 3);
+        for odd in ["0", "11", "-2", "1.5", "slow", ""] {
+            assert_eq!(patience(Some(odd.into())), 1, "{odd:?}");
+        }
+    }
 
     #[test]
     fn the_audit_lines_after_a_try_are_read() {
