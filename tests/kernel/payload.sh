@@ -52,31 +52,31 @@ start=$(date +%s)
 # The lessons to solve: those named, or all of them (check --solve takes no --all). Both guests
 # have the tools a stock host has for the lab lines (scripts/vm-test.sh, scripts/vm-aarch64.sh).
 if [ "$1" = --all ]; then solve_args=''; else solve_args="$*"; fi
-# Not on aarch64: its guest has the tools (scripts/vm-aarch64.sh), and 72 to 77 of the 78 steps
-# solved there, but user 4 never ticked and cgroupns 3 sometimes did not, even waiting three
-# times as long (NSDOJO_SOLVE_PATIENCE=3), though what the lab lines printed was right and
-# nsdojo's own run of both passes there. Both are judged from inside the try shell's namespaces
-# (its uid in its user namespace, its cgroup in its cgroup namespace). Not understood yet; a
-# stage that fails by chance would be worse than none, so it is said instead.
-solve=1
-[ "$(uname -m)" = aarch64 ] && solve=0
+# On aarch64, every lesson but user and cgroupns, waiting three times as long for a tick: the
+# guest is emulated, several times slower. There, in four runs, user 4 never ticked and cgroupns
+# 3 sometimes did not, even waiting three times as long, though what their lab lines printed was
+# right and nsdojo's own run of both passes there. Both are judged from inside the try shell's
+# namespaces (its uid in its user namespace, its cgroup in its cgroup namespace). Not understood
+# yet: the two lessons are left out by name, and the stage says so.
+if [ "$(uname -m)" = aarch64 ]; then
+  export NSDOJO_SOLVE_PATIENCE=3
+  if [ "$1" = --all ]; then
+    solve_args='chroot escape pivot_root mnt uts ipc pid net cgroup-cpu cgroup-memory cgroup-pids doors container rootless veth'
+    echo "== check --solve on aarch64: every lesson but user and cgroupns (see tests/kernel/payload.sh)"
+  fi
+fi
 # shellcheck disable=SC2016 # the inner shell's $0, $1 and $@
 mountwatch "$tmp/watch" /proc/1/mountinfo -- sh -c '
-  tmp=$0 solve=$1 solve_args=$2
-  shift 2
+  tmp=$0 solve_args=$1
+  shift 1
   { nsdojo run "$@" --check; echo $? >"$tmp/run.rc"; } 2>&1 | tee "$tmp/run.log"
   nsdojo check --mutate cgroup-cpu cgroup-memory cgroup-pids
   echo $? >"$tmp/mutate.rc"
   solve_start=$(date +%s)
-  if [ "$solve" = 1 ]; then
-    # shellcheck disable=SC2086 # $solve_args: lesson names, one a word
-    { nsdojo --no-color check --solve $solve_args; echo $? >"$tmp/solve.rc"; } 2>&1 | tee "$tmp/solve.log"
-    echo "== check --solve took $(($(date +%s) - solve_start)) s"
-  else
-    echo "solve score: not run on $(uname -m) (two steps do not tick reliably in this emulated guest: see tests/kernel/payload.sh)" | tee "$tmp/solve.log"
-    echo 0 >"$tmp/solve.rc"
-  fi
-  [ "$(cat "$tmp/run.rc")" = 0 ] && [ "$(cat "$tmp/mutate.rc")" = 0 ] && [ "$(cat "$tmp/solve.rc")" = 0 ]' "$tmp" "$solve" "$solve_args" "$@"
+  # shellcheck disable=SC2086 # $solve_args: lesson names, one a word
+  { nsdojo --no-color check --solve $solve_args; echo $? >"$tmp/solve.rc"; } 2>&1 | tee "$tmp/solve.log"
+  echo "== check --solve took $(($(date +%s) - solve_start)) s"
+  [ "$(cat "$tmp/run.rc")" = 0 ] && [ "$(cat "$tmp/mutate.rc")" = 0 ] && [ "$(cat "$tmp/solve.rc")" = 0 ]' "$tmp" "$solve_args" "$@"
 rc=$?
 echo "== nsdojo exited $rc after $(($(date +%s) - start)) s"
 # The solver's own closing line ("solve score: N of M steps solved ..."), for the stage's summary.
