@@ -251,6 +251,26 @@ mod tests {
     use crate::machine::wsl_version;
 
     /// osrelease and /proc/version as WSL and other machines write them.
+    /// A report of a machine that can run the lab, for the tests to change one part of.
+    fn sample() -> Report {
+        Report {
+            root: true,
+            kernel: String::new(),
+            cgroups: String::new(),
+            root_propagation: "shared".into(),
+            user_namespaces: true,
+            userns_restriction: None,
+            apparmor_userns: UsernsRestriction::Absent,
+            veth: "loaded".into(),
+            wsl: None,
+            namespaces: vec![],
+            tools: Default::default(),
+            rootfs: String::new(),
+            can_run: true,
+            problems: vec![],
+        }
+    }
+
     #[test]
     fn wsl_is_told_from_the_kernel_strings() {
         let cases: &[(&str, &str, Option<u8>)] = &[
@@ -343,22 +363,7 @@ mod tests {
             HOST_TOOLS.iter().map(|(t, _)| (t.to_string(), Some(format!("/usr/bin/{t}")))).collect();
         tools.insert("ip".into(), None);
         tools.insert("lsns".into(), None);
-        let r = Report {
-            root: true,
-            kernel: String::new(),
-            cgroups: String::new(),
-            root_propagation: "shared".into(),
-            user_namespaces: true,
-            userns_restriction: None,
-            apparmor_userns: UsernsRestriction::Absent,
-            veth: "unknown".into(),
-            wsl: None,
-            namespaces: vec![],
-            tools,
-            rootfs: String::new(),
-            can_run: true,
-            problems: vec![],
-        };
+        let r = Report { tools, ..sample() };
         let en = r.tool_lines(Lang::En);
         assert_eq!(en.lines().count(), HOST_TOOLS.len(), "{en}");
         for want in ["not found  → sudo apt-get install iproute2", "/usr/bin/nsenter  (util-linux)"] {
@@ -377,22 +382,7 @@ mod tests {
     #[test]
     fn the_apparmor_restriction_says_what_it_means_and_how_to_see_it() {
         colored::control::set_override(false);
-        let report = |apparmor_userns| Report {
-            root: true,
-            kernel: String::new(),
-            cgroups: String::new(),
-            root_propagation: "shared".into(),
-            user_namespaces: true,
-            userns_restriction: None,
-            apparmor_userns,
-            veth: "loaded".into(),
-            wsl: None,
-            namespaces: vec![],
-            tools: Default::default(),
-            rootfs: String::new(),
-            can_run: true,
-            problems: vec![],
-        };
+        let report = |apparmor_userns| Report { apparmor_userns, ..sample() };
         let on = report(UsernsRestriction::On);
         let en = on.apparmor_lines(Lang::En);
         assert!(en.starts_with("AppArmor userns:    on (kernel.apparmor_restrict_unprivileged_userns=1)  → "), "{en}");

@@ -67,6 +67,25 @@ fn serve_with(state: &Path, port: u16, args: &[&str], nofile: Option<u64>) -> Se
         .stderr(Stdio::piped())
         .spawn()
         .expect("start nsdojo serve");
+    let (banner, log) = start_up(&mut child);
+    let (mut code, mut token) = (None, None);
+    for line in banner.lines() {
+        if let Some(short) = line.strip_prefix("short:") {
+            code = short.trim().strip_prefix(&format!("{addr}/")).map(str::to_string);
+        }
+        if let Some(url) = line.strip_prefix("dashboard:") {
+            token = url.trim().strip_prefix(&format!("http://{addr}/?token=")).map(str::to_string);
+        }
+    }
+    assert!(banner.contains(&format!("listening on {addr}")), "{banner}");
+    let code = code.unwrap_or_else(|| panic!("no join code in\n{banner}"));
+    assert!(banner.contains(&format!("join:      sudo nsdojo --class http://{addr}/{code}\n")), "{banner}");
+    Server { child, addr, code, token: token.unwrap_or_else(|| panic!("no token in\n{banner}")), log }
+}
+
+/// A server's start-up lines (through `state:`, or what came within 20 s), and the rest of its
+/// stdout, a line at a time.
+fn start_up(child: &mut Child) -> (String, mpsc::Receiver<String>) {
     let (tx, log) = mpsc::channel();
     let out = child.stdout.take().unwrap();
     std::thread::spawn(move || {
@@ -76,24 +95,15 @@ fn serve_with(state: &Path, port: u16, args: &[&str], nofile: Option<u64>) -> Se
             }
         }
     });
-    let (mut code, mut token, mut banner) = (None, None, String::new());
+    let mut banner = String::new();
     while let Ok(line) = log.recv_timeout(Duration::from_secs(20)) {
         banner.push_str(&line);
         banner.push('\n');
-        if let Some(short) = line.strip_prefix("short:") {
-            code = short.trim().strip_prefix(&format!("{addr}/")).map(str::to_string);
-        }
-        if let Some(url) = line.strip_prefix("dashboard:") {
-            token = url.trim().strip_prefix(&format!("http://{addr}/?token=")).map(str::to_string);
-        }
         if line.starts_with("state:") {
             break;
         }
     }
-    assert!(banner.contains(&format!("listening on {addr}")), "{banner}");
-    let code = code.unwrap_or_else(|| panic!("no join code in\n{banner}"));
-    assert!(banner.contains(&format!("join:      sudo nsdojo --class http://{addr}/{code}\n")), "{banner}");
-    Server { child, addr, code, token: token.unwrap_or_else(|| panic!("no token in\n{banner}")), log }
+    (banner, log)
 }
 
 /// A TCP connection from `from` (a loopback address of its own) to `to`.

@@ -22,23 +22,7 @@ fn serve_in_netns(addr: &str, args: &[&str]) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("unshare --net sh");
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut text = String::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) {
-        text.push_str(&line);
-        text.push('\n');
-        if line.starts_with("state:") {
-            break;
-        }
-    }
+    let (text, _) = start_up(&mut child);
     // The namespace goes with its last process, and its veth pair with it.
     let _ = child.kill();
     let mut err = String::new();
